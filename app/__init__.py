@@ -1,0 +1,83 @@
+"""jimeng-api: an asynchronous, stateless HTTP API over Jimeng's video and image generation."""
+from __future__ import annotations
+
+import logging.config
+import threading
+import time
+import uuid
+
+from flask import Flask, g, request
+
+from config import Config, load_config
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """Build the app: config, logging, the Jimeng client, blueprints, error handlers.
+
+    `config` is a Config object, or a mapping of overrides on top of the testing config.
+    """
+    from flask_smorest import Api
+
+    from app.api import docs, meta, videos
+    from app.api.errors import register_error_handlers
+    from app.jimeng.client import JimengClient
+    from app.logs import logging_config, request_id
+
+    if config is None:
+        cfg = load_config()
+    elif isinstance(config, dict):
+        cfg = load_config("testing")
+        for key, value in config.items():
+            setattr(cfg, key, value)
+    else:
+        cfg = config
+    if cfg.ENV_NAME == "production" and len(cfg.SECRET_KEY) < 16:
+        raise RuntimeError("SECRET_KEY must be set (at least 16 characters) in production")
+
+    app = Flask(__name__)
+    app.config.update(cfg.as_dict())
+    app.config.update(
+        API_TITLE="jimeng-api", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/static/",
+        MAX_CONTENT_LENGTH=(cfg.MAX_UPLOAD_MB * 14 + 2 * 1024) * 1024 * 1024 // 10,  # a few files + form
+        JSON_SORT_KEYS=False,
+    )
+    if not cfg.TESTING:
+        logging.config.dictConfig(logging_config(cfg.LOG_LEVEL, cfg.LOG_FORMAT))
+    app.json.sort_keys = False
+
+    app.extensions["jimeng_client"] = JimengClient(
+        upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
+        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT)
+    app.extensions["app_config"] = cfg
+    app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
+
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
+    api.register_blueprint(videos.blp)
+    api.register_blueprint(meta.blp)
+    app.register_blueprint(docs.bp)
+    register_error_handlers(app)  # after Api: our JSON shape wins over flask-smorest's
+
+    access = logging.getLogger("app.access")
+
+    @app.before_request
+    def _start():
+        g.started = time.monotonic()
+        rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+        g.request_id = rid
+        request_id.set(rid)
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "-")
+        rule = request.url_rule.rule if request.url_rule else "unmatched"
+        access.info("request", extra={"method": request.method, "route": rule, "status": response.status_code,
+                                      "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
+        return response
+
+    return app

@@ -1,0 +1,68 @@
+"""Jimeng's answer envelope turned into data or a typed error (protocol 2.6, appendix A).
+
+Jimeng answers HTTP 200 with a string `ret`; anything but "0" is a failure.
+"""
+from __future__ import annotations
+
+import json
+
+from app import errors
+
+# One table: ret code -> (error class, message). Messages are for people; `upstream_code` keeps the raw.
+RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
+    "1015": (errors.TokenInvalid, "Jimeng says the session is invalid or expired"),
+    "34010105": (errors.TokenInvalid, "Jimeng says the session is invalid or expired"),
+    "5000": (errors.InsufficientCredits, "the Jimeng account has not enough credits for this task"),
+    "4001": (errors.ContentRejected, "Jimeng's content policy rejected the prompt or media"),
+    "2003": (errors.ContentRejected, "Jimeng's content check rejected an image"),
+    "4002": (errors.InvalidRequest, "Jimeng rejected a parameter"),
+    "1000": (errors.InvalidRequest, "Jimeng rejected a parameter"),
+    "34010100": (errors.InvalidRequest, "Jimeng rejected a parameter"),
+    "1019": (errors.RiskControl, "Jimeng's anti-abuse check refused the request (shark not pass)"),
+    "4013": (errors.RiskControl, "Jimeng's anti-abuse check refused the request"),
+    "-4": (errors.RiskControl, "Jimeng's anti-abuse check refused the request (shark check reject)"),
+    "-6": (errors.RiskControl, "Jimeng's anti-abuse check refused the request"),
+    "1018": (errors.RiskControl, "Jimeng has restricted this account"),
+    "3000": (errors.RegionNotAllowed, "Jimeng does not allow this in the account's region"),
+    "3018": (errors.UpstreamError,
+             "Jimeng refused this client version (ret 3018); the service's protocol constants need an update"),
+    "1014": (errors.UpstreamUnavailable, "Jimeng's system is busy; retry later"),
+    "5001": (errors.UpstreamError, "Jimeng could not start the generation (ret 5001)"),
+    "5002": (errors.UpstreamError, "Jimeng could not start the video generation (ret 5002)"),
+}
+# Refusals that repeating cannot fix; safe reads are retried only on the busy code.
+RETRYABLE_RETS = frozenset({"1014"})
+
+
+class UpstreamRet(Exception):
+    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes)."""
+
+    def __init__(self, ret: str, errmsg: str) -> None:
+        super().__init__(f"ret {ret}: {errmsg}")
+        self.ret, self.errmsg = ret, errmsg
+
+
+def error_for(ret: str, errmsg: str) -> errors.ServiceError:
+    cls, message = RET_ERRORS.get(ret, (errors.UpstreamError, "Jimeng answered with an error"))
+    detail = f"{message} ({errmsg})" if errmsg and errmsg not in ("success", "") else message
+    return cls(detail, extra={"upstream_code": ret})
+
+
+def unwrap(body: object) -> dict:
+    """The `data` of a successful envelope; raises UpstreamRet for a non-zero ret."""
+    if not isinstance(body, dict):
+        raise errors.UpstreamError("Jimeng answered with something that is not a JSON object")
+    ret = body.get("ret")
+    if ret is None:
+        return body  # not an envelope at all (iptag returns such bodies as they are)
+    ret = str(ret)
+    if ret != "0":
+        raise UpstreamRet(ret, str(body.get("errmsg") or ""))
+    data = body.get("data")
+    if data is None and isinstance(body.get("response"), str):
+        # Abroad, commerce answers were seen carrying the payload as a JSON string (protocol 2.6).
+        try:
+            data = json.loads(body["response"])
+        except ValueError:
+            data = None
+    return data if isinstance(data, dict) else {}

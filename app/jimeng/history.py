@@ -1,0 +1,166 @@
+"""Reading Jimeng history records: phase, failure class, queue numbers and result URLs.
+
+Facts from the protocol document, section 5 (status codes 5.3, fail codes 5.4, URLs 5.5, queue 5.6).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+
+# Record status codes (5.3). 10 is disputed (iptag: success, L1: processing): it counts as
+# success only when a result is present.
+STATUS_SUCCEEDED = frozenset({50})
+STATUS_MAYBE_SUCCEEDED = frozenset({10})
+STATUS_FAILED = frozenset({30})
+QUEUE_STATUS_QUEUED = 1      # appendix A: 1 = queued, 3 = done; 2 seen right after submit
+
+# fail_code -> (our error_code, a reason a person understands). One table (5.4 and appendix A).
+FAIL_CODES: dict[str, tuple[str, str]] = {
+    "2038": ("content_rejected", "Jimeng's content policy rejected the prompt or the result"),
+    "2047": ("content_rejected", "Jimeng's content policy rejected the video (Seedance)"),
+    "2003": ("content_rejected", "Jimeng's content check rejected an input image"),
+    "4001": ("content_rejected", "Jimeng's content policy rejected the prompt or media"),
+    "4011": ("content_rejected", "Jimeng refused an input image showing a real person's face"),
+    "1001": ("generation_failed", "Jimeng could not generate it, probably because of sensitive text or images"),
+    "5000": ("insufficient_credits", "the account ran out of credits"),
+    "1015": ("token_invalid", "the Jimeng session expired while the task was queued"),
+    "1018": ("risk_control", "Jimeng restricted this account"),
+    "1019": ("risk_control", "Jimeng's anti-abuse check stopped the task"),
+    "3000": ("region_not_allowed", "this is not available in the account's region"),
+}
+GENERIC_FAILURE = ("generation_failed", "Jimeng could not generate the result")
+
+_VIDEO_URL_PATHS = (
+    ("common_attr", "transcoded_video", "origin", "video_url"),
+    ("video", "transcoded_video", "origin", "video_url"),
+    ("video", "video_url"),
+    ("video", "play_url"),
+    ("video", "download_url"),
+    ("video", "origin", "video_url"),
+    ("video", "transcoded_video", "video_url"),
+    ("video", "url"),
+    ("aigc_video_params", "video_url"),
+    ("media_info", "video", "video_url"),
+    ("media_info", "video_url"),
+    ("video_info", "video_url"),
+    ("output_video", "video_url"),
+    ("result", "video_url"),
+    ("video_url",),
+    ("url",),
+)
+_MODEL_KEY = re.compile(r'"model_req_key"\s*:\s*"([^"]+)"|"model"\s*:\s*"([^"]+)"')
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    record_id: str
+    status: int
+    phase: str                  # queued | running | succeeded | failed
+    fail_code: str
+    created_time: float
+    finish_time: float
+    queue_position: int
+    queue_length: int
+    forecast_queue_cost: int
+    forecast_generate_cost: int
+    video_url: str | None
+    image_urls: tuple[str, ...]
+    item_id: str | None
+    model_key: str | None
+    total_image_count: int
+    finished_image_count: int
+    video_meta: dict
+
+    @property
+    def failure(self) -> tuple[str, str]:
+        """(error_code, reason) for a failed record."""
+        return FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+
+
+def video_url(item: dict) -> str | None:
+    """The first non-empty video URL of an item, in the order of protocol 5.5 (both clients' paths)."""
+    for path in _VIDEO_URL_PATHS:
+        value = _dig(item, path)
+        if isinstance(value, str) and value.startswith("http"):
+            return value
+    return None
+
+
+def image_url(item: dict) -> str | None:
+    for path in (("image", "large_images"), ):
+        large = _dig(item, path)
+        if isinstance(large, list) and large and isinstance(large[0], dict):
+            url = large[0].get("image_url")
+            if isinstance(url, str) and url:
+                return url.replace("\\u0026", "&")
+    for path in (("image_url",), ("image", "url"), ("image", "image_url")):
+        value = _dig(item, path)
+        if isinstance(value, str) and value.startswith("http"):
+            return value
+    return None
+
+
+def parse_record(record_id: str, raw: dict) -> HistoryRecord:
+    """A raw `get_history_by_ids` record as the few facts the service needs."""
+    items = [i for i in (raw.get("item_list") or []) if isinstance(i, dict)]
+    first = items[0] if items else {}
+    url = video_url(first) if first else None
+    images = tuple(u for u in (image_url(i) for i in items) if u)
+    status = _int(raw.get("status") if raw.get("status") is not None else _dig(raw, ("task", "status")))
+    queue = raw.get("queue_info") if isinstance(raw.get("queue_info"), dict) else {}
+    queue_position = _int(queue.get("queue_idx"))
+    has_result = bool(url or images)
+    if status in STATUS_FAILED:
+        phase = FAILED
+    elif status in STATUS_SUCCEEDED or (status in STATUS_MAYBE_SUCCEEDED and has_result):
+        phase = SUCCEEDED
+    elif queue_position > 0 or _int(queue.get("queue_status")) == QUEUE_STATUS_QUEUED:
+        phase = QUEUED
+    else:
+        phase = RUNNING
+    origin = _dig(first, ("video", "transcoded_video", "origin")) or _dig(
+        first, ("common_attr", "transcoded_video", "origin")) or {}
+    meta = {k: origin[k] for k in ("width", "height", "format", "size", "fps") if k in origin}
+    if _dig(first, ("video", "duration_ms")):
+        meta["duration_ms"] = _int(first["video"]["duration_ms"])
+    item_id = None
+    for path in (("item_id",), ("id",), ("local_item_id",), ("common_attr", "id")):
+        value = _dig(first, path)
+        if value:
+            item_id = str(value)
+            break
+    match = _MODEL_KEY.search(raw.get("draft_content") or "")
+    return HistoryRecord(
+        record_id=str(raw.get("history_record_id") or record_id),
+        status=status, phase=phase,
+        fail_code=str(raw.get("fail_code") or ""),
+        created_time=float(raw.get("created_time") or 0),
+        finish_time=float(raw.get("finish_time") or 0),
+        queue_position=queue_position,
+        queue_length=_int(queue.get("queue_length")),
+        forecast_queue_cost=_int(raw.get("forecast_queue_cost")),
+        forecast_generate_cost=_int(raw.get("forecast_generate_cost")),
+        video_url=url, image_urls=images, item_id=item_id,
+        model_key=(match.group(1) or match.group(2)) if match else None,
+        total_image_count=_int(raw.get("total_image_count")),
+        finished_image_count=_int(raw.get("finished_image_count")),
+        video_meta=meta,
+    )

@@ -1,0 +1,105 @@
+"""Regions and session tokens: which hosts, ids and headers a token's account talks to.
+
+Facts from the protocol document, section 1.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from app.errors import InvalidRequest, MissingToken
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str              # our short name: cn, us, hk, jp, sg
+    query_region: str      # `region` query value
+    aid: int
+    main_base: str
+    commerce_base: str
+    site: str              # used in per-call Referer
+    imagex_host: str
+    sigv4_region: str
+    imagex_service_fallback: str
+    lan: str
+    loc: str
+    sends_web_id: bool
+    content_check: bool    # CN runs uploaded images through algo_proxy
+    upload_origin: str
+
+
+_SG = dict(main_base="https://mweb-api-sg.capcut.com", commerce_base="https://commerce-api-sg.capcut.com",
+           site="https://dreamina.capcut.com", imagex_host="https://imagex-normal-sg.capcutapi.com",
+           sigv4_region="ap-southeast-1", imagex_service_fallback="wopfjsm1ax", aid=513641,
+           sends_web_id=False, content_check=False, upload_origin="https://mweb-api-sg.capcut.com")
+
+REGIONS: dict[str, Region] = {
+    "cn": Region(code="cn", query_region="cn", aid=513695, main_base="https://jimeng.jianying.com",
+                 commerce_base="https://jimeng.jianying.com", site="https://jimeng.jianying.com",
+                 imagex_host="https://imagex.bytedanceapi.com", sigv4_region="cn-north-1",
+                 imagex_service_fallback="tb4s082cfz", lan="zh-Hans", loc="cn", sends_web_id=True,
+                 content_check=True, upload_origin="https://jimeng.jianying.com"),
+    "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api.us.capcut.com",
+                 commerce_base="https://commerce.us.capcut.com", site="https://dreamina.capcut.com",
+                 imagex_host="https://imagex16-normal-us-ttp.capcutapi.us", sigv4_region="us-east-1",
+                 imagex_service_fallback="wopfjsm1ax", lan="en", loc="us", sends_web_id=False,
+                 content_check=False, upload_origin="https://dreamina-api.us.capcut.com"),
+    "hk": Region(code="hk", query_region="HK", lan="en", loc="hk", **_SG),
+    "jp": Region(code="jp", query_region="JP", lan="ja", loc="jp", **_SG),
+    "sg": Region(code="sg", query_region="SG", lan="en", loc="sg", **_SG),
+}
+REGION_CODES = tuple(REGIONS)  # index order is part of the task id format: append only
+VOD_HOST = "https://vod.bytedanceapi.com"
+
+_PROXY_SCHEMES = ("http://", "https://", "socks://", "socks4://", "socks5://")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One account: its session id (a secret), region and optional proxy."""
+
+    session_id: str
+    region: Region
+    proxy: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Token(region={self.region.code!r}, proxy={'yes' if self.proxy else 'no'})"
+
+    __str__ = __repr__
+
+    def fingerprint(self, key: bytes) -> bytes:
+        """A keyed 8-byte fingerprint: lets a task id name its token without revealing it."""
+        return hmac.new(key, b"token-fp\0" + self.session_id.encode(), hashlib.sha256).digest()[:8]
+
+
+def parse_token(raw: str) -> Token:
+    """`[<proxy-url>@][<region>-]<sessionid>` (protocol doc 1.1)."""
+    text = raw.strip()
+    proxy = None
+    if text.lower().startswith(_PROXY_SCHEMES):
+        at = text.rfind("@")
+        if 0 < at < len(text) - 1:
+            proxy, text = text[:at], text[at + 1:]
+    region = REGIONS["cn"]
+    lowered = text.lower()
+    for code in ("us", "hk", "jp", "sg"):
+        if lowered.startswith(code + "-"):
+            region, text = REGIONS[code], text[3:]
+            break
+    if not text or any(ch.isspace() or ch in ";," for ch in text):
+        raise InvalidRequest("a token in the Authorization header is malformed", param="Authorization")
+    return Token(session_id=text, region=region, proxy=proxy)
+
+
+def parse_authorization(header: str | None) -> list[Token]:
+    """All tokens of an `Authorization: Bearer t1,t2` header; 401 when there is none."""
+    if not header:
+        raise MissingToken()
+    value = header.strip()
+    if value.lower() == "bearer" or value[:7].lower() == "bearer ":
+        value = value[6:]
+    parts = [p for p in (s.strip() for s in value.split(",")) if p]
+    if not parts:
+        raise MissingToken()
+    return [parse_token(p) for p in parts]

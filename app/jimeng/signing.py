@@ -1,0 +1,75 @@
+"""What every main/commerce call carries: Sign, headers, cookies and default query params.
+
+Facts from the protocol document, sections 2.1-2.4.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import urllib.parse
+import uuid
+
+from app.jimeng import constants as c
+from app.jimeng.regions import Region, Token
+
+# One random web id and user id per process, shared by all accounts (protocol 2.4; a fixed value
+# was tried upstream and reverted to avoid correlating accounts).
+WEB_ID = str(7 * 10**18 + random.SystemRandom().randrange(10**18))
+USER_ID = uuid.uuid4().hex
+
+
+def sign(path: str, device_time: int, *, pf: str = c.PLATFORM_CODE, appvr: str = c.APP_VERSION) -> str:
+    """Sign = md5("9e2c|<last 7 chars of path>|<Pf>|<Appvr>|<Device-Time>||11ac") (protocol 2.3)."""
+    text = f"9e2c|{path[-7:]}|{pf}|{appvr}|{device_time}||11ac"
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def default_params(region: Region) -> dict[str, str]:
+    params = {"aid": str(region.aid), "device_platform": "web", "region": region.query_region}
+    if region.sends_web_id:
+        params["webId"] = WEB_ID
+    params.update({"da_version": c.DA_VERSION, "os": "windows", "web_component_open_flag": "1",
+                   "web_version": c.WEB_VERSION, "aigc_features": "app_lip_sync"})
+    return params
+
+
+def cookie_header(token: Token, now_s: int) -> str:
+    sid = token.session_id
+    guard = urllib.parse.quote_plus(f"{sid}|{now_s}|5184000|Mon, 03-Feb-2025 08:17:09 GMT")
+    pairs = [("_tea_web_id", WEB_ID), ("is_staff_user", "false"), ("sid_guard", guard),
+             ("uid_tt", USER_ID), ("uid_tt_ss", USER_ID), ("sid_tt", sid), ("sessionid", sid),
+             ("sessionid_ss", sid)]
+    return "; ".join(f"{k}={v}" for k, v in pairs)
+
+
+def headers(token: Token, *, path: str, origin: str, referer: str | None, device_time: int) -> dict[str, str]:
+    region = token.region
+    return {
+        "Accept": "application/json, text/plain, */*",
+        # No br/zstd: requests decodes those only with optional packages (protocol 2.2 note).
+        "Accept-Encoding": "gzip, deflate",
+        "Accept-Language": "zh-CN,zh;q=0.9",
+        "Cache-Control": "no-cache",
+        "Pragma": "no-cache",
+        "Priority": "u=1, i",
+        "Appvr": c.APP_VERSION,
+        "Pf": c.PLATFORM_CODE,
+        "App-Sdk-Version": c.APP_SDK_VERSION,
+        "Appid": str(region.aid),
+        "Device-Time": str(device_time),
+        "Sign": sign(path, device_time),
+        "Sign-Ver": c.SIGN_VERSION,
+        "Lan": region.lan,
+        "Loc": region.loc,
+        "Tdid": "",
+        "Origin": origin,
+        "Referer": referer or origin,
+        "Cookie": cookie_header(token, device_time),
+        "User-Agent": c.CHROME_UA,
+        "Sec-Ch-Ua": c.SEC_CH_UA,
+        "Sec-Ch-Ua-Mobile": "?0",
+        "Sec-Ch-Ua-Platform": '"Windows"',
+        "Sec-Fetch-Dest": "empty",
+        "Sec-Fetch-Mode": "cors",
+        "Sec-Fetch-Site": "same-origin",
+    }

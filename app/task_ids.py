@@ -1,0 +1,82 @@
+"""Task ids: everything needed to find a task again, protected by an HMAC tag (contract section 3).
+
+Layout before base64url (big-endian): version(1) kind<<4|region(1) submitted_s(4) eta_s(2)
+id_type(1) id_len(1) upstream_id(id_len) token_fp(8) tag(16). The tag is 128 bits of
+HMAC-SHA256 under a key derived from SECRET_KEY; a tampered or foreign id does not decode.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+
+from app.jimeng.regions import REGION_CODES
+
+VERSION = 1
+KINDS = ("video", "image")
+ID_TYPES = ("history", "submit")
+MAX_LENGTH = 128
+_TAG_BYTES = 16
+_FP_BYTES = 8
+_HEAD = struct.Struct(">BBIHBB")
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """One sub-key per purpose, so the tag key and the fingerprint key never coincide."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class TaskId:
+    kind: str                # "video" | "image"
+    region: str              # region code, e.g. "cn"
+    upstream_id: str         # Jimeng history_record_id (or submit_id when id_type is "submit")
+    submitted_at: int        # unix seconds
+    token_fp: bytes          # keyed fingerprint of the submitting token
+    eta_seconds: int = 0     # Jimeng's forecast at submit; drives a monotonic progress
+    id_type: str = "history"
+
+    def encode(self, secret: str) -> str:
+        raw_id = self.upstream_id.encode("ascii")
+        head = _HEAD.pack(VERSION, (KINDS.index(self.kind) << 4) | REGION_CODES.index(self.region),
+                          self.submitted_at & 0xFFFFFFFF, min(max(self.eta_seconds, 0), 0xFFFF),
+                          ID_TYPES.index(self.id_type), len(raw_id))
+        body = head + raw_id + self.token_fp
+        tag = hmac.new(derive_key(secret, "task-id-tag"), body, hashlib.sha256).digest()[:_TAG_BYTES]
+        text = base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode("ascii")
+        if len(text) > MAX_LENGTH:
+            raise ValueError("upstream id too long for a task id")
+        return text
+
+    @classmethod
+    def decode(cls, text: str, secret: str) -> TaskId | None:
+        """The task id, or None when it is malformed, tampered or made under another key."""
+        if not text or len(text) > MAX_LENGTH:
+            return None
+        try:
+            blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if len(blob) < _HEAD.size + _FP_BYTES + _TAG_BYTES:
+            return None
+        body, tag = blob[:-_TAG_BYTES], blob[-_TAG_BYTES:]
+        expected = hmac.new(derive_key(secret, "task-id-tag"), body, hashlib.sha256).digest()[:_TAG_BYTES]
+        if not hmac.compare_digest(tag, expected):
+            return None
+        version, kind_region, submitted, eta, id_type, id_len = _HEAD.unpack_from(body)
+        kind, region = kind_region >> 4, kind_region & 0x0F
+        if (version != VERSION or kind >= len(KINDS) or region >= len(REGION_CODES)
+                or id_type >= len(ID_TYPES) or len(body) != _HEAD.size + id_len + _FP_BYTES):
+            return None
+        upstream = body[_HEAD.size:_HEAD.size + id_len].decode("ascii", errors="replace")
+        return cls(kind=KINDS[kind], region=REGION_CODES[region], upstream_id=upstream,
+                   submitted_at=submitted, token_fp=body[-_FP_BYTES:], eta_seconds=eta,
+                   id_type=ID_TYPES[id_type])
+
+
+def is_raw_history_id(text: str) -> bool:
+    """Older clients send Jimeng's own numeric history record id."""
+    return text.isascii() and text.isdigit() and 0 < len(text) <= 32

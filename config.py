@@ -1,0 +1,111 @@
+"""Service configuration, read from the environment (see README "Configuration").
+
+One class per environment; `create_app` picks one by `APP_ENV` unless it is given a config.
+Every value can be overridden by an environment variable of the same name.
+"""
+from __future__ import annotations
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+class Config:
+    """Production defaults. SECRET_KEY must come from the environment."""
+
+    ENV_NAME = "production"
+    TESTING = False
+
+    def __init__(self) -> None:
+        # Read at instantiation, not import, so tests and workers see the environment they run in.
+        self.SECRET_KEY = os.environ.get("SECRET_KEY", "")
+        # One base URL that replaces every upstream host (main, commerce, ImageX, VOD, upload nodes).
+        self.JIMENG_UPSTREAM_URL = os.environ.get("JIMENG_UPSTREAM_URL", "").rstrip("/")
+        self.JIMENG_TIMEOUT = _float("JIMENG_TIMEOUT", 45.0)
+        self.JIMENG_CONNECT_TIMEOUT = _float("JIMENG_CONNECT_TIMEOUT", 5.0)
+        self.VIDEO_TASK_TIMEOUT = _int("VIDEO_TASK_TIMEOUT", 4 * 3600)
+        self.IMAGE_TASK_TIMEOUT = _int("IMAGE_TASK_TIMEOUT", 3600)
+        # How long after submit a record missing from Jimeng's history still counts as pending.
+        self.HISTORY_GRACE_SECONDS = _int("HISTORY_GRACE_SECONDS", 600)
+        self.MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 100)
+        self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 100)
+        self.FETCH_TIMEOUT = _float("FETCH_TIMEOUT", 30.0)
+        # Blocking mode (`wait: true`): total wait, poll interval and how many may wait at once.
+        self.WAIT_TIMEOUT = _int("WAIT_TIMEOUT", 900)
+        self.WAIT_POLL_SECONDS = _float("WAIT_POLL_SECONDS", 10.0)
+        self.MAX_WAITERS = _int("MAX_WAITERS", 8)
+        self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").lower()
+        # Testing only: allow media URLs on loopback (the sandbox serves test media there).
+        self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
+
+    def validate(self) -> list[str]:
+        """Problems that make this configuration unfit to serve; `/healthz` reports them."""
+        problems = []
+        if len(self.SECRET_KEY) < 16:
+            problems.append("SECRET_KEY must be set to at least 16 characters")
+        if self.LOG_FORMAT not in ("json", "text"):
+            problems.append("LOG_FORMAT must be 'json' or 'text'")
+        if not 1 <= self.MAX_BATCH_SIZE <= 1000:
+            problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
+        if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
+            problems.append("timeouts must be positive")
+        return problems
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in dir(self) if k.isupper()}
+
+
+class DevelopmentConfig(Config):
+    """Local runs and the demo: a fixed, clearly marked dev secret and readable logs."""
+
+    ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or "development-only-secret-key-change-me"
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").lower()
+
+
+class TestingConfig(DevelopmentConfig):
+    """pytest: short timeouts, no waiting between polls."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = "testing-secret-key-0123456789abcdef"
+        self.JIMENG_UPSTREAM_URL = ""
+        self.JIMENG_TIMEOUT = 5.0
+        self.WAIT_POLL_SECONDS = 0.0
+        self.WAIT_TIMEOUT = 5
+
+
+CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}
+
+
+def load_config(env_name: str | None = None) -> Config:
+    """The config object for `APP_ENV` (default production)."""
+    name = (env_name or os.environ.get("APP_ENV") or "production").lower()
+    if name not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}")
+    return CONFIGS[name]()

@@ -1,0 +1,37 @@
+from app.jimeng import signing
+from app.jimeng.regions import parse_token
+
+
+def test_sign_matches_the_browser_capture():
+    # protocol 2.3: device-time 1759223155 on /mweb/v1/aigc_draft/generate signed as below
+    assert signing.sign("/mweb/v1/aigc_draft/generate", 1759223155) == "6b509d9f32ed1aa23caf557e9c009471"
+
+
+def test_sign_uses_only_the_last_seven_path_characters():
+    assert signing.sign("/a/b/c/get_history_by_ids", 1) == signing.sign("/x/_by_ids", 1)
+    assert signing.sign("/mweb/v1/get_history_by_ids", 1) != signing.sign("/mweb/v1/get_history_by_ids", 2)
+
+
+def test_headers_sign_with_the_same_device_time_they_send():
+    token = parse_token("hk-secret")
+    h = signing.headers(token, path="/mweb/v1/get_history_by_ids", origin="https://mweb-api-sg.capcut.com",
+                        referer=None, device_time=1700000000)
+    assert h["Device-Time"] == "1700000000"
+    assert h["Sign"] == signing.sign("/mweb/v1/get_history_by_ids", 1700000000)
+    assert (h["Appid"], h["Lan"], h["Loc"]) == ("513641", "en", "hk")
+    assert h["Origin"] == h["Referer"] == "https://mweb-api-sg.capcut.com"
+
+
+def test_cookies_carry_the_session_without_region_prefix():
+    cookie = signing.cookie_header(parse_token("us-abc123"), 1700000000)
+    pairs = dict(p.split("=", 1) for p in cookie.split("; "))
+    assert pairs["sessionid"] == pairs["sessionid_ss"] == pairs["sid_tt"] == "abc123"
+    assert pairs["sid_guard"].startswith("abc123%7C1700000000%7C5184000%7C")
+    assert pairs["_tea_web_id"] == signing.WEB_ID
+
+
+def test_web_id_is_sent_only_in_cn_and_matches_the_cookie():
+    cn = signing.default_params(parse_token("abc").region)
+    us = signing.default_params(parse_token("us-abc").region)
+    assert cn["webId"] == signing.WEB_ID and len(signing.WEB_ID) == 19 and signing.WEB_ID.startswith("7")
+    assert "webId" not in us and us["region"] == "US" and us["aid"] == "513641"

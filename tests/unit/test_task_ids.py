@@ -1,0 +1,56 @@
+import base64
+
+from app.task_ids import MAX_LENGTH, TaskId, is_raw_history_id
+
+SECRET = "unit-test-secret-key-0123456789"
+
+
+def make(**kw) -> TaskId:
+    values = dict(kind="video", region="hk", upstream_id="4722540945676", submitted_at=1770000000,
+                  token_fp=b"\x01" * 8, eta_seconds=123)
+    values.update(kw)
+    return TaskId(**values)
+
+
+def test_round_trip_keeps_every_field():
+    tid = make()
+    text = tid.encode(SECRET)
+    assert TaskId.decode(text, SECRET) == tid
+    assert len(text) <= MAX_LENGTH and text.replace("-", "").replace("_", "").isalnum()
+
+
+def test_same_task_same_id():
+    assert make().encode(SECRET) == make().encode(SECRET)
+
+
+def test_submit_id_variant_round_trips():
+    tid = make(upstream_id="8e7c0a51-1111-4222-8333-444455556666", id_type="submit", kind="image")
+    assert TaskId.decode(tid.encode(SECRET), SECRET) == tid
+
+
+def test_any_flipped_bit_is_rejected():
+    raw = bytearray(base64.urlsafe_b64decode(make().encode(SECRET) + "=="))
+    for i in range(len(raw)):
+        tampered = bytearray(raw)
+        tampered[i] ^= 0x01
+        text = base64.urlsafe_b64encode(bytes(tampered)).rstrip(b"=").decode()
+        assert TaskId.decode(text, SECRET) is None, f"byte {i}"
+
+
+def test_an_id_made_under_another_key_is_rejected():
+    assert TaskId.decode(make().encode("another-secret-key-xxxxxxxxxx"), SECRET) is None
+
+
+def test_garbage_is_rejected():
+    for text in ("", "abc", "!!!!", "a" * 200, "4722540945676"):
+        assert TaskId.decode(text, SECRET) is None
+
+
+def test_the_id_does_not_contain_the_token():
+    text = make(token_fp=b"\x00" * 8).encode(SECRET)
+    assert "secret" not in text
+
+
+def test_raw_history_ids():
+    assert is_raw_history_id("4722540945676")
+    assert not is_raw_history_id("47225x") and not is_raw_history_id("") and not is_raw_history_id("١٢٣")
