@@ -1,0 +1,1 @@
+"""HTTP only: parse, validate with a schema, call a service, shape the answer."""

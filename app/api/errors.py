@@ -1,0 +1,76 @@
+"""One JSON error shape for every non-2xx answer: {"error": {"code", "message", "param"}}."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app import errors
+
+log = logging.getLogger(__name__)
+
+# Werkzeug's HTTP errors -> our codes (the contract's table).
+HTTP_CODES = {400: errors.InvalidRequest, 404: errors.NotFound, 405: errors.MethodNotAllowed,
+              413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType}
+
+
+def render(exc: errors.ServiceError):
+    response = jsonify(exc.to_dict())
+    response.status_code = exc.http_status
+    for name, value in exc.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def first_validation_problem(messages: dict | list | str, prefix: str = "") -> tuple[str | None, str]:
+    """(param, message) of the first problem in marshmallow's nested messages."""
+    if isinstance(messages, dict) and messages:
+        key, value = next(iter(messages.items()))
+        name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+        return first_validation_problem(value, name)
+    if isinstance(messages, list) and messages:
+        if all(isinstance(m, str) for m in messages):
+            return prefix or None, messages[0]
+        return first_validation_problem(messages[0], prefix)
+    return prefix or None, str(messages) if messages else "invalid request"
+
+
+def validation_error(exc: ValidationError) -> errors.InvalidRequest:
+    param, message = first_validation_problem(exc.messages)
+    if param == "_schema":
+        param = None
+    text = f"{param}: {message}" if param else message
+    return errors.InvalidRequest(text, param=param)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(errors.ServiceError)
+    def _service_error(exc: errors.ServiceError):
+        level = logging.WARNING if exc.http_status >= 500 else logging.INFO
+        log.log(level, "request failed", extra={"error_code": exc.code, "status": exc.http_status})
+        return render(exc)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        return render(validation_error(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # flask-smorest/webargs put schema messages on the exception (422 by default): use ours.
+        messages = getattr(exc, "data", {}).get("messages") if isinstance(getattr(exc, "data", None), dict) else None
+        if messages:
+            flat = messages.get("json", messages.get("form", messages)) if isinstance(messages, dict) else messages
+            return render(validation_error(ValidationError(flat)))
+        cls = HTTP_CODES.get(exc.code or 500)
+        if cls is errors.PayloadTooLarge:
+            return render(errors.PayloadTooLarge("the request body is larger than this service accepts"))
+        if cls is not None:
+            return render(cls(exc.description if cls is not errors.NotFound else None))
+        return render(errors.ServiceError(exc.description))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return render(errors.ServiceError("internal error; the request was logged"))

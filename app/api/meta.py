@@ -1,0 +1,50 @@
+"""Service routes: liveness, readiness and the model list."""
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from app.api import context
+from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, VIDEO_MODELS,
+                               VIDEO_RATIOS, video_modes_in)
+
+blp = Blueprint("meta", __name__, description="Service health and models")
+
+
+@blp.get("/ping")
+def ping():
+    """Liveness: the process answers."""
+    return current_app.response_class("pong", mimetype="text/plain")
+
+
+@blp.get("/healthz")
+def healthz():
+    """Readiness: the configuration is fit to serve."""
+    problems = context.config().validate()
+    body = {"status": "ok" if not problems else "misconfigured", "problems": problems}
+    return body, (200 if not problems else 503)
+
+
+@blp.get("/v1/models")
+def models():
+    """Video and image models, OpenAI-style, with each model's regions, modes and limits."""
+    data = []
+    for m in VIDEO_MODELS.values():
+        modes = {r: list(video_modes_in(m, r)) for r in sorted(m.regions)}
+        data.append({
+            "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "video",
+            "description": m.description, "regions": sorted(m.regions),
+            "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name),
+            "durations": list(m.durations), "default_duration": m.default_duration,
+            "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
+            "modes": modes,
+            "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},
+        })
+    for m in IMAGE_MODELS.values():
+        data.append({
+            "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "image",
+            "description": m.description, "regions": sorted(m.regions),
+            "default_for_regions": sorted(r for r, n in DEFAULT_IMAGE_MODEL.items() if n == m.name),
+            "resolutions": list(m.resolutions), "ratios": list(IMAGE_RATIOS),
+        })
+    return {"object": "list", "data": data}

@@ -1,0 +1,45 @@
+"""Reading a request body the same way for JSON and multipart/form-data."""
+from __future__ import annotations
+
+from flask import request
+
+from app import errors
+from app.services.videos import MediaInput
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def body_fields() -> dict:
+    """The request's fields as a dict; 415 for other content types, 400 for broken JSON."""
+    mimetype = request.mimetype
+    if mimetype == "application/json" or (mimetype.endswith("+json")):
+        data = request.get_json(silent=True)
+        if data is None:
+            raise errors.InvalidRequest("the body is not valid JSON")
+        if not isinstance(data, dict):
+            raise errors.InvalidRequest("the JSON body must be an object")
+        return data
+    if mimetype in FORM_TYPES:
+        fields = {}
+        for key in request.form:
+            values = request.form.getlist(key)
+            fields[key] = values if key in ("file_paths", "filePaths") and len(values) > 1 else values[-1]
+        return fields
+    if not mimetype and not request.get_data(cache=True):
+        raise errors.InvalidRequest("the request has no body")
+    raise errors.UnsupportedMediaType(f"send application/json or multipart/form-data, not {mimetype or 'nothing'}")
+
+
+def uploaded_files() -> list[MediaInput]:
+    """Uploaded files in upload order, each named by its form field."""
+    files = []
+    for name, storage in request.files.items(multi=True):
+        if not storage or not storage.filename:
+            continue
+        files.append(MediaInput(field=name, stream=storage.stream, filename=storage.filename,
+                                declared_type=storage.mimetype or None))
+    return files
+
+
+def prefers_wait() -> bool:
+    return any(part.strip().lower() == "wait" for part in request.headers.get("Prefer", "").split(","))

@@ -1,0 +1,117 @@
+"""Video routes: submit, task state, batch, content."""
+from __future__ import annotations
+
+import base64
+import time
+
+from flask import Response, request, stream_with_context
+from flask_smorest import Blueprint
+
+from app import errors
+from app.api import context
+from app.api.request_body import body_fields, prefers_wait, uploaded_files
+from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, SubmittedSchema, TaskStateSchema
+from app.schemas.videos import VideoSubmitSchema
+from app.services import content
+from app.services.tasks import TaskState, task_state, task_states
+from app.services.video_inputs import video_request
+from app.services.videos import submit_video
+from app.services.waiting import wait_for_task
+
+blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
+KIND = "video"
+_BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
+                         "multipart/form-data": {"schema": VideoSubmitSchema}}}
+
+
+def state_json(state: TaskState) -> dict:
+    """The public task shape: optional parts only where they apply."""
+    return TaskStateSchema().dump({k: v for k, v in state.__dict__.items() if v is not None and k != "record"})
+
+
+@blp.post("/generations")
+@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], description=(
+    "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
+    "the task ends and answers in the old sync shape."))
+@blp.response(200, SubmittedSchema)
+def submit():
+    tokens = context.tokens()
+    fields = VideoSubmitSchema().load(body_fields())
+    req = video_request(fields, uploaded_files())
+    task = submit_video(req, tokens, context.client(), context.submit_settings())
+    if not (fields["wait"] or prefers_wait()):
+        return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+    cfg = context.config()
+    state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
+                          timeout=cfg.WAIT_TIMEOUT, interval=cfg.WAIT_POLL_SECONDS,
+                          waiters=context.current_app.extensions["waiters"])
+    if state.status != "completed":
+        raise errors.error_for_code(state.error_code, state.error)
+    item = {"url": state.result["url"], "revised_prompt": req.prompt}
+    if fields["response_format"] == "b64_json":
+        data = content.read_all(state.result["url"], timeout=cfg.JIMENG_TIMEOUT,
+                                max_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024)
+        item = {"b64_json": base64.b64encode(data).decode("ascii"), "revised_prompt": req.prompt}
+    return Response(response=context.current_app.json.dumps({"created": int(time.time()), "data": [item]}),
+                    mimetype="application/json")
+
+
+@blp.get("/tasks/<task_id>")
+@blp.doc(security=[{"bearer": []}])
+@blp.response(200, TaskStateSchema)
+def get_task(task_id: str):
+    """One task's current state."""
+    return state_json(task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings()))
+
+
+def _batch(ids: list[str]) -> dict:
+    cfg = context.config()
+    if not 1 <= len(ids) <= cfg.MAX_BATCH_SIZE:
+        raise errors.InvalidRequest(f"send 1 to {cfg.MAX_BATCH_SIZE} task ids, got {len(ids)}", param="task_ids")
+    states = task_states(KIND, ids, context.tokens(), context.client(), context.task_settings())
+    return {"data": [state_json(s) for s in states]}
+
+
+@blp.post("/tasks/batch")
+@blp.doc(requestBody={"content": {"application/json": {"schema": BatchRequestSchema}}}, security=[{"bearer": []}])
+@blp.response(200, BatchResponseSchema)
+def batch():
+    """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
+    context.tokens()
+    fields = BatchRequestSchema().load(body_fields())
+    return _batch(fields["task_ids"])
+
+
+@blp.get("/tasks")
+@blp.doc(security=[{"bearer": []}], parameters=[{"in": "query", "name": "ids", "required": True,
+                                                  "schema": {"type": "string"}, "description": "comma separated"}])
+@blp.response(200, BatchResponseSchema)
+def batch_get():
+    """The batch query for clients that can only GET."""
+    context.tokens()
+    ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
+    return _batch(ids)
+
+
+@blp.get("/tasks/<task_id>/content")
+@blp.doc(security=[{"bearer": []}], description="The finished video's bytes (Range supported); "
+         "`?format=b64_json` answers {\"b64_json\": ...}. 409 while not finished.")
+def get_content(task_id: str):
+    state = task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings())
+    if state.status != "completed":
+        raise errors.TaskNotFinished(f"the task is {state.status}", extra={"task": state_json(state)})
+    cfg = context.config()
+    url = state.result["url"]
+    if request.args.get("format") == "b64_json":
+        data = content.read_all(url, timeout=cfg.JIMENG_TIMEOUT, max_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024)
+        return {"b64_json": base64.b64encode(data).decode("ascii")}
+    upstream = content.open_result(url, range_header=request.headers.get("Range"), timeout=cfg.JIMENG_TIMEOUT)
+
+    def chunks():
+        with upstream:
+            yield from upstream.iter_content(content.CHUNK)
+
+    headers = {h: upstream.headers[h] for h in content.PASSED_HEADERS if h in upstream.headers}
+    headers.setdefault("Content-Type", "video/mp4")
+    return Response(stream_with_context(chunks()), status=upstream.status_code, headers=headers,
+                    direct_passthrough=True)

@@ -1,0 +1,1 @@
+"""Marshmallow schemas, one module per resource; the OpenAPI spec is generated from them."""

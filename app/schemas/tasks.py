@@ -1,0 +1,39 @@
+"""Task shapes shared by video and image tasks."""
+from marshmallow import Schema, fields, validate
+
+
+class QueueSchema(Schema):
+    position = fields.Integer(allow_none=True, metadata={"description": "place in Jimeng's queue"})
+    length = fields.Integer(allow_none=True)
+    eta_seconds = fields.Integer(allow_none=True, metadata={"description": "Jimeng's own estimate"})
+
+
+class TaskStateSchema(Schema):
+    task_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={
+        "enum": ["pending", "processing", "completed", "failed", "not_found", "unknown"]})
+    progress = fields.Integer(metadata={"description": "0-100; never decreases; 100 only when completed"})
+    created = fields.Integer(metadata={"description": "submit time, unix seconds"})
+    model = fields.String(allow_none=True)
+    queue = fields.Nested(QueueSchema, metadata={"description": "pending only, when Jimeng tells"})
+    result = fields.Dict(metadata={"description": "completed only: url and media facts"})
+    error = fields.String(metadata={"description": "failed or not_found: a reason a person understands"})
+    error_code = fields.String(metadata={"description": "failed: content_rejected, insufficient_credits, "
+                                         "token_invalid, risk_control, region_not_allowed, timeout, "
+                                         "generation_failed; not_found: task_not_found"})
+    upstream_code = fields.String(metadata={"description": "Jimeng's raw fail_code, when there is one"})
+
+
+class BatchRequestSchema(Schema):
+    task_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class BatchResponseSchema(Schema):
+    data = fields.List(fields.Nested(TaskStateSchema))
+
+
+class SubmittedSchema(Schema):
+    created = fields.Integer()
+    task_id = fields.String()
+    status = fields.String()
+    model = fields.String()

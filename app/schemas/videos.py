@@ -1,0 +1,91 @@
+"""The video submit request: the same field names in JSON and multipart, old aliases included."""
+from __future__ import annotations
+
+import json
+
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate, validates_schema, ValidationError
+
+from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
+
+# camelCase names older clients send -> our names (one place).
+ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "responseFormat": "response_format",
+           "negativePrompt": "negative_prompt"}
+IMAGE_FIELDS = ("image_file", *(f"image_file_{i}" for i in range(1, 10)))
+VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
+_LIST_FIELDS = ("file_paths", "frames")
+
+
+class FrameSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    image = fields.String(metadata={"description": "URL or data URI; in multipart, omit it and upload "
+                                                   "the file as frame_image_<n> (1-based)"})
+    prompt = fields.String(load_default="")
+    duration = fields.Float(validate=validate.Range(min=0, min_inclusive=False),
+                            metadata={"description": "seconds (or give duration_ms)"})
+    duration_ms = fields.Integer(validate=validate.Range(min=1))
+
+    @pre_load
+    def aliases(self, data, **_):
+        if isinstance(data, dict):
+            data = dict(data)
+            for old in ("image_path", "image_url", "url"):
+                if old in data and "image" not in data:
+                    data["image"] = data.pop(old)
+        return data
+
+    @validates_schema
+    def one_duration(self, data, **_):
+        if "duration" not in data and "duration_ms" not in data:
+            raise ValidationError("each frame needs a duration (seconds) or duration_ms", "duration")
+
+
+class VideoSubmitSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE   # OpenAI-style clients send extra fields (n, user); they are ignored
+
+    model = fields.String(load_default=None, metadata={"description": "see GET /v1/models; default per region"})
+    prompt = fields.String(load_default="")
+    ratio = fields.String(load_default=None, validate=validate.OneOf(VIDEO_RATIOS))
+    resolution = fields.String(load_default=None, validate=validate.OneOf(("720p", "1080p")))
+    duration = fields.Integer(load_default=None, strict=False, metadata={"description": "seconds"})
+    function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
+                                  metadata={"description": "alias functionMode"})
+    file_paths = fields.List(fields.String(), load_default=list,
+                             metadata={"description": "image URLs or data URIs (alias filePaths)"})
+    frames = fields.List(fields.Nested(FrameSchema), load_default=list,
+                         metadata={"description": "multi_frame: 2-10 keyframes"})
+    wait = fields.Boolean(load_default=False, metadata={"description": "block until done (old sync API)"})
+    response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
+    for _name in IMAGE_FIELDS + VIDEO_FIELDS:
+        locals()[_name] = fields.String(load_default=None, metadata={"description": "URL or data URI, "
+                                        "or upload a file under this name"})
+    del _name
+
+    @pre_load
+    def normalise(self, data, **_):
+        """Apply old aliases; in multipart, list fields arrive as JSON strings or repeated fields."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in ALIASES.items():
+            if old in data:
+                value = data.pop(old)
+                if not data.get(new):
+                    data[new] = value
+        for name in _LIST_FIELDS:
+            value = data.get(name)
+            if isinstance(value, str):
+                text = value.strip()
+                if text.startswith("["):
+                    try:
+                        data[name] = json.loads(text)
+                    except ValueError:
+                        raise ValidationError("must be a JSON array", name) from None
+                elif name == "file_paths":
+                    data[name] = [text] if text else []
+        for name in list(data):
+            if data[name] == "" and name in IMAGE_FIELDS + VIDEO_FIELDS:
+                data.pop(name)
+        return data

@@ -1,0 +1,1 @@
+"""Use cases: submit, query, batch, wait. No Flask here and no wire details."""

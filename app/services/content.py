@@ -1,0 +1,42 @@
+"""Streaming a finished result through the service: Jimeng's URLs expire, and clients may not reach them."""
+from __future__ import annotations
+
+import requests
+
+from app import errors
+
+_session = requests.Session()
+PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
+CHUNK = 64 * 1024
+
+
+def open_result(url: str, *, range_header: str | None, timeout: float) -> requests.Response:
+    """An open streamed response for the result URL (the caller closes it)."""
+    headers = {"Range": range_header} if range_header else {}
+    try:
+        resp = _session.get(url, headers=headers, stream=True, timeout=(5, timeout))
+    except requests.Timeout:
+        raise errors.UpstreamTimeout("the video host did not answer in time") from None
+    except requests.RequestException:
+        raise errors.UpstreamUnavailable("the video host cannot be reached") from None
+    if resp.status_code not in (200, 206):
+        resp.close()
+        if resp.status_code == 416:
+            raise errors.InvalidRequest("the requested range is not satisfiable", param="Range")
+        if resp.status_code in (403, 404, 410):
+            raise errors.UpstreamError("the video link has expired upstream; query the task again for a fresh one")
+        raise errors.UpstreamError(f"the video host answered HTTP {resp.status_code}")
+    return resp
+
+
+def read_all(url: str, *, timeout: float, max_bytes: int) -> bytes:
+    """The whole result, for the base64 answers of old clients; capped."""
+    resp = open_result(url, range_header=None, timeout=timeout)
+    with resp:
+        chunks, size = [], 0
+        for chunk in resp.iter_content(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise errors.PayloadTooLarge("the result is too large to send as base64; use the url")
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,197 @@
+"""Task state: from task ids and Jimeng history records to the public task shape.
+
+Stateless: the task id says where to look (token fingerprint, region, record id, submit time);
+Jimeng's history record says what happened. One `get_history_by_ids` call per token (chunked),
+never one per id.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from app import errors
+from app.jimeng.client import JimengClient
+from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, parse_record
+from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
+from app.jimeng.regions import Token
+from app.services.progress import DEFAULT_FORECAST, progress_for
+from app.task_ids import TaskId, derive_key, is_raw_history_id
+
+log = logging.getLogger(__name__)
+
+HISTORY_CHUNK = 50
+_MODEL_BY_KEY = {m.req_key: m.name for m in VIDEO_MODELS.values()} | {
+    m.req_key: m.name for m in IMAGE_MODELS.values()}
+NOT_FOUND_MESSAGE = errors.TaskNotFound.default_message
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    secret_key: str
+    timeouts: dict[str, int]          # kind -> seconds after which an unfinished task is failed
+    grace_seconds: int                # a record missing this soon after submit is still pending
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class TaskState:
+    task_id: str
+    status: str                       # pending | processing | completed | failed | not_found
+    progress: int = 0
+    created: int | None = None
+    model: str | None = None
+    queue: dict | None = None
+    result: dict | None = None
+    error: str | None = None
+    error_code: str | None = None
+    upstream_code: str | None = None
+    record: HistoryRecord | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+
+@dataclass
+class _Lookup:
+    """One requested id, resolved to where it can be found."""
+
+    text: str
+    kind: str
+    task_id: TaskId | None = None
+    tokens: list[Token] = field(default_factory=list)
+    upstream_id: str = ""
+    id_field: str = "history_ids"
+
+
+def fingerprint_key(secret: str) -> bytes:
+    return derive_key(secret, "token-fingerprint")
+
+
+def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettings) -> _Lookup:
+    lookup = _Lookup(text=text, kind=kind)
+    if is_raw_history_id(text):
+        lookup.upstream_id, lookup.tokens = text, list(tokens)   # older clients: ask every token
+        return lookup
+    task_id = TaskId.decode(text, settings.secret_key)
+    if task_id is None or task_id.kind != kind:
+        return lookup
+    fp_key = fingerprint_key(settings.secret_key)
+    owner = next((t for t in tokens if t.fingerprint(fp_key) == task_id.token_fp), None)
+    if owner is None:
+        return lookup                     # one account never sees another's tasks
+    lookup.task_id, lookup.tokens, lookup.upstream_id = task_id, [owner], task_id.upstream_id
+    lookup.id_field = "submit_ids" if task_id.id_type == "submit" else "history_ids"
+    return lookup
+
+
+def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
+                settings: TaskSettings, *, image_info: dict | None = None) -> list[TaskState]:
+    """The state of each id, in the order asked; a bad id becomes `not_found`, never an error.
+
+    When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
+    when only some fail, the affected items carry that error instead.
+    """
+    lookups = [_resolve(t, kind, tokens, settings) for t in texts]
+    # Group the upstream ids per (token, id field): one history call per token and chunk.
+    groups: dict[tuple[int, str], list[str]] = {}
+    token_by_index = {id(t): t for t in tokens}
+    for lk in lookups:
+        for tok in lk.tokens:
+            ids = groups.setdefault((id(tok), lk.id_field), [])
+            if lk.upstream_id not in ids:
+                ids.append(lk.upstream_id)
+    found: dict[tuple[int, str], dict] = {}
+    failures: dict[int, errors.ServiceError] = {}
+    for (tok_key, id_field), ids in groups.items():
+        for start in range(0, len(ids), HISTORY_CHUNK):
+            chunk = ids[start:start + HISTORY_CHUNK]
+            try:
+                records = client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
+                                                 image_info=image_info)
+            except errors.ServiceError as exc:
+                failures.setdefault(tok_key, exc)
+                continue
+            for upstream_id, raw in records.items():
+                found[(tok_key, upstream_id)] = raw
+    if failures and len(failures) == len({k for k, _ in groups}):
+        raise next(iter(failures.values()))
+    now = settings.clock()
+    states = []
+    for lk in lookups:
+        raw = next((found[(id(t), lk.upstream_id)] for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
+        failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
+        states.append(_state(lk, raw, failed_call, now, settings))
+    return states
+
+
+def task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClient,
+               settings: TaskSettings, **kw) -> TaskState:
+    """One task; an unknown, tampered or foreign id raises TaskNotFound (404)."""
+    state = task_states(kind, [text], tokens, client, settings, **kw)[0]
+    if state.status == "not_found":
+        raise errors.TaskNotFound()
+    if state.status == "unknown":
+        raise errors.UpstreamError(state.error)
+    return state
+
+
+def not_found(text: str) -> TaskState:
+    return TaskState(task_id=text, status="not_found", error=NOT_FOUND_MESSAGE, error_code="task_not_found")
+
+
+def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | None, now: float,
+           settings: TaskSettings) -> TaskState:
+    if not lk.tokens:
+        return not_found(lk.text)
+    tid = lk.task_id
+    if raw is None:
+        if failed_call is not None:
+            return TaskState(task_id=lk.text, status="unknown", error=failed_call.message,
+                             error_code=failed_call.code)
+        if tid is not None and now - tid.submitted_at < settings.grace_seconds:
+            # Jimeng's history is eventually consistent: a fresh task may not be listed yet.
+            return TaskState(task_id=lk.text, status="pending", created=tid.submitted_at,
+                             progress=progress_for("pending", now - tid.submitted_at,
+                                                   tid.eta_seconds or DEFAULT_FORECAST[lk.kind]))
+        return not_found(lk.text)
+    record = parse_record(lk.upstream_id, raw)
+    submitted = tid.submitted_at if tid else int(record.created_time or now)
+    forecast = (tid.eta_seconds if tid and tid.eta_seconds else
+                record.forecast_queue_cost + record.forecast_generate_cost) or DEFAULT_FORECAST[lk.kind]
+    state = TaskState(task_id=lk.text, status="processing", created=submitted,
+                      model=_MODEL_BY_KEY.get(record.model_key or ""), record=record)
+    if record.phase == SUCCEEDED:
+        url = record.video_url if lk.kind == "video" else (record.image_urls[0] if record.image_urls else None)
+        if url:
+            state.status = "completed"
+            state.result = _result(lk.kind, record)
+        else:
+            _fail(state, "generation_failed", "Jimeng finished the task but returned no result")
+    elif record.phase == FAILED:
+        code, reason = record.failure
+        _fail(state, code, f"{reason} (fail_code {record.fail_code})" if record.fail_code else reason)
+        state.upstream_code = record.fail_code or None
+    elif now - submitted > settings.timeouts[lk.kind]:
+        hours = settings.timeouts[lk.kind] / 3600
+        _fail(state, "timeout", f"the task did not finish within {hours:g} hours")
+    elif record.phase == QUEUED:
+        state.status = "pending"
+        state.queue = {"position": record.queue_position or None, "length": record.queue_length or None,
+                       "eta_seconds": (record.forecast_queue_cost + record.forecast_generate_cost) or None}
+    state.progress = progress_for(state.status, now - submitted, forecast)
+    return state
+
+
+def _fail(state: TaskState, code: str, message: str) -> None:
+    state.status, state.error_code, state.error = "failed", code, message
+
+
+def _result(kind: str, record: HistoryRecord) -> dict:
+    if kind == "video":
+        result = {"url": record.video_url}
+        result.update({k: record.video_meta[k] for k in ("width", "height", "duration_ms") if k in record.video_meta})
+        return result
+    return {"url": record.image_urls[0], "urls": list(record.image_urls)}

@@ -1,0 +1,28 @@
+"""gunicorn settings. Every value can be overridden from the environment; `--bind` on the command line wins."""
+import os
+
+from app.logs import logging_config
+
+# Where to listen (a --bind given on the command line replaces this).
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+# gthread: the work is waiting on Jimeng and media hosts, not CPU; threads make waiting cheap,
+# a worker per core keeps one slow request from holding the GIL for everyone.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+# In-flight requests per worker: async calls are short; blocking (`wait`) ones are capped by MAX_WAITERS.
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# The slowest route is the blocking mode: WAIT_TIMEOUT plus upload and generate time. gthread's worker
+# timeout is a heartbeat of the main loop, but keep it above the longest request anyway.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(int(os.environ.get("WAIT_TIMEOUT", "900")) + 120)))
+graceful_timeout = 30
+# nginx in front keeps connections open; idle keep-alive a little longer than nginx's upstream keepalive.
+keepalive = 75
+# Recycle workers now and then to bound any slow leak, with jitter so they do not restart together.
+max_requests = 5000
+max_requests_jitter = 500
+# Trust X-Forwarded-* only from the local nginx.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Structured logs through the app's own config: request ids, tokens redacted.
+logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "INFO").upper(),
+                                os.environ.get("LOG_FORMAT", "json").lower())
+accesslog = None

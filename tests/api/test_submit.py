@@ -1,0 +1,157 @@
+"""POST /v1/videos/generations: validation first, then one generate call, answered with a task id."""
+import base64
+import io
+import json
+import struct
+import zlib
+
+import pytest
+import responses
+
+from tests.api.helpers import auth
+from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, given_image_upload
+
+
+def png_bytes(width: int = 8, height: int = 8) -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+DATA_URI = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+
+
+def error_of(resp):
+    body = resp.get_json()
+    return resp.status_code, body["error"]["code"], body["error"]["param"]
+
+
+@responses.activate
+def test_text_to_video_answers_at_once_with_a_pending_task(client):
+    responses.post(GENERATE_URL, json=generate_answer())
+    resp = client.post("/v1/videos/generations", json={"prompt": "a cat surfing", "duration": 10},
+                       headers=auth("sess"))
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["status"] == "pending" and body["model"] == "jimeng-video-3.5-pro"
+    assert body["task_id"] and len(body["task_id"]) <= 128 and isinstance(body["created"], int)
+    sent = json.loads(responses.calls[0].request.body)
+    draft = json.loads(sent["draft_content"])
+    gen = draft["component_list"][0]["abilities"]["gen_video"]["text_to_video_params"]
+    assert gen["video_gen_inputs"][0]["prompt"] == "a cat surfing"
+    assert gen["video_gen_inputs"][0]["duration_ms"] == 10000
+    assert sent["extend"]["root_model"] == "dreamina_ic_generate_video_model_vgfm_3.5_pro"
+
+
+@responses.activate
+def test_the_returned_task_id_can_be_queried(client):
+    responses.post(GENERATE_URL, json=generate_answer("123456"))
+    task_id = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("sess")).get_json()["task_id"]
+    responses.post(HISTORY_URL, json=envelope({"123456": finished_record("123456")}))
+    body = client.get(f"/v1/videos/tasks/{task_id}", headers=auth("sess")).get_json()
+    assert body["status"] == "completed"
+    assert json.loads(responses.calls[1].request.body) == {"history_ids": ["123456"]}
+
+
+@responses.activate
+def test_first_frame_from_a_data_uri_is_uploaded_then_referenced(client):
+    given_image_upload(responses)
+    responses.post(GENERATE_URL, json=generate_answer())
+    resp = client.post("/v1/videos/generations", json={"prompt": "move", "file_paths": [DATA_URI]},
+                       headers=auth("sess"))
+    assert resp.status_code == 200, resp.get_json()
+    upload = next(c for c in responses.calls if "/upload/v1/" in c.request.url)
+    assert upload.request.headers["Content-CRC32"] == format(zlib.crc32(png_bytes()), "08x")
+    sent = json.loads(responses.calls[-1].request.body)
+    first = json.loads(sent["draft_content"])["component_list"][0]["abilities"]["gen_video"][
+        "text_to_video_params"]["video_gen_inputs"][0]
+    assert first["first_frame_image"]["image_uri"] == "tos-cn-i-tb4s082cfz/abc123"
+    assert "end_frame_image" not in first
+
+
+@responses.activate
+def test_multipart_takes_the_same_fields_and_files(client):
+    given_image_upload(responses)
+    responses.post(GENERATE_URL, json=generate_answer())
+    resp = client.post("/v1/videos/generations", headers=auth("sess"), content_type="multipart/form-data",
+                       data={"prompt": "go", "duration": "5", "functionMode": "first_last_frames",
+                             "first": (io.BytesIO(png_bytes()), "a.png", "image/png")})
+    assert resp.status_code == 200, resp.get_json()
+
+
+@pytest.mark.parametrize("body,status,code,param", [
+    ({"prompt": "x", "model": "sora-9"}, 400, "unsupported_model", "model"),
+    ({"prompt": "x", "duration": 7}, 400, "invalid_request", "duration"),
+    ({"prompt": "x", "ratio": "2:1"}, 400, "invalid_request", "ratio"),
+    ({"prompt": "x", "model": "jimeng-video-3.5-pro", "resolution": "1080p"}, 400, "invalid_request", "resolution"),
+    ({"prompt": ""}, 400, "invalid_request", "prompt"),
+    ({"prompt": "x", "function_mode": "dance"}, 400, "invalid_request", "function_mode"),
+    ({"prompt": "x", "file_paths": ["https://a/1.png", "https://a/2.png", "https://a/3.png"]}, 400,
+     "invalid_request", "images"),
+    ({"prompt": "[图2] runs", "function_mode": "main_reference", "model": "jimeng-video-3.0",
+      "file_paths": ["https://a/1.png", "https://a/2.png"]}, 400, "invalid_request", "prompt"),
+    ({"prompt": "x", "function_mode": "omni_reference", "model": "jimeng-video-seedance-2.0"}, 400,
+     "invalid_request", "materials"),
+    ({"prompt": "x", "function_mode": "omni_reference"}, 400, "invalid_request", "function_mode"),
+    ({"function_mode": "multi_frame", "model": "jimeng-video-3.0",
+      "frames": [{"image": "https://a/1.png", "duration": 7}, {"image": "https://a/2.png", "duration": 2}]},
+     400, "invalid_request", "frames[0].duration"),
+    ({"function_mode": "multi_frame", "model": "jimeng-video-3.0", "frames": [{"image": "https://a/1.png"}]},
+     400, "invalid_request", "frames[0].duration"),
+])
+@responses.activate
+def test_bad_requests_are_refused_before_any_upstream_call(client, body, status, code, param):
+    resp = client.post("/v1/videos/generations", json=body, headers=auth("sess"))
+    assert error_of(resp) == (status, code, param), resp.get_json()
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_model_of_another_region_names_what_exists(client):
+    resp = client.post("/v1/videos/generations", json={"prompt": "x", "model": "jimeng-video-veo3"},
+                       headers=auth("sess"))
+    assert error_of(resp) == (400, "unsupported_model", "model")
+    assert "jimeng-video-3.5-pro" in resp.get_json()["error"]["message"]
+
+
+def test_missing_token_is_401(client):
+    assert error_of(client.post("/v1/videos/generations", json={"prompt": "x"})) == (401, "missing_token", None)
+
+
+def test_malformed_json_is_400(client):
+    resp = client.post("/v1/videos/generations", data="{oops", content_type="application/json", headers=auth("s"))
+    assert error_of(resp)[:2] == (400, "invalid_request")
+
+
+def test_wrong_content_type_is_415(client):
+    resp = client.post("/v1/videos/generations", data="prompt", content_type="text/plain", headers=auth("s"))
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+
+
+def test_oversized_body_is_413(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    resp = client.post("/v1/videos/generations", data={"prompt": "x" * 4096}, headers=auth("s"))
+    assert error_of(resp)[:2] == (413, "payload_too_large")
+
+
+@responses.activate
+def test_jimeng_refusal_maps_to_its_class(client):
+    responses.post(GENERATE_URL, json=envelope(None, ret="5000", errmsg="not enough credits"))
+    resp = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("s"))
+    assert error_of(resp)[:2] == (402, "insufficient_credits")
+
+
+@responses.activate
+def test_a_submit_that_may_have_arrived_is_not_resent_and_can_be_found(client):
+    import requests
+    responses.post(GENERATE_URL, body=requests.ReadTimeout("slow"))
+    resp = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("s"))
+    status, code, _ = error_of(resp)
+    assert (status, code) == (504, "upstream_timeout") and len(responses.calls) == 1
+    task_id = resp.get_json()["error"]["task_id"]
+    submit_id = json.loads(responses.calls[0].request.body)["submit_id"]
+    responses.post(HISTORY_URL, json=envelope({submit_id: finished_record("9")}))
+    body = client.get(f"/v1/videos/tasks/{task_id}", headers=auth("s")).get_json()
+    assert body["status"] == "completed"
+    assert json.loads(responses.calls[1].request.body) == {"submit_ids": [submit_id]}

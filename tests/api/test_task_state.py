@@ -1,0 +1,165 @@
+"""GET /v1/videos/tasks/<id>: what a client sees through a task's life."""
+import json
+
+import responses
+from responses import matchers
+
+from tests.api.helpers import auth, task_id_for
+from tests.jimeng_fakes import HISTORY_URL, envelope, failed_record, finished_record, queued_record
+
+RID = "4722540945676"
+
+
+def given_history(records: dict, **kw):
+    return responses.post(HISTORY_URL, json=envelope(records), **kw)
+
+
+@responses.activate
+def test_queued_task_is_pending_with_its_queue(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: queued_record(RID, position=47, length=90000)})
+    clock.advance(30)
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert body["status"] == "pending" and body["task_id"] == tid
+    assert body["queue"] == {"position": 47, "length": 90000, "eta_seconds": 323}
+    assert 0 <= body["progress"] < 100 and body["model"] == "jimeng-video-3.5-pro"
+    assert "result" not in body and "error" not in body
+
+
+@responses.activate
+def test_running_task_is_processing_without_queue(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: queued_record(RID, position=0, length=0, queue_status=2)})
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert body["status"] == "processing" and "queue" not in body
+
+
+@responses.activate
+def test_completed_task_has_the_video_url_and_100(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: finished_record(RID)})
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert body["status"] == "completed" and body["progress"] == 100
+    assert body["result"]["url"].startswith("https://v9-artist.vlabvod.com/")
+
+
+@responses.activate
+def test_failed_task_says_why_in_words_and_code(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: failed_record(RID, "2038")})
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert body["status"] == "failed" and body["error_code"] == "content_rejected"
+    assert "content policy" in body["error"] and body["upstream_code"] == "2038"
+    assert body["progress"] < 100
+
+
+@responses.activate
+def test_unknown_fail_code_keeps_the_raw_code(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: failed_record(RID, "2043")})
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert (body["error_code"], body["upstream_code"]) == ("generation_failed", "2043")
+
+
+@responses.activate
+def test_progress_does_not_go_backwards_across_polls(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    seen = []
+    for record in (queued_record(RID, position=9), queued_record(RID, position=2),
+                   queued_record(RID, position=0, queue_status=2), queued_record(RID, position=0, queue_status=2),
+                   finished_record(RID)):
+        responses.replace(responses.POST, HISTORY_URL, json=envelope({RID: record})) if seen else given_history(
+            {RID: record})
+        seen.append(client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"])
+        clock.advance(40)
+    assert seen == sorted(seen) and seen[-1] == 100 and seen[-2] < 100
+
+
+@responses.activate
+def test_fresh_task_not_listed_yet_is_pending(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({})
+    clock.advance(5)
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert body["status"] == "pending"
+
+
+@responses.activate
+def test_old_task_not_listed_is_404(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({})
+    clock.advance(app.config["HISTORY_GRACE_SECONDS"] + 1)
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "task_not_found"
+
+
+@responses.activate
+def test_unfinished_task_past_the_timeout_fails_with_timeout(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: queued_record(RID)})
+    clock.advance(app.config["VIDEO_TASK_TIMEOUT"] + 1)
+    body = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert (body["status"], body["error_code"]) == ("failed", "timeout")
+
+
+@responses.activate
+def test_another_accounts_task_is_404_without_asking_jimeng(app, client, clock):
+    tid = task_id_for(app, "alice", RID, submitted_at=clock.now)
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("bob"))
+    assert resp.status_code == 404 and len(responses.calls) == 0
+
+
+@responses.activate
+def test_tampered_id_is_404(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    tampered = tid[:-2] + ("AA" if tid[-2:] != "AA" else "BB")
+    resp = client.get(f"/v1/videos/tasks/{tampered}", headers=auth("sess"))
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "task_not_found"
+
+
+@responses.activate
+def test_query_uses_the_submitting_token_among_several(app, client, clock):
+    tid = task_id_for(app, "us-second", RID, submitted_at=clock.now)
+    given_history({RID: finished_record(RID)})
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("first", "us-second"))
+    assert resp.status_code == 200 and len(responses.calls) == 1
+    assert "sessionid=second" in responses.calls[0].request.headers["Cookie"]
+    assert "region=US" in responses.calls[0].request.url
+
+
+@responses.activate
+def test_raw_history_id_of_old_clients_is_asked_with_each_token(client):
+    responses.post(HISTORY_URL, json=envelope({}), match=[matchers.header_matcher({"Appid": "513695"})])
+    responses.post(HISTORY_URL, json=envelope({RID: finished_record(RID)}),
+                   match=[matchers.header_matcher({"Appid": "513641"})])
+    body = client.get(f"/v1/videos/tasks/{RID}", headers=auth("cn-one", "hk-two")).get_json()
+    assert body["status"] == "completed" and len(responses.calls) == 2
+
+
+@responses.activate
+def test_expired_session_is_401(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    responses.post(HISTORY_URL, json=envelope(None, ret="1015", errmsg="login expired"))
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "token_invalid"
+
+
+@responses.activate
+def test_jimeng_down_is_503_not_500(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    responses.post(HISTORY_URL, status=503)
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_no_token_is_401(client):
+    resp = client.get("/v1/videos/tasks/abc")
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "missing_token"
+
+
+@responses.activate
+def test_the_session_id_never_appears_in_answers_or_task_ids(app, client, clock):
+    tid = task_id_for(app, "verysecretsession", RID, submitted_at=clock.now)
+    responses.post(HISTORY_URL, json=envelope(None, ret="1015", errmsg="login expired"))
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("verysecretsession"))
+    assert "verysecretsession" not in resp.get_data(as_text=True) and "verysecret" not in tid
