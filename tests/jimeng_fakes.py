@@ -4,6 +4,8 @@ from __future__ import annotations
 import copy
 import json
 
+from responses import matchers
+
 from tests.conftest import load_fixture
 
 HISTORY_URL = "http://jimeng.test/mweb/v1/get_history_by_ids"
@@ -40,8 +42,6 @@ def failed_record(record_id: str = "4722540945676", fail_code: str = "2038") -> 
     return record
 
 
-UPLOAD_TOKEN_URL = "http://jimeng.test/mweb/v1/get_upload_token"
-ROOT_URL = "http://jimeng.test/"
 ALGO_URL = "http://jimeng.test/mweb/v1/algo_proxy"
 
 
@@ -52,18 +52,56 @@ def generate_answer(record_id: str = "4722540945676", submit_id: str = "sid") ->
     return envelope({"aigc_data": record, "fail_code": "", "fail_starling_key": "", "fail_starling_message": ""})
 
 
-def given_image_upload(rsps, store_uri: str = "tos-cn-i-tb4s082cfz/abc123") -> None:
-    """ImageX's four steps (protocol 4.1) and the CN content check, all on the override base URL."""
-    from responses import matchers
-    rsps.post(UPLOAD_TOKEN_URL, json=envelope({"access_key_id": "AKTEST", "secret_access_key": "SKTEST",
-                                               "session_token": "STTEST", "service_id": "tb4s082cfz"}))
-    rsps.get(ROOT_URL, match=[matchers.query_param_matcher({"Action": "ApplyImageUpload"}, strict_match=False)],
-             json={"ResponseMetadata": {"RequestId": "r"}, "Result": {"UploadAddress": {
-                 "StoreInfos": [{"StoreUri": store_uri, "Auth": "SpaceKey/abc"}],
-                 "UploadHosts": ["tos-upload.test"], "SessionKey": "session-key-1"}}})
-    rsps.post(f"http://jimeng.test/upload/v1/{store_uri}", json={"code": 2000, "message": "Success"})
-    rsps.post(ROOT_URL, match=[matchers.query_param_matcher({"Action": "CommitImageUpload"}, strict_match=False)],
-              json={"ResponseMetadata": {"RequestId": "r"}, "Result": {
-                  "Results": [{"Uri": store_uri, "UriStatus": 2000}],
-                  "PluginResult": [{"ImageUri": store_uri, "ImageWidth": 8, "ImageHeight": 8, "ImageFormat": "png"}]}})
-    rsps.post(ALGO_URL, json=envelope({}))
+# --- storage (protocol 4.1 / 4.3): ImageX, VOD and upload nodes on the override base URL ---
+BASE = "http://jimeng.test"
+AK, SK, STS = "AKTESTID", "sk-very-secret", "sts-session-token"
+NODE_AUTH = "SpaceKey/wopfjsm1ax/1/:version:v2:node-secret"
+IMAGE_STORE_URI = "tos-sg-i-wopfjsm1ax/5f1c2d3e"
+VIDEO_STORE_URI = "tos-sg-v-dreamina/v0d1e2"
+
+
+def upload_token_answer(**data) -> dict:
+    creds = {"access_key_id": AK, "secret_access_key": SK, "session_token": STS}
+    creds.update(data)
+    return {"ret": "0", "errmsg": "success", "data": creds}
+
+
+APPLY_IMAGE = {"ResponseMetadata": {"RequestId": "r1", "Action": "ApplyImageUpload"},
+               "Result": {"UploadAddress": {"StoreInfos": [{"StoreUri": IMAGE_STORE_URI, "Auth": NODE_AUTH}],
+                                            "UploadHosts": ["tos-up-sg.example.com"],
+                                            "SessionKey": "image-session-key"}}}
+COMMIT_IMAGE = {"ResponseMetadata": {"RequestId": "r2", "Action": "CommitImageUpload"},
+                "Result": {"Results": [{"Uri": IMAGE_STORE_URI, "UriStatus": 2000}],
+                           "PluginResult": [{"ImageUri": IMAGE_STORE_URI, "ImageWidth": 1024, "ImageHeight": 768,
+                                             "ImageFormat": "png"}]}}
+APPLY_VIDEO = {"ResponseMetadata": {"RequestId": "r3"},
+               "Result": {"InnerUploadAddress": {"UploadNodes": [{
+                   "UploadHost": "tos-vod.example.com", "SessionKey": "video-session-key", "Vid": "v0apply",
+                   "Type": "video", "StoreInfos": [{"StoreUri": VIDEO_STORE_URI, "Auth": NODE_AUTH}]}]}}}
+UPLOAD_ANSWER = {"code": 2000, "apiversion": "v1", "message": "Success", "data": {"crc32": "00000000"}}
+
+
+def commit_video(duration: float) -> dict:
+    return {"ResponseMetadata": {"RequestId": "r4"},
+            "Result": {"Results": [{"Vid": "v0committed", "VideoMeta": {
+                "Uri": VIDEO_STORE_URI, "Width": 1280, "Height": 720, "Duration": duration, "Format": "mp4"}}]}}
+
+
+def action(name: str):
+    return [matchers.query_param_matcher({"Action": name}, strict_match=False)]
+
+
+def register_image_flow(rsps, *, token_data: dict | None = None) -> None:
+    rsps.post(f"{BASE}/mweb/v1/get_upload_token", json=upload_token_answer(**(token_data or {})))
+    rsps.get(f"{BASE}/", json=APPLY_IMAGE, match=action("ApplyImageUpload"))
+    rsps.post(f"{BASE}/upload/v1/{IMAGE_STORE_URI}", json=UPLOAD_ANSWER)
+    rsps.post(f"{BASE}/", json=COMMIT_IMAGE, match=action("CommitImageUpload"))
+
+
+def register_video_flow(rsps, *, duration: float = 5.0, token_data: dict | None = None) -> None:
+    rsps.post(f"{BASE}/mweb/v1/get_upload_token", json=upload_token_answer(**(token_data or {})))
+    rsps.get(f"{BASE}/", json=APPLY_VIDEO, match=action("ApplyUploadInner"))
+    rsps.post(f"{BASE}/upload/v1/{VIDEO_STORE_URI}", json=UPLOAD_ANSWER)
+    rsps.post(f"{BASE}/", json=commit_video(duration), match=action("CommitUploadInner"))
+
+

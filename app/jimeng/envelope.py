@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from app import errors
+from app.logs import redact
 
 # One table: ret code -> (error class, message). Messages are for people; `upstream_code` keeps the raw.
 RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
@@ -44,6 +45,7 @@ class UpstreamRet(Exception):
 
 def error_for(ret: str, errmsg: str) -> errors.ServiceError:
     cls, message = RET_ERRORS.get(ret, (errors.UpstreamError, "Jimeng answered with an error"))
+    errmsg = redact(errmsg)[:200]
     detail = f"{message} ({errmsg})" if errmsg and errmsg not in ("success", "") else message
     return cls(detail, extra={"upstream_code": ret})
 

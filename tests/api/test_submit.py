@@ -2,25 +2,18 @@
 import base64
 import io
 import json
-import struct
 import zlib
 
 import pytest
 import responses
 
 from tests.api.helpers import auth
-from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, given_image_upload
+from tests.media_samples import make_png
+from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, IMAGE_STORE_URI, envelope, finished_record,
+                                generate_answer, register_image_flow)
 
 
-def png_bytes(width: int = 8, height: int = 8) -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-DATA_URI = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+DATA_URI = "data:image/png;base64," + base64.b64encode(make_png(8, 8)).decode()
 
 
 def error_of(resp):
@@ -56,27 +49,27 @@ def test_the_returned_task_id_can_be_queried(client):
 
 @responses.activate
 def test_first_frame_from_a_data_uri_is_uploaded_then_referenced(client):
-    given_image_upload(responses)
+    register_image_flow(responses)
     responses.post(GENERATE_URL, json=generate_answer())
     resp = client.post("/v1/videos/generations", json={"prompt": "move", "file_paths": [DATA_URI]},
                        headers=auth("sess"))
     assert resp.status_code == 200, resp.get_json()
     upload = next(c for c in responses.calls if "/upload/v1/" in c.request.url)
-    assert upload.request.headers["Content-CRC32"] == format(zlib.crc32(png_bytes()), "08x")
+    assert upload.request.headers["Content-CRC32"] == format(zlib.crc32(make_png(8, 8)), "08x")
     sent = json.loads(responses.calls[-1].request.body)
     first = json.loads(sent["draft_content"])["component_list"][0]["abilities"]["gen_video"][
         "text_to_video_params"]["video_gen_inputs"][0]
-    assert first["first_frame_image"]["image_uri"] == "tos-cn-i-tb4s082cfz/abc123"
+    assert first["first_frame_image"]["image_uri"] == IMAGE_STORE_URI
     assert "end_frame_image" not in first
 
 
 @responses.activate
 def test_multipart_takes_the_same_fields_and_files(client):
-    given_image_upload(responses)
+    register_image_flow(responses)
     responses.post(GENERATE_URL, json=generate_answer())
     resp = client.post("/v1/videos/generations", headers=auth("sess"), content_type="multipart/form-data",
                        data={"prompt": "go", "duration": "5", "functionMode": "first_last_frames",
-                             "first": (io.BytesIO(png_bytes()), "a.png", "image/png")})
+                             "first": (io.BytesIO(make_png(8, 8)), "a.png", "image/png")})
     assert resp.status_code == 200, resp.get_json()
 
 

@@ -19,47 +19,15 @@ from app.jimeng import uploads
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import parse_token
+from tests.jimeng_fakes import (AK, APPLY_IMAGE, APPLY_VIDEO, BASE, COMMIT_IMAGE, IMAGE_STORE_URI, NODE_AUTH, SK, STS,
+                                UPLOAD_ANSWER, VIDEO_STORE_URI, action, commit_video, register_image_flow,
+                                register_video_flow, upload_token_answer)
 
-BASE = "http://jimeng.test"
 NOW = calendar.timegm((2026, 1, 15, 10, 20, 30))
 AMZ_DATE = "20260115T102030Z"
-AK, SK, STS = "AKTESTID", "sk-very-secret", "sts-session-token"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + b"\0" * 40
 MP4 = b"\0\0\0\x18ftypisom" + b"\0" * 60
-NODE_AUTH = "SpaceKey/wopfjsm1ax/1/:version:v2:node-secret"
-IMAGE_STORE_URI = "tos-sg-i-wopfjsm1ax/5f1c2d3e"
-VIDEO_STORE_URI = "tos-sg-v-dreamina/v0d1e2"
 
-
-def upload_token_answer(**data) -> dict:
-    creds = {"access_key_id": AK, "secret_access_key": SK, "session_token": STS}
-    creds.update(data)
-    return {"ret": "0", "errmsg": "success", "data": creds}
-
-
-APPLY_IMAGE = {"ResponseMetadata": {"RequestId": "r1", "Action": "ApplyImageUpload"},
-               "Result": {"UploadAddress": {"StoreInfos": [{"StoreUri": IMAGE_STORE_URI, "Auth": NODE_AUTH}],
-                                            "UploadHosts": ["tos-up-sg.example.com"],
-                                            "SessionKey": "image-session-key"}}}
-COMMIT_IMAGE = {"ResponseMetadata": {"RequestId": "r2", "Action": "CommitImageUpload"},
-                "Result": {"Results": [{"Uri": IMAGE_STORE_URI, "UriStatus": 2000}],
-                           "PluginResult": [{"ImageUri": IMAGE_STORE_URI, "ImageWidth": 1024, "ImageHeight": 768,
-                                             "ImageFormat": "png"}]}}
-APPLY_VIDEO = {"ResponseMetadata": {"RequestId": "r3"},
-               "Result": {"InnerUploadAddress": {"UploadNodes": [{
-                   "UploadHost": "tos-vod.example.com", "SessionKey": "video-session-key", "Vid": "v0apply",
-                   "Type": "video", "StoreInfos": [{"StoreUri": VIDEO_STORE_URI, "Auth": NODE_AUTH}]}]}}}
-UPLOAD_ANSWER = {"code": 2000, "apiversion": "v1", "message": "Success", "data": {"crc32": "00000000"}}
-
-
-def commit_video(duration: float) -> dict:
-    return {"ResponseMetadata": {"RequestId": "r4"},
-            "Result": {"Results": [{"Vid": "v0committed", "VideoMeta": {
-                "Uri": VIDEO_STORE_URI, "Width": 1280, "Height": 720, "Duration": duration, "Format": "mp4"}}]}}
-
-
-def action(name: str):
-    return [matchers.query_param_matcher({"Action": name}, strict_match=False)]
 
 
 @pytest.fixture()
@@ -76,20 +44,6 @@ def make_media(data: bytes, *, kind: str = "image", field: str = "image_file_1",
     return Media(kind=kind, content_type="image/png" if kind == "image" else "video/mp4", filename="a",
                  size=len(data), crc32=f"{zlib.crc32(data):08x}", file=io.BytesIO(data), field=field,
                  duration_s=duration_s)
-
-
-def register_image_flow(rsps, *, token_data: dict | None = None) -> None:
-    rsps.post(f"{BASE}/mweb/v1/get_upload_token", json=upload_token_answer(**(token_data or {})))
-    rsps.get(f"{BASE}/", json=APPLY_IMAGE, match=action("ApplyImageUpload"))
-    rsps.post(f"{BASE}/upload/v1/{IMAGE_STORE_URI}", json=UPLOAD_ANSWER)
-    rsps.post(f"{BASE}/", json=COMMIT_IMAGE, match=action("CommitImageUpload"))
-
-
-def register_video_flow(rsps, *, duration: float = 5.0, token_data: dict | None = None) -> None:
-    rsps.post(f"{BASE}/mweb/v1/get_upload_token", json=upload_token_answer(**(token_data or {})))
-    rsps.get(f"{BASE}/", json=APPLY_VIDEO, match=action("ApplyUploadInner"))
-    rsps.post(f"{BASE}/upload/v1/{VIDEO_STORE_URI}", json=UPLOAD_ANSWER)
-    rsps.post(f"{BASE}/", json=commit_video(duration), match=action("CommitUploadInner"))
 
 
 def steps(calls) -> list[str]:
