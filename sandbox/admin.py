@@ -1,0 +1,61 @@
+"""The tester's control panel under `/_sandbox/`: faults, reset, records, call log, clock skip.
+
+Not part of Jimeng: never faulted, never logged, and it shows session fingerprints, not ids.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from sandbox.faults import parse_fault
+from sandbox.state import SandboxState
+
+
+def create_blueprint(state: SandboxState) -> Blueprint:
+    bp = Blueprint("sandbox_admin", __name__, url_prefix="/_sandbox")
+
+    def error(message: str):
+        return jsonify({"error": message}), 400
+
+    @bp.post("/faults")
+    def add_fault():
+        """Queue a fault: {"path", "status", "count", "delay", "ret", "errmsg", "headers"}."""
+        try:
+            fault = parse_fault(request.get_json(silent=True))
+        except (ValueError, TypeError) as exc:
+            return error(str(exc))
+        state.faults.add(fault)
+        return jsonify({"queued": state.faults.pending()})
+
+    @bp.get("/faults")
+    def list_faults():
+        return jsonify({"queued": state.faults.pending()})
+
+    @bp.post("/reset")
+    def reset():
+        state.reset()
+        return jsonify({"reset": True})
+
+    @bp.get("/records")
+    def records():
+        now = state.now()
+        return jsonify({"records": [record.summary(now) for record in state.records.all()]})
+
+    @bp.get("/calls")
+    def calls():
+        return jsonify(state.faults.calls())
+
+    @bp.delete("/calls")
+    def clear_calls():
+        state.faults.clear_calls()
+        return jsonify({"cleared": True})
+
+    @bp.post("/advance")
+    def advance():
+        """Age every record by {"seconds": N}: skip queues on a live sandbox without sleeping."""
+        seconds = (request.get_json(silent=True) or {}).get("seconds")
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+            return error('give {"seconds": <non-negative number>}')
+        state.records.advance(float(seconds))
+        return jsonify({"advanced": seconds})
+
+    return bp

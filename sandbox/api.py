@@ -1,0 +1,125 @@
+"""The Jimeng main and commerce API routes (protocol 2-7), each verified by `checks` first."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, jsonify, request
+
+from sandbox import catalogue, checks, drafts
+from sandbox.directives import parse_directives
+from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
+                              new_logid)
+from sandbox.records import render, video_item
+from sandbox.state import SandboxState
+
+DAILY_CREDITS = 60
+
+Handler = Callable[[checks.Caller, dict, float, str], dict]
+
+
+def create_blueprint(state: SandboxState) -> Blueprint:
+    bp = Blueprint("jimeng_api", __name__)
+
+    def route(path: str, *, default_query: bool = True, commerce: bool = False):
+        """Register a handler(caller, body, now, logid) -> data behind the checks and the envelope."""
+        def register(handler: Handler) -> Handler:
+            def view():
+                now = state.now()
+                logid = new_logid(now)
+                intl = commerce and request.headers.get("Appid") == str(catalogue.INTL_AID)
+                try:
+                    caller = checks.verify_call(request.path, request.headers, request.args, request.cookies, now,
+                                                max_skew=state.settings.max_skew_seconds,
+                                                default_query=default_query)
+                    body = request.get_json(silent=True) if request.get_data() else {}
+                    if not isinstance(body, dict):
+                        raise Refusal(RET_INVALID_PARAMETER, "invalid parameter: the body must be a JSON object")
+                    data = handler(caller, body, now, logid)
+                except Refusal as refusal:
+                    return jsonify(envelope(None, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,
+                                            intl_commerce=intl))
+                return jsonify(envelope(data, now, logid=logid, intl_commerce=intl))
+            bp.add_url_rule(path, handler.__name__, view, methods=["POST"])
+            return handler
+        return register
+
+    @route("/mweb/v1/aigc_draft/generate")
+    def generate(caller, body, now, logid):
+        if caller.session_id.startswith("risky"):
+            raise Refusal(RET_SHARK_NOT_PASS, "shark not pass: sandbox session marked risky")
+        draft = drafts.read_generate(body, caller, state.uploads)
+        try:
+            scenario = parse_directives(draft.texts)
+        except ValueError as exc:
+            raise drafts.bad(str(exc)) from None
+        if caller.session_id.startswith("nocredit"):
+            raise Refusal(RET_NO_CREDIT, "not enough credits: sandbox session marked nocredit")
+        record = state.records.create(caller, body, draft, scenario, now, logid,
+                                      state.settings.queue_seconds, state.settings.generate_seconds)
+        return {"aigc_data": render(record, now, request.host_url, state.media),
+                "fail_code": "", "fail_starling_key": "", "fail_starling_message": ""}
+
+    @route("/mweb/v1/get_history_by_ids")
+    def get_history_by_ids(caller, body, now, logid):
+        ids = {name: body.get(name, []) for name in ("history_ids", "submit_ids")}
+        for name, value in ids.items():
+            if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+                raise drafts.bad(f"{name} must be a list of id strings")
+        if not ids["history_ids"] and not ids["submit_ids"]:
+            raise drafts.bad("give history_ids or submit_ids")
+        if not isinstance(body.get("image_info", {}), dict):
+            raise drafts.bad("image_info must be an object")
+        found = state.records.find(caller.session_id, ids["history_ids"], ids["submit_ids"], now)
+        return {key: render(record, now, request.host_url, state.media) for key, record in found.items()}
+
+    @route("/mweb/v1/get_upload_token")
+    def get_upload_token(caller, body, now, logid):
+        try:
+            return state.uploads.issue_token(caller, body.get("scene"), now)
+        except ValueError as exc:
+            raise drafts.bad(str(exc)) from None
+
+    @route("/mweb/v1/algo_proxy")
+    def algo_proxy(caller, body, now, logid):
+        files = body.get("file_list")
+        if not isinstance(files, list) or not files:
+            raise drafts.bad("file_list must be a non-empty list")
+        for entry in files:
+            uri = entry.get("file_uri") if isinstance(entry, dict) else None
+            if not isinstance(uri, str) or state.uploads.image(caller.session_id, uri) is None:
+                raise drafts.bad(f"file_uri {uri!r} was not uploaded by this session")
+        # The success payload is not documented (iptag only reads errors); this shape is a guess.
+        return {"req_key": body.get("req_key", ""), "file_list": [{"file_uri": f["file_uri"], "pass": True}
+                                                                   for f in files]}
+
+    @route("/mweb/v1/get_local_item_list")
+    def get_local_item_list(caller, body, now, logid):
+        ids = body.get("item_id_list")
+        if not isinstance(ids, list) or not ids:
+            raise drafts.bad("item_id_list must be a non-empty list")
+        items = []
+        for item_id in ids:
+            record = state.records.find_item(caller.session_id, str(item_id))
+            if record and record.draft.kind == "video" and record.phase(now) == "completed":
+                items.append(video_item(record, request.host_url, state.media))
+        return {"item_list": items}
+
+    @route("/commerce/v1/benefits/user_credit", default_query=False, commerce=True)
+    def user_credit(caller, body, now, logid):
+        gift = 0 if caller.session_id.startswith("nocredit") else DAILY_CREDITS
+        return {"credit": {"gift_credit": gift, "purchase_credit": 0, "vip_credit": 0},
+                "expiring_credits": [], "credits_detail": {"gift_credits": []}}
+
+    @route("/commerce/v1/benefits/credit_receive", commerce=True)
+    def credit_receive(caller, body, now, logid):
+        quota = 0 if caller.session_id.startswith("nocredit") else DAILY_CREDITS
+        return {"is_first_receive": bool(quota), "receive_quota": quota, "has_popup": False,
+                "receive_inter_days": 1}
+
+    @route("/passport/account/info/v2")
+    def account_info(caller, body, now, logid):
+        user_id = int(caller.fingerprint, 16) % 10 ** 16
+        return {"user_id": user_id, "user_id_str": str(user_id), "screen_name": f"sandbox-{caller.fingerprint}",
+                "app_id": caller.aid}
+
+    return bp

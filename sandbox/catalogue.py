@@ -1,0 +1,97 @@
+"""What the fake Jimeng knows: regions, models and their limits, written from the protocol doc.
+
+Kept apart from the service's own catalogue on purpose: if both read one table, a wrong entry
+would pass every test.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APP_VERSION = "8.4.0"            # 2.5: the only Appvr accepted since 2026-01-29
+PLATFORM_CODE = "7"
+SIGN_VERSION = "1"
+MIN_DA_VERSION = (3, 3, 7)       # 9: da_version 3.3.2 started failing with 3018; 3.3.7+ worked
+CN_AID, INTL_AID = 513695, 513641
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str            # cn, us, hk, jp, sg
+    query_value: str     # the `region` query parameter
+    aid: int
+    image_service: str   # ImageX service id (CN: `service_id`, abroad: `space_name`)
+    store_prefix: str    # how ImageX StoreUris start in this region (a guess abroad)
+
+
+REGIONS = {r.query_value: r for r in (
+    Region("cn", "cn", CN_AID, "tb4s082cfz", "tos-cn-i"),
+    Region("us", "US", INTL_AID, "wopfjsm1ax", "tos-useast5-i"),
+    Region("hk", "HK", INTL_AID, "wopfjsm1ax", "tos-alisg-i"),
+    Region("jp", "JP", INTL_AID, "wopfjsm1ax", "tos-alisg-i"),
+    Region("sg", "SG", INTL_AID, "wopfjsm1ax", "tos-alisg-i"),
+)}
+REGIONS_BY_CODE = {r.code: r for r in REGIONS.values()}
+VOD_SPACE = "dreamina"           # 4.3: space_name fallback; the sandbox issues it everywhere
+
+ALL = frozenset({"cn", "us", "hk", "jp", "sg"})
+ASIA = frozenset({"hk", "jp", "sg"})
+CN = frozenset({"cn"})
+CN_ASIA = CN | ASIA
+
+
+@dataclass(frozen=True)
+class VideoModel:
+    benefit: str
+    durations_s: tuple[int, ...]
+    regions: frozenset[str]
+    omni_benefit: str | None = None   # only the Seedance keys accept omni reference
+
+
+_BASIC = "basic_video_operation_vgfm_v_three"
+_VGFM = "dreamina_ic_generate_video_model_vgfm"
+_SEEDANCE_S = tuple(range(4, 16))
+
+# Protocol 3.1, keyed by model_req_key (= extend.root_model).
+VIDEO_MODELS: dict[str, VideoModel] = {
+    "dreamina_seedance_40_pro": VideoModel("dreamina_video_seedance_20_pro", _SEEDANCE_S, CN,
+                                           "dreamina_video_seedance_20_video_add"),
+    "dreamina_seedance_40": VideoModel("dreamina_seedance_20_fast", _SEEDANCE_S, CN,
+                                       "dreamina_seedance_20_fast_with_video"),
+    f"{_VGFM}_3.5_pro": VideoModel("dreamina_video_seedance_15_pro", (5, 10, 12), ALL),
+    f"{_VGFM}_3.0_pro": VideoModel(_BASIC, (5, 10), CN_ASIA),
+    f"{_VGFM}_3.0": VideoModel(_BASIC, (5, 10), ALL),
+    f"{_VGFM}_3.0_fast": VideoModel(_BASIC, (5, 10), CN_ASIA),
+    f"{_VGFM}1.0": VideoModel(_BASIC, (5, 10), CN_ASIA),
+    f"{_VGFM}_lite": VideoModel(_BASIC, (5, 10), CN_ASIA),
+    "dreamina_veo3_generate_video": VideoModel("generate_video_veo3", (8,), ASIA),
+    "dreamina_veo3.1_generate_video": VideoModel("generate_video_veo3.1", (8,), ASIA),
+    "dreamina_sora2_generate_video": VideoModel("generate_video_sora2", (4, 8, 12), ASIA),
+}
+VIDEO_RATIOS = frozenset({"1:1", "4:3", "3:4", "16:9", "9:16", "21:9"})
+VIDEO_RESOLUTIONS = frozenset({"720p", "1080p"})
+
+# Protocol 6.1, keyed by the upstream `model` (= extend.root_model); value = regions.
+IMAGE_MODELS: dict[str, frozenset[str]] = {
+    "high_aes_general_v50": CN_ASIA,
+    "high_aes_general_v42": CN_ASIA,
+    "high_aes_general_v40l": ALL,
+    "high_aes_general_v41": ALL,
+    "high_aes_general_v40": ALL,
+    "high_aes_general_v30l_art_fangzhou:general_v3.0_18b": CN,
+    "high_aes_general_v30l:general_v3.0_18b": ALL,
+    "external_model_gemini_flash_image_v25": ALL - CN,
+    "dreamina_image_lib_1": ALL - CN,
+}
+IMAGE_RESOLUTIONS = frozenset({"1k", "2k", "4k"})
+IMAGE_RATIO_CODES = frozenset(range(1, 9)) | frozenset(range(101, 109))   # 6.2
+IMAGES_PER_TASK = 4
+
+# Mode limits (3.3, 4.5).
+MAX_FIRST_LAST_IMAGES = 2
+MULTI_FRAME_COUNT = (2, 10)
+MULTI_FRAME_MS = (1000, 6000)
+MULTI_FRAME_TOTAL_MS = 15000
+IDIP_FRAME_COUNT = (1, 4)
+OMNI_MATERIALS = (1, 12)
+OMNI_MAX_IMAGES, OMNI_MAX_VIDEOS = 9, 3
+OMNI_MAX_VIDEO_SECONDS = 15.0

@@ -1,0 +1,264 @@
+"""History records and their life cycle: queued -> processing -> completed (50) or failed (30).
+
+A record's state is computed from the clock at each query, never advanced by a timer, so tests
+move time with a fake clock and nothing sleeps. The shape follows the capture in protocol 3.4 and
+the finished record in shared/fixtures/jimeng-upstream/.
+"""
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+from dataclasses import asdict, dataclass, field
+
+from sandbox.catalogue import IMAGES_PER_TASK
+from sandbox.checks import Caller, fingerprint
+from sandbox.directives import Scenario
+from sandbox.drafts import Draft
+
+DEFAULT_POSITION, DEFAULT_LENGTH = 5, 120
+STATUS_PENDING, STATUS_FAILED, STATUS_DONE = 20, 30, 50       # 5.3
+QUEUE_WAITING, QUEUE_RUNNING, QUEUE_DONE = 1, 2, 3            # 5.6 / appendix A
+STORED_DRAFT_VERSION = "3.0.5"   # 2.5: the server echoes drafts with `version` rewritten
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a finished record says about the media the sandbox serves for it."""
+
+    video_size: int
+    video_md5: str
+    video_seconds: float
+    video_width: int
+    video_height: int
+    image_width: int
+    image_height: int
+
+
+@dataclass
+class Record:
+    seq: int
+    history_id: str
+    submit_id: str
+    session_id: str
+    region: str
+    draft: Draft
+    scenario: Scenario
+    draft_content: str
+    metrics_extra: str
+    generate_id: str
+    created: float                 # the reported created_time
+    origin: float                  # life-cycle start; /_sandbox/advance moves it back
+    queue_s: float
+    generate_s: float
+    item_ids: tuple[str, ...]
+
+    def phase(self, now: float) -> str:
+        elapsed = now - self.origin
+        if elapsed < self.queue_s:
+            return "queued"
+        if elapsed < self.queue_s + self.generate_s:
+            return "processing"
+        return "failed" if self.scenario.fail_code else "completed"
+
+    @property
+    def finish_time(self) -> int:
+        """When it finishes (or finished): the end of its generation, never before its creation."""
+        return int(max(self.created, self.origin + self.queue_s + self.generate_s))
+
+    def listed(self, now: float) -> bool:
+        """Whether get_history_by_ids shows it yet (the hide and expire directives)."""
+        return not self.scenario.expire and now - self.origin >= self.scenario.hide_s
+
+    def summary(self, now: float) -> dict:
+        """What the admin API shows: no session id, only its fingerprint."""
+        return {"history_record_id": self.history_id, "submit_id": self.submit_id,
+                "session": fingerprint(self.session_id), "region": self.region, "kind": self.draft.kind,
+                "mode": self.draft.mode, "model": self.draft.model_key, "phase": self.phase(now),
+                "listed": self.listed(now), "created_time": self.created, "scenario": asdict(self.scenario)}
+
+
+@dataclass
+class RecordBook:
+    """Every record, by history id. Thread-safe."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _records: dict[str, Record] = field(default_factory=dict)
+    _by_submit: dict[tuple[str, str], Record] = field(default_factory=dict)
+    _seq: int = 0
+
+    def create(self, caller: Caller, body: dict, draft: Draft, scenario: Scenario, now: float, generate_id: str,
+               queue_s: float, generate_s: float) -> Record:
+        """A new task. A repeated submit_id makes a second task (whether Jimeng de-duplicates is
+        unknown, protocol 10.7); lookups by submit_id then find the newest."""
+        with self._lock:
+            self._seq += 1
+            history_id = _unique_digits(13, self._records)
+            count = IMAGES_PER_TASK if draft.kind == "image" else 1
+            record = Record(
+                seq=self._seq, history_id=history_id, submit_id=body["submit_id"], session_id=caller.session_id,
+                region=caller.region, draft=draft, scenario=scenario, draft_content=body["draft_content"],
+                metrics_extra=body["metrics_extra"], generate_id=generate_id, created=round(now, 3), origin=now,
+                queue_s=scenario.queue_s if scenario.queue_s is not None else queue_s,
+                generate_s=scenario.generate_s if scenario.generate_s is not None else generate_s,
+                item_ids=tuple("7" + str(secrets.randbelow(10 ** 18)).zfill(18) for _ in range(count)))
+            self._records[history_id] = record
+            self._by_submit[(caller.session_id, record.submit_id)] = record
+            return record
+
+    def find(self, session_id: str, history_ids: list[str], submit_ids: list[str], now: float) -> dict[str, Record]:
+        """The caller's listed records, keyed by the id asked with; others' records are absent."""
+        with self._lock:
+            found = {hid: self._records.get(hid) for hid in history_ids}
+            found.update({sid: self._by_submit.get((session_id, sid)) for sid in submit_ids})
+        return {key: rec for key, rec in found.items()
+                if rec is not None and rec.session_id == session_id and rec.listed(now)}
+
+    def find_item(self, session_id: str, item_id: str) -> Record | None:
+        with self._lock:
+            return next((r for r in self._records.values()
+                         if r.session_id == session_id and item_id in r.item_ids), None)
+
+    def get(self, history_id: str) -> Record | None:
+        with self._lock:
+            return self._records.get(history_id)
+
+    def all(self) -> list[Record]:
+        with self._lock:
+            return sorted(self._records.values(), key=lambda r: r.seq)
+
+    def advance(self, seconds: float) -> None:
+        """Age every record, so a live sandbox can skip a queue without anyone sleeping."""
+        with self._lock:
+            for record in self._records.values():
+                record.origin -= seconds
+
+    def reset(self) -> None:
+        with self._lock:
+            self._records.clear()
+            self._by_submit.clear()
+
+
+def _unique_digits(n: int, taken: dict) -> str:
+    while True:
+        value = str(10 ** (n - 1) + secrets.randbelow(9 * 10 ** (n - 1)))
+        if value not in taken:
+            return value
+
+
+# -- rendering -------------------------------------------------------------------------------
+def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict:
+    """The record as get_history_by_ids and the generate answer show it at time `now`."""
+    phase = record.phase(now)
+    done = phase in ("completed", "failed")
+    finish_time = record.finish_time if done else 0
+    status = {"completed": STATUS_DONE, "failed": STATUS_FAILED}.get(phase, STATUS_PENDING)
+    fail_code = record.scenario.fail_code if phase == "failed" else ""
+    images = record.draft.kind == "image"
+    items = _items(record, base_url, media) if phase == "completed" else []
+    return {
+        "history_record_id": record.history_id,
+        "submit_id": record.submit_id,
+        "capflow_id": record.submit_id,
+        "generate_type": 1 if images else 10,
+        "first_generate_type": 1 if images else 10,
+        "created_time": record.created,
+        "finish_time": finish_time,
+        "status": status,
+        "fail_code": fail_code,
+        "fail_starling_key": f"sandbox_fail_{fail_code}" if fail_code else "",
+        "fail_starling_message": f"sandbox: generation failed with fail_code {fail_code}" if fail_code else "",
+        "item_list": items,
+        "origin_item_list": [],
+        "task": {"task_id": record.history_id, "history_id": record.history_id, "submit_id": record.submit_id,
+                 "status": status, "finish_time": finish_time, "aid": 0, "priority": 0,
+                 "resp_ret": {"ret": "0"}},
+        "queue_info": _queue_info(record, phase, now),
+        **_forecast(record, phase, now),
+        "total_image_count": IMAGES_PER_TASK if images else 0,
+        "finished_image_count": len(items) if images else 0,
+        "confirm_status": 0,
+        "confirm_token": "",
+        "pre_gen_item_ids": list(record.item_ids),
+        "draft_content": _stored_draft(record.draft_content),
+        "metrics_extra": record.metrics_extra,
+        "generate_id": record.generate_id,
+        "model_info": {"model_req_key": record.draft.model_key, "model_name": record.draft.model_key},
+        "mode": "workbench",
+        "uid": str(int(fingerprint(record.session_id), 16))[:16],
+        "history_group_key": ("generate_image#" if images else "generate_video#") + "_".join(record.draft.input_uris),
+        "resources": [{"key": uri, "type": "image", "name": "", "platform": 1} for uri in record.draft.input_uris],
+        "min_feats": None,
+        "image_type": 0,
+        "agent_history_id": None,
+        "origin_history_record_id": None,
+        "aigc_flow": {"version": STORED_DRAFT_VERSION},
+        "asset_option": {"has_favorited": False},
+    }
+
+
+def _queue_info(record: Record, phase: str, now: float) -> dict:
+    info = {"queue_idx": 0, "priority": 5, "queue_status": QUEUE_DONE, "queue_length": 0,
+            "polling_config": {"interval_seconds": 30, "timeout_seconds": 86400},
+            "priority_queue_display_threshold": {"vip_queuing_time_threshold": 300, "waiting_time_threshold": 60}}
+    if phase == "queued":
+        position = record.scenario.position or DEFAULT_POSITION
+        left = 1 - (now - record.origin) / record.queue_s
+        info.update(queue_idx=max(1, math.ceil(position * left)), queue_status=QUEUE_WAITING,
+                    queue_length=max(record.scenario.length or DEFAULT_LENGTH, position))
+    elif phase == "processing":
+        info.update(queue_status=QUEUE_RUNNING)
+    return info
+
+
+def _forecast(record: Record, phase: str, now: float) -> dict:
+    """Forecast costs in seconds (appendix A): queue time left, and generation time (left)."""
+    elapsed = now - record.origin
+    queue_left = max(0.0, record.queue_s - elapsed) if phase == "queued" else 0.0
+    generate = record.generate_s
+    if phase == "processing":
+        generate = record.queue_s + record.generate_s - elapsed
+    return {"forecast_queue_cost": math.ceil(queue_left), "forecast_generate_cost": math.ceil(generate)}
+
+
+def _items(record: Record, base_url: str, media: MediaFacts) -> list[dict]:
+    if record.draft.kind == "image":
+        return [_image_item(record, i, base_url, media) for i in range(len(record.item_ids))]
+    return [video_item(record, base_url, media)]
+
+
+def video_item(record: Record, base_url: str, media: MediaFacts) -> dict:
+    """A finished video item. Every record has the URL at `video.transcoded_video.origin`
+    (CN fixture); every other one also at `common_attr.transcoded_video.origin` (iptag `535b0e7`)."""
+    item_id = record.item_ids[0]
+    url = f"{base_url}media/{record.history_id}.mp4?mime_type=video_mp4"
+    cover = f"{base_url}assets/sample.png"
+    origin = {"vid": "", "fps": 24, "width": media.video_width, "height": media.video_height, "duration": 0,
+              "video_url": url, "cover_url": "", "format": "mp4", "definition": "origin", "logo_type": "",
+              "encryption_key": "", "md5": media.video_md5, "size": media.video_size, "video_id": ""}
+    common = {"id": item_id, "local_item_id": item_id, "effect_id": item_id, "effect_type": 53,
+              "cover_url": cover, "create_time": record.finish_time, "status": 144, "title": "", "description": ""}
+    if record.seq % 2 == 0:
+        common["transcoded_video"] = {"origin": dict(origin)}
+    return {"common_attr": common,
+            "video": {"video_id": "v0" + record.history_id, "duration": round(media.video_seconds),
+                      "duration_ms": round(media.video_seconds * 1000), "transcoded_video": {"origin": origin},
+                      "cover_url": cover, "transcode_status": 1, "has_audio": False}}
+
+
+def _image_item(record: Record, index: int, base_url: str, media: MediaFacts) -> dict:
+    item_id = record.item_ids[index]
+    url = f"{base_url}media/{record.history_id}/{index}.png"
+    image = {"image_uri": f"tos-sandbox-i/{record.history_id}-{index}", "image_url": url,
+             "width": media.image_width, "height": media.image_height, "format": "png"}
+    common = {"id": item_id, "local_item_id": item_id, "cover_url": url, "create_time": record.finish_time,
+              "status": 102}
+    return {"common_attr": common,
+            "image": {"format": "png", "large_images": [image]}}
+
+
+def _stored_draft(draft_content: str) -> str:
+    draft = json.loads(draft_content)
+    draft["version"] = STORED_DRAFT_VERSION
+    return json.dumps(draft, separators=(",", ":"), ensure_ascii=False)

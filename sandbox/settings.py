@@ -1,0 +1,35 @@
+"""Sandbox settings: defaults, then the environment, then what `create_sandbox` is given."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+
+ENVIRONMENT = {"queue_seconds": "SANDBOX_QUEUE_SECONDS", "generate_seconds": "SANDBOX_GENERATE_SECONDS",
+               "latency_ms": "SANDBOX_LATENCY_MS"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    clock: Callable[[], float] = time.time   # injectable so tests move time instead of sleeping
+    queue_seconds: float = 2.0               # default time a record waits in the queue
+    generate_seconds: float = 4.0            # default time it then spends generating
+    latency_ms: float = 0.0                  # added to every non-admin call, for benchmarks
+    max_skew_seconds: float = 300.0          # allowed Device-Time distance from the clock
+
+    @classmethod
+    def load(cls, overrides: Mapping | None = None) -> Settings:
+        values: dict = {}
+        for name, env in ENVIRONMENT.items():
+            raw = os.environ.get(env, "").strip()
+            if raw:
+                try:
+                    values[name] = float(raw)
+                except ValueError:
+                    raise RuntimeError(f"{env} must be a number, got {raw!r}") from None
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown sandbox setting(s) {sorted(unknown)}")
+        return cls(**{**values, **overrides})

@@ -1,0 +1,27 @@
+"""Everything one sandbox instance holds in memory, in one place the views share."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sandbox.faults import FaultBoard
+from sandbox.records import MediaFacts, RecordBook
+from sandbox.settings import Settings
+from sandbox.uploads import UploadDesk
+
+
+@dataclass
+class SandboxState:
+    settings: Settings
+    media: MediaFacts
+    records: RecordBook = field(default_factory=RecordBook)
+    uploads: UploadDesk = field(default_factory=UploadDesk)
+    faults: FaultBoard = field(default_factory=FaultBoard)
+
+    def now(self) -> float:
+        return self.settings.clock()
+
+    def reset(self) -> None:
+        """Forget every record, upload, fault and logged call."""
+        self.records.reset()
+        self.uploads.reset()
+        self.faults.reset()
