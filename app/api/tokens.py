@@ -1,0 +1,31 @@
+"""Token routes: is a session id alive, and its credits."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api import context
+from app.api.request_body import body_fields
+from app.jimeng.regions import parse_token
+from app.services.accounts import credits_of, is_alive, masked
+
+blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng session checks")
+
+
+class TokenCheckSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "a session id, optionally region-prefixed"})
+
+
+@blp.post("/check")
+@blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}})
+def check():
+    """{"live": true|false}: does Jimeng accept this session id."""
+    token = parse_token(TokenCheckSchema().load(body_fields())["token"])
+    return {"live": is_alive(context.client(), token)}
+
+
+@blp.post("/points")
+@blp.doc(security=[{"bearer": []}])
+def points():
+    """Credits of each token in the Authorization header (tokens shown masked)."""
+    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.tokens()]
