@@ -1,0 +1,362 @@
+"""A small command-line client of the service's HTTP API: submit, follow, query and download tasks.
+
+Run it as `python -m app.cli --help`. It speaks only the public contract (ARCHITECTURE.md
+sections 2-4), so it works against any deployment. Exit codes: 0 ok, 1 the task failed,
+2 a usage error, an HTTP error from the service, or the service could not be reached.
+The token is sent in the Authorization header and never printed.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from tqdm import tqdm
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+TIMEOUT = (5.0, 60.0)  # (connect, read) seconds for every call; the service answers submits at once
+EXIT_OK, EXIT_TASK_FAILED, EXIT_ERROR = 0, 1, 2
+FINISHED = ("completed", "failed")
+URL_PREFIXES = ("http://", "https://", "data:")
+
+
+class CliError(Exception):
+    """Anything that ends the command with exit code 2; `str()` is what the user reads."""
+
+
+class ServiceHttpError(CliError):
+    """The service answered non-2xx; carries its `{"error": {"code", "message", "param"}}`."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        self.status, self.code, self.message, self.param = status, code, message, param
+        where = f", param {param}" if param else ""
+        super().__init__(f"{message} (code {code}, HTTP {status}{where})")
+
+    @classmethod
+    def from_response(cls, resp: requests.Response) -> ServiceHttpError:
+        try:
+            err = resp.json()["error"]
+            return cls(resp.status_code, str(err.get("code") or "unknown"),
+                       str(err.get("message") or ""), err.get("param"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            text = resp.text.strip().replace("\n", " ")[:200] or resp.reason or "no body"
+            return cls(resp.status_code, "unknown", text)
+
+
+class ServiceClient:
+    """The service's video endpoints over one `requests.Session`; answers parsed JSON or raises."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _request(self, method: str, path: str, *, stream: bool = False, **kwargs: Any) -> requests.Response:
+        url = self.base_url + path
+        try:
+            resp = self.session.request(method, url, timeout=TIMEOUT, stream=stream, **kwargs)
+        except requests.RequestException as exc:
+            # The exception text names the URL only; headers (the token) are never part of it.
+            raise CliError(f"cannot reach the service at {self.base_url} ({type(exc).__name__})") from None
+        if resp.status_code >= 400:
+            raise ServiceHttpError.from_response(resp)
+        return resp
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict:
+        resp = self._request(method, path, **kwargs)
+        try:
+            return resp.json()
+        except ValueError:
+            raise CliError(f"the service answered {path} with a body that is not JSON") from None
+
+    def submit_video(self, fields: dict[str, Any], files: list[tuple[str, Path]]) -> dict:
+        """POST the generation: JSON, or multipart when local files are attached (same field names)."""
+        path = "/v1/videos/generations"
+        if not files:
+            return self._json("POST", path, json=fields)
+        with contextlib.ExitStack() as stack:
+            parts = [(name, (p.name, stack.enter_context(p.open("rb")))) for name, p in files]
+            form = []
+            for key, value in fields.items():
+                if key == "frames":
+                    form.append((key, json.dumps(value)))   # structured fields travel as JSON text
+                else:
+                    form += [(key, str(v)) for v in (value if isinstance(value, list) else [value])]
+            return self._json("POST", path, data=form, files=parts)
+
+    def task(self, task_id: str) -> dict:
+        return self._json("GET", f"/v1/videos/tasks/{_quote(task_id)}")
+
+    def batch(self, task_ids: list[str]) -> list[dict]:
+        return self._json("POST", "/v1/videos/tasks/batch", json={"task_ids": task_ids})["data"]
+
+    def download(self, task_id: str, target: Path, *, progress: bool = True) -> int:
+        """Stream the finished video to `target` (written whole or not at all); the byte count."""
+        resp = self._request("GET", f"/v1/videos/tasks/{_quote(task_id)}/content", stream=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        total = int(resp.headers.get("Content-Length") or 0) or None
+        written = 0
+        try:
+            with resp, partial.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True,
+                                                       desc="download", disable=not progress,
+                                                       leave=False) as bar:
+                for chunk in resp.iter_content(chunk_size=64 * 1024):
+                    out.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+            partial.replace(target)
+        except requests.RequestException as exc:
+            raise CliError(f"the download of {task_id} broke off ({type(exc).__name__})") from None
+        finally:
+            partial.unlink(missing_ok=True)  # gone already after a whole download
+        return written
+
+
+def _quote(task_id: str) -> str:
+    return requests.utils.quote(task_id, safe="")
+
+
+# -- presenting tasks --------------------------------------------------------------------------
+
+def describe(task: dict) -> str:
+    """One line per task: id, status, progress and what matters for that status."""
+    status = task.get("status", "?")
+    parts = [str(task.get("task_id", "?")), status]
+    if status in ("pending", "processing", "completed"):
+        parts.append(f"{task.get('progress', 0)}%")
+    queue = task.get("queue") or {}
+    if status == "pending" and queue:
+        parts.append(_queue_text(queue))
+    if status == "completed":
+        parts.append(str((task.get("result") or {}).get("url", "")))
+    if status in ("failed", "not_found"):
+        parts.append(f"{task.get('error', '')} ({task.get('error_code', 'unknown')})")
+    return "  ".join(p for p in parts if p)
+
+
+def _queue_text(queue: dict) -> str:
+    """`queue 3/120 eta 5s`; the service sends null for what Jimeng did not say."""
+    def shown(key: str) -> str:
+        return "?" if queue.get(key) is None else str(queue[key])
+    text = f"queue {shown('position')}/{shown('length')}"
+    if queue.get("eta_seconds") is not None:
+        text += f" eta {queue['eta_seconds']}s"
+    return text
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+# -- following a task --------------------------------------------------------------------------
+
+def follow(client: ServiceClient, task_id: str, *, interval: float, timeout: float | None,
+           progress: bool = True) -> dict:
+    """Poll until the task is completed or failed, driving a progress bar; the last state seen."""
+    deadline = time.monotonic() + timeout if timeout else None
+    # Ids share their first characters (version, kind, time); the last ones tell tasks apart.
+    with tqdm(total=100, desc=f"task ...{task_id[-8:]}", disable=not progress,
+              bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}{postfix}") as bar:
+        while True:
+            task = client.task(task_id)
+            status = task.get("status", "?")
+            postfix = {"status": status}
+            if status == "pending" and task.get("queue"):
+                postfix["queue"] = _queue_text(task["queue"]).removeprefix("queue ")
+            bar.set_postfix(postfix, refresh=False)
+            bar.n = max(bar.n, min(int(task.get("progress") or 0), 100))  # never backwards
+            bar.refresh()
+            if status in FINISHED:
+                return task
+            if deadline is not None and time.monotonic() + interval > deadline:
+                raise CliError(f"gave up after {timeout:g} s; task {task_id} is still {status} "
+                               f"(resume with: wait {task_id})")
+            time.sleep(interval)  # `time` is looked up here, so tests can swap in a fake clock
+
+
+def _finish(client: ServiceClient, task: dict, args: argparse.Namespace) -> int:
+    """Report a finished task (and download it); the exit code."""
+    task_id = task.get("task_id", "")
+    if task.get("status") == "failed":
+        if args.json:
+            _print_json(task)
+        print(f"task {task_id} failed: {task.get('error', '')} ({task.get('error_code', 'unknown')})",
+              file=sys.stderr)
+        return EXIT_TASK_FAILED
+    if args.output:
+        size = client.download(task_id, Path(args.output), progress=not args.quiet)
+        print(f"saved {args.output} ({size} bytes)", file=sys.stderr)
+    if args.json:
+        _print_json(task)
+    else:
+        print((task.get("result") or {}).get("url", ""))
+    return EXIT_OK
+
+
+_FRAME = re.compile(r"^(?P<image>.+?):(?P<seconds>\d+(?:\.\d+)?)(?::(?P<prompt>.*))?$", re.S)
+
+
+def _parse_frame(spec: str) -> tuple[str, float, str]:
+    """IMAGE:SECONDS[:PROMPT]; IMAGE may be a URL (its own colons are fine)."""
+    match = _FRAME.match(spec)
+    if not match:
+        raise CliError(f"--frame {spec}: write IMAGE:SECONDS[:PROMPT], e.g. a.png:2.5:she turns")
+    return match["image"], float(match["seconds"]), match["prompt"] or ""
+
+
+def _local_file(option: str, value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise CliError(f"{option} {value}: no such file (give a local file or an http(s) URL)")
+    return path
+
+
+# -- subcommands -------------------------------------------------------------------------------
+
+def cmd_submit(client: ServiceClient, args: argparse.Namespace) -> int:
+    fields: dict[str, Any] = {"prompt": args.prompt}
+    for name, value in (("model", args.model), ("ratio", args.ratio), ("resolution", args.resolution),
+                        ("duration", args.duration), ("function_mode", args.mode)):
+        if value is not None:
+            fields[name] = value
+    urls = [i for i in args.image if i.startswith(URL_PREFIXES)]
+    files = [(f"image_file_{n}", _local_file("--image", i))
+             for n, i in enumerate((i for i in args.image if not i.startswith(URL_PREFIXES)), start=1)]
+    if urls:
+        fields["file_paths"] = urls
+    if args.frame:
+        fields["frames"] = []
+        for n, spec in enumerate(args.frame, start=1):
+            image, seconds, prompt = _parse_frame(spec)
+            frame: dict[str, Any] = {"duration": seconds, "prompt": prompt}
+            if image.startswith(URL_PREFIXES):
+                frame["image"] = image
+            else:
+                files.append((f"frame_image_{n}", _local_file("--frame", image)))
+            fields["frames"].append(frame)
+    for spec in args.file:
+        name, sep, value = spec.partition("=")
+        if not sep or not name or not value:
+            raise CliError(f"--file {spec}: write FIELD=PATH_OR_URL, e.g. image_file_1=cat.png")
+        if value.startswith(URL_PREFIXES):
+            fields[name] = value
+        else:
+            files.append((name, _local_file("--file", value)))
+    task = client.submit_video(fields, files)
+    if not (args.wait or args.output):
+        if args.json:
+            _print_json(task)
+        else:
+            print(task["task_id"])
+        return EXIT_OK
+    print(f"submitted {task['task_id']}", file=sys.stderr)
+    final = follow(client, task["task_id"], interval=args.interval, timeout=args.timeout,
+                   progress=not args.quiet)
+    return _finish(client, final, args)
+
+
+def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
+    task = client.task(args.task_id)
+    if args.json:
+        _print_json(task)
+    else:
+        print(describe(task))
+    return EXIT_OK
+
+
+def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
+    final = follow(client, args.task_id, interval=args.interval, timeout=args.timeout,
+                   progress=not args.quiet)
+    return _finish(client, final, args)
+
+
+def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
+    tasks = client.batch(args.task_ids)
+    if args.json:
+        _print_json({"data": tasks})
+    else:
+        for task in tasks:
+            print(describe(task))
+    return EXIT_OK
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the service's JSON instead of text")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    following = argparse.ArgumentParser(add_help=False)
+    following.add_argument("--output", "-o", metavar="FILE",
+                           help="download the finished video to FILE (submit: implies --wait)")
+    following.add_argument("--interval", type=_positive, default=2.0, metavar="S",
+                           help="seconds between status queries (default 2)")
+    following.add_argument("--timeout", type=_positive, default=3600.0, metavar="S",
+                           help="give up waiting after S seconds (default 3600)")
+
+    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-url", default=os.environ.get("JIMENG_API_URL", DEFAULT_BASE_URL),
+                        help="the service (env JIMENG_API_URL, default %(default)s)")
+    parser.add_argument("--token", default=os.environ.get("JIMENG_TOKEN"),
+                        help="Jimeng session id(s), comma separated (env JIMENG_TOKEN)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("submit", parents=[common, following], help="submit a video task")
+    p.add_argument("prompt")
+    p.add_argument("--model")
+    p.add_argument("--ratio", help="e.g. 16:9")
+    p.add_argument("--resolution", help="720p or 1080p")
+    p.add_argument("--duration", type=int, help="seconds")
+    p.add_argument("--mode", help="function_mode: first_last_frames, multi_frame, main_reference, omni_reference")
+    p.add_argument("--image", action="append", default=[], metavar="URL_OR_PATH",
+                   help="an input image (repeatable): URLs are sent as file_paths, local files uploaded")
+    p.add_argument("--frame", action="append", default=[], metavar="IMAGE:SECONDS[:PROMPT]",
+                   help="a multi_frame keyframe (repeatable, in order)")
+    p.add_argument("--file", action="append", default=[], metavar="FIELD=PATH_OR_URL",
+                   help="media under a named field, e.g. image_file_1=cat.png or video_file_1=https://...")
+    p.add_argument("--wait", action="store_true", help="follow the task until it finishes")
+    p.set_defaults(handler=cmd_submit)
+
+    p = sub.add_parser("status", parents=[common], help="one task's current state")
+    p.add_argument("task_id")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("wait", parents=[common, following], help="follow a task until it finishes")
+    p.add_argument("task_id")
+    p.set_defaults(handler=cmd_wait)
+
+    p = sub.add_parser("batch", parents=[common], help="many tasks' states, one line each")
+    p.add_argument("task_ids", nargs="+", metavar="TASK_ID")
+    p.set_defaults(handler=cmd_batch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    client = ServiceClient(args.base_url, args.token)
+    try:
+        return args.handler(client, args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
