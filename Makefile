@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 ## make bench: added latency of the service over calling Jimeng (the sandbox) directly
 bench: $(STAMP)
-	$(PY) bench/bench_tasks.py
+	$(PY) -m bench.bench_tasks
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
 serve: $(STAMP)
