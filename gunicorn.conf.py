@@ -26,3 +26,5 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "INFO").upper(),
                                 os.environ.get("LOG_FORMAT", "json").lower())
 accesslog = None
+# gunicorn 27 opens a control socket at one path per user; several instances on a host would share it.
+control_socket_disable = True

@@ -25,8 +25,8 @@ _BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
 
 
 def state_json(state: TaskState) -> dict:
-    """The public task shape: optional parts only where they apply."""
-    return TaskStateSchema().dump({k: v for k, v in state.__dict__.items() if v is not None and k != "record"})
+    """The public task shape: optional parts only where they apply (the route's schema dumps it once)."""
+    return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
 
 
 @blp.post("/generations")

@@ -21,7 +21,9 @@ from app.task_ids import TaskId, derive_key, is_raw_history_id
 
 log = logging.getLogger(__name__)
 
-HISTORY_CHUNK = 50
+# Ids per history call: a full default batch is one call per token. Jimeng's own limit is unknown
+# (protocol open question 6); L1 sent up to 10, iptag 1.
+HISTORY_CHUNK = 100
 _MODEL_BY_KEY = {m.req_key: m.name for m in VIDEO_MODELS.values()} | {
     m.req_key: m.name for m in IMAGE_MODELS.values()}
 NOT_FOUND_MESSAGE = errors.TaskNotFound.default_message
