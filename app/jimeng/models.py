@@ -5,7 +5,7 @@ protocol document (3.1, 3.3, 6.1, 6.2).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 FIRST_LAST = "first_last_frames"
 MULTI_FRAME = "multi_frame"

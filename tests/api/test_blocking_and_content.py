@@ -1,7 +1,6 @@
 """Blocking mode (`wait`) and the content route: the same status logic, old sync answer shapes."""
 import base64
 
-import pytest
 import responses
 
 from tests.api.helpers import auth, task_id_for

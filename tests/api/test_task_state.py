@@ -1,5 +1,4 @@
 """GET /v1/videos/tasks/<id>: what a client sees through a task's life."""
-import json
 
 import responses
 from responses import matchers

@@ -12,15 +12,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from responses import matchers
 
 from app import errors
 from app.jimeng import uploads
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import parse_token
-from tests.jimeng_fakes import (AK, APPLY_IMAGE, APPLY_VIDEO, BASE, COMMIT_IMAGE, IMAGE_STORE_URI, NODE_AUTH, SK, STS,
-                                UPLOAD_ANSWER, VIDEO_STORE_URI, action, commit_video, register_image_flow,
+from tests.jimeng_fakes import (AK, APPLY_IMAGE, APPLY_VIDEO, BASE, IMAGE_STORE_URI, NODE_AUTH, SK, STS,
+                                VIDEO_STORE_URI, action, register_image_flow,
                                 register_video_flow, upload_token_answer)
 
 NOW = calendar.timegm((2026, 1, 15, 10, 20, 30))
