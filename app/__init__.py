@@ -42,7 +42,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
         API_TITLE="jimeng-api", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/static/",
-        MAX_CONTENT_LENGTH=(cfg.MAX_UPLOAD_MB * 14 + 2 * 1024) * 1024 * 1024 // 10,  # a few files + form
+        # A whole request may carry the most files a mode takes (omni: 12 materials) plus its form;
+        # each file is capped at MAX_UPLOAD_MB on its own. Werkzeug spools large parts to disk.
+        MAX_CONTENT_LENGTH=(cfg.MAX_UPLOAD_MB * 12 + 1) * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     if not cfg.TESTING:

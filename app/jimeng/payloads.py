@@ -278,14 +278,13 @@ def _multi_frame_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> 
     video_input["multi_frames"] = [_keyframe(i, frame, new_id) for i, frame in enumerate(draft.frames)]
     # Every other input of every client carries it; L1's earlier multi-frame generator did too.
     video_input["idip_meta_list"] = []
-    metrics = {
-        "isDefaultSeed": 1,
-        "originSubmitId": submit_id,
-        "isRegenerate": False,
-        "enterFrom": "result_click_reference",
-        "functionMode": MULTI_FRAME,
-    }
-    return video_input, metrics
+    return video_input, _plain_metrics(submit_id, enter_from="result_click_reference", mode=MULTI_FRAME)
+
+
+def _plain_metrics(submit_id: str, *, enter_from: str, mode: str) -> dict:
+    """L1's metrics_extra for multi-frame and main reference: no sceneOptions, key order kept."""
+    return {"isDefaultSeed": 1, "originSubmitId": submit_id, "isRegenerate": False, "enterFrom": enter_from,
+            "functionMode": mode}
 
 
 def _main_reference_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[dict, dict]:
@@ -302,14 +301,7 @@ def _main_reference_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) 
             meta_list.append({"type": "", "id": new_id(), "meta_type": "idip_frame", "text": "",
                               "frame_info": {"type": "", "id": new_id(), "image_idx": value}})
     video_input["idip_meta_list"] = meta_list
-    metrics = {
-        "isDefaultSeed": 1,
-        "originSubmitId": submit_id,
-        "isRegenerate": False,
-        "enterFrom": "click",
-        "functionMode": MAIN_REFERENCE,
-    }
-    return video_input, metrics
+    return video_input, _plain_metrics(submit_id, enter_from="click", mode=MAIN_REFERENCE)
 
 
 def _omni_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[dict, dict]:
