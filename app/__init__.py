@@ -73,7 +73,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         g.started = time.monotonic()
         rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
-        request_id.set(rid)
+        g.request_id_token = request_id.set(rid)
 
     @app.after_request
     def _finish(response):
@@ -82,5 +82,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         access.info("request", extra={"method": request.method, "route": rule, "status": response.status_code,
                                       "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
         return response
+
+    @app.teardown_request
+    def _forget(_exc):
+        # Threads are reused: the next request's server log lines must not carry this id.
+        if "request_id_token" in g:
+            request_id.reset(g.request_id_token)
 
     return app

@@ -77,3 +77,9 @@ def test_an_unexpected_error_is_a_json_500_without_trace(app, client):
     resp = client.get("/boom")
     assert resp.status_code == 500 and "secret internals" not in resp.get_data(as_text=True)
     assert resp.get_json()["error"]["code"] == "internal_error"
+
+
+def test_the_request_id_does_not_outlive_its_request(client):
+    from app.logs import request_id
+    client.get("/ping", headers={"X-Request-Id": "first"})
+    assert request_id.get() == "-"
