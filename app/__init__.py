@@ -86,7 +86,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     @app.teardown_request
     def _forget(_exc):
         # Threads are reused: the next request's server log lines must not carry this id.
-        if "request_id_token" in g:
-            request_id.reset(g.request_id_token)
+        # Streamed answers push the request context again, so this can run twice: reset once.
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id.reset(token)
 
     return app
