@@ -16,7 +16,7 @@ from app.services import content
 from app.services.tasks import TaskState, task_state, task_states
 from app.services.video_inputs import video_request
 from app.services.videos import submit_video
-from app.services.waiting import wait_for_task
+from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
@@ -38,20 +38,22 @@ def submit():
     tokens = context.tokens()
     fields = VideoSubmitSchema().load(body_fields())
     req = video_request(fields, uploaded_files())
-    task = submit_video(req, tokens, context.client(), context.submit_settings())
     if not (fields["wait"] or prefers_wait()):
+        task = submit_video(req, tokens, context.client(), context.submit_settings())
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     cfg = context.config()
-    state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
-                          timeout=cfg.WAIT_TIMEOUT, interval=cfg.WAIT_POLL_SECONDS,
-                          waiters=context.current_app.extensions["waiters"])
-    if state.status != "completed":
-        raise errors.error_for_code(state.error_code, state.error)
-    item = {"url": state.result["url"], "revised_prompt": req.prompt}
-    if fields["response_format"] == "b64_json":
-        data = content.read_all(state.result["url"], timeout=cfg.JIMENG_TIMEOUT,
-                                max_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024)
-        item = {"b64_json": base64.b64encode(data).decode("ascii"), "revised_prompt": req.prompt}
+    with waiter_slot(context.current_app.extensions["waiters"]):
+        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        with naming_the_task(task.task_id):
+            state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
+                                  timeout=cfg.WAIT_TIMEOUT, interval=cfg.WAIT_POLL_SECONDS)
+            if state.status != "completed":
+                raise errors.error_for_code(state.error_code, state.error)
+            item = {"url": state.result["url"], "revised_prompt": req.prompt}
+            if fields["response_format"] == "b64_json":
+                data = content.read_all(state.result["url"], timeout=cfg.JIMENG_TIMEOUT,
+                                        max_bytes=content.MAX_B64_BYTES)
+                item = {"b64_json": base64.b64encode(data).decode("ascii"), "revised_prompt": req.prompt}
     return Response(response=context.current_app.json.dumps({"created": int(time.time()), "data": [item]}),
                     mimetype="application/json")
 
@@ -103,7 +105,7 @@ def get_content(task_id: str):
     cfg = context.config()
     url = state.result["url"]
     if request.args.get("format") == "b64_json":
-        data = content.read_all(url, timeout=cfg.JIMENG_TIMEOUT, max_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024)
+        data = content.read_all(url, timeout=cfg.JIMENG_TIMEOUT, max_bytes=content.MAX_B64_BYTES)
         return {"b64_json": base64.b64encode(data).decode("ascii")}
     upstream = content.open_result(url, range_header=request.headers.get("Range"), timeout=cfg.JIMENG_TIMEOUT)
 

@@ -35,7 +35,7 @@ CREDIT_RECEIVE_PATH = "/commerce/v1/benefits/credit_receive"
 ACCOUNT_PATH = "/passport/account/info/v2"
 
 
-def _no_cookie_jar() -> http.cookiejar.CookieJar:
+def no_cookie_jar() -> http.cookiejar.CookieJar:
     """A jar that stores nothing: a shared Session must not carry one account's cookies to another."""
     jar = requests.cookies.RequestsCookieJar()
     jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
@@ -45,7 +45,7 @@ def _no_cookie_jar() -> http.cookiejar.CookieJar:
 def make_session(pool_size: int = 32) -> requests.Session:
     """A pooled Session that retries only connection failures (nothing was sent yet)."""
     session = requests.Session()
-    session.cookies = _no_cookie_jar()
+    session.cookies = no_cookie_jar()
     retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)

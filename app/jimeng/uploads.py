@@ -27,7 +27,7 @@ from requests_aws4auth import AWS4Auth
 
 from app import errors
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
-from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, _no_cookie_jar
+from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, no_cookie_jar
 from app.jimeng.constants import UPLOAD_UA
 from app.jimeng.regions import VOD_HOST, Region, Token
 
@@ -157,7 +157,7 @@ def upload_session() -> requests.Session:
     """The Session for storage hosts: pooled, no retries of its own (the flow retries whole steps),
     and a cookie jar that stores nothing."""
     session = requests.Session()
-    session.cookies = _no_cookie_jar()
+    session.cookies = no_cookie_jar()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -2,12 +2,28 @@
 from __future__ import annotations
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from app import errors
+from app.jimeng.client import no_cookie_jar
 
-_session = requests.Session()
+
+def _download_session() -> requests.Session:
+    """Shared by all users: so it keeps no cookies and reads no proxy or .netrc from the environment."""
+    session = requests.Session()
+    session.cookies = no_cookie_jar()
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+_session = _download_session()
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
 CHUNK = 64 * 1024
+# base64 answers hold the whole file (several times over while encoding): keep them modest.
+MAX_B64_BYTES = 50 * 1024 * 1024
 
 
 def open_result(url: str, *, range_header: str | None, timeout: float) -> requests.Response:

@@ -1,9 +1,10 @@
 """Blocking mode: follow a task with the same status logic as the task endpoint, up to a deadline."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from app import errors
 from app.jimeng.client import JimengClient
@@ -11,22 +12,36 @@ from app.jimeng.regions import Token
 from app.services.tasks import TaskSettings, TaskState, task_state
 
 
-def wait_for_task(kind: str, task_id: str, tokens: Sequence[Token], client: JimengClient,
-                  settings: TaskSettings, *, timeout: float, interval: float,
-                  waiters: threading.BoundedSemaphore, sleep: Callable[[float], None] = time.sleep) -> TaskState:
-    """The finished task state. Waiters are capped so they cannot take every worker thread."""
+@contextlib.contextmanager
+def waiter_slot(waiters: threading.BoundedSemaphore) -> Iterator[None]:
+    """Taken before submitting: a full house refuses the request before it costs credits."""
     if not waiters.acquire(blocking=False):
-        raise errors.ServiceBusy(extra={"task_id": task_id})
+        raise errors.ServiceBusy()
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            state = task_state(kind, task_id, tokens, client, settings)
-            if state.finished:
-                return state
-            if time.monotonic() + interval > deadline:
-                raise errors.UpstreamTimeout(
-                    f"the task did not finish within {timeout:g} s; it goes on: poll task_id",
-                    extra={"task_id": task_id})
-            sleep(interval)
+        yield
     finally:
         waiters.release()
+
+
+@contextlib.contextmanager
+def naming_the_task(task_id: str) -> Iterator[None]:
+    """After a submit, any error still tells the client which task exists (it was paid for)."""
+    try:
+        yield
+    except errors.ServiceError as exc:
+        exc.extra.setdefault("task_id", task_id)
+        raise
+
+
+def wait_for_task(kind: str, task_id: str, tokens: Sequence[Token], client: JimengClient,
+                  settings: TaskSettings, *, timeout: float, interval: float,
+                  sleep: Callable[[float], None] = time.sleep) -> TaskState:
+    """The finished task state, or UpstreamTimeout when it takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = task_state(kind, task_id, tokens, client, settings)
+        if state.finished:
+            return state
+        if time.monotonic() + interval > deadline:
+            raise errors.UpstreamTimeout(f"the task did not finish within {timeout:g} s; it goes on: poll task_id")
+        sleep(interval)

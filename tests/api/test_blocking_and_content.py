@@ -57,14 +57,22 @@ def test_wait_gives_up_at_wait_timeout_with_the_task_id(app, client):
 
 
 @responses.activate
-def test_waiters_are_capped(app, client):
+def test_a_full_house_refuses_before_submitting_anything(app, client):
     waiters = app.extensions["waiters"]
     while waiters.acquire(blocking=False):
         pass
-    responses.post(GENERATE_URL, json=generate_answer(RID))
     resp = client.post("/v1/videos/generations", json={"prompt": "a", "wait": True}, headers=auth("s"))
     assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "service_busy"
-    assert resp.get_json()["error"]["task_id"]
+    assert len(responses.calls) == 0  # nothing was created, so a retry costs nothing
+
+
+@responses.activate
+def test_an_error_while_waiting_still_names_the_paid_task(client):
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    responses.post(HISTORY_URL, status=502)
+    resp = client.post("/v1/videos/generations", json={"prompt": "a", "wait": True}, headers=auth("s"))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 503 and err["task_id"]
 
 
 @responses.activate
@@ -112,3 +120,15 @@ def test_expired_video_link_is_a_clear_502(app, client, clock):
     responses.get(video_url_of(record), status=403)
     resp = client.get(f"/v1/videos/tasks/{tid}/content", headers=auth("s"))
     assert resp.status_code == 502 and "expired" in resp.get_json()["error"]["message"]
+
+
+@responses.activate
+def test_one_users_cdn_cookies_never_reach_another_users_download(app, client, clock):
+    record = finished_record(RID)
+    responses.post(HISTORY_URL, json=envelope({RID: record}))
+    responses.get(video_url_of(record), body=VIDEO_BYTES, headers={"Set-Cookie": "acct=alice; Path=/"})
+    for user in ("alice", "bob"):
+        tid = task_id_for(app, user, RID, submitted_at=clock.now)
+        assert client.get(f"/v1/videos/tasks/{tid}/content", headers=auth(user)).status_code == 200
+    downloads = [c for c in responses.calls if c.request.method == "GET"]
+    assert "acct=alice" not in (downloads[1].request.headers.get("Cookie") or "")
