@@ -41,6 +41,8 @@ class TaskId:
 
     def encode(self, secret: str) -> str:
         raw_id = self.upstream_id.encode("ascii")
+        if not raw_id:
+            raise ValueError("a task id needs an upstream id")
         head = _HEAD.pack(VERSION, (KINDS.index(self.kind) << 4) | REGION_CODES.index(self.region),
                           self.submitted_at & 0xFFFFFFFF, min(max(self.eta_seconds, 0), 0xFFFF),
                           ID_TYPES.index(self.id_type), len(raw_id))
@@ -71,6 +73,8 @@ class TaskId:
         if (version != VERSION or kind >= len(KINDS) or region >= len(REGION_CODES)
                 or id_type >= len(ID_TYPES) or len(body) != _HEAD.size + id_len + _FP_BYTES):
             return None
+        if base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii") != text:
+            return None  # one task, one spelling: padding, junk or loose trailing bits are refused
         upstream = body[_HEAD.size:_HEAD.size + id_len].decode("ascii", errors="replace")
         return cls(kind=KINDS[kind], region=REGION_CODES[region], upstream_id=upstream,
                    submitted_at=submitted, token_fp=body[-_FP_BYTES:], eta_seconds=eta,

@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from app import errors, media
@@ -247,12 +247,24 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         exc.extra["task_id"] = maybe.encode(settings.secret_key)
         exc.message += ("; the task may still have been accepted: poll task_id before submitting again")
         raise
-    record = data.get("aigc_data") or {}
+    # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
+    record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
     history_id = str(record.get("history_record_id") or "")
-    id_type, upstream_id = ("history", history_id) if history_id else ("submit", submit_id)
-    eta = int(float(record.get("forecast_queue_cost") or 0) + float(record.get("forecast_generate_cost") or 0))
-    task = TaskId(kind="video", region=checked.token.region.code, upstream_id=upstream_id,
-                  submitted_at=submitted_at, token_fp=fp, eta_seconds=eta, id_type=id_type)
+    eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
+    task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
+                  submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
+    try:
+        task_id = task.encode(settings.secret_key)
+    except (ValueError, UnicodeEncodeError):
+        # No usable history id: the submit_id (ours, known to be well formed) finds it too.
+        task_id = replace(task, upstream_id=submit_id, id_type="submit").encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task.encode(settings.secret_key), created=submitted_at, model=checked.model.name)
+    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+
+
+def _seconds(value) -> int:
+    try:
+        return max(int(float(value)), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0

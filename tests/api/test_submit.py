@@ -148,3 +148,16 @@ def test_a_submit_that_may_have_arrived_is_not_resent_and_can_be_found(client):
     body = client.get(f"/v1/videos/tasks/{task_id}", headers=auth("s")).get_json()
     assert body["status"] == "completed"
     assert json.loads(responses.calls[1].request.body) == {"submit_ids": [submit_id]}
+
+
+@responses.activate
+def test_an_odd_generate_answer_still_gives_a_usable_task_id(client):
+    answer = generate_answer("")
+    answer["data"]["aigc_data"]["forecast_queue_cost"] = "n/a"
+    responses.post(GENERATE_URL, json=answer)
+    resp = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("s"))
+    assert resp.status_code == 200, resp.get_json()
+    submit_id = json.loads(responses.calls[0].request.body)["submit_id"]
+    responses.post(HISTORY_URL, json=envelope({submit_id: finished_record("9")}))
+    body = client.get(f"/v1/videos/tasks/{resp.get_json()['task_id']}", headers=auth("s")).get_json()
+    assert body["status"] == "completed"

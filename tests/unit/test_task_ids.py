@@ -54,3 +54,11 @@ def test_the_id_does_not_contain_the_token():
 def test_raw_history_ids():
     assert is_raw_history_id("4722540945676")
     assert not is_raw_history_id("47225x") and not is_raw_history_id("") and not is_raw_history_id("١٢٣")
+
+
+def test_other_spellings_of_a_valid_id_are_rejected():
+    text = make().encode(SECRET)
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    bumped = text[:-1] + last[(last.index(text[-1]) + 1) % 64]
+    for variant in (text + "=", text[:10] + "!!!!" + text[10:], bumped):
+        assert TaskId.decode(variant, SECRET) is None, variant
