@@ -87,7 +87,7 @@ def image_size(file: BinaryIO, content_type: str) -> tuple[int, int]:
             return _webp_size(file.read(30))
         if content_type == "image/jpeg":
             return _jpeg_size(file)
-    except (struct.error, ValueError, OSError):
+    except (struct.error, ValueError, IndexError, OSError):
         pass
     return 0, 0
 

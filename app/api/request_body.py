@@ -13,7 +13,10 @@ def body_fields() -> dict:
     """The request's fields as a dict; 415 for other content types, 400 for broken JSON."""
     mimetype = request.mimetype
     if mimetype == "application/json" or (mimetype.endswith("+json")):
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # absurdly nested JSON
+            data = None
         if data is None:
             raise errors.InvalidRequest("the body is not valid JSON")
         if not isinstance(data, dict):

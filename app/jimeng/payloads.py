@@ -51,7 +51,7 @@ _OMNI_FIELDS = frozenset(OMNI_IMAGE_FIELDS + OMNI_VIDEO_FIELDS)
 # `[图N]` (0-based image index). The full-width form `【图N】` is what the `[` and `]` keys type
 # in a Chinese input method, so a hand-typed reference often arrives that way; without it such a
 # prompt would be refused, or, next to an ASCII reference, reach Jimeng as plain text.
-_IMAGE_REF = re.compile(r"\[图([0-9]+)\]|【图([0-9]+)】")
+_IMAGE_REF = re.compile(r"\[图([0-9]{1,3})\]|【图([0-9]{1,3})】")  # 3 digits: far past any image count
 
 PromptPart = tuple[str, int | str]   # ("text", str) | ("image", int) | ("ref", field name)
 

@@ -52,6 +52,7 @@ REGIONS: dict[str, Region] = {
 REGION_CODES = tuple(REGIONS)  # index order is part of the task id format: append only
 VOD_HOST = "https://vod.bytedanceapi.com"
 
+MAX_TOKENS = 10
 _PROXY_SCHEMES = ("http://", "https://", "socks://", "socks4://", "socks5://")
 
 
@@ -87,7 +88,8 @@ def parse_token(raw: str) -> Token:
         if lowered.startswith(code + "-"):
             region, text = REGIONS[code], text[3:]
             break
-    if not text or any(ch.isspace() or ch in ";," for ch in text):
+    # Session ids are printable ASCII; anything else could not be sent as a cookie anyway.
+    if not text or not text.isascii() or not text.isprintable() or any(ch.isspace() or ch in ";," for ch in text):
         raise InvalidRequest("a token in the Authorization header is malformed", param="Authorization")
     return Token(session_id=text, region=region, proxy=proxy)
 
@@ -102,4 +104,7 @@ def parse_authorization(header: str | None) -> list[Token]:
     parts = [p for p in (s.strip() for s in value.split(",")) if p]
     if not parts:
         raise MissingToken()
+    if len(parts) > MAX_TOKENS:
+        # Each token can mean one upstream call per query: bound the fan-out of one request.
+        raise InvalidRequest(f"at most {MAX_TOKENS} tokens per request", param="Authorization")
     return [parse_token(p) for p in parts]

@@ -22,9 +22,10 @@ class FrameSchema(Schema):
     image = fields.String(metadata={"description": "URL or data URI; in multipart, omit it and upload "
                                                    "the file as frame_image_<n> (1-based)"})
     prompt = fields.String(load_default="")
-    duration = fields.Float(validate=validate.Range(min=0, min_inclusive=False),
+    # Bounded here so absurd numbers are a 400, not arithmetic trouble; the mode's own limits come later.
+    duration = fields.Float(validate=validate.Range(min=0, max=3600, min_inclusive=False),
                             metadata={"description": "seconds (or give duration_ms)"})
-    duration_ms = fields.Integer(validate=validate.Range(min=1))
+    duration_ms = fields.Integer(validate=validate.Range(min=1, max=3_600_000))
 
     @pre_load
     def aliases(self, data, **_):

@@ -161,3 +161,28 @@ def test_an_odd_generate_answer_still_gives_a_usable_task_id(client):
     responses.post(HISTORY_URL, json=envelope({submit_id: finished_record("9")}))
     body = client.get(f"/v1/videos/tasks/{resp.get_json()['task_id']}", headers=auth("s")).get_json()
     assert body["status"] == "completed"
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"function_mode": "multi_frame", "model": "jimeng-video-3.0",
+      "frames": [{"image": "https://a/1.png", "duration": 1e308}, {"image": "https://a/2.png", "duration": 2}]},
+     "frames[0].duration"),
+    ({"function_mode": "main_reference", "model": "jimeng-video-3.0", "prompt": "[图" + "9" * 5000 + "] x",
+      "file_paths": ["https://a/1.png", "https://a/2.png"]}, "prompt"),
+])
+@responses.activate
+def test_absurd_inputs_are_4xx_not_500(client, body, param):
+    resp = client.post("/v1/videos/generations", json=body, headers=auth("s"))
+    assert 400 <= resp.status_code < 500 and resp.get_json()["error"]["param"] == param
+
+
+def test_a_truncated_image_header_is_not_a_500(client):
+    from app.media import from_data_uri
+    media = from_data_uri("data:image/webp;base64,UklGRggAAABXRUJQVlA4TA==", field="f", max_bytes=1024)
+    assert (media.kind, media.width, media.height) == ("image", 0, 0)
+
+
+def test_deeply_nested_json_is_a_400(client):
+    body = "[" * 100_000 + "]" * 100_000
+    resp = client.post("/v1/videos/tasks/batch", data=body, content_type="application/json", headers=auth("s"))
+    assert resp.status_code == 400

@@ -44,3 +44,15 @@ def test_missing_token_is_401(header):
 def test_token_repr_hides_the_session_id():
     token = parse_token("us-supersecret")
     assert "supersecret" not in repr(token) and "supersecret" not in str(token)
+
+
+def test_too_many_tokens_is_a_400():
+    with pytest.raises(errors.InvalidRequest):
+        parse_authorization("Bearer " + ",".join(f"t{i}" for i in range(11)))
+    assert len(parse_authorization("Bearer " + ",".join(f"t{i}" for i in range(10)))) == 10
+
+
+@pytest.mark.parametrize("raw", ["abc雪", "ab\x00c", "a\tb"])
+def test_tokens_must_be_printable_ascii(raw):
+    with pytest.raises(errors.InvalidRequest):
+        parse_token(raw)
