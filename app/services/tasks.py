@@ -161,8 +161,8 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
         return not_found(lk.text)
     record = parse_record(lk.upstream_id, raw)
     submitted = tid.submitted_at if tid else int(record.created_time or now)
-    forecast = (tid.eta_seconds if tid and tid.eta_seconds else
-                record.forecast_queue_cost + record.forecast_generate_cost) or DEFAULT_FORECAST[lk.kind]
+    # Only the forecast fixed in the task id: Jimeng's own may change between polls.
+    forecast = (tid.eta_seconds if tid else 0) or DEFAULT_FORECAST[lk.kind]
     state = TaskState(task_id=lk.text, status="processing", created=submitted,
                       model=_MODEL_BY_KEY.get(record.model_key or ""), record=record)
     if record.phase == SUCCEEDED:

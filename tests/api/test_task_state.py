@@ -162,3 +162,17 @@ def test_the_session_id_never_appears_in_answers_or_task_ids(app, client, clock)
     responses.post(HISTORY_URL, json=envelope(None, ret="1015", errmsg="login expired"))
     resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("verysecretsession"))
     assert "verysecretsession" not in resp.get_data(as_text=True) and "verysecret" not in tid
+
+
+@responses.activate
+def test_progress_ignores_jimengs_revised_forecasts(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now, eta=0)
+    responses.post(HISTORY_URL, json=envelope({}))
+    clock.advance(60)
+    before = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    record = queued_record(RID)
+    record["forecast_queue_cost"], record["forecast_generate_cost"] = 5000, 5000
+    responses.replace(responses.POST, HISTORY_URL, json=envelope({RID: record}))
+    clock.advance(1)
+    after = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    assert after >= before > 0

@@ -1,4 +1,4 @@
-from app.services.progress import PENDING_CEILING, progress_for
+from app.services.progress import progress_for
 
 
 def test_progress_never_goes_backwards_through_the_life_of_a_task():
@@ -8,8 +8,9 @@ def test_progress_never_goes_backwards_through_the_life_of_a_task():
     assert seen[-1] == 100 and max(seen[:-1]) < 100
 
 
-def test_pending_stays_below_processing():
-    assert progress_for("pending", 10_000, 60) <= PENDING_CEILING <= progress_for("processing", 0, 60)
+def test_a_queue_state_that_flips_back_does_not_lower_progress():
+    # The capture shows queue_status 2 right after submit; a later 1 (queued) must not go down.
+    assert progress_for("processing", 100, 300) <= progress_for("pending", 101, 300)
 
 
 def test_only_completed_is_100():
