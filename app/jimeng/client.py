@@ -92,8 +92,11 @@ class JimengClient:
             device_time = int(self.clock())
             headers = signing.headers(token, path=path, origin=real_base, referer=referer,
                                       device_time=device_time)
+            # The deadline bounds the whole call, retries included, not just whether to try again.
+            remaining = self.read_deadline - (self.clock() - started)
+            timeout = (self.timeout[0], max(min(self.timeout[1], remaining), 1.0))
             try:
-                return self._send(url, path, query, headers, body, proxies)
+                return self._send(url, path, query, headers, body, proxies, timeout)
             except (errors.UpstreamUnavailable, errors.UpstreamTimeout, errors.RateLimited) as exc:
                 if not self._should_retry(attempt, attempts, started):
                     raise
@@ -114,10 +117,11 @@ class JimengClient:
         self.sleep(delay)
         return True
 
-    def _send(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None) -> dict:
+    def _send(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
+              timeout: tuple[float, float]) -> dict:
         t0 = time.monotonic()
         try:
-            resp = self.session.post(url, params=query, json=body, headers=headers, timeout=self.timeout,
+            resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,
                                      proxies=proxies, allow_redirects=False)
         except requests.Timeout:
             raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None

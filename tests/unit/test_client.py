@@ -100,3 +100,21 @@ def test_credit_query_sends_no_query_params_to_the_commerce_host():
                    json=envelope({"credit": {"gift_credit": 1}}))
     assert jimeng.credits(parse_token("us-s")) == {"credit": {"gift_credit": 1}}
     assert "?" not in responses.calls[0].request.url
+
+
+@responses.activate
+def test_retries_share_one_deadline():
+    now = [1770000000.0]
+    jimeng = JimengClient(upstream_url="http://jimeng.test", timeout=45, read_deadline=60,
+                          clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    timeouts = []
+
+    def slow(request):
+        timeouts.append(request.req_kwargs["timeout"][1])
+        now[0] += 45
+        raise requests.ReadTimeout("slow")
+
+    responses.add_callback(responses.POST, HISTORY_URL, callback=slow)
+    with pytest.raises(errors.UpstreamTimeout):
+        jimeng.history_by_ids(parse_token("s"), ["1"])
+    assert timeouts[0] == 45 and all(t <= 15 for t in timeouts[1:])
