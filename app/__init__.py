@@ -45,6 +45,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         # A whole request may carry the most files a mode takes (omni: 12 materials) plus its form;
         # each file is capped at MAX_UPLOAD_MB on its own. Werkzeug spools large parts to disk.
         MAX_CONTENT_LENGTH=(cfg.MAX_UPLOAD_MB * 12 + 1) * 1024 * 1024,
+        # Multipart text fields may hold a data URI of a whole file (base64: 4/3 of its size).
+        MAX_FORM_MEMORY_SIZE=(cfg.MAX_UPLOAD_MB * 4 // 3 + 1) * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     if not cfg.TESTING:

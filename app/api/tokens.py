@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api import context
-from app.api.request_body import body_fields
+from app.api.request_body import SMALL_BODY, body_fields
 from app.jimeng.regions import parse_token
 from app.services.accounts import credits_of, is_alive, masked
 
@@ -20,7 +20,7 @@ class TokenCheckSchema(Schema):
 @blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
-    token = parse_token(TokenCheckSchema().load(body_fields())["token"])
+    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"])
     return {"live": is_alive(context.client(), token)}
 
 

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api.request_body import body_fields, prefers_wait, uploaded_files
+from app.api.request_body import SMALL_BODY, body_fields, prefers_wait, uploaded_files
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, SubmittedSchema, TaskStateSchema
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
@@ -80,7 +80,7 @@ def _batch(ids: list[str]) -> dict:
 def batch():
     """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
     context.tokens()
-    fields = BatchRequestSchema().load(body_fields())
+    fields = BatchRequestSchema().load(body_fields(SMALL_BODY))
     return _batch(fields["task_ids"])
 
 

@@ -25,7 +25,8 @@ class TaskStateSchema(Schema):
 
 
 class BatchRequestSchema(Schema):
-    task_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    task_ids = fields.List(fields.String(validate=validate.Length(max=128)), required=True,
+                           validate=validate.Length(min=1))
 
 
 class BatchResponseSchema(Schema):

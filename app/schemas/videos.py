@@ -87,6 +87,6 @@ class VideoSubmitSchema(Schema):
                 elif name == "file_paths":
                     data[name] = [text] if text else []
         for name in list(data):
-            if data[name] == "" and name in IMAGE_FIELDS + VIDEO_FIELDS:
-                data.pop(name)
+            if data[name] == "" and name != "prompt":
+                data.pop(name)  # an empty form field means "not given", as JSON null does
         return data

@@ -69,3 +69,10 @@ def test_one_token_failing_marks_only_its_items(app, client, clock):
                        headers=auth("alice", "us-bob")).get_json()["data"]
     assert data[0]["status"] == "completed"
     assert (data[1]["status"], data[1]["error_code"]) == ("unknown", "token_invalid")
+
+
+def test_a_huge_batch_body_is_413_and_long_ids_are_400(client):
+    resp = client.post("/v1/videos/tasks/batch", json={"task_ids": ["x" * 300_000]}, headers=auth("sess"))
+    assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
+    resp = client.post("/v1/videos/tasks/batch", json={"task_ids": ["x" * 129]}, headers=auth("sess"))
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "task_ids[0]"

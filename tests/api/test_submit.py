@@ -186,3 +186,22 @@ def test_deeply_nested_json_is_a_400(client):
     body = "[" * 100_000 + "]" * 100_000
     resp = client.post("/v1/videos/tasks/batch", data=body, content_type="application/json", headers=auth("s"))
     assert resp.status_code == 400
+
+
+@responses.activate
+def test_empty_optional_form_fields_mean_not_given(client):
+    responses.post(GENERATE_URL, json=generate_answer())
+    resp = client.post("/v1/videos/generations", headers=auth("s"), content_type="multipart/form-data",
+                       data={"prompt": "x", "duration": "", "ratio": "", "model": "", "file_paths": ""})
+    assert resp.status_code == 200, resp.get_json()
+
+
+@responses.activate
+def test_a_data_uri_larger_than_flasks_form_default_fits_in_multipart(client):
+    responses.post(GENERATE_URL, json=generate_answer())
+    register_image_flow(responses)
+    responses.post("http://jimeng.test/mweb/v1/algo_proxy", json=envelope({}))
+    big = "data:image/png;base64," + base64.b64encode(make_png(400, 400) + b"\0" * 600_000).decode()
+    resp = client.post("/v1/videos/generations", headers=auth("s"), content_type="multipart/form-data",
+                       data={"prompt": "x", "file_paths": big})
+    assert resp.status_code == 200, resp.get_json()
