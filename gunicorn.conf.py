@@ -14,7 +14,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # The slowest route is the blocking mode: WAIT_TIMEOUT plus upload and generate time. gthread's worker
 # timeout is a heartbeat of the main loop, but keep it above the longest request anyway.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(int(os.environ.get("WAIT_TIMEOUT", "900")) + 120)))
-graceful_timeout = 30
+# On restart or recycling (max_requests) a worker finishes what it serves: blocking waits included.
+graceful_timeout = timeout
 # nginx in front keeps connections open; idle keep-alive a little longer than nginx's upstream keepalive.
 keepalive = 75
 # Recycle workers now and then to bound any slow leak, with jitter so they do not restart together.

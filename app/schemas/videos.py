@@ -15,6 +15,17 @@ VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
 _LIST_FIELDS = ("file_paths", "frames")
 
 
+class WholeSeconds(fields.Integer):
+    """An integer that may arrive as text (multipart), but never a fraction silently cut."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and not value.is_integer():
+            raise ValidationError("must be a whole number of seconds")
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            raise ValidationError("must be a whole number of seconds")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class FrameSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -50,7 +61,7 @@ class VideoSubmitSchema(Schema):
     prompt = fields.String(load_default="")
     ratio = fields.String(load_default=None, validate=validate.OneOf(VIDEO_RATIOS))
     resolution = fields.String(load_default=None, validate=validate.OneOf(("720p", "1080p")))
-    duration = fields.Integer(load_default=None, strict=False, metadata={"description": "seconds"})
+    duration = WholeSeconds(load_default=None, metadata={"description": "whole seconds"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
     file_paths = fields.List(fields.String(), load_default=list,

@@ -40,8 +40,8 @@ class TaskSettings:
 @dataclass
 class TaskState:
     task_id: str
-    status: str                       # pending | processing | completed | failed | not_found
-    progress: int = 0
+    status: str                       # pending | processing | completed | failed | not_found | unknown
+    progress: int | None = None
     created: int | None = None
     model: str | None = None
     queue: dict | None = None
@@ -81,7 +81,8 @@ def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettin
     if task_id is None or task_id.kind != kind:
         return lookup
     fp_key = fingerprint_key(settings.secret_key)
-    owner = next((t for t in tokens if t.fingerprint(fp_key) == task_id.token_fp), None)
+    owner = next((t for t in tokens if t.fingerprint(fp_key) == task_id.token_fp
+                  and t.region.code == task_id.region), None)
     if owner is None:
         return lookup                     # one account never sees another's tasks
     lookup.task_id, lookup.tokens, lookup.upstream_id = task_id, [owner], task_id.upstream_id
@@ -136,7 +137,7 @@ def task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClie
     if state.status == "not_found":
         raise errors.TaskNotFound()
     if state.status == "unknown":
-        raise errors.UpstreamError(state.error)
+        raise errors.error_for_code(state.error_code, state.error)
     return state
 
 

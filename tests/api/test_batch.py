@@ -76,3 +76,8 @@ def test_a_huge_batch_body_is_413_and_long_ids_are_400(client):
     assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
     resp = client.post("/v1/videos/tasks/batch", json={"task_ids": ["x" * 129]}, headers=auth("sess"))
     assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "task_ids[0]"
+
+
+def test_not_found_items_have_no_progress(client):
+    data = client.post("/v1/videos/tasks/batch", json={"task_ids": ["nope"]}, headers=auth("sess")).get_json()["data"]
+    assert data == [{"task_id": "nope", "status": "not_found", "error": data[0]["error"], "error_code": "task_not_found"}]

@@ -205,3 +205,9 @@ def test_a_data_uri_larger_than_flasks_form_default_fits_in_multipart(client):
     resp = client.post("/v1/videos/generations", headers=auth("s"), content_type="multipart/form-data",
                        data={"prompt": "x", "file_paths": big})
     assert resp.status_code == 200, resp.get_json()
+
+
+@pytest.mark.parametrize("duration", [5.5, "5.5", "five"])
+def test_a_fractional_duration_is_refused_not_cut(client, duration):
+    resp = client.post("/v1/videos/generations", json={"prompt": "x", "duration": duration}, headers=auth("s"))
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "duration"

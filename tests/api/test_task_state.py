@@ -176,3 +176,17 @@ def test_progress_ignores_jimengs_revised_forecasts(app, client, clock):
     clock.advance(1)
     after = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
     assert after >= before > 0
+
+
+@responses.activate
+def test_the_same_session_under_another_region_prefix_is_not_the_owner(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("us-sess"))
+    assert resp.status_code == 404 and len(responses.calls) == 0
+
+
+@responses.activate
+def test_raw_id_with_an_expired_session_is_401(client):
+    responses.post(HISTORY_URL, json=envelope(None, ret="1015", errmsg="login expired"))
+    resp = client.get(f"/v1/videos/tasks/{RID}", headers=auth("sess"))
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "token_invalid"
