@@ -21,6 +21,8 @@ keepalive = 75
 # Recycle workers now and then to bound any slow leak, with jitter so they do not restart together.
 max_requests = 5000
 max_requests_jitter = 500
+# GET /v1/videos/tasks?ids= with 100 ids of ~63 characters needs ~6.6 KB of request line.
+limit_request_line = 8190
 # Trust X-Forwarded-* only from the local nginx.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Structured logs through the app's own config: request ids, tokens redacted.

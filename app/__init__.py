@@ -37,6 +37,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         raise RuntimeError("SECRET_KEY must be set (at least 16 characters) in production")
 
     app = Flask(__name__)
+    # Werkzeug would answer "//" in a path with an HTML redirect (even for POST); we answer 404 JSON.
+    app.url_map.merge_slashes = False
     app.config.update(cfg.as_dict())
     app.config.update(
         API_TITLE="jimeng-api", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",

@@ -39,8 +39,8 @@ def first_validation_problem(messages: dict | list | str, prefix: str = "") -> t
 
 def validation_error(exc: ValidationError) -> errors.InvalidRequest:
     param, message = first_validation_problem(exc.messages)
-    if param == "_schema":
-        param = None
+    if param and param.endswith("_schema"):
+        param = param[:-len("._schema")] if param != "_schema" else None
     text = f"{param}: {message}" if param else message
     return errors.InvalidRequest(text, param=param)
 
@@ -66,6 +66,9 @@ def register_error_handlers(app: Flask) -> None:
         cls = HTTP_CODES.get(exc.code or 500)
         if cls is errors.PayloadTooLarge:
             return render(errors.PayloadTooLarge("the request body is larger than this service accepts"))
+        if cls is errors.MethodNotAllowed:
+            allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
+            return render(cls(headers={"Allow": allowed} if allowed else None))
         if cls is not None:
             return render(cls(exc.description if cls is not errors.NotFound else None))
         return render(errors.ServiceError(exc.description))

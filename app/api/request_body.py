@@ -1,6 +1,8 @@
 """Reading a request body the same way for JSON and multipart/form-data."""
 from __future__ import annotations
 
+import json
+
 from flask import request
 
 from app import errors
@@ -23,10 +25,14 @@ def body_fields(max_bytes: int | None = None) -> dict:
             data = request.get_json(silent=True)
         except RecursionError:  # absurdly nested JSON
             data = None
-        if data is None:
+        if data is None and request.get_data(cache=True).strip() != b"null":
             raise errors.InvalidRequest("the body is not valid JSON")
         if not isinstance(data, dict):
             raise errors.InvalidRequest("the JSON body must be an object")
+        try:  # lone surrogates parse as JSON but cannot be sent on as UTF-8
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise errors.InvalidRequest("the body contains invalid Unicode (a lone surrogate)") from None
         return data
     if mimetype in FORM_TYPES:
         fields = {}

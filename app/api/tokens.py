@@ -20,7 +20,7 @@ class TokenCheckSchema(Schema):
 @blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
-    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"])
+    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"], param="token")
     return {"live": is_alive(context.client(), token)}
 
 

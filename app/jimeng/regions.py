@@ -8,6 +8,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
 from app.errors import InvalidRequest, MissingToken
 
 
@@ -74,14 +77,25 @@ class Token:
         return hmac.new(key, b"token-fp\0" + self.session_id.encode(), hashlib.sha256).digest()[:8]
 
 
-def parse_token(raw: str) -> Token:
+def _checked_proxy(url: str, param: str) -> str:
+    try:
+        parsed = parse_url(url)
+        valid = bool(parsed.host) and (parsed.port is None or 0 < parsed.port < 65536)
+    except LocationParseError:
+        valid = False
+    if not valid:
+        raise InvalidRequest("the proxy part of a token is not a valid URL", param=param)
+    return url
+
+
+def parse_token(raw: str, *, param: str = "Authorization") -> Token:
     """`[<proxy-url>@][<region>-]<sessionid>` (protocol doc 1.1)."""
     text = raw.strip()
     proxy = None
     if text.lower().startswith(_PROXY_SCHEMES):
         at = text.rfind("@")
         if 0 < at < len(text) - 1:
-            proxy, text = text[:at], text[at + 1:]
+            proxy, text = _checked_proxy(text[:at], param), text[at + 1:]
     region = REGIONS["cn"]
     lowered = text.lower()
     for code in ("us", "hk", "jp", "sg"):
@@ -90,7 +104,8 @@ def parse_token(raw: str) -> Token:
             break
     # Session ids are printable ASCII; anything else could not be sent as a cookie anyway.
     if not text or not text.isascii() or not text.isprintable() or any(ch.isspace() or ch in ";," for ch in text):
-        raise InvalidRequest("a token in the Authorization header is malformed", param="Authorization")
+        where = "the Authorization header" if param == "Authorization" else param
+        raise InvalidRequest(f"a token in {where} is malformed", param=param)
     return Token(session_id=text, region=region, proxy=proxy)
 
 
@@ -99,8 +114,11 @@ def parse_authorization(header: str | None) -> list[Token]:
     if not header:
         raise MissingToken()
     value = header.strip()
-    if value.lower() == "bearer" or value[:7].lower() == "bearer ":
-        value = value[6:]
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == "bearer":
+        value = rest
+    elif rest and scheme.isalpha():
+        raise MissingToken()  # another scheme (Basic ...) carries no Jimeng token
     parts = [p for p in (s.strip() for s in value.split(",")) if p]
     if not parts:
         raise MissingToken()

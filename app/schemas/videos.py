@@ -8,8 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate, validates_s
 from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
 
 # camelCase names older clients send -> our names (one place).
-ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "responseFormat": "response_format",
-           "negativePrompt": "negative_prompt"}
+ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "responseFormat": "response_format"}
 IMAGE_FIELDS = ("image_file", *(f"image_file_{i}" for i in range(1, 10)))
 VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
 _LIST_FIELDS = ("file_paths", "frames")
@@ -36,7 +35,7 @@ class FrameSchema(Schema):
     # Bounded here so absurd numbers are a 400, not arithmetic trouble; the mode's own limits come later.
     duration = fields.Float(validate=validate.Range(min=0, max=3600, min_inclusive=False),
                             metadata={"description": "seconds (or give duration_ms)"})
-    duration_ms = fields.Integer(validate=validate.Range(min=1, max=3_600_000))
+    duration_ms = fields.Integer(strict=True, validate=validate.Range(min=1, max=3_600_000))
 
     @pre_load
     def aliases(self, data, **_):

@@ -83,3 +83,47 @@ def test_the_request_id_does_not_outlive_its_request(client):
     from app.logs import request_id
     client.get("/ping", headers={"X-Request-Id": "first"})
     assert request_id.get() == "-"
+
+
+def test_double_slashes_are_a_json_404_not_an_html_redirect(client):
+    resp = client.post("/v1/videos//generations", json={"prompt": "x"})
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_405_names_the_allowed_methods(client):
+    resp = client.delete("/v1/videos/generations")
+    assert resp.status_code == 405 and "POST" in resp.headers["Allow"]
+
+
+def test_another_auth_scheme_is_missing_token(client):
+    resp = client.get("/v1/videos/tasks/x", headers={"Authorization": "Basic Zm9vOmJhcg=="})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "missing_token"
+
+
+def test_a_malformed_proxy_in_a_token_is_a_400_not_a_503(client):
+    resp = client.post("/v1/videos/generations", json={"prompt": "x"},
+                       headers={"Authorization": "Bearer http://127.0.0.1:99999@sess"})
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "Authorization"
+
+
+def test_token_check_blames_the_body_field(client):
+    resp = client.post("/token/check", json={"token": "a b"})
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "token"
+
+
+def test_lone_surrogates_are_refused_before_reaching_jimeng(client):
+    resp = client.post("/v1/videos/generations", data='{"prompt": "a\\ud800"}', content_type="application/json",
+                       headers={"Authorization": "Bearer s"})
+    assert resp.status_code == 400 and "Unicode" in resp.get_json()["error"]["message"]
+
+
+def test_a_null_body_says_an_object_is_needed(client):
+    resp = client.post("/v1/videos/tasks/batch", data="null", content_type="application/json",
+                       headers={"Authorization": "Bearer s"})
+    assert resp.status_code == 400 and "object" in resp.get_json()["error"]["message"]
+
+
+def test_schema_level_problems_point_at_the_item(client):
+    resp = client.post("/v1/videos/generations", json={"function_mode": "multi_frame", "frames": [1, 2]},
+                       headers={"Authorization": "Bearer s"})
+    assert resp.get_json()["error"]["param"] == "frames[0]"
