@@ -24,6 +24,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
+    from app.schemas.tasks import ErrorSchema
 
     if config is None:
         cfg = load_config()
@@ -61,7 +62,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["app_config"] = cfg
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
 
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    class JimengApi(Api):
+        ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer
+
+    api = JimengApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)

@@ -12,12 +12,19 @@ blp = Blueprint("meta", __name__, description="Service health and models")
 
 
 @blp.get("/ping")
+@blp.doc(responses={"200": {"description": "pong", "content": {"text/plain": {"schema": {"type": "string"}}}}})
 def ping():
     """Liveness: the process answers."""
     return current_app.response_class("pong", mimetype="text/plain")
 
 
+_HEALTH = {"description": "status ok or misconfigured, with the problems", "content": {"application/json": {
+    "schema": {"type": "object", "properties": {"status": {"type": "string"},
+                                                "problems": {"type": "array", "items": {"type": "string"}}}}}}}
+
+
 @blp.get("/healthz")
+@blp.doc(responses={"200": _HEALTH, "503": _HEALTH})
 def healthz():
     """Readiness: the configuration is fit to serve."""
     problems = context.config().validate()
@@ -26,6 +33,9 @@ def healthz():
 
 
 @blp.get("/v1/models")
+@blp.doc(responses={"200": {"description": "{object: list, data: [model]}", "content": {"application/json": {
+    "schema": {"type": "object", "properties": {"object": {"type": "string"},
+                                                "data": {"type": "array", "items": {"type": "object"}}}}}}}})
 def models():
     """Video and image models, OpenAI-style, with each model's regions, modes and limits."""
     data = []

@@ -17,7 +17,9 @@ class TokenCheckSchema(Schema):
 
 
 @blp.post("/check")
-@blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}})
+@blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}}, responses={"200": {
+    "description": "liveness", "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"live": {"type": "boolean"}}}}}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
     token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"], param="token")
@@ -25,7 +27,9 @@ def check():
 
 
 @blp.post("/points")
-@blp.doc(security=[{"bearer": []}])
+@blp.doc(security=[{"bearer": []}], responses={"200": {"description": "one item per token", "content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": {
+        "token": {"type": "string", "description": "masked"}, "points": {"type": "object"}}}}}}}})
 def points():
     """Credits of each token in the Authorization header (tokens shown masked)."""
     return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.tokens()]

@@ -97,7 +97,11 @@ def batch_get():
 
 @blp.get("/tasks/<task_id>/content")
 @blp.doc(security=[{"bearer": []}], description="The finished video's bytes (Range supported); "
-         "`?format=b64_json` answers {\"b64_json\": ...}. 409 while not finished.")
+         "`?format=b64_json` answers {\"b64_json\": ...}. 409 while not finished.",
+         responses={"200": {"description": "the video", "content": {
+             "video/mp4": {"schema": {"type": "string", "format": "binary"}},
+             "application/json": {"schema": {"type": "object", "properties": {"b64_json": {"type": "string"}}}}}},
+             "206": {"description": "a byte range of the video"}})
 def get_content(task_id: str):
     state = task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings())
     if state.status != "completed":

@@ -38,3 +38,17 @@ class SubmittedSchema(Schema):
     task_id = fields.String()
     status = fields.String()
     model = fields.String()
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "stable, machine-readable"})
+    message = fields.String(required=True, metadata={"description": "for a person"})
+    param = fields.String(allow_none=True, metadata={"description": "the field at fault, if any"})
+    upstream_code = fields.String(metadata={"description": "Jimeng's raw ret or fail_code"})
+    task_id = fields.String(metadata={"description": "a task that exists despite the error (it may be paid for)"})
+
+
+class ErrorSchema(Schema):
+    """Every non-2xx answer."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)

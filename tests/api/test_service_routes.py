@@ -127,3 +127,10 @@ def test_schema_level_problems_point_at_the_item(client):
     resp = client.post("/v1/videos/generations", json={"function_mode": "multi_frame", "frames": [1, 2]},
                        headers={"Authorization": "Bearer s"})
     assert resp.get_json()["error"]["param"] == "frames[0]"
+
+
+def test_the_spec_documents_the_error_shape_we_answer(client):
+    spec = client.get("/openapi.json").get_json()
+    error = spec["components"]["schemas"]["Error"]["properties"]["error"]
+    assert error["$ref"].endswith("/ErrorBody")
+    assert {"code", "message", "param"} <= set(spec["components"]["schemas"]["ErrorBody"]["properties"])
