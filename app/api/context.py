@@ -1,6 +1,8 @@
 """What every view needs from the request and the app: tokens, the client, service settings."""
 from __future__ import annotations
 
+import time
+
 from flask import current_app, request
 
 from app.jimeng.client import JimengClient
@@ -21,16 +23,20 @@ def config():
     return current_app.extensions["app_config"]
 
 
+def _clock():
+    """Tests put a hand-moved clock in app.extensions["clock"]; otherwise real time."""
+    return current_app.extensions.get("clock") or time.time
+
+
 def task_settings() -> TaskSettings:
     cfg = config()
     return TaskSettings(secret_key=cfg.SECRET_KEY, grace_seconds=cfg.HISTORY_GRACE_SECONDS,
                         timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
-                        clock=current_app.extensions.get("clock") or TaskSettings.clock)
+                        clock=_clock())
 
 
 def submit_settings() -> SubmitSettings:
     cfg = config()
-    extra = {"clock": current_app.extensions["clock"]} if current_app.extensions.get("clock") else {}
     return SubmitSettings(secret_key=cfg.SECRET_KEY, max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
-                          **extra)
+                          clock=_clock())

@@ -28,7 +28,12 @@ def first_validation_problem(messages: dict | list | str, prefix: str = "") -> t
     """(param, message) of the first problem in marshmallow's nested messages."""
     if isinstance(messages, dict) and messages:
         key, value = next(iter(messages.items()))
-        name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
+        if key == "_schema":  # marshmallow's key for rules spanning fields: the problem is the parent
+            name = prefix
+        elif isinstance(key, int):
+            name = f"{prefix}[{key}]"
+        else:
+            name = f"{prefix}.{key}" if prefix else str(key)
         return first_validation_problem(value, name)
     if isinstance(messages, list) and messages:
         if all(isinstance(m, str) for m in messages):
@@ -39,8 +44,6 @@ def first_validation_problem(messages: dict | list | str, prefix: str = "") -> t
 
 def validation_error(exc: ValidationError) -> errors.InvalidRequest:
     param, message = first_validation_problem(exc.messages)
-    if param and param.endswith("_schema"):
-        param = param[:-len("._schema")] if param != "_schema" else None
     text = f"{param}: {message}" if param else message
     return errors.InvalidRequest(text, param=param)
 

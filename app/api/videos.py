@@ -1,7 +1,6 @@
 """Video routes: submit, task state, batch, content."""
 from __future__ import annotations
 
-import base64
 import time
 
 from flask import Response, request, stream_with_context
@@ -51,9 +50,8 @@ def submit():
                 raise errors.error_for_code(state.error_code, state.error)
             item = {"url": state.result["url"], "revised_prompt": req.prompt}
             if fields["response_format"] == "b64_json":
-                data = content.read_all(state.result["url"], timeout=cfg.JIMENG_TIMEOUT,
-                                        max_bytes=content.MAX_B64_BYTES)
-                item = {"b64_json": base64.b64encode(data).decode("ascii"), "revised_prompt": req.prompt}
+                item = {"b64_json": content.read_base64(state.result["url"], timeout=cfg.JIMENG_TIMEOUT),
+                        "revised_prompt": req.prompt}
     return Response(response=context.current_app.json.dumps({"created": int(time.time()), "data": [item]}),
                     mimetype="application/json")
 
@@ -66,11 +64,11 @@ def get_task(task_id: str):
     return state_json(task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings()))
 
 
-def _batch(ids: list[str]) -> dict:
+def _batch(ids: list[str], tokens: list) -> dict:
     cfg = context.config()
     if not 1 <= len(ids) <= cfg.MAX_BATCH_SIZE:
         raise errors.InvalidRequest(f"send 1 to {cfg.MAX_BATCH_SIZE} task ids, got {len(ids)}", param="task_ids")
-    states = task_states(KIND, ids, context.tokens(), context.client(), context.task_settings())
+    states = task_states(KIND, ids, tokens, context.client(), context.task_settings())
     return {"data": [state_json(s) for s in states]}
 
 
@@ -79,9 +77,9 @@ def _batch(ids: list[str]) -> dict:
 @blp.response(200, BatchResponseSchema)
 def batch():
     """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
-    context.tokens()
+    tokens = context.tokens()  # 401 comes before any body problem
     fields = BatchRequestSchema().load(body_fields(SMALL_BODY))
-    return _batch(fields["task_ids"])
+    return _batch(fields["task_ids"], tokens)
 
 
 @blp.get("/tasks")
@@ -90,9 +88,9 @@ def batch():
 @blp.response(200, BatchResponseSchema)
 def batch_get():
     """The batch query for clients that can only GET."""
-    context.tokens()
+    tokens = context.tokens()
     ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
-    return _batch(ids)
+    return _batch(ids, tokens)
 
 
 @blp.get("/tasks/<task_id>/content")
@@ -109,8 +107,7 @@ def get_content(task_id: str):
     cfg = context.config()
     url = state.result["url"]
     if request.args.get("format") == "b64_json":
-        data = content.read_all(url, timeout=cfg.JIMENG_TIMEOUT, max_bytes=content.MAX_B64_BYTES)
-        return {"b64_json": base64.b64encode(data).decode("ascii")}
+        return {"b64_json": content.read_base64(url, timeout=cfg.JIMENG_TIMEOUT)}
     upstream = content.open_result(url, range_header=request.headers.get("Range"), timeout=cfg.JIMENG_TIMEOUT)
 
     def chunks():

@@ -105,12 +105,11 @@ def video_url(item: dict) -> str | None:
 
 
 def image_url(item: dict) -> str | None:
-    for path in (("image", "large_images"), ):
-        large = _dig(item, path)
-        if isinstance(large, list) and large and isinstance(large[0], dict):
-            url = large[0].get("image_url")
-            if isinstance(url, str) and url:
-                return url.replace("\\u0026", "&")
+    large = _dig(item, ("image", "large_images"))
+    if isinstance(large, list) and large and isinstance(large[0], dict):
+        url = large[0].get("image_url")
+        if isinstance(url, str) and url:
+            return url.replace("\\u0026", "&")
     for path in (("image_url",), ("image", "url"), ("image", "image_url")):
         value = _dig(item, path)
         if isinstance(value, str) and value.startswith("http"):

@@ -1,6 +1,8 @@
 """Streaming a finished result through the service: Jimeng's URLs expire, and clients may not reach them."""
 from __future__ import annotations
 
+import base64
+
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -45,14 +47,14 @@ def open_result(url: str, *, range_header: str | None, timeout: float) -> reques
     return resp
 
 
-def read_all(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    """The whole result, for the base64 answers of old clients; capped."""
+def read_base64(url: str, *, timeout: float) -> str:
+    """The whole result as base64, for old clients' answers; capped at MAX_B64_BYTES."""
     resp = open_result(url, range_header=None, timeout=timeout)
     with resp:
         chunks, size = [], 0
         for chunk in resp.iter_content(CHUNK):
             size += len(chunk)
-            if size > max_bytes:
+            if size > MAX_B64_BYTES:
                 raise errors.PayloadTooLarge("the result is too large to send as base64; use the url")
             chunks.append(chunk)
-    return b"".join(chunks)
+    return base64.b64encode(b"".join(chunks)).decode("ascii")
