@@ -36,6 +36,11 @@ class MediaInput:
     filename: str = ""
     declared_type: str | None = None
 
+    @property
+    def expected_kind(self) -> str:
+        """Omni materials are typed by their field name (video_file[_N] or image_file[_N])."""
+        return "video" if self.field.startswith("video_file") else "image"
+
 
 @dataclass
 class FrameInput:
@@ -127,7 +132,7 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) 
     if req.mode == MAIN_REFERENCE:
         payloads.parse_main_reference_prompt(req.prompt, len(req.images))
     if req.mode == OMNI_REFERENCE:
-        videos = [m for m in req.materials if m.field.startswith("video_file")]
+        videos = [m for m in req.materials if m.expected_kind == "video"]
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
@@ -200,8 +205,7 @@ def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient
                        for f, m in zip(req.frames, loaded))
         return VideoDraft(frames=frames, **common)
     if checked.mode == OMNI_REFERENCE:
-        loaded = [load_media(m, settings, "video" if m.field.startswith("video_file") else "image")
-                  for m in req.materials]
+        loaded = [load_media(m, settings, m.expected_kind) for m in req.materials]
         _check_video_seconds(loaded, checked.model.limits(OMNI_REFERENCE).max_video_seconds)
         materials = []
         for item, m in zip(req.materials, loaded):
