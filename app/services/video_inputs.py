@@ -53,8 +53,8 @@ def _materials(fields: dict, files: list[MediaInput]) -> list[MediaInput]:
             raise errors.InvalidRequest(f"omni_reference takes files named image_file[_1..9] or "
                                         f"video_file[_1..3], not {f.field!r}", param=f.field)
     uploaded = {f.field for f in files}
-    image_files = [f for f in files if f.field.startswith("image_file")]
-    video_files = [f for f in files if f.field.startswith("video_file")]
+    image_files = [f for f in files if f.expected_kind == "image"]  # names checked just above
+    video_files = [f for f in files if f.expected_kind == "video"]
     image_urls = [MediaInput(field=n, url=fields[n]) for n in IMAGE_FIELDS[1:] + IMAGE_FIELDS[:1]
                   if fields.get(n) and n not in uploaded]
     taken = uploaded | {m.field for m in image_urls}
