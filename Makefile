@@ -4,7 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench serve sandbox clean
+.PHONY: install system-deps test test-fast demo bench serve sandbox clean
+
+# Real parts, really started: Chromium (browser transport), nginx, Redis and wrk come from Debian.
+# The machines are Debian and we are root; install what is missing, never skip a test for it.
+SYSTEM_DEPS := chromium:chromium nginx:nginx redis-server:redis-server wrk:wrk
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +18,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+## make system-deps: the Debian packages the tests and the bench drive (installed only when missing)
+system-deps:
+	@missing=""; for pair in $(SYSTEM_DEPS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 ## make test: the whole suite (unit, API, sandbox, end-to-end under gunicorn)
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 ## make test-fast: everything but the end-to-end tests
@@ -27,7 +41,7 @@ demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
 ## make bench: added latency of the service over calling Jimeng (the sandbox) directly
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_tasks
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)

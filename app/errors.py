@@ -34,6 +34,11 @@ class UnsupportedModel(ServiceError):
     code, http_status, default_message = "unsupported_model", 400, "this model is not supported"
 
 
+class ModelUnavailable(ServiceError):
+    code, http_status = "model_unavailable", 400
+    default_message = "Jimeng no longer offers this model, or not to this account"
+
+
 class ContentRejected(ServiceError):
     code, http_status, default_message = "content_rejected", 400, "Jimeng rejected the content"
 
@@ -79,6 +84,16 @@ class TaskNotFinished(ServiceError):
     code, http_status, default_message = "task_not_finished", 409, "the task has not completed yet"
 
 
+class IdempotencyConflict(ServiceError):
+    code, http_status = "idempotency_conflict", 409
+    default_message = "this Idempotency-Key was already used for another request"
+
+
+class AccountRemoved(ServiceError):
+    code, http_status = "account_removed", 410
+    default_message = "the account that submitted this task is no longer configured on this service"
+
+
 class PayloadTooLarge(ServiceError):
     code, http_status, default_message = "payload_too_large", 413, "the request or a media file is too large"
 
@@ -91,6 +106,11 @@ class RateLimited(ServiceError):
     code, http_status, default_message = "rate_limited", 429, "Jimeng asks to slow down; retry later"
 
 
+class ConcurrencyLimit(ServiceError):
+    code, http_status = "concurrency_limit", 429
+    default_message = "the Jimeng account has too many running tasks; retry when one has finished"
+
+
 class ServiceBusy(ServiceError):
     code, http_status = "service_busy", 503
     default_message = "too many blocking requests are waiting; use the async API or retry later"
@@ -100,8 +120,20 @@ class UpstreamError(ServiceError):
     code, http_status, default_message = "upstream_error", 502, "Jimeng answered with an error"
 
 
+class UpstreamChanged(UpstreamError):
+    code = "upstream_changed"
+    default_message = ("Jimeng refused this client's protocol (ret 3018); the protocol constants may need "
+                       "an update (see the README's protocol constants)")
+
+
 class UpstreamUnavailable(ServiceError):
     code, http_status, default_message = "upstream_unavailable", 503, "Jimeng cannot be reached right now"
+
+
+class BrowserUnavailable(ServiceError):
+    code, http_status = "browser_unavailable", 503
+    default_message = ("this call needs the browser transport, but no usable Chromium was found; install "
+                       "Debian's 'chromium' package or set BROWSER_EXECUTABLE")
 
 
 class UpstreamTimeout(ServiceError):

@@ -14,6 +14,11 @@ RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
     "1015": (errors.TokenInvalid, "Jimeng says the session is invalid or expired"),
     "34010105": (errors.TokenInvalid, "Jimeng says the session is invalid or expired"),
     "5000": (errors.InsufficientCredits, "the Jimeng account has not enough credits for this task"),
+    # 2026 update section 5: 1006 replaced 5000 for credits; 1310 is a per-account parallel-task limit;
+    # 2061 answers for models Jimeng no longer offers.
+    "1006": (errors.InsufficientCredits, "the Jimeng account has not enough credits for this task"),
+    "1310": (errors.ConcurrencyLimit, "the Jimeng account has too many running tasks"),
+    "2061": (errors.ModelUnavailable, "Jimeng no longer offers this model"),
     "4001": (errors.ContentRejected, "Jimeng's content policy rejected the prompt or media"),
     "2003": (errors.ContentRejected, "Jimeng's content check rejected an image"),
     "4002": (errors.InvalidRequest, "Jimeng rejected a parameter"),
@@ -25,8 +30,8 @@ RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
     "-6": (errors.RiskControl, "Jimeng's anti-abuse check refused the request"),
     "1018": (errors.RiskControl, "Jimeng has restricted this account"),
     "3000": (errors.RegionNotAllowed, "Jimeng does not allow this in the account's region"),
-    "3018": (errors.UpstreamError,
-             "Jimeng refused this client version (ret 3018); the service's protocol constants need an update"),
+    "3018": (errors.UpstreamChanged,
+             "Jimeng refused this client's protocol (ret 3018); the protocol constants may need an update"),
     "1014": (errors.UpstreamUnavailable, "Jimeng's system is busy; retry later"),
     "5001": (errors.UpstreamError, "Jimeng could not start the generation (ret 5001)"),
     "5002": (errors.UpstreamError, "Jimeng could not start the video generation (ret 5002)"),
