@@ -123,9 +123,12 @@ class JimengClient:
         try:
             resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,
                                      proxies=proxies, allow_redirects=False)
-        except requests.Timeout:
-            raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
         except requests.RequestException as exc:
+            if proxies:
+                # One answer for every way a proxy can fail: no telling open ports from closed ones.
+                raise errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy") from None
+            if isinstance(exc, requests.Timeout):
+                raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
             raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
         if resp.status_code == 429:
