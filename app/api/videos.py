@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api.request_body import SMALL_BODY, body_fields, prefers_wait, uploaded_files
+from app.api.request_body import SMALL_BODY, body_fields, prefers_wait, uploaded_files, with_spooled_media
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, SubmittedSchema, TaskStateSchema
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
@@ -35,8 +35,8 @@ def state_json(state: TaskState) -> dict:
 @blp.response(200, SubmittedSchema)
 def submit():
     tokens = context.tokens()
-    fields = VideoSubmitSchema().load(body_fields())
-    req = video_request(fields, uploaded_files())
+    fields = VideoSubmitSchema().load(body_fields(spool_data_uris=True))
+    req = with_spooled_media(video_request(fields, uploaded_files()))
     if not (fields["wait"] or prefers_wait()):
         task = submit_video(req, tokens, context.client(), context.submit_settings())
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
