@@ -72,6 +72,9 @@ class Config:
         self.OPENAI_MODEL_ALIASES = _aliases(os.environ.get("OPENAI_MODEL_ALIASES", ""))
         # `openai-poll-after-ms` on unfinished video objects: how soon the SDK's poll loop asks again.
         self.VIDEO_POLL_AFTER_MS = _int("VIDEO_POLL_AFTER_MS", 5000)
+        # Proxies a token may name (`http://host:port@sessionid`): host names or CIDRs, comma separated.
+        # Empty (the default): a proxy prefix is refused. See README "Token proxies".
+        self.TOKEN_PROXY_ALLOWLIST = os.environ.get("TOKEN_PROXY_ALLOWLIST", "")
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -88,6 +91,11 @@ class Config:
         for name, target in self.OPENAI_MODEL_ALIASES.items():
             if target != "default" and target not in VIDEO_MODELS:
                 problems.append(f"OPENAI_MODEL_ALIASES maps {name} to unknown model {target}")
+        try:
+            from app.proxies import ProxyAllowlist
+            ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
+        except ValueError as exc:
+            problems.append(str(exc))
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
         return problems

@@ -24,6 +24,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
+    from app.proxies import ProxyAllowlist
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -60,6 +61,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
         connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT)
     app.extensions["app_config"] = cfg
+    app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
 
     class JimengApi(Api):

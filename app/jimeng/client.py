@@ -80,9 +80,9 @@ class JimengClient:
         return region.commerce_base if path.startswith("/commerce/") else region.main_base
 
     # -- the call --------------------------------------------------------------------------------
-    def call(self, token: Token, path: str, body: dict, *, params: dict | None = None,
+    def call(self, token: Token, path: str, body: dict | None, *, params: dict | None = None,
              referer: str | None = None, default_params: bool = True, idempotent: bool = True) -> dict:
-        """POST a signed JSON body; the `data` of the envelope, or a typed error."""
+        """POST a signed JSON body (None: an empty body); the `data` of the envelope, or a typed error."""
         real_base = self.api_base(token.region, path)
         url = self.base(real_base) + path
         query = signing.default_params(token.region) if default_params else {}
@@ -107,7 +107,7 @@ class JimengClient:
                 if exc.ret in envelope.RETRYABLE_RETS and self._should_retry(attempt, attempts, started):
                     log.debug("retrying %s after ret %s (attempt %d)", path, exc.ret, attempt)
                     continue
-                raise envelope.error_for(exc.ret, exc.errmsg) from None
+                raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
 
     def _should_retry(self, attempt: int, attempts: int, started: float) -> bool:
@@ -119,15 +119,18 @@ class JimengClient:
         self.sleep(delay)
         return True
 
-    def _send(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
+    def _send(self, url: str, path: str, query: dict, headers: dict, body: dict | None, proxies: dict | None,
               timeout: tuple[float, float]) -> dict:
         t0 = time.monotonic()
         try:
             resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,
                                      proxies=proxies, allow_redirects=False)
-        except requests.Timeout:
-            raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
         except requests.RequestException as exc:
+            if proxies:
+                # One answer for every way a proxy can fail: no telling open ports from closed ones.
+                raise errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy") from None
+            if isinstance(exc, requests.Timeout):
+                raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
             raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
         if resp.status_code == 429:
@@ -147,7 +150,9 @@ class JimengClient:
     def generate(self, token: Token, body: dict, *, kind: str = "video") -> dict:
         """Submit a draft. Never repeated once sent: the caller must not retry it blindly either."""
         referer = f"{token.region.site}/ai-tool/generate?type={kind}"
-        return self.call(token, GENERATE_PATH, body, referer=referer, idempotent=False)
+        # Video generate carries `commerce_with_input_video=1` in every capture since 2026-04 (update 3).
+        params = {"commerce_with_input_video": "1"} if kind == "video" else None
+        return self.call(token, GENERATE_PATH, body, params=params, referer=referer, idempotent=False)
 
     def history_by_ids(self, token: Token, ids: list[str], *, id_field: str = "history_ids",
                        image_info: dict | None = None) -> dict[str, dict]:
@@ -194,7 +199,8 @@ class JimengClient:
 
     def account_alive(self, token: Token) -> bool:
         try:
-            data = self.call(token, ACCOUNT_PATH, {}, params={"account_sdk_source": "web"})
+            # The page's passport check sends no body at all (not `{}`): public clients, wire details.
+            data = self.call(token, ACCOUNT_PATH, None, params={"account_sdk_source": "web"})
         except errors.TokenInvalid:
             return False
         return bool(data.get("user_id"))

@@ -28,8 +28,8 @@ from requests_aws4auth import AWS4Auth
 from app import errors
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, no_cookie_jar
-from app.jimeng.constants import UPLOAD_UA
 from app.jimeng.regions import VOD_HOST, Region, Token
+from app.jimeng.signing import browser_identity
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class _Flow:
         self.headers = {"Accept": "*/*", "Origin": self.region.upload_origin,
                         "Referer": self.region.upload_origin + "/ai-tool/generate",
                         "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty",
-                        "User-Agent": UPLOAD_UA}
+                        **browser_identity()}
         self.secrets = [s for s in (self.creds.get("access_key_id"), self.creds.get("secret_access_key"),
                                     self.creds.get("session_token")) if s]
 
