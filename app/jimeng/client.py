@@ -10,17 +10,19 @@ Owns the pooled Session, timeouts, signing and the retry policy:
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from app import errors
 from app.jimeng import envelope, signing
+from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
+    read_body, timeouts
 from app.jimeng.regions import Region, Token
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,11 @@ def make_session(pool_size: int = 32) -> requests.Session:
     """A pooled Session that retries only connection failures (nothing was sent yet)."""
     session = requests.Session()
     session.cookies = no_cookie_jar()
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
+    # read=False: a read failure surfaces as itself (a timeout stays a timeout), not as a
+    # MaxRetryError that requests would report as a ConnectionError.
+    retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
+    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -62,14 +66,15 @@ class JimengClient:
     def __init__(self, *, upstream_url: str = "", timeout: float = 45.0, connect_timeout: float = 5.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
-                 read_deadline: float = 60.0) -> None:
+                 read_deadline: float | None = None) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
         self.session = session or make_session()
         self.clock = clock
         self.sleep = sleep
         self.read_attempts = read_attempts
-        self.read_deadline = read_deadline
+        # One call, retries included, ends within `timeout` (JIMENG_TIMEOUT) unless told otherwise.
+        self.read_deadline = timeout if read_deadline is None else read_deadline
 
     # -- hosts ---------------------------------------------------------------------------------
     def base(self, real_base: str) -> str:
@@ -96,9 +101,8 @@ class JimengClient:
                                       device_time=device_time)
             # The deadline bounds the whole call, retries included, not just whether to try again.
             remaining = self.read_deadline - (self.clock() - started)
-            timeout = (self.timeout[0], max(min(self.timeout[1], remaining), 1.0))
             try:
-                return self._send(url, path, query, headers, body, proxies, timeout)
+                return self._send(url, path, query, headers, body, proxies, max(remaining, 0.5))
             except (errors.UpstreamUnavailable, errors.UpstreamTimeout, errors.RateLimited) as exc:
                 if not self._should_retry(attempt, attempts, started):
                     raise
@@ -120,18 +124,24 @@ class JimengClient:
         return True
 
     def _send(self, url: str, path: str, query: dict, headers: dict, body: dict | None, proxies: dict | None,
-              timeout: tuple[float, float]) -> dict:
+              seconds: float) -> dict:
+        """One attempt; the whole answer (headers and body) must arrive within `seconds`."""
         t0 = time.monotonic()
-        try:
-            resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,
-                                     proxies=proxies, allow_redirects=False)
-        except requests.RequestException as exc:
-            if proxies:
-                # One answer for every way a proxy can fail: no telling open ports from closed ones.
-                raise errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy") from None
-            if isinstance(exc, requests.Timeout):
-                raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
-            raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
+        with Watch(seconds) as watch:
+            try:
+                resp = self.session.post(url, params=query, json=body, headers=headers, stream=True,
+                                         timeout=timeouts(*self.timeout, watch), proxies=proxies,
+                                         allow_redirects=False)
+                content = read_body(resp, watch)
+            except AnswerTooLarge:
+                raise errors.UpstreamError(f"Jimeng's answer to {path} is larger than "
+                                           f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB") from None
+            except (DeadlinePassed, requests.RequestException) as exc:
+                if proxies:
+                    raise self._proxy_failure() from None
+                if watch.fired or isinstance(exc, (DeadlinePassed, requests.Timeout)):
+                    raise errors.UpstreamTimeout(f"Jimeng did not answer {path} within {seconds:g} s") from None
+                raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
         if resp.status_code == 429:
             retry_after = resp.headers.get("Retry-After")
@@ -141,10 +151,15 @@ class JimengClient:
         if resp.status_code >= 400:
             raise errors.UpstreamError(f"Jimeng answered HTTP {resp.status_code} on {path}")
         try:
-            payload: Any = resp.json()
-        except ValueError:
+            payload: Any = json.loads(content)
+        except (ValueError, RecursionError):
             raise errors.UpstreamError(f"Jimeng answered {path} with a body that is not JSON") from None
         return envelope.unwrap(payload)
+
+    @staticmethod
+    def _proxy_failure() -> errors.ServiceError:
+        # One answer for every way a proxy can fail: no telling open ports from closed ones.
+        return errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy")
 
     # -- named calls -----------------------------------------------------------------------------
     def generate(self, token: Token, body: dict, *, kind: str = "video") -> dict:
