@@ -67,6 +67,7 @@ class ErrorBodySchema(Schema):
     message = fields.String(required=True, metadata={"description": "for a person"})
     param = fields.String(allow_none=True, metadata={"description": "the field at fault, if any"})
     upstream_code = fields.String(metadata={"description": "Jimeng's raw ret or fail_code"})
+    upstream_fail_code = fields.String(metadata={"description": "the fail_code Jimeng gave with a refused call"})
     task_id = fields.String(metadata={"description": "a task that exists despite the error (it may be paid for)"})
 
 
