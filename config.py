@@ -54,6 +54,16 @@ class Config:
         self.MAX_WAITERS = _int("MAX_WAITERS", 8)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").lower()
+        # The browser transport (README "Browser transport"): which generate calls go through a real
+        # Chromium page, which browser, where workers reach it, and its limits.
+        self.BROWSER_TRANSPORT = os.environ.get("BROWSER_TRANSPORT", "auto").strip().lower() or "auto"
+        self.BROWSER_EXECUTABLE = os.environ.get("BROWSER_EXECUTABLE", "").strip()
+        self.BROWSER_SOCKET = os.environ.get("BROWSER_SOCKET", "").strip()
+        self.BROWSER_PAGE_PATH = os.environ.get("BROWSER_PAGE_PATH", "/ai-tool/video/generate").strip()
+        self.BROWSER_MAX_QUEUE = _int("BROWSER_MAX_QUEUE", 32)
+        self.BROWSER_TIMEOUT = _float("BROWSER_TIMEOUT", 60.0)
+        self.BROWSER_READY_TIMEOUT = _float("BROWSER_READY_TIMEOUT", 20.0)
+        self.BROWSER_IDLE_SECONDS = _float("BROWSER_IDLE_SECONDS", 300.0)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -68,6 +78,12 @@ class Config:
             problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
+        if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):
+            problems.append("BROWSER_TRANSPORT must be auto, always or off")
+        if self.BROWSER_MAX_QUEUE < 1 or self.BROWSER_TIMEOUT <= 0 or self.BROWSER_READY_TIMEOUT <= 0:
+            problems.append("BROWSER_MAX_QUEUE and the BROWSER_* timeouts must be positive")
+        if not self.BROWSER_PAGE_PATH.startswith("/"):
+            problems.append("BROWSER_PAGE_PATH must start with /")
         return problems
 
     def as_dict(self) -> dict:
@@ -98,6 +114,8 @@ class TestingConfig(DevelopmentConfig):
         self.JIMENG_TIMEOUT = 5.0
         self.WAIT_POLL_SECONDS = 0.0
         self.WAIT_TIMEOUT = 5
+        # Tests mock Jimeng at the HTTP boundary; the browser tests turn the transport on themselves.
+        self.BROWSER_TRANSPORT = "off"
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}

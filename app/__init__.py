@@ -22,6 +22,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from app.api import docs, meta, tokens, videos
     from app.api.errors import register_error_handlers
+    from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
     from app.schemas.tasks import ErrorSchema
@@ -58,7 +59,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["jimeng_client"] = JimengClient(
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
-        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT)
+        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
 

@@ -41,16 +41,29 @@ RETRYABLE_RETS = frozenset({"1014"})
 
 
 class UpstreamRet(Exception):
-    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes)."""
+    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes
+    and choose the browser transport on risk refusals)."""
 
-    def __init__(self, ret: str, errmsg: str) -> None:
+    def __init__(self, ret: str, errmsg: str, body: dict | None = None) -> None:
         super().__init__(f"ret {ret}: {errmsg}")
-        self.ret, self.errmsg = ret, errmsg
+        self.ret, self.errmsg, self.body = ret, errmsg, body or {}
+
+    @property
+    def fail_code(self) -> str:
+        return fail_field(self.body, "fail_code")
 
 
-def error_for(ret: str, errmsg: str) -> errors.ServiceError:
+def fail_field(body: dict, name: str) -> str:
+    """A failure field, at the top level or under `data` (update 2.5: both are seen)."""
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    value = body.get(name) or data.get(name)
+    return str(value) if value not in (None, "") else ""
+
+
+def error_for(ret: str, errmsg: str, body: dict | None = None) -> errors.ServiceError:
     cls, message = RET_ERRORS.get(ret, (errors.UpstreamError, "Jimeng answered with an error"))
-    errmsg = redact(errmsg)[:200]
+    # Jimeng's own human message (fail_starling_message) says more than errmsg where it is given.
+    errmsg = redact(fail_field(body or {}, "fail_starling_message") or errmsg)[:200]
     detail = f"{message} ({errmsg})" if errmsg and errmsg not in ("success", "") else message
     return cls(detail, extra={"upstream_code": ret})
 
@@ -64,7 +77,7 @@ def unwrap(body: object) -> dict:
         return body  # not an envelope at all (iptag returns such bodies as they are)
     ret = str(ret)
     if ret != "0":
-        raise UpstreamRet(ret, str(body.get("errmsg") or ""))
+        raise UpstreamRet(ret, str(body.get("errmsg") or ""), body)
     data = body.get("data")
     if data is None and isinstance(body.get("response"), str):
         # Abroad, commerce answers were seen carrying the payload as a JSON string (protocol 2.6).
