@@ -64,6 +64,9 @@ class Config:
         self.BROWSER_TIMEOUT = _float("BROWSER_TIMEOUT", 60.0)
         self.BROWSER_READY_TIMEOUT = _float("BROWSER_READY_TIMEOUT", 20.0)
         self.BROWSER_IDLE_SECONDS = _float("BROWSER_IDLE_SECONDS", 300.0)
+        # Proxies a token may name (`http://host:port@sessionid`): host names or CIDRs, comma separated.
+        # Empty (the default): a proxy prefix is refused. See README "Token proxies".
+        self.TOKEN_PROXY_ALLOWLIST = os.environ.get("TOKEN_PROXY_ALLOWLIST", "")
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -76,6 +79,11 @@ class Config:
             problems.append("LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.MAX_BATCH_SIZE <= 1000:
             problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
+        try:
+            from app.proxies import ProxyAllowlist
+            ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
+        except ValueError as exc:
+            problems.append(str(exc))
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
         if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):

@@ -25,6 +25,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
+    from app.proxies import ProxyAllowlist
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -61,6 +62,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
         connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
+    app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
 
     class JimengApi(Api):

@@ -161,3 +161,12 @@ BY_CODE: dict[str, type[ServiceError]] = {c.code: c for c in _all_subclasses(Ser
 def error_for_code(code: str | None, message: str | None) -> ServiceError:
     """The error a failed task's `error_code` stands for (blocking mode answers with it)."""
     return BY_CODE.get(code or "", GenerationFailed)(message)
+
+
+class ProxyNotAllowed(InvalidRequest):
+    code = "proxy_not_allowed"
+    default_message = ("this service does not connect through token proxies (TOKEN_PROXY_ALLOWLIST is empty); "
+                       "send the session id without a proxy prefix")
+
+
+BY_CODE[ProxyNotAllowed.code] = ProxyNotAllowed

@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from flask import current_app, request
 
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
+from app.proxies import check_proxy
 from app.services.tasks import TaskSettings
 from app.services.videos import SubmitSettings
 
 
 def tokens() -> list[Token]:
-    return parse_authorization(request.headers.get("Authorization"))
+    return [checked_proxy(t, "Authorization") for t in parse_authorization(request.headers.get("Authorization"))]
+
+
+def checked_proxy(token: Token, param: str) -> Token:
+    """The token with its proxy checked against TOKEN_PROXY_ALLOWLIST (and pinned), or a 400."""
+    if token.proxy is None:
+        return token
+    return replace(token, proxy=check_proxy(token.proxy, current_app.extensions["proxy_allowlist"], param=param))
 
 
 def client() -> JimengClient:

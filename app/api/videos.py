@@ -115,6 +115,7 @@ def get_content(task_id: str):
             yield from upstream.iter_content(content.CHUNK)
 
     headers = {h: upstream.headers[h] for h in content.PASSED_HEADERS if h in upstream.headers}
-    headers.setdefault("Content-Type", "video/mp4")
+    if headers.get("Content-Type", "").split(";")[0].strip().lower() in ("", *content.UNLABELLED):
+        headers["Content-Type"] = "video/mp4"
     return Response(stream_with_context(chunks()), status=upstream.status_code, headers=headers,
                     direct_passthrough=True)

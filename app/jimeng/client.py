@@ -22,12 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from app import errors
 from app.jimeng import envelope, signing
 from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
+from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
+    read_body, timeouts
 from app.jimeng.regions import Region, Token
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,10 @@ def no_cookie_jar() -> http.cookiejar.CookieJar:
     return jar
 
 
-def compact_json(body: dict) -> bytes:
-    """The one serialisation of a request body: compact, UTF-8 (as the web app sends it)."""
+def compact_json(body: dict | None) -> bytes:
+    """The one serialisation of a request body: compact UTF-8 JSON as the web app sends it (None: no body)."""
+    if body is None:
+        return b""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -63,9 +66,11 @@ def make_session(pool_size: int = 32) -> requests.Session:
     """A pooled Session that retries only connection failures (nothing was sent yet)."""
     session = requests.Session()
     session.cookies = no_cookie_jar()
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
+    # read=False: a read failure surfaces as itself (a timeout stays a timeout), not as a
+    # MaxRetryError that requests would report as a ConnectionError.
+    retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
+    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -77,7 +82,7 @@ class JimengClient:
     def __init__(self, *, upstream_url: str = "", timeout: float = 45.0, connect_timeout: float = 5.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
-                 read_deadline: float = 60.0, browser: BrowserTransport | None = None,
+                 read_deadline: float | None = None, browser: BrowserTransport | None = None,
                  policy: TransportPolicy | None = None, browser_timeout: float = 60.0) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
@@ -85,7 +90,8 @@ class JimengClient:
         self.clock = clock
         self.sleep = sleep
         self.read_attempts = read_attempts
-        self.read_deadline = read_deadline
+        # One call, retries included, ends within `timeout` (JIMENG_TIMEOUT) unless told otherwise.
+        self.read_deadline = timeout if read_deadline is None else read_deadline
         self.browser = browser
         self.policy = policy or TransportPolicy("off" if browser is None else "auto")
         self.browser_timeout = browser_timeout
@@ -99,18 +105,19 @@ class JimengClient:
         return region.commerce_base if path.startswith("/commerce/") else region.main_base
 
     # -- the call --------------------------------------------------------------------------------
-    def call(self, token: Token, path: str, body: dict, *, params: dict | None = None,
+    def call(self, token: Token, path: str, body: dict | None, *, params: dict | None = None,
              referer: str | None = None, default_params: bool = True, idempotent: bool = True,
              model: str = "") -> dict:
-        """POST a signed JSON body; the `data` of the envelope, or a typed error.
+        """POST a signed JSON body (None: an empty body); the `data` of the envelope, or a typed error.
 
         `model` (generate only) lets the transport policy choose direct or browser per model."""
         real_base = self.api_base(token.region, path)
         query = signing.default_params(token.region) if default_params else {}
         query.update(params or {})
         # The URL and body are fixed here, once: a page script signs exactly these bytes.
-        url = f"{self.base(real_base)}{path}?{urllib.parse.urlencode(query)}" if query else self.base(real_base) + path
+        url = self.base(real_base) + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         raw = compact_json(body)
+        proxies = {"http": token.proxy, "https": token.proxy} if token.proxy else None
         via_browser = self.policy.via_browser(token.region, path, model)
         attempts = self.read_attempts if idempotent else 1
         started = self.clock()
@@ -120,11 +127,10 @@ class JimengClient:
                                       device_time=device_time)
             # The deadline bounds the whole call, retries included, not just whether to try again.
             remaining = self.read_deadline - (self.clock() - started)
-            timeout = (self.timeout[0], max(min(self.timeout[1], remaining), 1.0))
             try:
                 if via_browser:
                     return self._send_via_browser(token, url, path, headers, raw)
-                return self._send(url, path, headers, raw, token.proxy, timeout)
+                return self._send(url, path, headers, raw, proxies, max(remaining, 0.5))
             except (errors.UpstreamUnavailable, errors.UpstreamTimeout, errors.RateLimited) as exc:
                 if not self._should_retry(attempt, attempts, started):
                     raise
@@ -134,14 +140,14 @@ class JimengClient:
                     log.debug("retrying %s after ret %s (attempt %d)", path, exc.ret, attempt)
                     continue
                 if not via_browser and self.policy.resend_via_browser(token.region, path, model, exc.ret,
-                                                                      exc.fail_code):
+                                                                      exc.fail.get("fail_code", "")):
                     # The never-resend rule is about calls that may have created (and charged) a task.
                     # A risk refusal (4013/1019/-6, abroad 3018+1017) created and charged nothing
                     # (update 2.5: "no credit charged"), so sending the same draft once more, now
                     # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
                     log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
                     return self._browser_answer(token, url, path, referer, real_base, raw)
-                raise envelope.error_for(exc.ret, exc.errmsg, exc.body) from None
+                raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
 
     def _browser_answer(self, token: Token, url: str, path: str, referer: str | None, real_base: str,
@@ -151,7 +157,7 @@ class JimengClient:
         try:
             return self._send_via_browser(token, url, path, headers, raw)
         except envelope.UpstreamRet as exc:
-            raise envelope.error_for(exc.ret, exc.errmsg, exc.body) from None
+            raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
 
     def _send_via_browser(self, token: Token, url: str, path: str, headers: dict, raw: bytes) -> dict:
         """The call as an in-page fetch of the region's Jimeng page (its script adds the signatures)."""
@@ -183,22 +189,32 @@ class JimengClient:
         self.sleep(delay)
         return True
 
-    def _send(self, url: str, path: str, headers: dict, raw: bytes, proxy: str | None,
-              timeout: tuple[float, float]) -> dict:
+    def _send(self, url: str, path: str, headers: dict, raw: bytes, proxies: dict | None,
+              seconds: float) -> dict:
+        """One attempt; the whole answer (headers and body) must arrive within `seconds`."""
         t0 = time.monotonic()
-        proxies = {"http": proxy, "https": proxy} if proxy else None
-        try:
-            resp = self.session.post(url, data=raw, headers={**headers, "Content-Type": "application/json"},
-                                     timeout=timeout, proxies=proxies, allow_redirects=False)
-        except requests.Timeout:
-            raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
-        except requests.RequestException as exc:
-            raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
+        with Watch(seconds) as watch:
+            try:
+                if raw:
+                    headers = {**headers, "Content-Type": "application/json"}
+                resp = self.session.post(url, data=raw or None, headers=headers, stream=True,
+                                         timeout=timeouts(*self.timeout, watch), proxies=proxies,
+                                         allow_redirects=False)
+                content = read_body(resp, watch)
+            except AnswerTooLarge:
+                raise errors.UpstreamError(f"Jimeng's answer to {path} is larger than "
+                                           f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB") from None
+            except (DeadlinePassed, requests.RequestException) as exc:
+                if proxies:
+                    raise self._proxy_failure() from None
+                if watch.fired or isinstance(exc, (DeadlinePassed, requests.Timeout)):
+                    raise errors.UpstreamTimeout(f"Jimeng did not answer {path} within {seconds:g} s") from None
+                raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
-        return self._answer(path, resp.status_code, resp.headers.get("Retry-After"), resp.text)
+        return self._answer(path, resp.status_code, resp.headers.get("Retry-After"), content)
 
     @staticmethod
-    def _answer(path: str, status: int, retry_after: str | None, text: str) -> dict:
+    def _answer(path: str, status: int, retry_after: str | None, content: bytes | str) -> dict:
         """An HTTP answer (direct or from the page) as `data`, a typed error or an UpstreamRet."""
         if status == 429:
             raise errors.RateLimited(headers={"Retry-After": retry_after} if retry_after else None)
@@ -207,23 +223,30 @@ class JimengClient:
         if status >= 400:
             raise errors.UpstreamError(f"Jimeng answered HTTP {status} on {path}")
         try:
-            payload: Any = json.loads(text)
-        except ValueError:
+            payload: Any = json.loads(content)
+        except (ValueError, RecursionError):
             raise errors.UpstreamError(f"Jimeng answered {path} with a body that is not JSON") from None
         return envelope.unwrap(payload)
 
     def browser_status(self) -> dict:
         """For /healthz: the transport mode and the browser's state, never starting it."""
         if self.browser is None or self.policy.mode == "off":
-            return {"transport": self.policy.mode if self.browser else "off", "state": "off"}
+            return {"transport": "off", "state": "off"}
         return {"transport": self.policy.mode, **self.browser.status()}
+
+    @staticmethod
+    def _proxy_failure() -> errors.ServiceError:
+        # One answer for every way a proxy can fail: no telling open ports from closed ones.
+        return errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy")
 
     # -- named calls -----------------------------------------------------------------------------
     def generate(self, token: Token, body: dict, *, kind: str = "video") -> dict:
         """Submit a draft. Never repeated once sent: the caller must not retry it blindly either."""
         referer = f"{token.region.site}/ai-tool/generate?type={kind}"
+        # Video generate carries `commerce_with_input_video=1` in every capture since 2026-04 (update 3).
+        params = {"commerce_with_input_video": "1"} if kind == "video" else None
         extend = body.get("extend") if isinstance(body.get("extend"), dict) else {}
-        return self.call(token, GENERATE_PATH, body, referer=referer, idempotent=False,
+        return self.call(token, GENERATE_PATH, body, params=params, referer=referer, idempotent=False,
                          model=str(extend.get("root_model") or ""))
 
     def history_by_ids(self, token: Token, ids: list[str], *, id_field: str = "history_ids",
@@ -255,14 +278,15 @@ class JimengClient:
 
     def account_alive(self, token: Token) -> bool:
         try:
-            data = self.call(token, ACCOUNT_PATH, {}, params={"account_sdk_source": "web"})
+            # The page's passport check sends no body at all (not `{}`): public clients, wire details.
+            data = self.call(token, ACCOUNT_PATH, None, params={"account_sdk_source": "web"})
         except errors.TokenInvalid:
             return False
         return bool(data.get("user_id"))
 
 
 def _context_cookies(cookie_header: str, page_url: str, site: str, overridden: bool) -> list[dict]:
-    """The account's cookies for its browser context: on the page's origin when the upstream is
+    """The account's cookies for its browser context: on the page's host when the upstream is
     overridden (sandbox), else on the site's parent domain, which the API hosts share."""
     cookies = []
     parent = "." + ".".join((urllib.parse.urlsplit(site).hostname or "").split(".")[-2:])

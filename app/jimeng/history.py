@@ -23,7 +23,10 @@ FAIL_CODES: dict[str, tuple[str, str]] = {
     "2047": ("content_rejected", "Jimeng's content policy rejected the video (Seedance)"),
     "2003": ("content_rejected", "Jimeng's content check rejected an input image"),
     "4001": ("content_rejected", "Jimeng's content policy rejected the prompt or media"),
-    "4011": ("content_rejected", "Jimeng refused an input image showing a real person's face"),
+    "4011": ("content_rejected", "Jimeng refused the material because it shows a real person's face"),
+    "2043": ("generation_failed", "Jimeng's video generation failed"),
+    "2039": ("insufficient_credits", "the account has not enough credits for this task"),
+    "4013": ("risk_control", "Jimeng's anti-abuse check stopped the task (suspected unusual activity)"),
     "1001": ("generation_failed", "Jimeng could not generate it, probably because of sensitive text or images"),
     "5000": ("insufficient_credits", "the account ran out of credits"),
     "1015": ("token_invalid", "the Jimeng session expired while the task was queued"),
@@ -75,6 +78,7 @@ class HistoryRecord:
     status: int
     phase: str                  # queued | running | succeeded | failed
     fail_code: str
+    fail_message: str           # Jimeng's own human text (fail_starling_message), when it gives one
     created_time: float
     finish_time: float
     queue_position: int
@@ -91,8 +95,9 @@ class HistoryRecord:
 
     @property
     def failure(self) -> tuple[str, str]:
-        """(error_code, reason) for a failed record."""
-        return FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+        """(error_code, reason) for a failed record; Jimeng's own message is appended when given."""
+        code, reason = FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+        return code, f"{reason}: {self.fail_message}" if self.fail_message else reason
 
 
 def video_url(item: dict) -> str | None:
@@ -151,6 +156,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         record_id=str(raw.get("history_record_id") or record_id),
         status=status, phase=phase,
         fail_code=str(raw.get("fail_code") or ""),
+        fail_message=str(raw.get("fail_starling_message") or "")[:300],
         created_time=float(raw.get("created_time") or 0),
         finish_time=float(raw.get("finish_time") or 0),
         queue_position=queue_position,

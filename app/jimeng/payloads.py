@@ -168,8 +168,9 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
     video_input, metrics = build_input(draft, submit_id, new_id)
     metrics_extra = compact_json(metrics)
     model = draft.model
+    with_video = any(m.video is not None for m in draft.materials)
     commerce_info = {
-        "benefit_type": model.benefit_for(draft.mode),
+        "benefit_type": model.benefit_for(draft.mode, draft.resolution, with_video=with_video),
         "resource_id": "generate_video",
         "resource_id_type": "str",
         "resource_sub_type": "aigc",
@@ -182,7 +183,7 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
         "min_version": draft_min_version,
         "min_features": list(_MIN_FEATURES[draft.mode]),
         "is_from_tsn": True,
-        # Jimeng stores every draft as version 3.0.5 anyway; the sent one tracks da_version.
+        # Jimeng stores every draft as version 3.0.5 anyway; sent: the newest browser capture's.
         "version": DRAFT_VERSION,
         "main_component_id": component_id,
         "component_list": [{
@@ -318,10 +319,9 @@ def _omni_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[d
             material = draft.materials[index_of[value]]
             meta_list.append({"meta_type": "image" if material.image else "video", "text": "",
                               "material_ref": {"material_idx": index_of[value]}})
-    # The prompt moves into meta_list; omni never sends `resolution`.
+    # The prompt moves into meta_list; `resolution` only for the multi-resolution Seedance keys.
     video_input = _input_head(draft, new_id, min_version=OMNI_MIN_VERSION, prompt="",
-                              video_mode=VIDEO_MODE, duration_ms=draft.duration_s * 1000,
-                              with_resolution=False)
+                              video_mode=VIDEO_MODE, duration_ms=draft.duration_s * 1000)
     video_input["unified_edit_input"] = {
         "type": "",
         "id": new_id(),
@@ -329,7 +329,8 @@ def _omni_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[d
         "meta_list": meta_list,
     }
     video_input["idip_meta_list"] = []
-    scene = _scene_option(draft.model.req_key, draft.duration_s, None,
+    scene = _scene_option(draft.model.req_key, draft.duration_s,
+                          draft.resolution if draft.model.sends_resolution else None,
                           material_types=[1 if m.image else 2 for m in draft.materials])
     metrics = {
         "position": "page_bottom_box",
@@ -356,9 +357,9 @@ _INPUT_BUILDERS: dict[str, Callable[[VideoDraft, str, IdFactory], tuple[dict, di
 # ---------------------------------------------------------------------------------------------
 
 def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, prompt: str,
-                video_mode: int, duration_ms: int, with_resolution: bool = True) -> dict:
+                video_mode: int, duration_ms: int) -> dict:
     """The keys every `video_gen_inputs[0]` starts with; `resolution` only for models that take
-    it (vgfm 3.0 and 3.0-fast, protocol doc 3.1)."""
+    it (vgfm 3.0 and 3.0-fast, protocol doc 3.1; the Seedance keys priced per resolution)."""
     head = {
         "type": "",
         "id": new_id(),
@@ -368,7 +369,7 @@ def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, promp
         "fps": FPS,
         "duration_ms": duration_ms,
     }
-    if with_resolution and draft.model.sends_resolution:
+    if draft.model.sends_resolution:
         head["resolution"] = draft.resolution
     return head
 

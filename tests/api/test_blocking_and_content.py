@@ -126,7 +126,7 @@ def test_expired_video_link_is_a_clear_502(app, client, clock):
 def test_one_users_cdn_cookies_never_reach_another_users_download(app, client, clock):
     record = finished_record(RID)
     responses.post(HISTORY_URL, json=envelope({RID: record}))
-    responses.get(video_url_of(record), body=VIDEO_BYTES, headers={"Set-Cookie": "acct=alice; Path=/"})
+    responses.get(video_url_of(record), body=VIDEO_BYTES, content_type="video/mp4", headers={"Set-Cookie": "acct=alice; Path=/"})
     for user in ("alice", "bob"):
         tid = task_id_for(app, user, RID, submitted_at=clock.now)
         assert client.get(f"/v1/videos/tasks/{tid}/content", headers=auth(user)).status_code == 200
