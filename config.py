@@ -67,6 +67,9 @@ class Config:
         # Proxies a token may name (`http://host:port@sessionid`): host names or CIDRs, comma separated.
         # Empty (the default): a proxy prefix is refused. See README "Token proxies".
         self.TOKEN_PROXY_ALLOWLIST = os.environ.get("TOKEN_PROXY_ALLOWLIST", "")
+        # Jimeng's live video catalogue (get_common_config) per account, cached this many seconds.
+        self.LIVE_CATALOGUE = os.environ.get("LIVE_CATALOGUE", "1").strip() != "0"
+        self.CATALOGUE_TTL = _float("CATALOGUE_TTL", 300.0)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -92,6 +95,8 @@ class Config:
             problems.append("BROWSER_MAX_QUEUE and the BROWSER_* timeouts must be positive")
         if not self.BROWSER_PAGE_PATH.startswith("/"):
             problems.append("BROWSER_PAGE_PATH must start with /")
+        if self.CATALOGUE_TTL <= 0:
+            problems.append("CATALOGUE_TTL must be positive")
         return problems
 
     def as_dict(self) -> dict:
@@ -124,6 +129,8 @@ class TestingConfig(DevelopmentConfig):
         self.WAIT_TIMEOUT = 5
         # Tests mock Jimeng at the HTTP boundary; the browser tests turn the transport on themselves.
         self.BROWSER_TRANSPORT = "off"
+        # Tests that mock Jimeng call by call turn the live catalogue on where they test it.
+        self.LIVE_CATALOGUE = False
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}

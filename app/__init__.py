@@ -26,6 +26,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
     from app.proxies import ProxyAllowlist
+    from app.services.catalogue import LiveCatalogue
+    from app.services.workspaces import Workspaces
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -64,6 +66,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["app_config"] = cfg
     app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
+    app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
+    app.extensions["workspaces"] = Workspaces()
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer

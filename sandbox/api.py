@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import catalogue, checks, drafts, shark
+from sandbox import catalogue, checks, drafts, models_api, shark
 from sandbox.directives import parse_directives
 from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
                               new_logid)
@@ -54,6 +54,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         if caller.session_id.startswith("risky"):
             raise Refusal(RET_SHARK_NOT_PASS, "shark not pass: sandbox session marked risky")
         draft = drafts.read_generate(body, caller, state.uploads)
+        models_api.check_generate(state, caller, body, draft)
         try:
             scenario = parse_directives(draft.texts)
         except ValueError as exc:
@@ -127,5 +128,13 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         user_id = int(caller.fingerprint, 16) % 10 ** 16
         return {"user_id": user_id, "user_id_str": str(user_id), "screen_name": f"sandbox-{caller.fingerprint}",
                 "app_id": caller.aid}
+
+    @route("/mweb/v1/video_generate/get_common_config")
+    def get_common_config(caller, body, now, logid):
+        return models_api.common_config(state, caller, body)
+
+    @route("/mweb/v1/workspace/list")
+    def workspace_list(caller, body, now, logid):
+        return models_api.workspaces(caller)
 
     return bp

@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
+from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
 from app.services.tasks import TaskSettings
 from app.services.videos import SubmitSettings
@@ -26,6 +27,10 @@ def checked_proxy(token: Token, param: str) -> Token:
 
 def client() -> JimengClient:
     return current_app.extensions["jimeng_client"]
+
+
+def catalogue() -> LiveCatalogue:
+    return current_app.extensions["catalogue"]
 
 
 def config():
@@ -48,4 +53,4 @@ def submit_settings() -> SubmitSettings:
     cfg = config()
     return SubmitSettings(secret_key=cfg.SECRET_KEY, max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
-                          clock=_clock())
+                          clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])

@@ -1,12 +1,14 @@
 """Service routes: liveness, readiness and the model list."""
 from __future__ import annotations
 
-from flask import current_app
+from dataclasses import replace
+
+from flask import current_app, request
 from flask_smorest import Blueprint
 
 from app.api import context
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, VIDEO_MODELS,
-                               VIDEO_RATIOS, video_modes_in)
+                               VIDEO_RATIOS, VideoModel, video_modes_in)
 
 blp = Blueprint("meta", __name__, description="Service health and models")
 
@@ -37,23 +39,19 @@ def healthz():
 
 
 @blp.get("/v1/models")
-@blp.doc(responses={"200": {"description": "{object: list, data: [model]}", "content": {"application/json": {
-    "schema": {"type": "object", "properties": {"object": {"type": "string"},
-                                                "data": {"type": "array", "items": {"type": "object"}}}}}}}})
+@blp.doc(security=[{}, {"bearer": []}], responses={"200": {
+    "description": "{object: list, data: [model]}; with a bearer token only what those accounts can use now",
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "object": {"type": "string"}, "data": {"type": "array", "items": {"type": "object"}}}}}}}})
 def models():
-    """Video and image models, OpenAI-style, with each model's regions, modes and limits."""
-    data = []
-    for m in VIDEO_MODELS.values():
-        modes = {r: list(video_modes_in(m, r)) for r in sorted(m.regions)}
-        data.append({
-            "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "video",
-            "description": m.description, "regions": sorted(m.regions),
-            "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name),
-            "durations": list(m.durations), "default_duration": m.default_duration,
-            "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
-            "modes": modes,
-            "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},
-        })
+    """Video and image models, OpenAI-style, with each model's regions, modes and limits.
+
+    Without a token: the static table. With `Authorization: Bearer <token>[,...]`: the video models
+    those accounts can use now (Jimeng's live catalogue, merged over the table)."""
+    video = list(VIDEO_MODELS.values())
+    if request.headers.get("Authorization"):
+        video = _live_video_models(context.tokens())
+    data = [_video_entry(m) for m in video]
     for m in IMAGE_MODELS.values():
         data.append({
             "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "image",
@@ -62,3 +60,29 @@ def models():
             "resolutions": list(m.resolutions), "ratios": list(IMAGE_RATIOS),
         })
     return {"object": "list", "data": data}
+
+
+def _live_video_models(tokens) -> list[VideoModel]:
+    """Each model offered to at least one of the accounts, as the first such account sees it,
+    limited to the regions of the accounts that offer it."""
+    found: dict[str, tuple[VideoModel, set[str]]] = {}
+    for token in tokens:
+        account = context.catalogue().for_token(context.client(), token)
+        for model in VIDEO_MODELS.values():
+            if account.offers(model):
+                merged, regions = found.setdefault(model.name, (account.merged(model), set()))
+                regions.add(token.region.code)
+    return [replace(m, regions=frozenset(regions)) for m, regions in found.values()]
+
+
+def _video_entry(m: VideoModel) -> dict:
+    return {
+        "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "video",
+        "description": m.description, "regions": sorted(m.regions),
+        "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name and r in m.regions),
+        "durations": list(m.durations), "default_duration": m.default_duration,
+        "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
+        "vip": m.vip,
+        "modes": {r: list(video_modes_in(m, r)) for r in sorted(m.regions)},
+        "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},
+    }

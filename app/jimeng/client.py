@@ -41,6 +41,8 @@ LOCAL_ITEMS_PATH = "/mweb/v1/get_local_item_list"
 CREDIT_PATH = "/commerce/v1/benefits/user_credit"
 CREDIT_RECEIVE_PATH = "/commerce/v1/benefits/credit_receive"
 ACCOUNT_PATH = "/passport/account/info/v2"
+COMMON_CONFIG_PATH = "/mweb/v1/video_generate/get_common_config"
+WORKSPACE_LIST_PATH = "/mweb/v1/workspace/list"
 
 
 def no_cookie_jar() -> http.cookiejar.CookieJar:
@@ -275,6 +277,16 @@ class JimengClient:
         referer = ("https://jimeng.jianying.com/ai-tool/image/generate" if token.region.code == "cn"
                    else "https://dreamina.capcut.com/")
         return self.call(token, CREDIT_PATH, {}, referer=referer, default_params=False)
+
+    def video_config(self, token: Token) -> dict:
+        """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""
+        referer = f"{token.region.site}/ai-tool/generate?type=video"
+        return self.call(token, COMMON_CONFIG_PATH, {"scene": "generate_video", "params": {"needCache": True}},
+                         referer=referer)
+
+    def workspaces(self, token: Token) -> dict:
+        """The account's workspaces (abroad, generate must name the latest; update 3)."""
+        return self.call(token, WORKSPACE_LIST_PATH, {}, referer=f"{token.region.site}/ai-tool/generate")
 
     def account_alive(self, token: Token) -> bool:
         try:

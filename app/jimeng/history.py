@@ -4,6 +4,7 @@ Facts from the protocol document, section 5 (status codes 5.3, fail codes 5.4, U
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -68,8 +69,36 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
 def _int(value: Any) -> int:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
+
+
+class UnreadableRecord(ValueError):
+    """A record whose fields have shapes we cannot read; the message names the field."""
+
+
+def _time(raw: dict, name: str) -> float:
+    value = raw.get(name)
+    if value is None or value == "":
+        return 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or not 0 <= seconds < 2 ** 32:
+        raise UnreadableRecord(f"{name} is not a time")
+    return seconds
+
+
+def _check_shapes(raw: dict) -> None:
+    """Fields we read must have the types Jimeng sends; anything else is refused by name."""
+    for name, kind, label in (("item_list", list, "a list"), ("draft_content", str, "text"),
+                              ("queue_info", dict, "an object")):
+        if raw.get(name) is not None and raw.get(name) != "" and not isinstance(raw[name], kind):
+            raise UnreadableRecord(f"{name} is not {label}")
+    for name in ("status", "fail_code"):
+        if isinstance(raw.get(name), (dict, list)):
+            raise UnreadableRecord(f"{name} is not a code")
 
 
 @dataclass(frozen=True)
@@ -123,7 +152,9 @@ def image_url(item: dict) -> str | None:
 
 
 def parse_record(record_id: str, raw: dict) -> HistoryRecord:
-    """A raw `get_history_by_ids` record as the few facts the service needs."""
+    """A raw `get_history_by_ids` record as the few facts the service needs; UnreadableRecord when
+    a field has a shape Jimeng does not send (the caller reports that record, not the whole call)."""
+    _check_shapes(raw)
     items = [i for i in (raw.get("item_list") or []) if isinstance(i, dict)]
     first = items[0] if items else {}
     url = video_url(first) if first else None
@@ -157,8 +188,8 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         status=status, phase=phase,
         fail_code=str(raw.get("fail_code") or ""),
         fail_message=str(raw.get("fail_starling_message") or "")[:300],
-        created_time=float(raw.get("created_time") or 0),
-        finish_time=float(raw.get("finish_time") or 0),
+        created_time=_time(raw, "created_time"),
+        finish_time=_time(raw, "finish_time"),
         queue_position=queue_position,
         queue_length=_int(queue.get("queue_length")),
         forecast_queue_cost=_int(raw.get("forecast_queue_cost")),

@@ -155,11 +155,13 @@ def parse_omni_prompt(prompt: str, names_and_aliases: Mapping[str, str]) -> list
 
 def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFactory = _new_uuid,
                               now_ms: Callable[[], int] = _now_ms,
-                              seed: Callable[[], int] = _random_seed) -> dict:
+                              seed: Callable[[], int] = _random_seed,
+                              workspace_id: int | str | None = None) -> dict:
     """The JSON body of `POST /mweb/v1/aigc_draft/generate` for one video task.
 
     `draft` is validated and its media uploaded. `metrics_extra` and `draft_content` are JSON
     strings inside the body; keep the returned dict as is if the request may be re-sent.
+    `workspace_id` (abroad) goes into `extend` after `root_model`, as the capture has it.
     """
     try:
         build_input = _INPUT_BUILDERS[draft.mode]
@@ -221,12 +223,13 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
             "process_type": 1,
         }],
     }
+    extend: dict[str, Any] = {"root_model": model.req_key}
+    if workspace_id is not None:
+        extend["workspace_id"] = workspace_id
+    extend["m_video_commerce_info"] = commerce_info
+    extend["m_video_commerce_info_list"] = [dict(commerce_info)]
     return {
-        "extend": {
-            "root_model": model.req_key,
-            "m_video_commerce_info": commerce_info,
-            "m_video_commerce_info_list": [dict(commerce_info)],
-        },
+        "extend": extend,
         "submit_id": submit_id,
         "metrics_extra": metrics_extra,
         "draft_content": compact_json(draft_content),

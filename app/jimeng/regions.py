@@ -43,11 +43,13 @@ REGIONS: dict[str, Region] = {
                  imagex_host="https://imagex.bytedanceapi.com", sigv4_region="cn-north-1",
                  imagex_service_fallback="tb4s082cfz", lan="zh-Hans", loc="cn", sends_web_id=True,
                  content_check=True, upload_origin="https://jimeng.jianying.com"),
-    "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api.us.capcut.com",
-                 commerce_base="https://commerce.us.capcut.com", site="https://dreamina.capcut.com",
+    # US accounts live on the ttp2 cluster ([DR] 9.2, byte-checked 2026-10-01); another cluster
+    # answers 1015 "login error". A token picks its cluster by its region prefix (`us-`).
+    "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api-us-ttp2.us.capcut.com",
+                 commerce_base="https://commerce-us-ttp2.us.capcut.com", site="https://dreamina.capcut.com",
                  imagex_host="https://imagex16-normal-us-ttp.capcutapi.us", sigv4_region="us-east-1",
                  imagex_service_fallback="wopfjsm1ax", lan="en", loc="us", sends_web_id=False,
-                 content_check=False, upload_origin="https://dreamina-api.us.capcut.com"),
+                 content_check=False, upload_origin="https://dreamina-api-us-ttp2.us.capcut.com"),
     "hk": Region(code="hk", query_region="HK", lan="en", loc="hk", **_SG),
     "jp": Region(code="jp", query_region="JP", lan="ja", loc="jp", **_SG),
     "sg": Region(code="sg", query_region="SG", lan="en", loc="sg", **_SG),

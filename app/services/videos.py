@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from app import errors, media
@@ -20,7 +20,9 @@ from app.jimeng.client import JimengClient
 from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
+from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services.tasks import fingerprint_key
+from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class SubmitSettings:
     allow_loopback_media: bool = False
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
+    catalogue: LiveCatalogue | None = None     # None: the static table only
+    workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,14 @@ class CheckedRequest:
     ratio: str
     duration_s: int
     resolution: str
+    account: AccountModels | None = None
 
 
-def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) -> CheckedRequest:
-    """Every check that needs no network: model, region, mode, numbers, media counts, prompt references."""
+def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
+                  models_for: Callable[[Token], AccountModels] | None = None) -> CheckedRequest:
+    """Every check before any upload: model, region, mode, numbers, media counts, prompt references.
+    With `models_for` (the live catalogue), also whether the chosen account can use the model now:
+    the first account that can is taken, and the model's resolutions and benefits are Jimeng's."""
     if req.model is not None and req.model not in VIDEO_MODELS:
         raise errors.UnsupportedModel(f"unknown model {req.model!r}; models: {', '.join(VIDEO_MODELS)}",
                                       param="model")
@@ -108,8 +116,10 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) 
         modes = video_modes_in(VIDEO_MODELS[name], region)
         raise errors.InvalidRequest(f"model {name!r} has no mode {req.mode!r} in region {region}; "
                                     f"modes: {', '.join(modes)}", param="function_mode")
-    token = choose(usable)
+    token, account = _choose_account(usable, req.model, choose, models_for)
     model = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[token.region.code]]
+    if account is not None:
+        model = account.merged(model)
     limits = model.limits(req.mode)
     ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
     if ratio not in VIDEO_RATIOS:
@@ -136,7 +146,26 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) 
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
-    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution)
+    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, account)
+
+
+def _choose_account(usable: list[Token], model_name: str | None, choose: Callable,
+                    models_for: Callable[[Token], AccountModels] | None) -> tuple[Token, AccountModels | None]:
+    """A token whose account offers the model now (live catalogue), in `choose` order."""
+    candidates = list(usable)
+    first_refusal: errors.ModelUnavailable | None = None
+    while True:
+        token = choose(candidates)
+        if models_for is None:
+            return token, None
+        account = models_for(token)
+        model = VIDEO_MODELS[model_name or DEFAULT_VIDEO_MODEL[token.region.code]]
+        if account.offers(model):
+            return token, account
+        first_refusal = first_refusal or account.unavailable(model)
+        candidates.remove(token)
+        if not candidates:
+            raise first_refusal
 
 
 def _offers(region: str, model_name: str | None, mode: str) -> bool:
@@ -234,14 +263,27 @@ def _check_video_seconds(loaded: list[Media], limit: float) -> None:
 
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
                  settings: SubmitSettings) -> SubmittedTask:
-    checked = check_request(req, tokens, settings.choose)
+    catalogue = settings.catalogue
+    models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
+    checked = check_request(req, tokens, settings.choose, models_for)
     draft = build_draft(req, checked, client, settings)
     submit_id = str(uuid.uuid4())
-    body = payloads.build_video_generate_body(draft, submit_id=submit_id)
+    workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
+    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id)
     submitted_at = int(settings.clock())
     fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
     try:
         data = client.generate(checked.token, body, kind="video")
+    except errors.ModelUnavailable as exc:
+        # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
+        if catalogue is not None:
+            catalogue.refused(checked.token, checked.model)
+            account = catalogue.for_token(client, checked.token)
+        else:
+            account = AccountModels(checked.token.region.code, None, frozenset({checked.model.req_key}))
+        refusal = account.unavailable(checked.model)
+        refusal.extra.update(exc.extra)
+        raise refusal from None
     except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
         if "upstream_code" in exc.extra:
             raise  # Jimeng answered with a refusal: nothing was created
@@ -253,7 +295,16 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         raise
     # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
     record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
-    history_id = str(record.get("history_record_id") or "")
+    raw_id = record.get("history_record_id")
+    by_submit_id = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                          submitted_at=submitted_at, token_fp=fp, id_type="submit")
+    if not _is_record_id(raw_id):
+        # Jimeng accepted (and charged) something we cannot name: hand out the id that finds it by submit_id.
+        raise errors.UpstreamError(
+            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
+            "poll task_id (it finds the task by its submit id) before submitting again",
+            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
+    history_id = str(raw_id or "")
     eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
     task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
                   submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
@@ -261,10 +312,17 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         task_id = task.encode(settings.secret_key)
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        task_id = replace(task, upstream_id=submit_id, id_type="submit").encode(settings.secret_key)
+        task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+
+
+def _is_record_id(value) -> bool:
+    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(value) -> int:

@@ -93,6 +93,7 @@ def test_model_not_offered_in_the_region_is_refused(jimeng):
     body = video_body(model="dreamina_veo3_generate_video", benefit="generate_video_veo3", duration_ms=8000)
     assert "region cn" in refused(jimeng, body)
     body["http_common_info"]["aid"] = 513641
+    body["extend"]["workspace_id"] = jimeng.workspace_id(region="hk")
     accepted(jimeng, body, region="hk")
 
 

@@ -143,7 +143,9 @@ def test_abroad_in_page_without_sign_headers_is_3018_with_fail_code_1017(jimeng,
 
 
 def test_abroad_signed_with_sign_headers_is_accepted(jimeng, client):
-    answer = jimeng.submit(video_body(**US_MODEL), region="us")
+    body = video_body(**US_MODEL)
+    body["extend"]["workspace_id"] = jimeng.workspace_id(region="us")
+    answer = jimeng.submit(body, region="us")
     assert answer["ret"] == "0", answer
 
 

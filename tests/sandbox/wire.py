@@ -148,6 +148,10 @@ class Jimeng:
     def submit(self, body: dict, **kwargs) -> dict:
         return self.call("/mweb/v1/aigc_draft/generate", body, **kwargs)
 
+    def workspace_id(self, **kwargs):
+        """The account's workspace id from workspace/list (abroad generate must carry it)."""
+        return self.data("/mweb/v1/workspace/list", {}, **kwargs)["workspace_list"][0]["workspace_id"]
+
     def history(self, *, history_ids=(), submit_ids=(), **kwargs) -> dict:
         body = {}
         if history_ids:
