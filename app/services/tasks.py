@@ -209,3 +209,22 @@ def _result(kind: str, record: HistoryRecord) -> dict:
         result.update({k: record.video_meta[k] for k in ("width", "height", "duration_ms") if k in record.video_meta})
         return result
     return {"url": record.image_urls[0], "urls": list(record.image_urls)}
+
+
+def listed_states(kind: str, records: Sequence[dict], token: Token, settings: TaskSettings) -> list[TaskState]:
+    """States of records read from the account's history list, each under a task id of its own."""
+    fp = token.fingerprint(fingerprint_key(settings.secret_key))
+    now = settings.clock()
+    states = []
+    for raw in records:
+        history_id = str(raw.get("history_record_id") or "")
+        try:
+            created = int(float(raw.get("created_time") or 0))
+            tid = TaskId(kind=kind, region=token.region.code, upstream_id=history_id, submitted_at=created,
+                         token_fp=fp)
+            text = tid.encode(settings.secret_key)
+        except (ValueError, OverflowError, UnicodeEncodeError, TypeError):
+            continue   # a record we could never find again is not worth listing
+        lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
+        states.append(_state(lookup, raw, None, now, settings))
+    return states

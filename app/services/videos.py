@@ -82,6 +82,9 @@ class SubmittedTask:
     created: int
     model: str
     status: str = "pending"
+    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
+    resolution: str | None = None
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,8 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
 
 
 def _is_record_id(value) -> bool:
