@@ -41,9 +41,10 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
-## make bench: added latency of the service over calling Jimeng (the sandbox) directly
+## make bench: added latency of the service over calling Jimeng (the sandbox) directly; the browser transport's cost
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_tasks
+	$(PY) -m bench.bench_browser
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
 serve: $(STAMP)
