@@ -16,7 +16,6 @@ Each figure is printed beside its target. Bounded: it stops by itself.
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 import time
@@ -28,8 +27,8 @@ import requests
 if __package__ in (None, ""):  # run as `python bench/bench_browser.py`: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_tasks import BenchError, compare, timed_pairs
-from sandbox.stack import Stack, StackError, exit_on_sigterm, running_stack
+from bench.bench_tasks import BenchError, compare, run_and_print, timed_pairs
+from sandbox.stack import Stack, running_stack
 
 TIMEOUT = (5.0, 60.0)
 PROTECTED = "jimeng-video-seedance-2.0"
@@ -155,18 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.submits < 2 or args.latency_ms < 0:
         parser.error("--submits must be at least 2, --latency-ms at least 0")
-    exit_on_sigterm()
-    try:
-        result = run_bench(submits=args.submits, latency_ms=args.latency_ms)
-    except (StackError, BenchError) as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; the stack is stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(result, indent=2) if args.json else render_table(result))
-    return 0
-
+    return run_and_print(lambda: run_bench(submits=args.submits, latency_ms=args.latency_ms), render_table,
+                         as_json=args.json)
 
 if __name__ == "__main__":
     sys.exit(main())
