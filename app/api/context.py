@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
+from app.logs import remember_secrets
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
 from app.services.tasks import TaskSettings
@@ -15,7 +16,9 @@ from app.services.videos import SubmitSettings
 
 
 def tokens() -> list[Token]:
-    return [checked_proxy(t, "Authorization") for t in parse_authorization(request.headers.get("Authorization"))]
+    parsed = parse_authorization(request.headers.get("Authorization"))
+    remember_secrets(t.session_id for t in parsed)
+    return [checked_proxy(t, "Authorization") for t in parsed]
 
 
 def checked_proxy(token: Token, param: str) -> Token:

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.jimeng.regions import parse_token
+from app.logs import remember_secrets
 from app.services.accounts import credits_of, is_alive, masked
 
 blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng session checks")
@@ -22,8 +23,9 @@ class TokenCheckSchema(Schema):
         "type": "object", "properties": {"live": {"type": "boolean"}}}}}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
-    token = context.checked_proxy(parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"],
-                                              param="token"), "token")
+    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"], param="token")
+    remember_secrets([token.session_id])
+    token = context.checked_proxy(token, "token")
     return {"live": is_alive(context.client(), token)}
 
 

@@ -1,6 +1,7 @@
 """Video routes: submit, task state, batch, content."""
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Response, request, stream_with_context
@@ -14,11 +15,13 @@ from app.schemas.tasks import (PREFER_PARAMETER, BatchRequestSchema, BatchRespon
                                SubmittedSchema, TaskStateSchema)
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
+from app.task_ids import short_form
 from app.services.tasks import TaskState, task_state, task_states
 from app.services.video_inputs import video_request
 from app.services.videos import submit_video
 from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
+log = logging.getLogger(__name__)
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
 _BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
@@ -81,7 +84,9 @@ def json_answer(body: dict, status: int = 200, headers: dict | None = None) -> R
 @blp.response(200, TaskStateSchema)
 def get_task(task_id: str):
     """One task's current state."""
-    return state_json(task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings()))
+    state = task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings())
+    log.info("task state", extra={"task": short_form(task_id), "task_status": state.status})
+    return state_json(state)
 
 
 def _batch(ids: list[str], tokens: list) -> dict:

@@ -23,7 +23,7 @@ from app.jimeng.regions import Token
 from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
-from app.task_ids import TaskId
+from app.task_ids import TaskId, short_form
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +326,8 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
         task_id = by_submit_id.encode(settings.secret_key)
-    log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
-                                       "region": checked.token.region.code})
+    log.info("video submitted", extra={"task": short_form(task_id), "model": checked.model.name,
+                                       "mode": checked.mode, "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
 
