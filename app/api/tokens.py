@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
@@ -14,11 +14,13 @@ blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng ses
 
 
 class TokenCheckSchema(Schema):
-    token = fields.String(required=True, metadata={"description": "a session id, optionally region-prefixed"})
+    # Printable ASCII without blanks, ';' or ',' (what parse_token accepts); proxies are refused by default.
+    token = fields.String(required=True, validate=validate.Regexp(r"^(?:us-|hk-|jp-|sg-)?[!-+\--:<-~]+$"),
+                          metadata={"description": "a session id, optionally region-prefixed"})
 
 
 @blp.post("/check")
-@blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}}, responses={"200": {
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TokenCheckSchema}}}, responses={"200": {
     "description": "liveness", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"live": {"type": "boolean"}}}}}}})
 def check():

@@ -24,7 +24,9 @@ from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 log = logging.getLogger(__name__)
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
-_BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
+# At least one id (not just commas and blanks), at most 100 (MAX_BATCH_SIZE's default).
+IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
+_BODY_DOC = {"required": True, "content": {"application/json": {"schema": VideoSubmitSchema},
                          "multipart/form-data": {"schema": VideoSubmitSchema}}}
 
 
@@ -98,7 +100,8 @@ def _batch(ids: list[str], tokens: list) -> dict:
 
 
 @blp.post("/tasks/batch")
-@blp.doc(requestBody={"content": {"application/json": {"schema": BatchRequestSchema}}}, security=[{"bearer": []}])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": BatchRequestSchema}}},
+         security=[{"bearer": []}])
 @blp.response(200, BatchResponseSchema)
 def batch():
     """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
@@ -109,7 +112,8 @@ def batch():
 
 @blp.get("/tasks")
 @blp.doc(security=[{"bearer": []}], parameters=[{"in": "query", "name": "ids", "required": True,
-                                                  "schema": {"type": "string"}, "description": "comma separated"}])
+                                                  "schema": {"type": "string", "pattern": IDS_PATTERN},
+                                                  "description": "comma separated, 1 to 100 ids"}])
 @blp.response(200, BatchResponseSchema)
 def batch_get():
     """The batch query for clients that can only GET."""
