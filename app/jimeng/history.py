@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.jimeng.downloads import item_id_of
+
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 # Record status codes (5.3). 10 is disputed (iptag: success, L1: processing): it counts as
@@ -220,12 +222,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
     meta = {k: origin[k] for k in ("width", "height", "format", "size", "fps") if k in origin}
     if _dig(first, ("video", "duration_ms")):
         meta["duration_ms"] = _int(first["video"]["duration_ms"])
-    item_id = None
-    for path in (("item_id",), ("id",), ("local_item_id",), ("common_attr", "id")):
-        value = _dig(first, path)
-        if value:
-            item_id = str(value)
-            break
+    item_id = item_id_of(first) if first else None   # the id get_local_item_list takes (update 6)
     match = _MODEL_KEY.search(raw.get("draft_content") or "")
     return HistoryRecord(
         record_id=str(raw.get("history_record_id") or record_id),
