@@ -17,8 +17,8 @@ import json
 import re
 from typing import Any
 
-# The generated item id: `common_attr.id` first (update 6), then [WZ]'s fallbacks.
-ITEM_ID_PATHS = (("common_attr", "id"), ("item_id",), ("id",), ("local_item_id",))
+from app.jimeng.history import _dig, item_id_of
+
 _URL_PATHS = (
     ("common_attr", "transcoded_video", "origin", "video_url"),
     ("video", "transcoded_video", "origin", "video_url"),
@@ -37,25 +37,8 @@ _HOST_PATTERNS = (
 MAX_VIDEO_MODEL_CHARS = 1_000_000
 
 
-def _dig(obj: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) < 8192
-
-
-def item_id_of(item: dict) -> str | None:
-    """The id `get_local_item_list` takes for a generated item; None when the item names none."""
-    for path in ITEM_ID_PATHS:
-        value = _dig(item, path)
-        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-            return str(value)
-    return None
 
 
 def _decoded(main_url: Any) -> str | None:

@@ -2,8 +2,8 @@
 import base64
 import json
 
-from app.jimeng.downloads import hd_url_of, hd_urls, item_id_of
-from app.jimeng.history import parse_record
+from app.jimeng.downloads import hd_url_of, hd_urls
+from app.jimeng.history import item_id_of, parse_record
 from tests.jimeng_fakes import finished_record, local_item
 
 
