@@ -60,6 +60,8 @@ class Config:
         self.HISTORY_GRACE_SECONDS = _int("HISTORY_GRACE_SECONDS", 600)
         self.MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 100)
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 100)
+        # Longest prompt (characters), per prompt: the protocol documents no limit of Jimeng's own.
+        self.MAX_PROMPT_CHARS = _int("MAX_PROMPT_CHARS", 2000)
         self.FETCH_TIMEOUT = _float("FETCH_TIMEOUT", 30.0)
         # Blocking mode (`wait: true`): total wait, poll interval and how many may wait at once.
         self.WAIT_TIMEOUT = _int("WAIT_TIMEOUT", 900)

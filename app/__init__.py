@@ -22,6 +22,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from app.api import docs, meta, openai_videos, tokens, videos
     from app.api.errors import register_error_handlers
+    from app.api.request_body import close_spooled
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
     from app.proxies import ProxyAllowlist
@@ -102,6 +103,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     def _forget(_exc):
         # Threads are reused: the next request's server log lines must not carry this id.
         # Streamed answers push the request context again, so this can run twice: reset once.
+        close_spooled()
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id.reset(token)

@@ -12,7 +12,8 @@ from marshmallow import Schema, fields
 from app import errors
 from app.api import context, videos
 from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_object
-from app.api.request_body import body_fields, prefers_wait, preferred_wait_seconds, uploaded_files
+from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
+                                  with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
 from app.schemas.videos import VideoSubmitSchema
@@ -94,7 +95,7 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
 def create():
     tokens = context.tokens()
     idem_key = context.idempotency()
-    body = body_fields()
+    body = body_fields(spool_data_uris=True)
     files = uploaded_files()
     for f in files:
         if f.field == "input_reference":
@@ -108,7 +109,7 @@ def create():
     if model is None:
         raise errors.UnsupportedModel(f"unknown model {name!r}; models: {', '.join(VIDEO_MODELS)}", param="model")
     loaded = VideoSubmitSchema().load(submit_fields(body, model, name))
-    req = video_request(loaded, files)
+    req = with_spooled_media(video_request(loaded, files))
     wait_s = cfg.WAIT_TIMEOUT if prefers_wait() else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
         task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_seconds, prefers_wait,
-                                  uploaded_files)
+                                  uploaded_files, with_spooled_media)
 from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
                                BlockingAnswerSchema,
                                SubmittedSchema, TaskStateSchema)
@@ -46,8 +46,8 @@ def state_json(state: TaskState) -> dict:
 def submit():
     tokens = context.tokens()
     idem_key = context.idempotency()
-    fields = VideoSubmitSchema().load(body_fields())
-    req = video_request(fields, uploaded_files())
+    fields = VideoSubmitSchema().load(body_fields(spool_data_uris=True))
+    req = with_spooled_media(video_request(fields, uploaded_files()))
     cfg = context.config()
     legacy = fields["wait"] or prefers_wait()
     wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)

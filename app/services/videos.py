@@ -72,6 +72,7 @@ class SubmitSettings:
     max_upload_bytes: int
     fetch_timeout: float
     allow_loopback_media: bool = False
+    max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
     catalogue: LiveCatalogue | None = None     # None: the static table only
@@ -266,10 +267,19 @@ def _check_video_seconds(loaded: list[Media], limit: float) -> None:
                                     param="video_file")
 
 
+def check_prompts(req: VideoRequest, limit: int) -> None:
+    """Every prompt within `limit` characters (400 naming the one that is not)."""
+    named = [("prompt", req.prompt)] + [(f"frames[{i}].prompt", f.prompt) for i, f in enumerate(req.frames)]
+    for param, text in named:
+        if len(text) > limit:
+            raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {limit}", param=param)
+
+
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
                  settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """Check, upload, generate once. With an `Idempotency-Key`, an earlier task made with the same
     key (and body) is answered instead, and nothing is sent again (app/services/idempotency.py)."""
+    check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
     choose = idem.choose_for(idempotency.key, settings.secret_key) if idempotency else settings.choose
