@@ -23,6 +23,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api import docs, meta, openai_videos, tokens, videos
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
+    from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
     from app.proxies import ProxyAllowlist
@@ -62,7 +63,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["jimeng_client"] = JimengClient(
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
-        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT)
+        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
     app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
