@@ -14,7 +14,7 @@ from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_second
 from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
                                BlockingAnswerSchema,
                                SubmittedSchema, TaskStateSchema)
-from app.schemas.videos import VideoSubmitSchema
+from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
 from app.task_ids import short_form
 from app.services.tasks import TaskState, task_state, task_states
@@ -27,8 +27,11 @@ blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynch
 KIND = "video"
 # At least one id (not just commas and blanks), at most 100 (MAX_BATCH_SIZE's default).
 IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
-_BODY_DOC = {"required": True, "content": {"application/json": {"schema": VideoSubmitSchema},
-                         "multipart/form-data": {"schema": VideoSubmitSchema}}}
+_BODY_DOC = {"required": True, "content": {
+    "application/json": {"schema": VideoSubmitSchema, "example": {
+        "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
+        "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},
+    "multipart/form-data": {"schema": VideoSubmitFormSchema}}}
 
 
 def state_json(state: TaskState) -> dict:
