@@ -60,14 +60,20 @@ def test_gunicorns_debug_config_dump_does_not_print_the_secret_key(tmp_path):
     assert SECRET not in text
 
 
+def kept_alive(port: int) -> http.client.HTTPConnection:
+    """A connection that has served one request and is kept alive."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn.request("GET", "/ping")
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 200 and first.getheader("Connection", "keep-alive").lower() != "close"
+    return conn
+
+
 def test_a_request_in_flight_on_a_keep_alive_connection_completes_after_sigterm():
     with running_stack() as stack:
         port = int(stack.service_url.rsplit(":", 1)[1])
-        conn = http.client.HTTPConnection(HOST, port, timeout=30)
-        conn.request("GET", "/ping")
-        first = conn.getresponse()
-        first.read()
-        assert first.status == 200 and first.getheader("Connection", "keep-alive").lower() != "close"
+        conn = kept_alive(port)
         # The second request on the same connection waits 2 s on the sandbox.
         requests.post(f"{stack.sandbox_url}/_sandbox/faults", timeout=5,
                       json={"path": "/passport/account/info/v2", "delay": 2})
@@ -85,10 +91,7 @@ def test_a_request_in_flight_on_a_keep_alive_connection_completes_after_sigterm(
 def test_a_request_sent_on_a_kept_alive_connection_just_after_sigterm_is_answered():
     with running_stack() as stack:
         port = int(stack.service_url.rsplit(":", 1)[1])
-        conn = http.client.HTTPConnection(HOST, port, timeout=30)
-        conn.request("GET", "/ping")
-        first = conn.getresponse()
-        first.read()
+        conn = kept_alive(port)
         os.kill(gunicorn_master(port), signal.SIGTERM)
         time.sleep(0.2)
         conn.request("GET", "/ping")

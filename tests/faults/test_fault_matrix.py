@@ -18,6 +18,9 @@ from tests.faults.conftest import DEADLINE, SLACK
 
 PNG = (ROOT / "sandbox" / "assets" / "sample.png").read_bytes()
 PNG_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
+MP4_URI = "data:video/mp4;base64," + base64.b64encode((ROOT / "sandbox" / "assets" / "sample.mp4").read_bytes()).decode()
+OMNI = {"prompt": "a cat like @video_file", "function_mode": "omni_reference", "duration": 6,
+        "model": "jimeng-video-seedance-2.0-fast", "image_file": PNG_URI, "video_file": MP4_URI}
 GENERATE = "/mweb/v1/aigc_draft/generate"
 RETRIED = 3              # attempts of a safe call (client) or an upload step
 
@@ -50,6 +53,14 @@ def _odd_commit(answer):
     answer["Result"]["Results"] = 5
 
 
+def _odd_vod_apply(answer):
+    answer["Result"]["InnerUploadAddress"] = {"UploadNodes": "none"}
+
+
+def _odd_vod_commit(answer):
+    answer["Result"]["Results"] = [{"Vid": {"odd": 1}}]
+
+
 def _odd_account(answer):
     answer["data"] = {"user_id": {"odd": True}}
 
@@ -79,6 +90,9 @@ CALLS = [
     CallType("upload_bytes", "/upload/v1/*", "submit_image", None, (200, None)),
     CallType("imagex_commit", "/?Action=CommitImageUpload", "submit_image", _odd_commit, (502, "upstream_error")),
     CallType("content_check", "/mweb/v1/algo_proxy", "submit_image", None, (200, None)),
+    CallType("vod_apply", "/?Action=ApplyUploadInner", "submit_video", _odd_vod_apply, (502, "upstream_error")),
+    CallType("vod_upload_bytes", "/upload/v1/tos-cn-v-*", "submit_video", None, (200, None)),
+    CallType("vod_commit", "/?Action=CommitUploadInner", "submit_video", _odd_vod_commit, (502, "upstream_error")),
     CallType("result_download", "/media/*", "content_b64", None, (200, None), attempts=1),
 ]
 
@@ -112,6 +126,8 @@ def play(service, call: CallType, token: str, prepare: dict):
     if call.request == "submit_image":
         return service.post("/v1/videos/generations", json={"prompt": "a cat", "file_paths": [PNG_URI]},
                             headers=auth(token))
+    if call.request == "submit_video":
+        return service.post("/v1/videos/generations", json=OMNI, headers=auth(token))
     if call.request == "status":
         return service.get(f"/v1/videos/tasks/{prepare['task_id']}", headers=auth(token))
     if call.request == "check":
@@ -147,5 +163,5 @@ def test_every_call_type_holds_under_every_fault(service, upstream, token, call,
         assert generates == 1
         if status >= 500:
             assert body["error"].get("task_id"), "a submit that may have reached Jimeng names its task"
-    elif call.request == "submit_image":
+    elif call.request in ("submit_image", "submit_video"):
         assert generates == (1 if status == 200 else 0)
