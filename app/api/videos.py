@@ -28,6 +28,11 @@ def state_json(state: TaskState) -> dict:
     return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
 
 
+def _submit(req, tokens):
+    return context.submit_task(lambda toks, settings: submit_video(req, toks, context.client(), settings),
+                               tokens, req.model, req.rewind)
+
+
 @blp.post("/generations")
 @blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], description=(
     "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
@@ -38,11 +43,11 @@ def submit():
     fields = VideoSubmitSchema().load(body_fields())
     req = video_request(fields, uploaded_files())
     if not (fields["wait"] or prefers_wait()):
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = _submit(req, tokens)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     cfg = context.config()
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = _submit(req, tokens)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
                                   timeout=cfg.WAIT_TIMEOUT, interval=cfg.WAIT_POLL_SECONDS)

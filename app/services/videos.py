@@ -63,6 +63,12 @@ class VideoRequest:
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
 
+    def rewind(self) -> None:
+        """Uploaded files back to their start: a submit moved to another pool account reads them again."""
+        for item in [*self.images, *(f.media for f in self.frames), *self.materials]:
+            if item.stream is not None and item.stream.seekable():
+                item.stream.seek(0)
+
 
 @dataclass(frozen=True)
 class SubmitSettings:
