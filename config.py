@@ -28,6 +28,19 @@ def _float(name: str, default: float) -> float:
         raise RuntimeError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
 
+def _aliases(raw: str) -> dict[str, str]:
+    """"a=b,c=d" -> {"a": "b", "c": "d"}."""
+    pairs = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, sep, target = part.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise RuntimeError(f"OPENAI_MODEL_ALIASES entries look like name=target, got {part.strip()!r}")
+        pairs[name.strip()] = target.strip()
+    return pairs
+
+
 class Config:
     """Production defaults. SECRET_KEY must come from the environment."""
 
@@ -54,6 +67,11 @@ class Config:
         self.MAX_WAITERS = _int("MAX_WAITERS", 8)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").lower()
+        # OpenAI's video routes: model aliases ("sora-2=default,sora-2-pro=jimeng-video-3.0"; "default" is
+        # the region's default video model). Empty: off, only our model names are accepted.
+        self.OPENAI_MODEL_ALIASES = _aliases(os.environ.get("OPENAI_MODEL_ALIASES", ""))
+        # `openai-poll-after-ms` on unfinished video objects: how soon the SDK's poll loop asks again.
+        self.VIDEO_POLL_AFTER_MS = _int("VIDEO_POLL_AFTER_MS", 5000)
         # Proxies a token may name (`http://host:port@sessionid`): host names or CIDRs, comma separated.
         # Empty (the default): a proxy prefix is refused. See README "Token proxies".
         self.TOKEN_PROXY_ALLOWLIST = os.environ.get("TOKEN_PROXY_ALLOWLIST", "")
@@ -81,6 +99,10 @@ class Config:
             problems.append("LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.MAX_BATCH_SIZE <= 1000:
             problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
+        from app.jimeng.models import VIDEO_MODELS
+        for name, target in self.OPENAI_MODEL_ALIASES.items():
+            if target != "default" and target not in VIDEO_MODELS:
+                problems.append(f"OPENAI_MODEL_ALIASES maps {name} to unknown model {target}")
         try:
             from app.proxies import ProxyAllowlist
             ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)

@@ -13,6 +13,8 @@ from sandbox.records import render, video_item
 from sandbox.state import SandboxState
 
 DAILY_CREDITS = 60
+MAX_HISTORY_PAGE = 100          # the sandbox's own bound; Jimeng's is not documented
+GENERATE_TYPES = {1: "image", 10: "video"}   # record generate_type (protocol 3.4)
 
 Handler = Callable[[checks.Caller, dict, float, str], dict]
 
@@ -72,6 +74,23 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             raise drafts.bad("image_info must be an object")
         found = state.records.find(caller.session_id, ids["history_ids"], ids["submit_ids"], now)
         return {key: render(record, now, request.host_url, state.media) for key, record in found.items()}
+
+    @route("/mweb/v1/get_history")
+    def get_history(caller, body, now, logid):
+        """The account's history list (update, section 6): `records_list`, `has_more`, `next_offset`."""
+        count, offset, types = body.get("count"), body.get("offset", 0), body.get("history_type_list")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_HISTORY_PAGE:
+            raise drafts.bad(f"count must be an integer from 1 to {MAX_HISTORY_PAGE}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise drafts.bad("offset must be a non-negative integer (a next_offset from an earlier page)")
+        if not isinstance(types, list) or not types or not all(t in GENERATE_TYPES for t in types):
+            raise drafts.bad(f"history_type_list must list generate types from {sorted(GENERATE_TYPES)}")
+        if body.get("mode") != "workbench":
+            raise drafts.bad("mode must be workbench")
+        kinds = {GENERATE_TYPES[t] for t in types}
+        records, has_more = state.records.page(caller.session_id, kinds, count, offset, now)
+        return {"records_list": [render(r, now, request.host_url, state.media) for r in records],
+                "has_more": has_more, "next_offset": records[-1].seq if has_more else 0}
 
     @route("/mweb/v1/get_upload_token")
     def get_upload_token(caller, body, now, logid):

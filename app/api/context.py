@@ -18,7 +18,7 @@ from app.proxies import check_proxy
 from app.services.pool import AccountPool
 from app.services.tasks import TaskSettings
 from app.task_ids import TaskId
-from app.services.videos import SubmitSettings
+from app.services.videos import SubmitSettings, SubmittedTask, VideoRequest, submit_video
 
 T = TypeVar("T")
 
@@ -144,3 +144,9 @@ def submit_settings() -> SubmitSettings:
     return SubmitSettings(secret_key=_key_secret(_api_key()), max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
                           clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])
+
+
+def submit_video_task(req: VideoRequest, tokens: Sequence[Token]) -> SubmittedTask:
+    """Every video route submits through here, so company mode's pool sees each submit."""
+    return submit_task(lambda toks, settings: submit_video(req, toks, client(), settings), tokens, req.model,
+                       req.rewind)

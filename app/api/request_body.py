@@ -56,5 +56,26 @@ def uploaded_files() -> list[MediaInput]:
     return files
 
 
+def _preferences() -> dict[str, str]:
+    """RFC 7240 `Prefer` header(s): name -> value ("" when bare); parameters after ';' are ignored."""
+    found = {}
+    for header in request.headers.getlist("Prefer"):
+        for part in header.split(","):
+            name, _, value = part.split(";")[0].strip().partition("=")
+            if name:
+                found.setdefault(name.strip().lower(), value.strip().strip('"'))
+    return found
+
+
 def prefers_wait() -> bool:
-    return any(part.strip().lower() == "wait" for part in request.headers.get("Prefer", "").split(","))
+    """The old bare `Prefer: wait`: block until the task ends (up to WAIT_TIMEOUT)."""
+    return _preferences().get("wait") == ""
+
+
+def preferred_wait_seconds(cap: float) -> int | None:
+    """`Prefer: wait=N` (RFC 7240): wait up to N seconds (at most `cap`), then answer whatever the
+    state is. None when the client did not ask; a malformed value is ignored, as the RFC says."""
+    value = _preferences().get("wait")
+    if not value or not value.isdigit():
+        return None
+    return int(min(int(value[:9]), cap))

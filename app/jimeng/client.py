@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 GENERATE_PATH = "/mweb/v1/aigc_draft/generate"
 HISTORY_PATH = "/mweb/v1/get_history_by_ids"
+HISTORY_LIST_PATH = "/mweb/v1/get_history"
+VIDEO_GENERATE_TYPE = 10   # a record's generate_type for videos (protocol 3.4; update section 6)
 UPLOAD_TOKEN_PATH = "/mweb/v1/get_upload_token"
 ALGO_PROXY_PATH = "/mweb/v1/algo_proxy"
 LOCAL_ITEMS_PATH = "/mweb/v1/get_local_item_list"
@@ -177,6 +179,22 @@ class JimengClient:
             body["image_info"] = image_info
         data = self.call(token, HISTORY_PATH, body)
         return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+    def history_list(self, token: Token, *, count: int, offset: int = 0,
+                     types: tuple[int, ...] = (VIDEO_GENERATE_TYPE,)) -> tuple[list[dict], bool, int]:
+        """One page of the account's history, newest first: (records, has_more, next_offset).
+
+        `next_offset` is Jimeng's own cursor, opaque to us; 0 asks for the newest page (update, section 6).
+        """
+        body = {"count": count, "offset": offset, "history_type_list": list(types), "mode": "workbench",
+                "history_option": {"workspace_id": 0}}
+        data = self.call(token, HISTORY_LIST_PATH, body)
+        records = [r for r in data.get("records_list") or [] if isinstance(r, dict)]
+        try:
+            next_offset = int(data.get("next_offset") or 0)
+        except (TypeError, ValueError):
+            next_offset = 0
+        return records, bool(data.get("has_more")) and next_offset > 0, next_offset
 
     def upload_token(self, token: Token, scene: int) -> dict:
         """Temporary storage credentials: scene 2 images (ImageX), scene 1 videos (VOD)."""

@@ -95,7 +95,7 @@ class VideoSubmitSchema(Schema):
                 if text.startswith("["):
                     try:
                         data[name] = json.loads(text)
-                    except ValueError:
+                    except (ValueError, RecursionError):   # RecursionError: absurdly nested brackets
                         raise ValidationError("must be a JSON array", name) from None
                 elif name == "file_paths":
                     data[name] = [text] if text else []

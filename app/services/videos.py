@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from app import errors, media
@@ -88,6 +88,9 @@ class SubmittedTask:
     created: int
     model: str
     status: str = "pending"
+    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
+    resolution: str | None = None
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +304,16 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         raise
     # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
     record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
-    history_id = str(record.get("history_record_id") or "")
+    raw_id = record.get("history_record_id")
+    by_submit_id = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                          submitted_at=submitted_at, token_fp=fp, id_type="submit")
+    if not _is_record_id(raw_id):
+        # Jimeng accepted (and charged) something we cannot name: hand out the id that finds it by submit_id.
+        raise errors.UpstreamError(
+            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
+            "poll task_id (it finds the task by its submit id) before submitting again",
+            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
+    history_id = str(raw_id or "")
     eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
     task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
                   submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
@@ -309,10 +321,18 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         task_id = task.encode(settings.secret_key)
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        task_id = replace(task, upstream_id=submit_id, id_type="submit").encode(settings.secret_key)
+        task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
+
+
+def _is_record_id(value) -> bool:
+    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(value) -> int:
