@@ -3,7 +3,8 @@
 File: {"keys": [{"name": "svc-a", "key": "<secret>", "admin": false, "models": [...], "submits_per_minute": 60}]}.
 Keys are compared as SHA-256 digests with `hmac.compare_digest` against every configured key (no
 early exit), so timing tells nothing about a key; the key itself is never stored in a log or a task
-id. A task binds to the key's *name*, so rotating a key's secret keeps its tasks.
+id. A task binds to the key's *name*, so rotating a key's secret keeps its tasks; two entries may
+share a name (old and new secret side by side while clients move over).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def parse_keys(raw: object) -> tuple[ApiKey, ...]:
     what = "API_KEYS_FILE"
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
         raise ConfigFileError(f'{what}: expected {{"keys": [...]}}')
-    keys, names, digests = [], set(), set()
+    keys, digests = [], set()
     for i, entry in enumerate(raw["keys"]):
         where = f"{what}: keys[{i}]"
         if not isinstance(entry, dict):
@@ -47,8 +48,6 @@ def parse_keys(raw: object) -> tuple[ApiKey, ...]:
         name, secret = entry.get("name"), entry.get("key")
         if not isinstance(name, str) or not name.strip():
             raise ConfigFileError(f"{where}.name must be a non-empty string")
-        if name in names:
-            raise ConfigFileError(f"{where}.name {name!r} is used twice")
         if not isinstance(secret, str) or len(secret) < MIN_KEY_LENGTH:
             raise ConfigFileError(f"{where}.key must be a string of at least {MIN_KEY_LENGTH} characters")
         if not isinstance(entry.get("admin", False), bool):
@@ -62,7 +61,6 @@ def parse_keys(raw: object) -> tuple[ApiKey, ...]:
         digest = _digest(secret)
         if digest in digests:
             raise ConfigFileError(f"{where}.key is the same as another key's")
-        names.add(name)
         digests.add(digest)
         keys.append(ApiKey(name=name, digest=digest, admin=entry.get("admin", False),
                            models=frozenset(models) if models is not None else None, submits_per_minute=rate))

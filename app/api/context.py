@@ -63,6 +63,16 @@ def tokens() -> list[Token]:
     return caller().tokens
 
 
+def account_tokens() -> list[Token]:
+    """Tokens for routes that show a whole account (its balance, its history list). A pool account
+    holds every API key's tasks, so in company mode only an admin key may use them."""
+    who = caller()
+    if who.key is not None and not who.key.admin:
+        raise errors.Forbidden("with an API key this route is for admin keys only: a pool account holds "
+                               "every key's tasks")
+    return who.tokens
+
+
 def pool() -> AccountPool | None:
     return current_app.extensions.get("pool")
 

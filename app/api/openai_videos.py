@@ -155,7 +155,7 @@ class ListArgs(Schema):
                      "first. Stateless paging: `last_id` is a signed cursor to pass back as `after`.")
 @blp.arguments(ListArgs, location="query", as_kwargs=True)
 def list_videos(after: str | None = None, limit: int | None = None, order: str | None = None):
-    tokens = context.tokens()
+    tokens = context.account_tokens()
     limit = 20 if limit is None else limit
     if not 1 <= limit <= MAX_LIST:
         raise errors.InvalidRequest(f"limit must be 1 to {MAX_LIST}", param="limit")

@@ -33,4 +33,4 @@ def check():
         "token": {"type": "string", "description": "masked"}, "points": {"type": "object"}}}}}}}})
 def points():
     """Credits of each token in the Authorization header (tokens shown masked)."""
-    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.tokens()]
+    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.account_tokens()]

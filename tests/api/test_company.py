@@ -156,6 +156,9 @@ def test_allow_client_tokens_lets_session_ids_through(files, clock, shared_state
 
 def test_keys_rotate_without_a_restart(client, files, jimeng):
     task = submit(client).get_json()["task_id"]
+    both = {"keys": [*KEYS["keys"], {"name": "svc-a", "key": "key-a-rotated-0123456789"}]}
+    rewrite(files[0], both)
+    assert client.get(f"/v1/videos/tasks/{task}", headers=bearer(KEY_A)).status_code == 200
     rotated = {"keys": [{"name": "svc-a", "key": "key-a-rotated-0123456789"}, *KEYS["keys"][1:]]}
     rewrite(files[0], rotated)
     assert submit(client).status_code == 401                              # the old secret is gone
@@ -177,6 +180,12 @@ def test_one_key_never_sees_another_keys_tasks(client, jimeng):
     assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "task_not_found"
     batch = client.post("/v1/videos/tasks/batch", json={"task_ids": [task]}, headers=bearer(KEY_OPS)).get_json()
     assert batch["data"][0]["status"] == "not_found"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/v1/videos"), ("POST", "/token/points")])
+def test_whole_account_routes_are_for_admin_keys_only(client, jimeng, method, path):
+    resp = client.open(path, method=method, headers=bearer(KEY_A))
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
 
 
 def test_raw_history_ids_are_not_found_in_company_mode(client, jimeng):
