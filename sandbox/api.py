@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import catalogue, checks, drafts, models_api
+from sandbox import catalogue, checks, drafts, models_api, shark
 from sandbox.directives import parse_directives
 from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
                               new_logid)
@@ -22,14 +22,19 @@ Handler = Callable[[checks.Caller, dict, float, str], dict]
 def create_blueprint(state: SandboxState) -> Blueprint:
     bp = Blueprint("jimeng_api", __name__)
 
-    def route(path: str, *, default_query: bool = True, commerce: bool = False):
-        """Register a handler(caller, body, now, logid) -> data behind the checks and the envelope."""
+    def route(path: str, *, default_query: bool = True, commerce: bool = False, guarded: bool = False):
+        """Register a handler(caller, body, now, logid) -> data behind the checks and the envelope.
+        `guarded`: the anti-abuse gate (sandbox/shark.py) runs first, as Jimeng's gateway does."""
         def register(handler: Handler) -> Handler:
             def view():
                 now = state.now()
                 logid = new_logid(now)
                 intl = commerce and request.headers.get("Appid") == str(catalogue.INTL_AID)
                 try:
+                    if guarded:
+                        shark.check_generate(request.query_string, request.headers, request.get_data(),
+                                             protected_models=state.settings.protected_models,
+                                             legacy=state.settings.shark_legacy)
                     caller = checks.verify_call(request.path, request.headers, request.args, request.cookies, now,
                                                 max_skew=state.settings.max_skew_seconds,
                                                 default_query=default_query)
@@ -38,14 +43,15 @@ def create_blueprint(state: SandboxState) -> Blueprint:
                         raise Refusal(RET_INVALID_PARAMETER, "invalid parameter: the body must be a JSON object")
                     data = handler(caller, body, now, logid)
                 except Refusal as refusal:
-                    return jsonify(envelope(None, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,
-                                            intl_commerce=intl))
+                    answer = envelope(refusal.data, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,
+                                      intl_commerce=intl)
+                    return jsonify({**answer, **refusal.fields})
                 return jsonify(envelope(data, now, logid=logid, intl_commerce=intl))
             bp.add_url_rule(path, handler.__name__, view, methods=["POST"])
             return handler
         return register
 
-    @route("/mweb/v1/aigc_draft/generate")
+    @route("/mweb/v1/aigc_draft/generate", guarded=True)
     def generate(caller, body, now, logid):
         if caller.session_id.startswith("risky"):
             raise Refusal(RET_SHARK_NOT_PASS, "shark not pass: sandbox session marked risky")

@@ -5,7 +5,7 @@ import time
 
 from flask import Flask, Response, jsonify, request
 
-from sandbox import admin, api, cdn, upload_views
+from sandbox import admin, api, cdn, page, upload_views
 from sandbox.checks import fingerprint
 from sandbox.envelope import envelope
 from sandbox.settings import Settings
@@ -22,7 +22,7 @@ def create_sandbox(settings: dict | None = None) -> Flask:
     app.extensions["sandbox"] = state
     app.before_request(lambda: _before_call(state))
     app.after_request(lambda response: _after_call(state, response))
-    for module in (api, upload_views, cdn, admin):
+    for module in (api, upload_views, cdn, page, admin):
         app.register_blueprint(module.create_blueprint(state))
     return app
 

@@ -16,7 +16,8 @@ from app.jimeng.regions import Token, parse_authorization
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
 from app.services.pool import AccountPool
-from app.services.tasks import TaskSettings
+from app.services.idempotency import IdempotencyKey
+from app.services.tasks import TaskSettings, fingerprint_key
 from app.task_ids import TaskId
 from app.services.videos import SubmitSettings, SubmittedTask, VideoRequest, submit_video
 
@@ -104,10 +105,15 @@ def submit_task(run: Callable[[Sequence[Token], SubmitSettings], T], tokens: Seq
 
     def attempt(pool_tokens: Sequence[Token], choose: Callable) -> T:
         rewind()
-        return run(pool_tokens, replace(settings, choose=choose))
+        return run(pool_tokens, replace(settings, choose=choose, stable_choice=False))
 
-    def slot_name(task) -> str:
-        return TaskId.decode(task.task_id, settings.secret_key).upstream_id
+    def slot_name(task, token: Token) -> str | None:
+        """The task's upstream id when it runs on `token`'s account (an idempotent replay may name
+        a task another account already counts)."""
+        tid = TaskId.decode(task.task_id, settings.secret_key)
+        if tid is None or tid.token_fp != token.fingerprint(fingerprint_key(settings.secret_key)):
+            return None
+        return tid.upstream_id
 
     return pool().submit(attempt, slot_name)
 
@@ -152,11 +158,20 @@ def task_settings() -> TaskSettings:
 def submit_settings() -> SubmitSettings:
     cfg = config()
     return SubmitSettings(secret_key=_key_secret(_api_key()), max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
+                          max_prompt_chars=cfg.MAX_PROMPT_CHARS,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
                           clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])
 
 
-def submit_video_task(req: VideoRequest, tokens: Sequence[Token]) -> SubmittedTask:
+def submit_video_task(req: VideoRequest, tokens: Sequence[Token],
+                      idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """Every video route submits through here, so company mode's pool sees each submit."""
-    return submit_task(lambda toks, settings: submit_video(req, toks, client(), settings), tokens, req.model,
-                       req.rewind)
+    return submit_task(lambda toks, settings: submit_video(req, toks, client(), settings, idempotency=idempotency),
+                       tokens, req.model, req.rewind)
+
+
+def idempotency() -> IdempotencyKey | None:
+    """The request's `Idempotency-Key`, and whether the client says it is a retry (the OpenAI SDKs
+    count their retries in `x-stainless-retry-count`)."""
+    return IdempotencyKey.from_headers(request.headers.get("Idempotency-Key"),
+                                       request.headers.get("X-Stainless-Retry-Count"))

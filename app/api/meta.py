@@ -26,15 +26,19 @@ def ping():
 
 _HEALTH = {"description": "status ok or misconfigured, with the problems", "content": {"application/json": {
     "schema": {"type": "object", "properties": {"status": {"type": "string"},
-                                                "problems": {"type": "array", "items": {"type": "string"}}}}}}}
+                                                "problems": {"type": "array", "items": {"type": "string"}},
+                                                "browser": {"type": "object"}}}}}}
 
 
 @blp.get("/healthz")
 @blp.doc(responses={"200": _HEALTH, "503": _HEALTH})
 def healthz():
-    """Readiness: the configuration is fit to serve."""
+    """Readiness: the configuration is fit to serve; and the browser transport's state (never started here).
+
+    A missing browser does not make the service unready: everything but the calls that need it works."""
     problems = context.config().validate()
-    body = {"status": "ok" if not problems else "misconfigured", "problems": problems}
+    body = {"status": "ok" if not problems else "misconfigured", "problems": problems,
+            "browser": context.client().browser_status()}
     return body, (200 if not problems else 503)
 
 

@@ -9,8 +9,9 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_seconds, prefers_wait,
-                                  uploaded_files)
-from app.schemas.tasks import (PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema, BlockingAnswerSchema,
+                                  uploaded_files, with_spooled_media)
+from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
+                               BlockingAnswerSchema,
                                SubmittedSchema, TaskStateSchema)
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
@@ -30,7 +31,8 @@ def state_json(state: TaskState) -> dict:
 
 
 @blp.post("/generations")
-@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER], description=(
+@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
+         description=(
     "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
     "the task ends and answers in the old sync shape (`created`, `task_id`, `data[0].url`). "
     "`Prefer: wait=N` (RFC 7240) blocks at most N seconds: the sync shape if the task ended by then, "
@@ -42,17 +44,18 @@ def state_json(state: TaskState) -> dict:
 @blp.response(200, SubmittedSchema)
 def submit():
     tokens = context.tokens()
-    fields = VideoSubmitSchema().load(body_fields())
-    req = video_request(fields, uploaded_files())
+    idem_key = context.idempotency()
+    fields = VideoSubmitSchema().load(body_fields(spool_data_uris=True))
+    req = with_spooled_media(video_request(fields, uploaded_files()))
     cfg = context.config()
     legacy = fields["wait"] or prefers_wait()
     wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = context.submit_video_task(req, tokens)
+        task = context.submit_video_task(req, tokens, idem_key)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = context.submit_video_task(req, tokens)
+        task = context.submit_video_task(req, tokens, idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
                                   timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=not legacy)

@@ -62,6 +62,14 @@ PREFER_PARAMETER = {
                    "The answer's `Preference-Applied` header names what was honoured."}
 
 
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "example": "order-42-video",
+    "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
+                   "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
+                   "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "stable, machine-readable"})
     message = fields.String(required=True, metadata={"description": "for a person"})

@@ -136,7 +136,7 @@ class AccountPool:
 
     # -- submit ----------------------------------------------------------------------------------
     def submit(self, attempt: Callable[[Sequence[Token], Callable[[Sequence[Token]], Token]], T],
-               slot_name: Callable[[T], str]) -> T:
+               slot_name: Callable[[T, Token], str | None]) -> T:
         """Run `attempt(tokens, choose)` on the pool, moving to the next account on refusals that
         created nothing; the chosen account's slot then belongs to the task `slot_name` names."""
         excluded: set[str] = set()
@@ -168,8 +168,11 @@ class AccountPool:
                 raise
             account = pick.account
             if account is not None:
-                self.state.rename_slot(_slots(account), pick.member, slot_name(result),
-                                       pick.now + self.settings.task_timeout)
+                name = slot_name(result, account.token)
+                if name is None:
+                    pick.release()      # not a new task on this account (an earlier one answered)
+                else:
+                    self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
             return result
 
     def _fails_over(self, exc: errors.ServiceError) -> bool:

@@ -10,7 +10,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from app import errors, media
@@ -21,6 +21,8 @@ from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, 
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
 from app.services.catalogue import AccountModels, LiveCatalogue
+from app.services import idempotency as idem
+from app.services.idempotency import IdempotencyKey
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
@@ -76,8 +78,12 @@ class SubmitSettings:
     max_upload_bytes: int
     fetch_timeout: float
     allow_loopback_media: bool = False
+    max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
+    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
+    # (a retry is still found on whichever account took the first attempt).
+    stable_choice: bool = True
     catalogue: LiveCatalogue | None = None     # None: the static table only
     workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
 
@@ -270,17 +276,40 @@ def _check_video_seconds(loaded: list[Media], limit: float) -> None:
                                     param="video_file")
 
 
+def check_prompts(req: VideoRequest, limit: int) -> None:
+    """Every prompt within `limit` characters (400 naming the one that is not)."""
+    named = [("prompt", req.prompt)] + [(f"frames[{i}].prompt", f.prompt) for i, f in enumerate(req.frames)]
+    for param, text in named:
+        if len(text) > limit:
+            raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {limit}", param=param)
+
+
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
-                 settings: SubmitSettings) -> SubmittedTask:
+                 settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
+    """Check, upload, generate once. With an `Idempotency-Key`, an earlier task made with the same
+    key (and body) is answered instead, and nothing is sent again (app/services/idempotency.py)."""
+    check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
-    checked = check_request(req, tokens, settings.choose, models_for)
-    draft = build_draft(req, checked, client, settings)
-    submit_id = str(uuid.uuid4())
-    workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
-    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id)
-    submitted_at = int(settings.clock())
+    stable = idempotency is not None and settings.stable_choice
+    choose = idem.choose_for(idempotency.key, settings.secret_key) if stable else settings.choose
+    checked = check_request(req, tokens, choose, models_for)
     fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
+    origin_submit_id = None
+    if idempotency is None:
+        submit_id = str(uuid.uuid4())
+    else:
+        submit_id = idem.submit_id(settings.secret_key, idempotency.key, fp)
+        digest = _digest(req, checked)
+        origin_submit_id = idem.tag(settings.secret_key, submit_id, digest)
+        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, digest)
+        if earlier is not None:
+            return earlier
+    draft = build_draft(req, checked, client, settings)
+    workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
+    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id,
+                                              origin_submit_id=origin_submit_id)
+    submitted_at = int(settings.clock())
     try:
         data = client.generate(checked.token, body, kind="video")
     except errors.ModelUnavailable as exc:
@@ -317,6 +346,9 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
     task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
                   submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
+    if idempotency is not None:
+        # Spelled from the record alone, so a retry that finds this task answers the very same id.
+        task = replace(task, submitted_at=_created(record, submitted_at), eta_seconds=0)
     try:
         task_id = task.encode(settings.secret_key)
     except (ValueError, UnicodeEncodeError):
@@ -324,8 +356,57 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
+    return SubmittedTask(task_id=task_id, created=task.submitted_at, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
+
+
+def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
+    """What the request asks for once defaults are filled in, independent of JSON or multipart and
+    of which route shaped it."""
+    fields = {"prompt": req.prompt, "model": checked.model.name, "mode": checked.mode, "ratio": checked.ratio,
+              "resolution": checked.resolution, "duration": checked.duration_s,
+              "frames": [(f.prompt, f.duration_ms) for f in req.frames]}
+    media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
+    return idem.body_digest(fields, media)
+
+
+def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClient, settings: SubmitSettings,
+                  checked: CheckedRequest, idempotency: IdempotencyKey, submit_id: str,
+                  digest: bytes) -> SubmittedTask | None:
+    """The task an earlier request with this key made; 409 when the body differs, or when this is a
+    retry whose first attempt Jimeng does not list yet (it may still be charged: never risk a second)."""
+    fp_key = fingerprint_key(settings.secret_key)
+    previous = idem.find(client, tokens, settings.secret_key, idempotency.key, fp_key)
+    if previous is None:
+        if not idempotency.retried:
+            return None
+        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                       submitted_at=int(settings.clock()), token_fp=checked.token.fingerprint(fp_key), id_type="submit")
+        raise errors.IdempotencyConflict(
+            "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt may "
+            "still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not found "
+            "after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(settings.secret_key)})
+    record = previous.record
+    created = _created(record, int(settings.clock()))
+    history_id = str(record.get("history_record_id") or "")
+    task = TaskId(kind="video", region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
+                  submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
+                  id_type="history" if history_id else "submit")
+    task_id = task.encode(settings.secret_key)
+    # The tag of the account that took the task (the account pool may choose another one this time).
+    if not idem.same_body(previous, idem.tag(settings.secret_key, previous.submit_id, digest)):
+        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
+                                         "task is task_id", extra={"task_id": task_id})
+    log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})
+    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
+
+
+def _created(record: dict, fallback: int) -> int:
+    try:
+        return int(float(record.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
 
 
 def _is_record_id(value) -> bool:

@@ -44,6 +44,7 @@ class FakeJimeng:
         self.finished: set[str] = set()
         self.generated: list[str] = []            # session of each accepted generate
         self.ids: list[str] = []                  # history id of each accepted generate
+        self.by_submit_id: dict[str, tuple[str, str, str]] = {}
         self.credit_calls = 0
         self.seq = 1000
         self.calls = rsps.calls
@@ -64,14 +65,22 @@ class FakeJimeng:
         self.seq += 1
         self.generated.append(session)
         self.ids.append(str(self.seq))
-        return 200, {}, json.dumps(generate_answer(str(self.seq)))
+        sent = json.loads(request.body)
+        submit_id = sent["submit_id"]
+        self.by_submit_id[submit_id] = (session, str(self.seq), sent.get("metrics_extra", ""))
+        return 200, {}, json.dumps(generate_answer(str(self.seq), submit_id))
 
     def finish_all(self) -> None:
         self.finished.update(self.ids)
 
     def history(self, request):
-        ids = json.loads(request.body)["history_ids"]
+        body = json.loads(request.body)
+        ids = body.get("history_ids", [])
         records = {i: (finished_record(i) if i in self.finished else queued_record(i)) for i in ids}
+        for submit_id in body.get("submit_ids", []):
+            session, history_id, metrics = self.by_submit_id.get(submit_id, (None, None, None))
+            if session == self.session(request):
+                records[submit_id] = {**queued_record(history_id), "submit_id": submit_id, "metrics_extra": metrics}
         return 200, {}, json.dumps(envelope(records))
 
     def credit(self, request):
@@ -353,3 +362,18 @@ def test_accounts_route_is_404_without_a_pool():
     client = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM}).test_client()
     resp = client.get("/v1/accounts", headers=bearer("whatever-session"))
     assert resp.status_code == 404
+
+
+def test_an_idempotent_submit_goes_through_the_pool_and_is_not_counted_twice(client, jimeng):
+    headers = {**bearer(KEY_A), "Idempotency-Key": "order-42"}
+    first = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=headers)
+    assert first.status_code == 200
+    jimeng_ids = list(jimeng.ids)
+    rows = client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]
+    assert sum(r["running"] for r in rows) == 1
+    assert jimeng_ids and len(jimeng.generated) == 1
+    again = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=headers)
+    assert again.status_code == 200 and again.get_json()["task_id"] == first.get_json()["task_id"]
+    assert len(jimeng.generated) == 1
+    rows = client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]
+    assert sum(r["running"] for r in rows) == 1
