@@ -16,7 +16,10 @@ class TaskStateSchema(Schema):
     created = fields.Integer(metadata={"description": "submit time, unix seconds"})
     model = fields.String(allow_none=True)
     queue = fields.Nested(QueueSchema, metadata={"description": "pending only, when Jimeng tells"})
-    result = fields.Dict(metadata={"description": "completed only: url and media facts"})
+    result = fields.Dict(metadata={"description": (
+        "completed only: `url` (videos: the HD download URL when Jimeng gives one), `preview_url` (videos: "
+        "the preview transcode), `hd` (false when url is the preview, with the reason in `hd_error`) and "
+        "media facts")})
     error = fields.String(metadata={"description": "failed or not_found: a reason a person understands"})
     error_code = fields.String(metadata={"description": "failed: content_rejected, insufficient_credits, "
                                          "token_invalid, risk_control, region_not_allowed, timeout, "
