@@ -191,7 +191,8 @@ def test_one_key_never_sees_another_keys_tasks(client, jimeng):
     assert batch["data"][0]["status"] == "not_found"
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/v1/videos"), ("POST", "/token/points")])
+@pytest.mark.parametrize("method, path", [("GET", "/v1/videos"), ("POST", "/token/points"),
+                                          ("POST", "/token/receive")])
 def test_whole_account_routes_are_for_admin_keys_only(client, jimeng, method, path):
     resp = client.open(path, method=method, headers=bearer(KEY_A))
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
