@@ -11,7 +11,7 @@ from app.jimeng.regions import Token, parse_authorization
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
 from app.services.tasks import TaskSettings
-from app.services.videos import SubmitSettings
+from app.services.submitting import SubmitSettings
 
 
 def tokens() -> list[Token]:

@@ -6,42 +6,22 @@ the generate call is made once and never repeated (it costs credits).
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
-from app import errors, media
+from app import errors
 from app.jimeng import payloads, uploads
-from app.jimeng.assets import Frame, Material, Media, UploadedImage, VideoDraft
+from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient
 from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
-from app.services.catalogue import AccountModels, LiveCatalogue
-from app.services.tasks import fingerprint_key
-from app.services.workspaces import Workspaces
-from app.task_ids import TaskId
+from app.services.catalogue import AccountModels
+from app.services.submitting import (MediaInput, SubmitSettings, SubmittedTask, load_media, send_generate,
+                                     upload_checked_image)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MediaInput:
-    """One piece of user media as the view received it: a URL/data URI or an uploaded file."""
-
-    field: str
-    url: str | None = None
-    stream: BinaryIO | None = None
-    filename: str = ""
-    declared_type: str | None = None
-
-    @property
-    def expected_kind(self) -> str:
-        """Omni materials are typed by their field name (video_file[_N] or image_file[_N])."""
-        return "video" if self.field.startswith("video_file") else "image"
 
 
 @dataclass
@@ -62,26 +42,6 @@ class VideoRequest:
     images: list[MediaInput] = field(default_factory=list)      # first_last_frames, main_reference
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
-
-
-@dataclass(frozen=True)
-class SubmitSettings:
-    secret_key: str
-    max_upload_bytes: int
-    fetch_timeout: float
-    allow_loopback_media: bool = False
-    clock: Callable[[], float] = time.time
-    choose: Callable[[Sequence[Token]], Token] = random.choice
-    catalogue: LiveCatalogue | None = None     # None: the static table only
-    workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
-
-
-@dataclass(frozen=True)
-class SubmittedTask:
-    task_id: str
-    created: int
-    model: str
-    status: str = "pending"
 
 
 @dataclass(frozen=True)
@@ -199,29 +159,6 @@ def _check_frames(frames: list[FrameInput], limits) -> int:
     return max(1, round(total / 1000))
 
 
-def load_media(item: MediaInput, settings: SubmitSettings, kind: str) -> Media:
-    """Fetch, decode or read one input, checked to be of the expected kind."""
-    if item.stream is not None:
-        loaded = media.from_stream(item.stream, filename=item.filename, declared_type=item.declared_type,
-                                   field=item.field, max_bytes=settings.max_upload_bytes)
-    elif item.url and item.url.startswith("data:"):
-        loaded = media.from_data_uri(item.url, field=item.field, max_bytes=settings.max_upload_bytes)
-    elif item.url:
-        loaded = media.fetch_url(item.url, field=item.field, max_bytes=settings.max_upload_bytes,
-                                 timeout=settings.fetch_timeout, allow_loopback=settings.allow_loopback_media)
-    else:
-        raise errors.InvalidRequest(f"{item.field} is empty", param=item.field)
-    media.expect_kind(loaded, kind)
-    return loaded
-
-
-def _upload_image(client: JimengClient, token: Token, loaded: Media) -> UploadedImage:
-    image = uploads.upload_image(client, token, loaded)
-    if token.region.content_check:
-        uploads.check_image_content(client, token, image.uri, field=loaded.field)
-    return image
-
-
 def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient,
                 settings: SubmitSettings) -> VideoDraft:
     """Fetch every input first (so a bad URL fails before any upload), then upload."""
@@ -230,7 +167,7 @@ def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient
                   duration_s=checked.duration_s, resolution=checked.resolution, aid=token.region.aid)
     if checked.mode == MULTI_FRAME:
         loaded = [load_media(f.media, settings, "image") for f in req.frames]
-        frames = tuple(Frame(image=_upload_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
+        frames = tuple(Frame(image=upload_checked_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
                        for f, m in zip(req.frames, loaded))
         return VideoDraft(frames=frames, **common)
     if checked.mode == OMNI_REFERENCE:
@@ -242,11 +179,11 @@ def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient
                 materials.append(Material(name=item.field, video=uploads.upload_video(client, token, m),
                                           alias=item.filename))
             else:
-                materials.append(Material(name=item.field, image=_upload_image(client, token, m),
+                materials.append(Material(name=item.field, image=upload_checked_image(client, token, m),
                                           alias=item.filename))
         return VideoDraft(materials=tuple(materials), **common)
     loaded = [load_media(i, settings, "image") for i in req.images]
-    return VideoDraft(images=tuple(_upload_image(client, token, m) for m in loaded), **common)
+    return VideoDraft(images=tuple(upload_checked_image(client, token, m) for m in loaded), **common)
 
 
 def _check_video_seconds(loaded: list[Media], limit: float) -> None:
@@ -270,10 +207,8 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     submit_id = str(uuid.uuid4())
     workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
     body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id)
-    submitted_at = int(settings.clock())
-    fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
     try:
-        data = client.generate(checked.token, body, kind="video")
+        task_id, submitted_at = send_generate("video", checked.token, body, client, settings)
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:
@@ -284,49 +219,6 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         refusal = account.unavailable(checked.model)
         refusal.extra.update(exc.extra)
         raise refusal from None
-    except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
-        if "upstream_code" in exc.extra:
-            raise  # Jimeng answered with a refusal: nothing was created
-        # The submit may have reached Jimeng. Never resend it; hand out an id that finds it by submit_id.
-        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
-                       submitted_at=submitted_at, token_fp=fp, id_type="submit")
-        exc.extra["task_id"] = maybe.encode(settings.secret_key)
-        exc.message += ("; the task may still have been accepted: poll task_id before submitting again")
-        raise
-    # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
-    record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
-    raw_id = record.get("history_record_id")
-    by_submit_id = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
-                          submitted_at=submitted_at, token_fp=fp, id_type="submit")
-    if not _is_record_id(raw_id):
-        # Jimeng accepted (and charged) something we cannot name: hand out the id that finds it by submit_id.
-        raise errors.UpstreamError(
-            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
-            "poll task_id (it finds the task by its submit id) before submitting again",
-            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
-    history_id = str(raw_id or "")
-    eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
-    task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
-                  submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
-    try:
-        task_id = task.encode(settings.secret_key)
-    except (ValueError, UnicodeEncodeError):
-        # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
-
-
-def _is_record_id(value) -> bool:
-    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
-    if value is None or isinstance(value, str):
-        return True
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _seconds(value) -> int:
-    try:
-        return max(int(float(value)), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
