@@ -20,7 +20,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
-    from app.api import docs, meta, tokens, videos
+    from app.api import docs, images, meta, tokens, videos
     from app.api.errors import register_error_handlers
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
@@ -75,6 +75,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)
+    api.register_blueprint(images.blp)
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
     app.register_blueprint(docs.bp)

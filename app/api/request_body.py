@@ -6,10 +6,11 @@ import json
 from flask import request
 
 from app import errors
-from app.services.videos import MediaInput
+from app.services.submitting import MediaInput
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SMALL_BODY = 256 * 1024   # batch and token bodies: 100 ids of 128 characters are ~14 KB
+LIST_FIELDS = ("file_paths", "filePaths", "images")   # repeated form fields that are lists
 
 
 def body_fields(max_bytes: int | None = None) -> dict:
@@ -38,7 +39,7 @@ def body_fields(max_bytes: int | None = None) -> dict:
         fields = {}
         for key in request.form:
             values = request.form.getlist(key)
-            fields[key] = values if key in ("file_paths", "filePaths") and len(values) > 1 else values[-1]
+            fields[key] = values if key in LIST_FIELDS and len(values) > 1 else values[-1]
         return fields
     if not mimetype and not request.get_data(cache=True):
         raise errors.InvalidRequest("the request has no body")
@@ -58,3 +59,8 @@ def uploaded_files() -> list[MediaInput]:
 
 def prefers_wait() -> bool:
     return any(part.strip().lower() == "wait" for part in request.headers.get("Prefer", "").split(","))
+
+
+def prefers_async() -> bool:
+    """RFC 7240 `Prefer: respond-async`: answer at once with a task."""
+    return any(part.strip().lower() == "respond-async" for part in request.headers.get("Prefer", "").split(","))
