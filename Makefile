@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps test test-fast demo bench serve sandbox clean
 
-# Real parts, really started: Chromium (browser transport), nginx, Redis and wrk come from Debian.
+# Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
+# prefers), nginx, Redis and wrk come from Debian.
 # The machines are Debian and we are root; install what is missing, never skip a test for it.
-SYSTEM_DEPS := chromium:chromium nginx:nginx redis-server:redis-server wrk:wrk
+SYSTEM_DEPS := chromium:chromium chromium-headless-shell:chromium-headless-shell nginx:nginx redis-server:redis-server wrk:wrk
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +41,10 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
-## make bench: added latency of the service over calling Jimeng (the sandbox) directly
+## make bench: added latency of the service over calling Jimeng (the sandbox) directly; the browser transport's cost
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_tasks
+	$(PY) -m bench.bench_browser
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
 serve: $(STAMP)

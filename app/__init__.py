@@ -20,8 +20,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
-    from app.api import docs, images, meta, tokens, videos
+    from app.api import docs, images, meta, openai_videos, tokens, videos
     from app.api.errors import register_error_handlers
+    from app.api.request_body import close_spooled
+    from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
     from app.proxies import ProxyAllowlist
@@ -61,7 +63,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["jimeng_client"] = JimengClient(
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
-        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT)
+        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
     app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
@@ -75,6 +77,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)
+    api.register_blueprint(openai_videos.blp)
     api.register_blueprint(images.blp)
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
@@ -102,6 +105,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     def _forget(_exc):
         # Threads are reused: the next request's server log lines must not carry this id.
         # Streamed answers push the request context again, so this can run twice: reset once.
+        close_spooled()
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id.reset(token)

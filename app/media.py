@@ -302,7 +302,12 @@ def _to_media(file: BinaryIO, size: int, crc: str, *, declared_type: str, field:
         if sniffed.kind == "image":
             media.width, media.height = media_probe.image_size(file, sniffed.content_type)
         else:
-            media.duration_s = media_probe.video_duration(file, size)
+            duration = media_probe.video_duration(file, size)
+            if duration is None:
+                # Unknown would pass any length limit (a fragmented 20 s MP4 used to read as 0 s).
+                raise InvalidRequest(f"{field}: the video's length cannot be read from its header; send an "
+                                     f"MP4 or MOV with a readable duration", param=field)
+            media.duration_s = duration
         file.seek(0)
         return media
     except BaseException:

@@ -52,5 +52,6 @@ def task_settings() -> TaskSettings:
 def submit_settings() -> SubmitSettings:
     cfg = config()
     return SubmitSettings(secret_key=cfg.SECRET_KEY, max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
+                          max_prompt_chars=cfg.MAX_PROMPT_CHARS,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
                           clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])

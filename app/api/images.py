@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.api.blocking import blocking_answer
-from app.api.request_body import body_fields, prefers_async, uploaded_files
+from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
 from app.schemas.tasks import SubmittedSchema
@@ -47,13 +47,13 @@ def _references(fields: dict) -> list[MediaInput]:
                 raise errors.InvalidRequest("mask is not supported: Jimeng edits whole images", param="mask")
             raise errors.InvalidRequest(f"reference images go in {', '.join(REFERENCE_FILE_FIELDS)}, "
                                         f"not {f.field!r}", param=f.field)
-    urls = [MediaInput(field=f"images[{i}]", url=u) for i, u in enumerate(fields["images"]) if u]
+    urls = [spooled_media(MediaInput(field=f"images[{i}]", url=u)) for i, u in enumerate(fields["images"]) if u]
     return [*files, *urls]
 
 
 def _submit(*, compose: bool):
     tokens = context.tokens()
-    fields = ImageRequestSchema().load(body_fields())
+    fields = ImageRequestSchema().load(body_fields(spool_data_uris=True))
     references = _references(fields)
     if compose and not references:
         raise errors.InvalidRequest("give 1 to 10 reference images (images: URLs or data URIs, or files)",
@@ -72,7 +72,12 @@ def _submit(*, compose: bool):
     if fields["respond_async"] or prefers_async():
         task = submit()
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
-    return blocking_answer(KIND, submit, tokens, prompt=req.prompt, response_format=fields["response_format"])
+    # OpenAI's answer waits for the images (WAIT_TIMEOUT); `Prefer: wait=N` bounds it: 202 with the task.
+    cfg = context.config()
+    wait_s = preferred_wait_seconds(cfg.WAIT_TIMEOUT)
+    return blocking_answer(KIND, submit, tokens, prompt=req.prompt, response_format=fields["response_format"],
+                           wait_s=cfg.WAIT_TIMEOUT if wait_s is None else wait_s, quiet=wait_s is not None,
+                           applied=None if wait_s is None else f"wait={wait_s}")
 
 
 @blp.post("/generations")

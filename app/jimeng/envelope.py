@@ -45,7 +45,8 @@ FAIL_FIELDS = ("fail_code", "fail_starling_key", "fail_starling_message")
 
 
 class UpstreamRet(Exception):
-    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes)."""
+    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes
+    and choose the browser transport on risk refusals)."""
 
     def __init__(self, ret: str, errmsg: str, fail: dict[str, str] | None = None) -> None:
         super().__init__(f"ret {ret}: {errmsg}")

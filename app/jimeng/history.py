@@ -4,6 +4,7 @@ Facts from the protocol document, section 5 (status codes 5.3, fail codes 5.4, U
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -130,6 +131,11 @@ class HistoryRecord:
     total_image_count: int
     finished_image_count: int
     video_meta: dict
+    # What was asked for, read back from the stored draft (OpenAI's `size` and `seconds`).
+    ratio: str | None = None
+    resolution: str | None = None
+    requested_ms: int = 0
+    prompt: str | None = None
 
     @property
     def failure(self) -> tuple[str, str]:
@@ -164,6 +170,44 @@ def image_result(item: dict) -> ImageResult | None:
         if isinstance(value, str) and value.startswith("http"):
             return ImageResult(value, _int(_dig(item, ("image", "width"))), _int(_dig(item, ("image", "height"))))
     return None
+
+
+def _video_input(draft: object, depth: int = 0) -> dict:
+    """The first object in a draft that carries `video_aspect_ratio` (the video_gen_inputs entry)."""
+    if depth > 12:
+        return {}
+    if isinstance(draft, dict):
+        if "video_aspect_ratio" in draft or "duration_ms" in draft and "prompt" in draft:
+            return draft
+        children = draft.values()
+    elif isinstance(draft, list):
+        children = draft
+    else:
+        return {}
+    for child in children:
+        found = _video_input(child, depth + 1)
+        if found:
+            return found
+    return {}
+
+
+def draft_facts(raw: dict) -> dict:
+    """ratio, resolution, requested_ms and prompt from the record's stored draft (a JSON string)."""
+    text = raw.get("draft_content")
+    try:
+        draft = json.loads(text) if isinstance(text, str) and len(text) < 1_000_000 else None
+    except ValueError:
+        draft = None
+    found = _video_input(draft)
+    outer = found.get("video_gen_inputs") if isinstance(found.get("video_gen_inputs"), list) else None
+    inner = outer[0] if outer and isinstance(outer[0], dict) else found
+    ratio = found.get("video_aspect_ratio")
+    resolution = inner.get("resolution") or found.get("resolution")
+    prompt = inner.get("prompt")
+    return {"ratio": ratio if isinstance(ratio, str) else None,
+            "resolution": resolution if isinstance(resolution, str) else None,
+            "requested_ms": _int(inner.get("duration_ms")),
+            "prompt": prompt if isinstance(prompt, str) else None}
 
 
 def parse_record(record_id: str, raw: dict) -> HistoryRecord:
@@ -214,4 +258,5 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         total_image_count=_int(raw.get("total_image_count")),
         finished_image_count=_int(raw.get("finished_image_count")),
         video_meta=meta,
+        **draft_facts(raw),
     )

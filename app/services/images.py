@@ -60,8 +60,8 @@ def model_named(name: str | None) -> ImageModel | None:
     return model
 
 
-def check_image_request(req: ImageRequest, tokens: Sequence[Token],
-                        choose: Callable[[Sequence[Token]], Token]) -> CheckedImageRequest:
+def check_image_request(req: ImageRequest, tokens: Sequence[Token], choose: Callable[[Sequence[Token]], Token],
+                        max_prompt_chars: int) -> CheckedImageRequest:
     """Every check before any upload: model and region, ratio, resolution (or size), count, prompt."""
     named = model_named(req.model)
     usable = [t for t in tokens if named is None or t.region.code in named.regions]
@@ -73,6 +73,9 @@ def check_image_request(req: ImageRequest, tokens: Sequence[Token],
     model = named or IMAGE_MODELS[DEFAULT_IMAGE_MODEL[token.region.code]]
     if not req.prompt.strip():
         raise errors.InvalidRequest("prompt is required", param="prompt")
+    for param, text in (("prompt", req.prompt), ("negative_prompt", req.negative_prompt)):
+        if len(text) > max_prompt_chars:
+            raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {max_prompt_chars}", param=param)
     if not 1 <= req.count <= MAX_IMAGES:
         raise errors.InvalidRequest(f"n must be 1 to {MAX_IMAGES}", param="n")
     if not 0 <= req.sample_strength <= 1:
@@ -88,7 +91,7 @@ def check_image_request(req: ImageRequest, tokens: Sequence[Token],
 def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClient,
                  settings: SubmitSettings) -> SubmittedTask:
     """One image task of `req.count` images; its task id carries the count."""
-    checked = check_image_request(req, tokens, settings.choose)
+    checked = check_image_request(req, tokens, settings.choose, settings.max_prompt_chars)
     token = checked.token
     loaded = [load_media(ref, settings, "image") for ref in req.references]
     references = tuple(upload_checked_image(client, token, m) for m in loaded)

@@ -45,6 +45,7 @@ class SubmitSettings:
     max_upload_bytes: int
     fetch_timeout: float
     allow_loopback_media: bool = False
+    max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
     catalogue: LiveCatalogue | None = None     # None: the static table only
@@ -57,6 +58,9 @@ class SubmittedTask:
     created: int
     model: str
     status: str = "pending"
+    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
+    resolution: str | None = None
+    duration: int | None = None
 
 
 def load_media(item: MediaInput, settings: SubmitSettings, kind: str) -> Media:

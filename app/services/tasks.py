@@ -247,3 +247,22 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
 
 def _fail(state: TaskState, code: str, message: str) -> None:
     state.status, state.error_code, state.error = "failed", code, message
+
+
+def listed_states(kind: str, records: Sequence[dict], token: Token, settings: TaskSettings) -> list[TaskState]:
+    """States of records read from the account's history list, each under a task id of its own."""
+    fp = token.fingerprint(fingerprint_key(settings.secret_key))
+    now = settings.clock()
+    states = []
+    for raw in records:
+        history_id = str(raw.get("history_record_id") or "")
+        try:
+            created = int(float(raw.get("created_time") or 0))
+            tid = TaskId(kind=kind, region=token.region.code, upstream_id=history_id, submitted_at=created,
+                         token_fp=fp)
+            text = tid.encode(settings.secret_key)
+        except (ValueError, OverflowError, UnicodeEncodeError, TypeError):
+            continue   # a record we could never find again is not worth listing
+        lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
+        states.append(_state(lookup, raw, None, now, settings))
+    return states

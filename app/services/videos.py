@@ -198,8 +198,17 @@ def _check_video_seconds(loaded: list[Media], limit: float) -> None:
                                     param="video_file")
 
 
+def check_prompts(req: VideoRequest, limit: int) -> None:
+    """Every prompt within `limit` characters (400 naming the one that is not)."""
+    named = [("prompt", req.prompt)] + [(f"frames[{i}].prompt", f.prompt) for i, f in enumerate(req.frames)]
+    for param, text in named:
+        if len(text) > limit:
+            raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {limit}", param=param)
+
+
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
                  settings: SubmitSettings) -> SubmittedTask:
+    check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
     checked = check_request(req, tokens, settings.choose, models_for)
@@ -221,4 +230,6 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         raise refusal from None
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
+

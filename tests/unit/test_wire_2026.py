@@ -59,22 +59,24 @@ def test_image_generate_does_not_carry_the_video_commerce_flag(jimeng):
 
 # A fresh interpreter, because constants are read once at import, as a worker does at start.
 _PROBE = """
-import json, responses
+import json, sys, responses
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import parse_token
+base, token, upstream = sys.argv[1:4]
 with responses.RequestsMock() as mock:
-    mock.post("http://jimeng.test/mweb/v1/get_history_by_ids", json={"ret": "0", "data": {}})
-    JimengClient(upstream_url="http://jimeng.test").history_by_ids(parse_token("sess"), ["1"])
+    mock.post(base + "/mweb/v1/get_history_by_ids", json={"ret": "0", "data": {}})
+    JimengClient(upstream_url=upstream).history_by_ids(parse_token(token), ["1"])
     request = mock.calls[0].request
     print(json.dumps({"url": request.url, "headers": dict(request.headers)}))
 """
 
 
-def probe(env: dict) -> dict:
+def probe(env: dict, base: str = "http://jimeng.test", token: str = "sess", upstream: str = "http://jimeng.test",
+          check: bool = True):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("JIMENG_")}
-    out = subprocess.run([sys.executable, "-c", _PROBE], env={**clean, **env}, cwd=ROOT, capture_output=True,
-                         text=True, check=True, timeout=60)
-    return json.loads(out.stdout)
+    out = subprocess.run([sys.executable, "-c", _PROBE, base, token, upstream], env={**clean, **env}, cwd=ROOT,
+                         capture_output=True, text=True, check=check, timeout=60)
+    return json.loads(out.stdout) if check else out
 
 
 def test_protocol_constants_are_overridable_from_the_environment():
@@ -94,3 +96,15 @@ def test_protocol_constants_are_overridable_from_the_environment():
 def test_without_overrides_the_2026_defaults_are_sent():
     sent = probe({})
     assert "da_version=3.3.28" in sent["url"] and sent["headers"]["Appvr"] == "8.4.0"
+
+
+def test_a_regions_cluster_host_is_overridable_from_the_environment():
+    sent = probe({"JIMENG_JP_MAIN_BASE": "https://dreamina-api-jp.example.com/"},
+                 base="https://dreamina-api-jp.example.com", token="jp-sess", upstream="")
+    assert sent["url"].startswith("https://dreamina-api-jp.example.com/mweb/v1/get_history_by_ids?")
+    assert sent["headers"]["Origin"] == "https://dreamina-api-jp.example.com"
+
+
+def test_a_malformed_host_override_stops_the_worker_with_the_variable_named():
+    out = probe({"JIMENG_US_MAIN_BASE": "dreamina.example.com/x"}, check=False)
+    assert out.returncode != 0 and "JIMENG_US_MAIN_BASE" in out.stderr
