@@ -10,6 +10,7 @@ from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
+from app.services.idempotency import IdempotencyKey
 from app.services.tasks import TaskSettings
 from app.services.submitting import SubmitSettings
 
@@ -55,3 +56,10 @@ def submit_settings() -> SubmitSettings:
                           max_prompt_chars=cfg.MAX_PROMPT_CHARS,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
                           clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])
+
+
+def idempotency() -> IdempotencyKey | None:
+    """The request's `Idempotency-Key`, and whether the client says it is a retry (the OpenAI SDKs
+    count their retries in `x-stainless-retry-count`)."""
+    return IdempotencyKey.from_headers(request.headers.get("Idempotency-Key"),
+                                       request.headers.get("X-Stainless-Retry-Count"))

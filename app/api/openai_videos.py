@@ -15,7 +15,7 @@ from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_o
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
-from app.schemas.tasks import PREFER_PARAMETER
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
 from app.schemas.videos import VideoSubmitSchema
 from app.services.history_pages import recent_videos
 from app.services.tasks import TaskState, task_state
@@ -86,13 +86,15 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
 
 
 @blp.post("")
-@blp.doc(requestBody=_CREATE_BODY, security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+@blp.doc(requestBody=_CREATE_BODY, security=[{"bearer": []}],
+         parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
          responses={"200": _VIDEO_DOC}, description=(
              "OpenAI's create: `seconds` -> duration, `size` -> ratio + resolution (a size the model lacks is a "
              "400 naming the allowed ones), `input_reference` -> the first frame. Every field of "
              "`/v1/videos/generations` passes through. `Prefer: wait=N` waits up to N s before answering."))
 def create():
     tokens = context.tokens()
+    idem_key = context.idempotency()
     body = body_fields(spool_data_uris=True)
     files = uploaded_files()
     for f in files:
@@ -110,11 +112,11 @@ def create():
     req = with_spooled_media(video_request(loaded, files))
     wait_s = cfg.WAIT_TIMEOUT if prefers_wait() else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
         pending = TaskState(task_id=task.task_id, status="pending", progress=0, created=task.created, model=task.model)
         return _answer(_object(pending, task, req.prompt))
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
                                   timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True)

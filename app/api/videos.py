@@ -10,7 +10,7 @@ from app.api.blocking import blocking_answer, json_answer  # noqa: F401  (json_a
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
 from app.api.task_routes import add_task_routes, state_json
-from app.schemas.tasks import PREFER_PARAMETER, BlockingAnswerSchema, SubmittedSchema
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BlockingAnswerSchema, SubmittedSchema
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
 from app.services.tasks import task_state
@@ -24,7 +24,8 @@ _BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
 
 
 @blp.post("/generations")
-@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER], description=(
+@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
+         description=(
     "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
     "the task ends and answers in the old sync shape (`created`, `task_id`, `data[0].url`). "
     "`Prefer: wait=N` (RFC 7240) blocks at most N seconds: the sync shape if the task ended by then, "
@@ -36,18 +37,20 @@ _BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
 @blp.response(200, SubmittedSchema)
 def submit():
     tokens = context.tokens()
+    idem_key = context.idempotency()
     fields = VideoSubmitSchema().load(body_fields(spool_data_uris=True))
     req = with_spooled_media(video_request(fields, uploaded_files()))
     cfg = context.config()
     legacy = fields["wait"] or prefers_wait()
     wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
-    return blocking_answer(KIND, lambda: submit_video(req, tokens, context.client(), context.submit_settings()),
-                           tokens, prompt=req.prompt, response_format=fields["response_format"], wait_s=wait_s,
-                           quiet=not legacy, applied=applied)
+    return blocking_answer(
+        KIND, lambda: submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key),
+        tokens, prompt=req.prompt, response_format=fields["response_format"], wait_s=wait_s, quiet=not legacy,
+        applied=applied)
 
 
 add_task_routes(blp, KIND)

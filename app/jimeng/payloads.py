@@ -156,9 +156,11 @@ def parse_omni_prompt(prompt: str, names_and_aliases: Mapping[str, str]) -> list
 def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFactory = _new_uuid,
                               now_ms: Callable[[], int] = _now_ms,
                               seed: Callable[[], int] = _random_seed,
-                              workspace_id: int | str | None = None) -> dict:
+                              workspace_id: int | str | None = None, origin_submit_id: str | None = None) -> dict:
     """The JSON body of `POST /mweb/v1/aigc_draft/generate` for one video task.
 
+    `origin_submit_id` (default: the submit id) fills metrics `originSubmitId`, a UUID Jimeng stores
+    with the record; idempotent submits put the request's body tag there.
     `draft` is validated and its media uploaded. `metrics_extra` and `draft_content` are JSON
     strings inside the body; keep the returned dict as is if the request may be re-sent.
     `workspace_id` (abroad) goes into `extend` after `root_model`, as the capture has it.
@@ -167,7 +169,7 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
         build_input = _INPUT_BUILDERS[draft.mode]
     except KeyError:
         raise ValueError(f"unknown video mode {draft.mode!r}") from None
-    video_input, metrics = build_input(draft, submit_id, new_id)
+    video_input, metrics = build_input(draft, origin_submit_id or submit_id, new_id)
     metrics_extra = compact_json(metrics)
     model = draft.model
     with_video = any(m.video is not None for m in draft.materials)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from app import errors, media
@@ -88,8 +88,10 @@ def upload_checked_image(client: JimengClient, token: Token, loaded: Media) -> U
 
 
 def send_generate(kind: str, token: Token, body: dict, client: JimengClient, settings: SubmitSettings, *,
-                  count: int = 0) -> tuple[str, int]:
-    """Submit once; (task id, submit time). `count` (results asked for) travels in the task id.
+                  count: int = 0, stable_id: bool = False) -> tuple[str, int]:
+    """Submit once; (task id, its created time). `count` (results asked for) travels in the task id.
+    `stable_id` spells the id from the record alone (its created_time, no forecast), so that a
+    retry with the same Idempotency-Key that finds the task answers the very same id.
 
     A failure that may have reached Jimeng carries the task id that finds it by submit id, and is
     never retried here; a refusal Jimeng answered (it has an upstream code) created nothing.
@@ -119,11 +121,21 @@ def send_generate(kind: str, token: Token, body: dict, client: JimengClient, set
     eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
     task = TaskId(kind=kind, region=token.region.code, upstream_id=str(raw_id or ""), submitted_at=submitted_at,
                   token_fp=by_submit_id.token_fp, eta_seconds=eta, count=count)
+    if stable_id:
+        task = replace(task, submitted_at=created_time(record, submitted_at), eta_seconds=0)
     try:
-        return task.encode(settings.secret_key), submitted_at
+        return task.encode(settings.secret_key), task.submitted_at
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        return by_submit_id.encode(settings.secret_key), submitted_at
+        return by_submit_id.encode(settings.secret_key), task.submitted_at
+
+
+def created_time(record: dict, fallback: int) -> int:
+    """A record's created_time in whole seconds, or `fallback`."""
+    try:
+        return int(float(record.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
 
 
 def _is_record_id(value) -> bool:

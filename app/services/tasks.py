@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from app import errors
@@ -16,6 +16,7 @@ from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
 from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS
 from app.jimeng.regions import Token
+from app.services.hd_results import upgrade_to_hd
 from app.services.progress import progress_for
 from app.task_ids import TaskId, derive_key, is_raw_history_id
 
@@ -39,6 +40,8 @@ class TaskKind:
     delivered: Callable[[HistoryRecord], int]     # how many results the record holds
     result: Callable[[HistoryRecord], dict]       # the public `result` of a completed task
     image_info: dict | None = None                # sent with get_history_by_ids (protocol 5.1)
+    # Completes the states of one query with one more upstream read (videos: the HD URL).
+    finish: Callable[[JimengClient, Iterable[tuple[TaskState, Token | None]]], None] | None = None
 
 
 def _video_result(record: HistoryRecord) -> dict:
@@ -62,7 +65,8 @@ IMAGE_INFO = {"width": 2048, "height": 2048, "format": "webp", "image_scene_list
         (360, 360), (480, 480), (720, 720), (720, 480), (360, 240), (240, 320), (480, 640))),
     *(_scene("normal", n, n, str(n)) for n in (2400, 1080, 720, 480, 360))]}
 
-VIDEO = TaskKind("video", default_forecast=300, delivered=lambda r: 1 if r.video_url else 0, result=_video_result)
+VIDEO = TaskKind("video", default_forecast=300, delivered=lambda r: 1 if r.video_url else 0, result=_video_result,
+                 finish=upgrade_to_hd)
 IMAGE = TaskKind("image", default_forecast=60, delivered=lambda r: len(r.images), result=_image_result,
                  image_info=IMAGE_INFO)
 KINDS = {k.name: k for k in (VIDEO, IMAGE)}
@@ -161,11 +165,15 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
     if failures and len(failures) == len({k for k, _ in groups}):
         raise next(iter(failures.values()))
     now = settings.clock()
-    states = []
+    states, owners = [], []
     for lk in lookups:
-        raw = next((found[(id(t), lk.upstream_id)] for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
+        owner = next((t for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
+        raw = found[(id(owner), lk.upstream_id)] if owner is not None else None
         failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
         states.append(_state(lk, raw, failed_call, now, settings))
+        owners.append(owner)
+    if KINDS[kind].finish is not None:
+        KINDS[kind].finish(client, zip(states, owners))
     return states
 
 

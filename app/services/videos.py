@@ -17,9 +17,13 @@ from app.jimeng.client import JimengClient
 from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
+from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
-from app.services.submitting import (MediaInput, SubmitSettings, SubmittedTask, load_media, send_generate,
-                                     upload_checked_image)
+from app.services.idempotency import IdempotencyKey
+from app.services.submitting import (MediaInput, SubmitSettings, SubmittedTask, created_time, load_media,
+                                     send_generate, upload_checked_image)
+from app.services.tasks import fingerprint_key
+from app.task_ids import TaskId
 
 log = logging.getLogger(__name__)
 
@@ -207,17 +211,32 @@ def check_prompts(req: VideoRequest, limit: int) -> None:
 
 
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
-                 settings: SubmitSettings) -> SubmittedTask:
+                 settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
+    """Check, upload, generate once. With an `Idempotency-Key`, an earlier task made with the same
+    key (and body) is answered instead, and nothing is sent again (app/services/idempotency.py)."""
     check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
-    checked = check_request(req, tokens, settings.choose, models_for)
+    choose = idem.choose_for(idempotency.key, settings.secret_key) if idempotency else settings.choose
+    checked = check_request(req, tokens, choose, models_for)
+    fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
+    origin_submit_id = None
+    if idempotency is None:
+        submit_id = str(uuid.uuid4())
+    else:
+        submit_id = idem.submit_id(settings.secret_key, idempotency.key, fp)
+        origin_submit_id = idem.tag(settings.secret_key, submit_id, _digest(req, checked))
+        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, origin_submit_id)
+        if earlier is not None:
+            return earlier
     draft = build_draft(req, checked, client, settings)
-    submit_id = str(uuid.uuid4())
     workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
-    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id)
+    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id,
+                                              origin_submit_id=origin_submit_id)
     try:
-        task_id, submitted_at = send_generate("video", checked.token, body, client, settings)
+        # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
+        task_id, created = send_generate("video", checked.token, body, client, settings,
+                                         stable_id=idempotency is not None)
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:
@@ -230,6 +249,46 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         raise refusal from None
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name, ratio=checked.ratio,
+    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
 
+
+def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
+    """What the request asks for once defaults are filled in, independent of JSON or multipart and
+    of which route shaped it."""
+    fields = {"prompt": req.prompt, "model": checked.model.name, "mode": checked.mode, "ratio": checked.ratio,
+              "resolution": checked.resolution, "duration": checked.duration_s,
+              "frames": [(f.prompt, f.duration_ms) for f in req.frames]}
+    media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
+    return idem.body_digest(fields, media)
+
+
+def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClient, settings: SubmitSettings,
+                  checked: CheckedRequest, idempotency: IdempotencyKey, submit_id: str,
+                  body_tag: str) -> SubmittedTask | None:
+    """The task an earlier request with this key made; 409 when the body differs, or when this is a
+    retry whose first attempt Jimeng does not list yet (it may still be charged: never risk a second)."""
+    fp_key = fingerprint_key(settings.secret_key)
+    previous = idem.find(client, tokens, settings.secret_key, idempotency.key, fp_key)
+    if previous is None:
+        if not idempotency.retried:
+            return None
+        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                       submitted_at=int(settings.clock()), token_fp=checked.token.fingerprint(fp_key), id_type="submit")
+        raise errors.IdempotencyConflict(
+            "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt may "
+            "still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not found "
+            "after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(settings.secret_key)})
+    record = previous.record
+    created = created_time(record, int(settings.clock()))
+    history_id = str(record.get("history_record_id") or "")
+    task = TaskId(kind="video", region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
+                  submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
+                  id_type="history" if history_id else "submit")
+    task_id = task.encode(settings.secret_key)
+    if not idem.same_body(previous, body_tag):
+        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
+                                         "task is task_id", extra={"task_id": task_id})
+    log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})
+    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+import requests
 
 from sandbox.stack import Stack
 from tests.e2e.conftest import FAST, TIMEOUT, poll_until_finished, session_for
@@ -66,3 +67,15 @@ def test_an_abroad_account_submits_with_its_workspace(stack):
     assert resp.status_code == 200, resp.text
     final = poll_until_finished(stack, session_for(token), resp.json()["task_id"])[-1]
     assert final["status"] == "completed"
+
+
+def test_a_failing_catalogue_read_does_not_fail_the_submit(stack):
+    fault = {"path": "/mweb/v1/video_generate/get_common_config", "ret": "4002", "errmsg": "sandbox fault",
+             "count": 1}
+    assert requests.post(f"{stack.sandbox_url}/_sandbox/faults", json=fault, timeout=TIMEOUT).ok
+    token = f"e2e-nocfg-{secrets.token_hex(6)}"
+    resp = post(stack, token, {"prompt": f"{FAST} a heron"})
+    assert resp.status_code == 200, resp.text
+    queued = requests.get(f"{stack.sandbox_url}/_sandbox/faults", timeout=TIMEOUT).json()["queued"]
+    assert not any(f.get("path") == fault["path"] for f in queued)     # the fault was really played
+    assert poll_until_finished(stack, session_for(token), resp.json()["task_id"])[-1]["status"] == "completed"

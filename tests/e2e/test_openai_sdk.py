@@ -109,3 +109,32 @@ def test_the_sdks_own_retries_do_run_when_nothing_was_submitted(stack, token, fi
     assert client.videos.retrieve(finished.id).status == "completed"
     after = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["counts"][history]
     assert after - calls == 4
+
+
+def test_a_lost_answer_retried_by_the_sdk_with_an_idempotency_key_leaves_one_task(stack):
+    """The SDK times out while Jimeng has already accepted; its own retry (same key) gets that task."""
+    token = f"e2e-idem-{secrets.token_hex(8)}"
+    client = sdk(stack, token, max_retries=2, timeout=1.5)
+    before = generates_for(stack)
+    fault = {"path": GENERATE, "delay": 4, "after": True}
+    assert requests.post(f"{stack.sandbox_url}/_sandbox/faults", json=fault, timeout=TIMEOUT).ok
+    video = client.videos.create(prompt=f"{FAST} an answer lost on the way",
+                                 extra_headers={"Idempotency-Key": secrets.token_hex(16)})
+    assert video.status in ("queued", "in_progress")
+    assert generates_for(stack) - before == 1
+    done = sdk(stack, token).videos.poll(video.id)
+    assert done.status == "completed"
+
+
+def test_a_retry_inside_the_listing_window_is_409_not_a_second_task(stack):
+    """Jimeng lists the first attempt late ([sandbox:hide]): the retry cannot prove it failed."""
+    client = sdk(stack, f"e2e-window-{secrets.token_hex(8)}", max_retries=2, timeout=1.5)
+    before = generates_for(stack)
+    fault = {"path": GENERATE, "delay": 4, "after": True}
+    assert requests.post(f"{stack.sandbox_url}/_sandbox/faults", json=fault, timeout=TIMEOUT).ok
+    with pytest.raises(openai.ConflictError) as caught:
+        client.videos.create(prompt=f"{FAST} [sandbox:hide=60] listed late",
+                             extra_headers={"Idempotency-Key": secrets.token_hex(16)})
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert caught.value.response.json()["error"]["task_id"]
+    assert generates_for(stack) - before == 1
