@@ -5,6 +5,8 @@ or `Prefer: respond-async` they answer at once with a task, followed like a vide
 """
 from __future__ import annotations
 
+import json
+
 from flask_smorest import Blueprint
 
 from app import errors
@@ -13,7 +15,7 @@ from app.api.blocking import blocking_answer
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
-from app.schemas.tasks import SubmittedSchema
+from app.schemas.tasks import PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest, submit_image
 from app.services.submitting import MediaInput
 
@@ -31,11 +33,9 @@ _ANSWERS = {"200": {"description": "OpenAI's images answer (default), or with `a
                     "content": {"application/json": {"schema": ImagesAnswerSchema}}}}
 
 
-def _body_doc(json_examples: dict) -> dict:
-    return {"content": {
-        "application/json": {"schema": ImageRequestSchema, "examples": {
-            k: {"value": v} for k, v in json_examples.items()}},
-        "multipart/form-data": {"schema": ImageFormSchema}}}
+def _body_doc(example: dict) -> dict:
+    return {"content": {"application/json": {"schema": ImageRequestSchema, "example": example},
+                        "multipart/form-data": {"schema": ImageFormSchema}}}
 
 
 def _references(fields: dict) -> list[MediaInput]:
@@ -81,18 +81,20 @@ def _submit(*, compose: bool):
 
 
 @blp.post("/generations")
-@blp.doc(requestBody=_body_doc({"ours": _TEXT_EXAMPLE, "openai": _OPENAI_EXAMPLE}), security=[{"bearer": []}],
+@blp.doc(requestBody=_body_doc(_TEXT_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
          responses=_ANSWERS, summary="Text to image", description=(
              "Makes `n` images (1-8). Answers OpenAI's `{created, data: [{url|b64_json, revised_prompt}]}` once "
              "they exist; with `\"async\": true` or `Prefer: respond-async`, at once with a task "
-             "(follow it at /v1/images/tasks/{task_id})."))
+             "(follow it at /v1/images/tasks/{task_id}). OpenAI's form works too: "
+             f"`{json.dumps(_OPENAI_EXAMPLE)}`."))
 @blp.response(200, SubmittedSchema)
 def generations():
     return _submit(compose=False)
 
 
 @blp.post("/compositions")
-@blp.doc(requestBody=_body_doc({"ours": _COMPOSE_EXAMPLE}), security=[{"bearer": []}], responses=_ANSWERS,
+@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+         responses=_ANSWERS,
          summary="Image to image", description=(
              "The generation fields plus 1-10 reference images: `images` as URLs or data URIs (JSON), or files "
              "(multipart). Each is uploaded to Jimeng and content-checked, as for videos."))
@@ -102,7 +104,8 @@ def compositions():
 
 
 @blp.post("/edits")
-@blp.doc(requestBody=_body_doc({"ours": _COMPOSE_EXAMPLE}), security=[{"bearer": []}], responses=_ANSWERS,
+@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+         responses=_ANSWERS,
          summary="OpenAI's image edit: image to image", description=(
              "OpenAI's edit form (multipart `image` or `image[]`, `prompt`, `n`, `size`, `response_format`) "
              "mapped onto /v1/images/compositions. `mask` is refused (Jimeng has no masks)."))

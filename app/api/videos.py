@@ -11,7 +11,7 @@ from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_w
                                   with_spooled_media)
 from app.api.task_routes import add_task_routes, state_json
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BlockingAnswerSchema, SubmittedSchema
-from app.schemas.videos import VideoSubmitSchema
+from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
 from app.services.tasks import task_state
 from app.services.video_inputs import video_request
@@ -19,8 +19,11 @@ from app.services.videos import submit_video
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
-_BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
-                         "multipart/form-data": {"schema": VideoSubmitSchema}}}
+_BODY_DOC = {"content": {
+    "application/json": {"schema": VideoSubmitSchema, "example": {
+        "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
+        "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},
+    "multipart/form-data": {"schema": VideoSubmitFormSchema}}}
 
 
 @blp.post("/generations")

@@ -59,7 +59,6 @@ class BlockingAnswerSchema(Schema):
 
 PREFER_PARAMETER = {
     "in": "header", "name": "Prefer", "required": False, "schema": {"type": "string"},
-    "example": "wait=20",
     "description": "RFC 7240. `wait=N`: block up to N seconds (capped by WAIT_TIMEOUT) and answer the finished "
                    "result if it is ready, else the task as it is (202). Bare `wait`: the old blocking mode. "
                    "The answer's `Preference-Applied` header names what was honoured."}
@@ -67,7 +66,6 @@ PREFER_PARAMETER = {
 
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
-    "example": "order-42-video",
     "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
                    "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
                    "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}

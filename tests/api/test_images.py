@@ -277,3 +277,14 @@ def test_batch_answers_in_order_with_other_kinds_not_found(app, client, clock):
     assert [d["status"] for d in posted] == ["completed", "not_found", "processing"]
     assert [d["task_id"] for d in got] == [first, second]
     assert len(responses.calls) == 2          # one history call per batch
+
+
+def test_docs_show_the_image_routes_with_examples_and_file_pickers(client):
+    doc = client.get("/openapi.json").get_json()
+    for path in ("/v1/images/generations", "/v1/images/compositions", "/v1/images/edits"):
+        content = doc["paths"][path]["post"]["requestBody"]["content"]
+        assert content["application/json"]["example"]["prompt"]
+        assert "multipart/form-data" in content
+    form = doc["components"]["schemas"]["ImageForm"]["properties"]
+    assert form["images"]["items"] == {"type": "string", "format": "binary"}
+    assert {"/v1/images/tasks/{task_id}", "/v1/images/tasks/batch", "/v1/images/tasks"} <= set(doc["paths"])
