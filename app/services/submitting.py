@@ -18,6 +18,7 @@ from app.jimeng.assets import Media, UploadedImage
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
 from app.services.catalogue import LiveCatalogue
+from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
@@ -102,7 +103,7 @@ def send_generate(kind: str, token: Token, body: dict, client: JimengClient, set
                           token_fp=token.fingerprint(fingerprint_key(settings.secret_key)), id_type="submit",
                           count=count)
     try:
-        data = client.generate(token, body, kind=kind)
+        data = generate_claiming_daily(client, token, body, kind=kind)   # 1006: claim, resubmit once
     except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
         if "upstream_code" in exc.extra:
             raise  # Jimeng answered with a refusal: nothing was created
