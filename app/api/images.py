@@ -16,7 +16,7 @@ from app.api.request_body import body_fields, preferred_wait_seconds, prefers_as
 from app.api.task_routes import add_task_routes
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
 from app.schemas.tasks import PREFER_PARAMETER, SubmittedSchema
-from app.services.images import ImageRequest, submit_image
+from app.services.images import ImageRequest
 from app.services.submitting import MediaInput
 
 blp = Blueprint("images", __name__, url_prefix="/v1/images",
@@ -67,7 +67,7 @@ def _submit(*, compose: bool):
                        references=references)
 
     def submit():
-        return submit_image(req, tokens, context.client(), context.submit_settings())
+        return context.submit_image_task(req, tokens)
 
     if fields["respond_async"] or prefers_async():
         task = submit()

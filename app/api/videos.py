@@ -15,7 +15,6 @@ from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
 from app.services.tasks import task_state
 from app.services.video_inputs import video_request
-from app.services.videos import submit_video
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
@@ -47,11 +46,11 @@ def submit():
     legacy = fields["wait"] or prefers_wait()
     wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        task = context.submit_video_task(req, tokens, idem_key)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
     return blocking_answer(
-        KIND, lambda: submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key),
+        KIND, lambda: context.submit_video_task(req, tokens, idem_key),
         tokens, prompt=req.prompt, response_format=fields["response_format"], wait_s=wait_s, quiet=not legacy,
         applied=applied)
 

@@ -19,7 +19,7 @@ from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS,
                                image_models_in)
 from app.jimeng.regions import Token
 from app.services.openai_images import resolve_size
-from app.services.submitting import (MediaInput, SubmitSettings, SubmittedTask, load_media, send_generate,
+from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, load_media, send_generate,
                                      upload_checked_image)
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class ImageRequest:
     size: str | None = None          # OpenAI's `size` (e.g. 1024x1024), mapped onto ratio + resolution
     quality: str | None = None       # OpenAI's `quality`, mapped onto a resolution
     references: list[MediaInput] = field(default_factory=list)
+
+    def rewind(self) -> None:
+        rewind_all(self.references)
 
 
 @dataclass(frozen=True)

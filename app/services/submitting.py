@@ -49,6 +49,9 @@ class SubmitSettings:
     max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
+    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
+    # (a retry is still found on whichever account took the first attempt).
+    stable_choice: bool = True
     catalogue: LiveCatalogue | None = None     # None: the static table only
     workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
 
@@ -62,6 +65,13 @@ class SubmittedTask:
     ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
     resolution: str | None = None
     duration: int | None = None
+
+
+def rewind_all(items) -> None:
+    """Uploaded files back to their start: a submit moved to another pool account reads them again."""
+    for item in items:
+        if item.stream is not None and item.stream.seekable():
+            item.stream.seek(0)
 
 
 def load_media(item: MediaInput, settings: SubmitSettings, kind: str) -> Media:
