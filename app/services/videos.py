@@ -23,6 +23,7 @@ from app.jimeng.regions import Token
 from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services import idempotency as idem
 from app.services.idempotency import IdempotencyKey
+from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
@@ -311,7 +312,7 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
                                               origin_submit_id=origin_submit_id)
     submitted_at = int(settings.clock())
     try:
-        data = client.generate(checked.token, body, kind="video")
+        data = generate_claiming_daily(client, checked.token, body, kind="video")   # 1006: claim, resubmit once
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:
