@@ -35,7 +35,7 @@ def check():
         "token": {"type": "string", "description": "masked"}, "points": {"type": "object"}}}}}}}})
 def points():
     """Credits of each token in the Authorization header (tokens shown masked)."""
-    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.tokens()]
+    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.account_tokens()]
 
 
 @blp.post("/receive")
@@ -52,7 +52,7 @@ def receive():
     Each claim is its own write: one token's failure is reported in its item and does not hide the
     claims that worked."""
     answer = []
-    for token in context.tokens():
+    for token in context.account_tokens():
         try:
             answer.append({"token": masked(token), **claim_daily(context.client(), token).as_dict()})
         except errors.ServiceError as exc:
