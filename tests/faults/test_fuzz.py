@@ -20,6 +20,7 @@ EXAMPLES_PER_OPERATION = 40
 TOKEN = "fuzz-session-5c1d0e7a9b"
 LABELS = [op.ok().label for op in schemathesis.openapi.from_wsgi("/openapi.json", create_app({})).get_all_operations()]
 CROSS_FIELD_RULES = {"POST /v1/videos/generations", "POST /v1/videos", "POST /v1/images/generations",
+                     "POST /v1/images/compositions",
                      "POST /v1/images/edits"}
 OPAQUE_CURSOR = {"GET /v1/videos"}      # `after` is a signed cursor from an earlier page: no pattern fits it
 SEEN = {"cases": 0, "server_errors": 0, "by_status": {}}
