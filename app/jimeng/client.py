@@ -150,7 +150,14 @@ class JimengClient:
                     # (update 2.5: "no credit charged"), so sending the same draft once more, now
                     # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
                     log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
-                    return self._browser_answer(token, url, path, referer, real_base, raw)
+                    try:
+                        data = self._browser_answer(token, url, path, referer, real_base, raw)
+                    except errors.BrowserUnavailable as unavailable:
+                        log.warning("no browser for the resend: %s", unavailable.message)
+                        # Nothing was sent: Jimeng's own refusal (403 risk_control) is the true answer.
+                        raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+                    self.policy.learn(path, model)
+                    return data
                 raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
 
