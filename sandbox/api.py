@@ -157,6 +157,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
 
     @route("/commerce/v1/benefits/credit_receive", commerce=True)
     def credit_receive(caller, body, now, logid):
+        shark.check_credit_receive(request.query_string, request.headers, request.get_data())
         quota = state.credits.receive(caller.session_id, body.get("time_zone"), now)
         return {"is_first_receive": bool(quota), "receive_quota": quota, "has_popup": bool(quota),
                 "receive_inter_days": 1}

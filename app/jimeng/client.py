@@ -306,9 +306,11 @@ class JimengClient:
 
     def receive_credits(self, token: Token, time_zone: str) -> dict:
         """Claim the daily free credits (update 7): default query, body {time_zone}. Answers
-        `receive_quota` (0 when there is nothing to claim today)."""
+        `receive_quota` (0 when there is nothing to claim today). A write: never repeated, since a
+        repeat of a claim that went through answers 0 and would hide what the first one added.
+        Abroad it is page-signed, through the browser (the transport policy routes it)."""
         return self.call(token, CREDIT_RECEIVE_PATH, {"time_zone": time_zone},
-                         referer=f"{token.region.site}/ai-tool/image/generate")
+                         referer=f"{token.region.site}/ai-tool/image/generate", idempotent=False)
 
     def video_config(self, token: Token) -> dict:
         """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""

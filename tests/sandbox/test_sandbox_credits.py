@@ -105,3 +105,15 @@ def test_claim_needs_a_real_time_zone(jimeng, body):
                                   {"session": "s", "credits": 1, "claimable": "yes"}])
 def test_admin_knob_refuses_bad_input(client, body):
     assert client.post("/_sandbox/credits", json=body).status_code == 400
+
+
+def test_an_unsigned_abroad_claim_is_shark_check_reject_and_adds_nothing(jimeng):
+    refused = receive(jimeng, "broke-us-unsigned", "America/Los_Angeles", region="us", page_signed=False)
+    assert refused["ret"] == "-4" and refused["errmsg"] == "shark check reject" and "response" in refused
+    assert balance(jimeng, "broke-us-unsigned", region="us")["expiring_credits"] == []
+    signed = receive(jimeng, "broke-us-unsigned", "America/Los_Angeles", region="us")
+    assert signed["ret"] == "0" and json.loads(signed["response"])["receive_quota"] == 60
+
+
+def test_an_unsigned_cn_claim_is_accepted(jimeng):
+    assert receive(jimeng, "broke-cn-unsigned", page_signed=False)["data"]["receive_quota"] == 60

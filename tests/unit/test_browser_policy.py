@@ -137,3 +137,14 @@ def test_context_cookies_sit_on_the_sandbox_host_when_the_upstream_is_overridden
     cookies = _context_cookies("sessionid=abc", "http://127.0.0.1:8701/ai-tool/video/generate",
                                "https://jimeng.jianying.com", overridden=True)
     assert cookies == [{"name": "sessionid", "value": "abc", "domain": "127.0.0.1", "path": "/"}]
+
+
+@responses.activate
+def test_an_abroad_credit_claim_needs_the_browser_and_a_cn_claim_goes_direct():
+    receive_url = "http://jimeng.test/commerce/v1/benefits/credit_receive"
+    responses.post(receive_url, json=envelope({"receive_quota": 60}))
+    with pytest.raises(errors.BrowserUnavailable):
+        client("auto").receive_credits(parse_token("us-s"), "America/Los_Angeles")
+    assert len(responses.calls) == 0                  # never sent unsigned: it would answer -4
+    assert client("auto").receive_credits(parse_token("s"), "Asia/Shanghai")["receive_quota"] == 60
+    assert len(responses.calls) == 1
