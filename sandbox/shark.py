@@ -25,8 +25,8 @@ import secrets
 from collections.abc import Mapping
 
 from sandbox import catalogue
-from sandbox.envelope import (RET_PERMISSION_DENIED, RET_RISK_REJECT, RET_SHARK_CHECK_REJECT, RET_SHARK_NOT_PASS,
-                              RET_SHARK_REJECT, Refusal)
+from sandbox.envelope import (RET_PERMISSION_DENIED, RET_RISK_REJECT, RET_SHARK_NOT_PASS, RET_SHARK_REJECT,
+                              Refusal)
 
 # The page script's secrets. The sandbox serves them inside its page script (sandbox/page.py), as
 # the real page carries its own inside obfuscated code; a client that signs without a page fails.
@@ -38,6 +38,7 @@ X_GNARLY_KEY = "sandbox-x-gnarly-key"
 # Update 2.5, the observed refusal shapes (all HTTP 200).
 CN_RISK_MESSAGE = "生成失败，疑似存在异常行为，请重新尝试"
 CN_RISK_STARLING_KEY = "web_risk_control_message_reject_generation"
+RET_SHARK_CHECK_REJECT = "-4"     # update 5: abroad credit_receive without the page's signatures
 INTL_RISK_MESSAGE = "Couldn't generate due to unusual activity in your account. Try again later."
 
 
@@ -74,13 +75,11 @@ def check_generate(query_string: bytes, headers: Mapping[str, str], body: bytes,
             raise _cn_refusal(legacy)
 
 
-def check_credit_receive(query_string: bytes, headers: Mapping[str, str], body: bytes) -> None:
-    """Abroad the daily claim is a write the gateway checks like generate (update 2.1, [DR] §7);
-    unsigned it answers -4 "shark check reject", with `data` and `response` still there (update 5)."""
-    if _pairs(query_string).get("aid") != str(catalogue.INTL_AID):
-        return          # CN: works without the page (update 7, [SB] "verified")
-    if not _signed(query_string, body, headers, ("X-Bogus", "X-Gnarly"), (X_BOGUS_KEY, X_GNARLY_KEY)):
-        raise Refusal(RET_SHARK_CHECK_REJECT, "shark check reject", data={})
+def check_claim(query_string: bytes, headers: Mapping[str, str], body: bytes) -> None:
+    """Abroad, the daily credit claim is a write the page must sign (update 7; unsigned: -4)."""
+    if _pairs(query_string).get("aid") == str(catalogue.INTL_AID) and not _signed(
+            query_string, body, headers, ("X-Bogus", "X-Gnarly"), (X_BOGUS_KEY, X_GNARLY_KEY)):
+        raise Refusal(RET_SHARK_CHECK_REJECT, "shark check reject")
 
 
 def _check_abroad(query_string: bytes, headers: Mapping[str, str], body: bytes) -> None:

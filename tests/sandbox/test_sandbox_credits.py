@@ -107,13 +107,8 @@ def test_admin_knob_refuses_bad_input(client, body):
     assert client.post("/_sandbox/credits", json=body).status_code == 400
 
 
-def test_an_unsigned_abroad_claim_is_shark_check_reject_and_adds_nothing(jimeng):
-    refused = receive(jimeng, "broke-us-unsigned", "America/Los_Angeles", region="us", page_signed=False)
-    assert refused["ret"] == "-4" and refused["errmsg"] == "shark check reject" and "response" in refused
-    assert balance(jimeng, "broke-us-unsigned", region="us")["expiring_credits"] == []
-    signed = receive(jimeng, "broke-us-unsigned", "America/Los_Angeles", region="us")
-    assert signed["ret"] == "0" and json.loads(signed["response"])["receive_quota"] == 60
-
-
-def test_an_unsigned_cn_claim_is_accepted(jimeng):
-    assert receive(jimeng, "broke-cn-unsigned", page_signed=False)["data"]["receive_quota"] == 60
+def test_abroad_claim_without_the_page_signatures_is_minus_4_and_adds_nothing(jimeng):
+    answer = jimeng.call(RECEIVE, {"time_zone": "Asia/Tokyo"}, session="broke-jp", region="jp", page_signed=False)
+    assert answer["ret"] == "-4" and answer["errmsg"] == "shark check reject"
+    assert receive(jimeng, "broke-jp", "Asia/Tokyo", region="jp")["ret"] == "0"     # signed: claimed
+    assert receive(jimeng, "broke-cn", page_signed=False)["data"]["receive_quota"] == 60   # CN: direct works

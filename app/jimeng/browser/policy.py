@@ -3,8 +3,7 @@
 - `off`: never (a protected call then fails with Jimeng's risk refusal, 403 risk_control);
 - `always`: every generate call;
 - `auto` (default): abroad every generate call and the daily credit claim (Dreamina protects
-  them all, update 2.1); in CN a
-  call goes direct, and after a definite risk refusal it is resent once through the browser; when
+  them all, update 2.1); in CN a call goes direct, and after a definite risk refusal it is resent once through the browser; when
   Jimeng accepts that resend, its (path, model) is remembered for the rest of the process's life,
   so the next one goes through the browser at once. Without a usable browser the refusal stands.
 """
@@ -15,12 +14,11 @@ import threading
 from app.jimeng.regions import Region
 
 MODES = ("auto", "always", "off")
-# The calls the policy routes: Jimeng checks page signatures on generate only (update 2.1; reads,
-# uploads and credit queries are unchecked). Everything else always goes direct.
-BROWSER_PATHS = frozenset({"/mweb/v1/aigc_draft/generate"})
-# Abroad, the daily credit claim is a write that needs the page's signing too (update 2.1 [DR] §7:
-# unsigned it answers -4 "shark check reject"); in CN it works direct (update 7).
-ABROAD_BROWSER_PATHS = BROWSER_PATHS | {"/commerce/v1/benefits/credit_receive"}
+# The calls the policy routes: Jimeng checks page signatures on generate (update 2.1; reads,
+# uploads and credit queries are unchecked), and abroad on the daily credit claim, a write
+# (update 7: unsigned it answered -4 "shark check reject"; CN claims work direct). Everything else
+# always goes direct.
+BROWSER_PATHS = frozenset({"/mweb/v1/aigc_draft/generate", "/commerce/v1/benefits/credit_receive"})
 # Update 2.5: refusals of a missing or invalid page signature. Each created and charged nothing.
 RISK_RETS = frozenset({"4013", "1019", "-6"})
 
@@ -45,13 +43,9 @@ class TransportPolicy:
 
     def via_browser(self, region: Region, path: str, model: str) -> bool:
         """Send this call through the browser right away?"""
-        if self.mode == "off":
+        if self.mode == "off" or path not in BROWSER_PATHS:
             return False
-        if region.code != "cn":
-            return path in ABROAD_BROWSER_PATHS
-        if path not in BROWSER_PATHS:
-            return False
-        if self.mode == "always":
+        if self.mode == "always" or region.code != "cn":
             return True
         with self._lock:
             return (path, model) in self._learned
