@@ -88,3 +88,17 @@ def test_points_and_receive_pass_the_balance_rules(stack: Stack):
     assert claim[0]["received"] == 60 and session not in str(claim)
     points = http.post(f"{stack.service_url}/token/points", timeout=TIMEOUT).json()[0]["points"]
     assert points["totalCredit"] == 100_000 + 60 and points["expiringCredit"] == 60
+
+
+def test_blocking_mode_answers_the_hd_url(stack: Stack, http: requests.Session):
+    resp = http.post(f"{stack.service_url}/v1/videos/generations", json={"prompt": f"{FAST} waited for", "wait": True},
+                     timeout=TIMEOUT)
+    assert resp.status_code == 200, resp.text
+    assert "/media/hd/" in resp.json()["data"][0]["url"]
+
+
+def test_abroad_points_read_the_response_string_and_count_expiring_credits(stack: Stack):
+    http = session_for(f"us-broke-e2e-{secrets.token_hex(6)}")
+    assert http.post(f"{stack.service_url}/token/receive", timeout=TIMEOUT).json()[0]["received"] == 60
+    points = http.post(f"{stack.service_url}/token/points", timeout=TIMEOUT).json()[0]["points"]
+    assert (points["giftCredit"], points["expiringCredit"], points["totalCredit"]) == (0, 60, 60)
