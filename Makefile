@@ -40,9 +40,11 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
-## make bench: added latency of the service over calling Jimeng (the sandbox) directly
+## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
+## (throughput, p99, errors, memory), then the latency one query or a batch adds; each beside its target
 bench: $(STAMP) system-deps
-	$(PY) -m bench.bench_tasks
+	$(PY) -m bench.bench_load
+	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
 serve: $(STAMP)

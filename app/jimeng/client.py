@@ -19,7 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from app import errors
+from app import errors, metrics
 from app.jimeng import envelope, signing
 from app.jimeng.regions import Region, Token
 
@@ -35,6 +35,11 @@ CREDIT_RECEIVE_PATH = "/commerce/v1/benefits/credit_receive"
 ACCOUNT_PATH = "/passport/account/info/v2"
 
 
+# The outcome label of an upstream call, by what it raised (anything else: "bad_answer").
+_OUTCOMES = {envelope.UpstreamRet: "ret_error", errors.RateLimited: "rate_limited",
+             errors.UpstreamTimeout: "timeout", errors.UpstreamUnavailable: "unavailable"}
+
+
 def no_cookie_jar() -> http.cookiejar.CookieJar:
     """A jar that stores nothing: a shared Session must not carry one account's cookies to another."""
     jar = requests.cookies.RequestsCookieJar()
@@ -42,9 +47,17 @@ def no_cookie_jar() -> http.cookiejar.CookieJar:
     return jar
 
 
-def make_session(pool_size: int = 32) -> requests.Session:
-    """A pooled Session that retries only connection failures (nothing was sent yet)."""
+def make_session(pool_size: int = 32, proxy: str = "") -> requests.Session:
+    """A pooled Session that retries only connection failures (nothing was sent yet).
+
+    `pool_size` is the connections kept per host: the requests a worker can have in flight, so
+    none is opened and thrown away under load. The environment's proxy variables are not read
+    (`trust_env` costs a look-up per call and would route every token alike); the proxy is
+    `proxy` (UPSTREAM_PROXY) or a token's own.
+    """
     session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": proxy, "https": proxy} if proxy else {}
     session.cookies = no_cookie_jar()
     retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
@@ -60,10 +73,10 @@ class JimengClient:
     def __init__(self, *, upstream_url: str = "", timeout: float = 45.0, connect_timeout: float = 5.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
-                 read_deadline: float = 60.0) -> None:
+                 read_deadline: float = 60.0, pool_size: int = 32, proxy: str = "") -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
-        self.session = session or make_session()
+        self.session = session or make_session(pool_size, proxy)
         self.clock = clock
         self.sleep = sleep
         self.read_attempts = read_attempts
@@ -119,6 +132,19 @@ class JimengClient:
 
     def _send(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
               timeout: tuple[float, float]) -> dict:
+        """One HTTP exchange, counted in the metrics by endpoint path and outcome."""
+        t0 = time.monotonic()
+        outcome = "ok"
+        try:
+            return self._send_once(url, path, query, headers, body, proxies, timeout)
+        except BaseException as exc:
+            outcome = _OUTCOMES.get(type(exc), "bad_answer")
+            raise
+        finally:
+            metrics.upstream_call(path, outcome, time.monotonic() - t0)
+
+    def _send_once(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
+                   timeout: tuple[float, float]) -> dict:
         t0 = time.monotonic()
         try:
             resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,

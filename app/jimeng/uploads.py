@@ -155,8 +155,9 @@ def check_image_content(client: JimengClient, token: Token, uri: str, *, field: 
 @functools.cache
 def upload_session() -> requests.Session:
     """The Session for storage hosts: pooled, no retries of its own (the flow retries whole steps),
-    and a cookie jar that stores nothing."""
+    and a cookie jar that stores nothing. Proxies are the token's, never the environment's."""
     session = requests.Session()
+    session.trust_env = False
     session.cookies = no_cookie_jar()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
     session.mount("https://", adapter)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors
+from app import errors, metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, parse_record
 from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
@@ -127,6 +127,7 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
         raw = next((found[(id(t), lk.upstream_id)] for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
         failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
         states.append(_state(lk, raw, failed_call, now, settings))
+        metrics.task_state_seen(kind, states[-1].status)
     return states
 
 

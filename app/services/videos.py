@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from app import errors, media
+from app import errors, media, metrics
 from app.jimeng import payloads, uploads
 from app.jimeng.assets import Frame, Material, Media, UploadedImage, VideoDraft
 from app.jimeng.client import JimengClient
@@ -262,6 +262,7 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
         task_id = replace(task, upstream_id=submit_id, id_type="submit").encode(settings.secret_key)
+    metrics.submitted("video", checked.model.name, checked.mode)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
