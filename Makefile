@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install system-deps test test-fast demo bench serve sandbox clean
 
-# Real parts, really started: Chromium (browser transport), nginx, Redis and wrk come from Debian.
+# Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
+# prefers), nginx, Redis and wrk come from Debian.
 # The machines are Debian and we are root; install what is missing, never skip a test for it.
-SYSTEM_DEPS := chromium:chromium nginx:nginx redis-server:redis-server wrk:wrk
+SYSTEM_DEPS := chromium:chromium chromium-headless-shell:chromium-headless-shell nginx:nginx redis-server:redis-server wrk:wrk
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +42,12 @@ demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
 ## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
-## (throughput, p99, errors, memory), then the latency one query or a batch adds; each beside its target
+## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's
+## cost; each figure beside its target
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
+	$(PY) -m bench.bench_browser
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
 serve: $(STAMP)

@@ -34,6 +34,19 @@ def max_request_mb(max_upload_mb: int) -> int:
     return max_upload_mb * 12 + 1
 
 
+def _aliases(raw: str) -> dict[str, str]:
+    """"a=b,c=d" -> {"a": "b", "c": "d"}."""
+    pairs = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, sep, target = part.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise RuntimeError(f"OPENAI_MODEL_ALIASES entries look like name=target, got {part.strip()!r}")
+        pairs[name.strip()] = target.strip()
+    return pairs
+
+
 class Config:
     """Production defaults. SECRET_KEY must come from the environment."""
 
@@ -57,6 +70,8 @@ class Config:
         self.HISTORY_GRACE_SECONDS = _int("HISTORY_GRACE_SECONDS", 600)
         self.MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 100)
         self.MAX_UPLOAD_MB = _int("MAX_UPLOAD_MB", 100)
+        # Longest prompt (characters), per prompt: the protocol documents no limit of Jimeng's own.
+        self.MAX_PROMPT_CHARS = _int("MAX_PROMPT_CHARS", 2000)
         self.FETCH_TIMEOUT = _float("FETCH_TIMEOUT", 30.0)
         # Blocking mode (`wait: true`): total wait, poll interval and how many may wait at once.
         self.WAIT_TIMEOUT = _int("WAIT_TIMEOUT", 900)
@@ -66,6 +81,27 @@ class Config:
         # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").lower()
+        # The browser transport (README "Browser transport"): which generate calls go through a real
+        # Chromium page, which browser, where workers reach it, and its limits.
+        self.BROWSER_TRANSPORT = os.environ.get("BROWSER_TRANSPORT", "auto").strip().lower() or "auto"
+        self.BROWSER_EXECUTABLE = os.environ.get("BROWSER_EXECUTABLE", "").strip()
+        self.BROWSER_SOCKET = os.environ.get("BROWSER_SOCKET", "").strip()
+        self.BROWSER_PAGE_PATH = os.environ.get("BROWSER_PAGE_PATH", "/ai-tool/video/generate").strip()
+        self.BROWSER_MAX_QUEUE = _int("BROWSER_MAX_QUEUE", 32)
+        self.BROWSER_TIMEOUT = _float("BROWSER_TIMEOUT", 60.0)
+        self.BROWSER_READY_TIMEOUT = _float("BROWSER_READY_TIMEOUT", 20.0)
+        self.BROWSER_IDLE_SECONDS = _float("BROWSER_IDLE_SECONDS", 300.0)
+        # OpenAI's video routes: model aliases ("sora-2=default,sora-2-pro=jimeng-video-3.0"; "default" is
+        # the region's default video model). Empty: off, only our model names are accepted.
+        self.OPENAI_MODEL_ALIASES = _aliases(os.environ.get("OPENAI_MODEL_ALIASES", ""))
+        # `openai-poll-after-ms` on unfinished video objects: how soon the SDK's poll loop asks again.
+        self.VIDEO_POLL_AFTER_MS = _int("VIDEO_POLL_AFTER_MS", 5000)
+        # Proxies a token may name (`http://host:port@sessionid`): host names or CIDRs, comma separated.
+        # Empty (the default): a proxy prefix is refused. See README "Token proxies".
+        self.TOKEN_PROXY_ALLOWLIST = os.environ.get("TOKEN_PROXY_ALLOWLIST", "")
+        # Jimeng's live video catalogue (get_common_config) per account, cached this many seconds.
+        self.LIVE_CATALOGUE = os.environ.get("LIVE_CATALOGUE", "1").strip() != "0"
+        self.CATALOGUE_TTL = _float("CATALOGUE_TTL", 300.0)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -78,8 +114,25 @@ class Config:
             problems.append("LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.MAX_BATCH_SIZE <= 1000:
             problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
+        from app.jimeng.models import VIDEO_MODELS
+        for name, target in self.OPENAI_MODEL_ALIASES.items():
+            if target != "default" and target not in VIDEO_MODELS:
+                problems.append(f"OPENAI_MODEL_ALIASES maps {name} to unknown model {target}")
+        try:
+            from app.proxies import ProxyAllowlist
+            ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
+        except ValueError as exc:
+            problems.append(str(exc))
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
+        if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):
+            problems.append("BROWSER_TRANSPORT must be auto, always or off")
+        if self.BROWSER_MAX_QUEUE < 1 or self.BROWSER_TIMEOUT <= 0 or self.BROWSER_READY_TIMEOUT <= 0:
+            problems.append("BROWSER_MAX_QUEUE and the BROWSER_* timeouts must be positive")
+        if not self.BROWSER_PAGE_PATH.startswith("/"):
+            problems.append("BROWSER_PAGE_PATH must start with /")
+        if self.CATALOGUE_TTL <= 0:
+            problems.append("CATALOGUE_TTL must be positive")
         return problems
 
     def as_dict(self) -> dict:
@@ -110,6 +163,10 @@ class TestingConfig(DevelopmentConfig):
         self.JIMENG_TIMEOUT = 5.0
         self.WAIT_POLL_SECONDS = 0.0
         self.WAIT_TIMEOUT = 5
+        # Tests mock Jimeng at the HTTP boundary; the browser tests turn the transport on themselves.
+        self.BROWSER_TRANSPORT = "off"
+        # Tests that mock Jimeng call by call turn the live catalogue on where they test it.
+        self.LIVE_CATALOGUE = False
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "testing": TestingConfig}

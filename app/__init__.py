@@ -21,11 +21,16 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
-    from app.api import docs, meta, tokens, videos
     from app import metrics
+    from app.api import docs, meta, openai_videos, tokens, videos
     from app.api.errors import register_error_handlers
+    from app.api.request_body import close_spooled
+    from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id
+    from app.proxies import ProxyAllowlist
+    from app.services.catalogue import LiveCatalogue
+    from app.services.workspaces import Workspaces
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -61,9 +66,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["jimeng_client"] = JimengClient(
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
         connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, pool_size=max(cfg.UPSTREAM_POOL_SIZE, 1),
-        proxy=cfg.UPSTREAM_PROXY)
+        proxy=cfg.UPSTREAM_PROXY, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
+    app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
+    app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
+    app.extensions["workspaces"] = Workspaces()
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer
@@ -72,6 +80,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)
+    api.register_blueprint(openai_videos.blp)
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
     app.register_blueprint(docs.bp)
@@ -101,6 +110,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     def _forget(_exc):
         # Threads are reused: the next request's server log lines must not carry this id.
         # Streamed answers push the request context again, so this can run twice: reset once.
+        close_spooled()
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id.reset(token)

@@ -11,6 +11,7 @@ class ServiceError(Exception):
     code = "internal_error"
     http_status = 500
     default_message = "internal error"
+    retry_after: int | None = None   # seconds; sent as Retry-After on 429/503 when upstream gave none
 
     def __init__(self, message: str | None = None, *, param: str | None = None,
                  headers: dict[str, str] | None = None, extra: dict | None = None) -> None:
@@ -104,16 +105,19 @@ class UnsupportedMediaType(ServiceError):
 
 class RateLimited(ServiceError):
     code, http_status, default_message = "rate_limited", 429, "Jimeng asks to slow down; retry later"
+    retry_after = 10
 
 
 class ConcurrencyLimit(ServiceError):
     code, http_status = "concurrency_limit", 429
     default_message = "the Jimeng account has too many running tasks; retry when one has finished"
+    retry_after = 30
 
 
 class ServiceBusy(ServiceError):
     code, http_status = "service_busy", 503
     default_message = "too many blocking requests are waiting; use the async API or retry later"
+    retry_after = 5
 
 
 class UpstreamError(ServiceError):
@@ -128,12 +132,19 @@ class UpstreamChanged(UpstreamError):
 
 class UpstreamUnavailable(ServiceError):
     code, http_status, default_message = "upstream_unavailable", 503, "Jimeng cannot be reached right now"
+    retry_after = 5
 
 
 class BrowserUnavailable(ServiceError):
     code, http_status = "browser_unavailable", 503
+    retry_after = 60
     default_message = ("this call needs the browser transport, but no usable Chromium was found; install "
                        "Debian's 'chromium' package or set BROWSER_EXECUTABLE")
+
+
+class NotImplementedUpstream(ServiceError):
+    code, http_status = "not_implemented", 501
+    default_message = "Jimeng's protocol has no call for this"
 
 
 class UpstreamTimeout(ServiceError):
@@ -161,3 +172,12 @@ BY_CODE: dict[str, type[ServiceError]] = {c.code: c for c in _all_subclasses(Ser
 def error_for_code(code: str | None, message: str | None) -> ServiceError:
     """The error a failed task's `error_code` stands for (blocking mode answers with it)."""
     return BY_CODE.get(code or "", GenerationFailed)(message)
+
+
+class ProxyNotAllowed(InvalidRequest):
+    code = "proxy_not_allowed"
+    default_message = ("this service does not connect through token proxies (TOKEN_PROXY_ALLOWLIST is empty); "
+                       "send the session id without a proxy prefix")
+
+
+BY_CODE[ProxyNotAllowed.code] = ProxyNotAllowed

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import logging
 import posixpath
 import re
@@ -31,8 +30,10 @@ import urllib3
 from requests_hardened import Config as HardenedConfig
 from requests_hardened import HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
 from app import media_probe
+from app.addresses import is_public_address, literal_ip  # noqa: F401  (is_public_address: public API)
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from app.jimeng.assets import Media
 
@@ -140,20 +141,6 @@ def expect_kind(media: Media, kind: str) -> Media:
     return media
 
 
-def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool = False) -> bool:
-    """Whether a media URL may point at `ip`: globally routable, or loopback when allowed.
-
-    Refuses private, loopback, link-local (169.254.169.254 and other metadata services),
-    shared (CGNAT), reserved, multicast and unspecified addresses, for IPv4 and IPv6, including
-    IPv4 addresses written as IPv4-mapped IPv6.
-    """
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return allow_loopback
-    return ip.is_global and not ip.is_multicast
-
-
 # -- URL checks and the hardened session ----------------------------------------------------------
 
 def _checked_url(url: str, *, field: str, allow_loopback: bool) -> str:
@@ -173,7 +160,7 @@ def _checked_url(url: str, *, field: str, allow_loopback: bool) -> str:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise InvalidRequest(f"{field} is not a valid URL (no host)", param=field)
-    ip = _literal_ip(host)
+    ip = literal_ip(host)
     loopback_host = (ip.is_loopback if ip is not None else host == "localhost" or host.endswith(".localhost"))
     if (loopback_host and not allow_loopback) or (
             ip is not None and not is_public_address(ip, allow_loopback=allow_loopback)):
@@ -183,19 +170,19 @@ def _checked_url(url: str, *, field: str, allow_loopback: bool) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
 
 
-def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host written as an IP literal stands for, including the short IPv4 forms the
-    system resolver accepts (`127.1`, `0x7f.0.0.1`, `2130706433`)."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if re.fullmatch(r"[0-9a-fA-FxX.]+", host) and re.match(r"[0-9]", host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
+class _StrictIPFilterAdapter(IPFilterAdapter):
+    """requests-hardened pins the connection to the address it checked; we hold that address to our
+    stricter rule too (the library lets odd IPv6 forms such as `::7f00:1` through)."""
+
+    def __init__(self, *, is_https_proto: bool, allow_loopback: bool) -> None:
+        super().__init__(is_https_proto=is_https_proto, allow_loopback=allow_loopback)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        ip = literal_ip(host_params["host"])
+        if ip is None or not is_public_address(ip, allow_loopback=self._allow_loopback):
+            raise InvalidIPAddress(ip)
+        return host_params, pool_kwargs
 
 
 def _fetch_session(allow_loopback: bool) -> requests.Session:
@@ -205,6 +192,8 @@ def _fetch_session(allow_loopback: bool) -> requests.Session:
         never_redirect=True,            # we follow redirects ourselves, re-checking each hop
         default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
     ))
+    session.mount("http://", _StrictIPFilterAdapter(is_https_proto=False, allow_loopback=allow_loopback))
+    session.mount("https://", _StrictIPFilterAdapter(is_https_proto=True, allow_loopback=allow_loopback))
     # No proxies or .netrc from the environment: a proxy would make the IP check meaningless.
     session.trust_env = False
     session.max_redirects = MAX_REDIRECTS
@@ -313,7 +302,12 @@ def _to_media(file: BinaryIO, size: int, crc: str, *, declared_type: str, field:
         if sniffed.kind == "image":
             media.width, media.height = media_probe.image_size(file, sniffed.content_type)
         else:
-            media.duration_s = media_probe.video_duration(file, size)
+            duration = media_probe.video_duration(file, size)
+            if duration is None:
+                # Unknown would pass any length limit (a fragmented 20 s MP4 used to read as 0 s).
+                raise InvalidRequest(f"{field}: the video's length cannot be read from its header; send an "
+                                     f"MP4 or MOV with a readable duration", param=field)
+            media.duration_s = duration
         file.seek(0)
         return media
     except BaseException:

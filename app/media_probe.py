@@ -115,11 +115,15 @@ def _webp_size(head: bytes) -> tuple[int, int]:
 # Start-of-frame markers carry the size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _JPEG_SCAN_LIMIT = 4 * 1024 * 1024   # EXIF thumbnails and ICC profiles come first; stop looking at some point
+# Real files have a few dozen segments before the frame header; a crafted one may have a million.
+_JPEG_MAX_SEGMENTS = 512
 
 
 def _jpeg_size(file: BinaryIO) -> tuple[int, int]:
     file.seek(2)
-    while file.tell() < _JPEG_SCAN_LIMIT:
+    for _ in range(_JPEG_MAX_SEGMENTS):
+        if file.tell() >= _JPEG_SCAN_LIMIT:
+            break
         byte = file.read(1)
         if byte != b"\xff":
             return 0, 0
@@ -146,39 +150,146 @@ def _jpeg_size(file: BinaryIO) -> tuple[int, int]:
 
 # -- videos -------------------------------------------------------------------------------------
 
-def video_duration(file: BinaryIO, size: int) -> float:
-    """Seconds from the movie header (`moov/mvhd`: duration / timescale); 0.0 when not found."""
+class _Budget:
+    """How many box headers one probe may read: a file of a million tiny boxes costs no more."""
+
+    def __init__(self, boxes: int) -> None:
+        self.left = boxes
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _Unreadable()
+
+
+class _Unreadable(Exception):
+    pass
+
+
+MAX_BOXES = 4096          # box headers read per file (a real MP4 has tens, fragmented ones hundreds)
+MAX_TRUN_BYTES = 4 * 1024 * 1024   # sample tables read per file when summing fragments
+
+
+def video_duration(file: BinaryIO, size: int) -> float | None:
+    """Seconds, or None when the length cannot be read (the caller refuses such a file).
+
+    From the movie header (`moov/mvhd`); for a fragmented file whose header says 0, from
+    `mvex/mehd`, else from the fragments themselves (the latest `tfdt` + `trun` end, in the
+    track's `mdhd` timescale). Every walk is bounded by MAX_BOXES headers.
+    """
+    budget = _Budget(MAX_BOXES)
     try:
-        moov = _find_box(file, b"moov", 0, size)
-        if moov is None:
-            return 0.0
-        mvhd = _find_box(file, b"mvhd", *moov)
+        moov = _find_box(file, b"moov", 0, size, budget)
+        mvhd = _find_box(file, b"mvhd", *moov, budget) if moov else None
         if mvhd is None:
-            return 0.0
-        file.seek(mvhd[0])
-        body = file.read(min(mvhd[1] - mvhd[0], 32))
-        version = body[0]
-        if version == 1:    # 64-bit creation/modification times and duration
-            timescale, duration = struct.unpack(">IQ", body[20:32])
-            unknown = 0xFFFFFFFFFFFFFFFF
-        else:
-            timescale, duration = struct.unpack(">II", body[12:20])
-            unknown = 0xFFFFFFFF
-        if timescale == 0 or duration == unknown:
-            return 0.0
-        return duration / timescale
-    except (struct.error, ValueError, IndexError, OSError):
-        return 0.0
+            return None
+        timescale, duration = _header_time(file, mvhd)
+        if timescale and duration:
+            return duration / timescale
+        mvex = _find_box(file, b"mvex", *moov, budget)
+        if mvex is None:
+            return None
+        mehd = _find_box(file, b"mehd", *mvex, budget)
+        if mehd is not None and timescale:
+            file.seek(mehd[0])
+            body = file.read(12)
+            value = struct.unpack(">Q", body[4:12])[0] if body[0] == 1 else struct.unpack(">I", body[4:8])[0]
+            if value:
+                return value / timescale
+        return _fragments_duration(file, size, moov, budget)
+    except (_Unreadable, struct.error, ValueError, IndexError, OSError, ZeroDivisionError):
+        return None
 
 
-def _find_box(file: BinaryIO, box_type: bytes, start: int, end: int) -> tuple[int, int] | None:
-    """(payload start, payload end) of the first `box_type` box between start and end."""
+def _header_time(file: BinaryIO, box: tuple[int, int]) -> tuple[int, int]:
+    """(timescale, duration) of an `mvhd` or `mdhd` payload; duration 0 when unknown."""
+    file.seek(box[0])
+    body = file.read(min(box[1] - box[0], 32))
+    if body[0] == 1:    # 64-bit creation/modification times and duration
+        timescale, duration = struct.unpack(">IQ", body[20:32])
+        unknown = 0xFFFFFFFFFFFFFFFF
+    else:
+        timescale, duration = struct.unpack(">II", body[12:20])
+        unknown = 0xFFFFFFFF
+    return timescale, (0 if duration == unknown else duration)
+
+
+def _track_timescales(file: BinaryIO, moov: tuple[int, int], budget: _Budget) -> dict[int, int]:
+    scales = {}
+    for trak in _boxes(file, b"trak", *moov, budget):
+        tkhd = _find_box(file, b"tkhd", *trak, budget)
+        mdia = _find_box(file, b"mdia", *trak, budget)
+        mdhd = _find_box(file, b"mdhd", *mdia, budget) if mdia else None
+        if tkhd is None or mdhd is None:
+            continue
+        file.seek(tkhd[0])
+        head = file.read(24)
+        track_id = struct.unpack(">I", head[20:24] if head[0] == 1 else head[12:16])[0]
+        scales[track_id] = _header_time(file, mdhd)[0]
+    return scales
+
+
+def _fragments_duration(file: BinaryIO, size: int, moov: tuple[int, int], budget: _Budget) -> float | None:
+    """The end of the latest fragment, in seconds: max over `moof/traf` of tfdt + the trun durations."""
+    scales = _track_timescales(file, moov, budget)
+    trun_left = MAX_TRUN_BYTES
+    longest = 0.0
+    for moof in _boxes(file, b"moof", 0, size, budget):
+        for traf in _boxes(file, b"traf", *moof, budget):
+            tfhd = _find_box(file, b"tfhd", *traf, budget)
+            if tfhd is None:
+                continue
+            file.seek(tfhd[0])
+            flags, track_id = struct.unpack(">II", file.read(8))
+            flags &= 0xFFFFFF
+            offset = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+            default_duration = 0
+            if flags & 0x08:
+                file.seek(tfhd[0] + offset)
+                default_duration = struct.unpack(">I", file.read(4))[0]
+            start = 0
+            tfdt = _find_box(file, b"tfdt", *traf, budget)
+            if tfdt is not None:
+                file.seek(tfdt[0])
+                body = file.read(12)
+                start = struct.unpack(">Q", body[4:12])[0] if body[0] == 1 else struct.unpack(">I", body[4:8])[0]
+            total = 0
+            for trun in _boxes(file, b"trun", *traf, budget):
+                trun_left -= trun[1] - trun[0]
+                if trun_left < 0:
+                    raise _Unreadable()
+                total += _trun_duration(file, trun, default_duration)
+            scale = scales.get(track_id) or 0
+            if scale:
+                longest = max(longest, (start + total) / scale)
+    return longest or None
+
+
+def _trun_duration(file: BinaryIO, trun: tuple[int, int], default_duration: int) -> int:
+    file.seek(trun[0])
+    body = file.read(trun[1] - trun[0])
+    flags, count = struct.unpack(">II", body[:8])
+    flags &= 0xFFFFFF
+    pos = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
+    fields = [bit for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit]
+    if 0x100 not in fields:
+        return default_duration * count
+    width = 4 * len(fields)
+    table = body[pos:pos + width * count]
+    if len(table) < width * count:
+        raise _Unreadable()
+    return sum(entry[0] for entry in struct.iter_unpack(">" + "I" * len(fields), table))
+
+
+def _boxes(file: BinaryIO, box_type: bytes, start: int, end: int, budget: _Budget):
+    """(payload start, payload end) of every `box_type` box between start and end."""
     offset = start
     while offset + 8 <= end:
+        budget.spend()
         file.seek(offset)
         header = file.read(16)
         if len(header) < 8:
-            return None
+            return
         box_size, kind = struct.unpack(">I4s", header[:8])
         header_len = 8
         if box_size == 1:                        # 64-bit size follows the type
@@ -187,8 +298,12 @@ def _find_box(file: BinaryIO, box_type: bytes, start: int, end: int) -> tuple[in
         elif box_size == 0:                      # box runs to the end of its container
             box_size = end - offset
         if box_size < header_len:
-            return None
+            return
         if kind == box_type:
-            return offset + header_len, min(offset + box_size, end)
+            yield offset + header_len, min(offset + box_size, end)
         offset += box_size
-    return None
+
+
+def _find_box(file: BinaryIO, box_type: bytes, start: int, end: int, budget: _Budget) -> tuple[int, int] | None:
+    """(payload start, payload end) of the first `box_type` box between start and end."""
+    return next(_boxes(file, box_type, start, end, budget), None)

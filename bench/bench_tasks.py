@@ -175,17 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.singles < 1 or args.batches < 1 or args.latency_ms < 0:
         parser.error("--singles and --batches must be at least 1, --latency-ms at least 0")
+    return run_and_print(lambda: run_bench(singles=args.singles, batches=args.batches,
+                                           latency_ms=args.latency_ms, workers=args.workers),
+                         render_table, as_json=args.json)
+
+
+def run_and_print(run: Callable[[], dict], render: Callable[[dict], str], *, as_json: bool) -> int:
+    """Run one bench, print its result; the exit code says whether it could run (shared by the benches)."""
     exit_on_sigterm()
     try:
-        result = run_bench(singles=args.singles, batches=args.batches, latency_ms=args.latency_ms,
-                           workers=args.workers)
+        result = run()
     except (StackError, BenchError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the stack is stopped", file=sys.stderr)
         return 130
-    print(json.dumps(result, indent=2) if args.json else render_table(result))
+    print(json.dumps(result, indent=2) if as_json else render(result))
     return 0
 
 

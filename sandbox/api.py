@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import catalogue, checks, drafts
+from sandbox import catalogue, checks, drafts, models_api, shark
 from sandbox.directives import parse_directives
 from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
                               new_logid)
@@ -13,6 +13,8 @@ from sandbox.records import render, video_item
 from sandbox.state import SandboxState
 
 DAILY_CREDITS = 60
+MAX_HISTORY_PAGE = 100          # the sandbox's own bound; Jimeng's is not documented
+GENERATE_TYPES = {1: "image", 10: "video"}   # record generate_type (protocol 3.4)
 
 Handler = Callable[[checks.Caller, dict, float, str], dict]
 
@@ -20,14 +22,19 @@ Handler = Callable[[checks.Caller, dict, float, str], dict]
 def create_blueprint(state: SandboxState) -> Blueprint:
     bp = Blueprint("jimeng_api", __name__)
 
-    def route(path: str, *, default_query: bool = True, commerce: bool = False):
-        """Register a handler(caller, body, now, logid) -> data behind the checks and the envelope."""
+    def route(path: str, *, default_query: bool = True, commerce: bool = False, guarded: bool = False):
+        """Register a handler(caller, body, now, logid) -> data behind the checks and the envelope.
+        `guarded`: the anti-abuse gate (sandbox/shark.py) runs first, as Jimeng's gateway does."""
         def register(handler: Handler) -> Handler:
             def view():
                 now = state.now()
                 logid = new_logid(now)
                 intl = commerce and request.headers.get("Appid") == str(catalogue.INTL_AID)
                 try:
+                    if guarded:
+                        shark.check_generate(request.query_string, request.headers, request.get_data(),
+                                             protected_models=state.settings.protected_models,
+                                             legacy=state.settings.shark_legacy)
                     caller = checks.verify_call(request.path, request.headers, request.args, request.cookies, now,
                                                 max_skew=state.settings.max_skew_seconds,
                                                 default_query=default_query)
@@ -36,18 +43,20 @@ def create_blueprint(state: SandboxState) -> Blueprint:
                         raise Refusal(RET_INVALID_PARAMETER, "invalid parameter: the body must be a JSON object")
                     data = handler(caller, body, now, logid)
                 except Refusal as refusal:
-                    return jsonify(envelope(None, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,
-                                            intl_commerce=intl))
+                    answer = envelope(refusal.data, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,
+                                      intl_commerce=intl)
+                    return jsonify({**answer, **refusal.fields})
                 return jsonify(envelope(data, now, logid=logid, intl_commerce=intl))
             bp.add_url_rule(path, handler.__name__, view, methods=["POST"])
             return handler
         return register
 
-    @route("/mweb/v1/aigc_draft/generate")
+    @route("/mweb/v1/aigc_draft/generate", guarded=True)
     def generate(caller, body, now, logid):
         if caller.session_id.startswith("risky"):
             raise Refusal(RET_SHARK_NOT_PASS, "shark not pass: sandbox session marked risky")
         draft = drafts.read_generate(body, caller, state.uploads)
+        models_api.check_generate(state, caller, body, draft)
         try:
             scenario = parse_directives(draft.texts)
         except ValueError as exc:
@@ -71,6 +80,23 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             raise drafts.bad("image_info must be an object")
         found = state.records.find(caller.session_id, ids["history_ids"], ids["submit_ids"], now)
         return {key: render(record, now, request.host_url, state.media) for key, record in found.items()}
+
+    @route("/mweb/v1/get_history")
+    def get_history(caller, body, now, logid):
+        """The account's history list (update, section 6): `records_list`, `has_more`, `next_offset`."""
+        count, offset, types = body.get("count"), body.get("offset", 0), body.get("history_type_list")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_HISTORY_PAGE:
+            raise drafts.bad(f"count must be an integer from 1 to {MAX_HISTORY_PAGE}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise drafts.bad("offset must be a non-negative integer (a next_offset from an earlier page)")
+        if not isinstance(types, list) or not types or not all(t in GENERATE_TYPES for t in types):
+            raise drafts.bad(f"history_type_list must list generate types from {sorted(GENERATE_TYPES)}")
+        if body.get("mode") != "workbench":
+            raise drafts.bad("mode must be workbench")
+        kinds = {GENERATE_TYPES[t] for t in types}
+        records, has_more = state.records.page(caller.session_id, kinds, count, offset, now)
+        return {"records_list": [render(r, now, request.host_url, state.media) for r in records],
+                "has_more": has_more, "next_offset": records[-1].seq if has_more else 0}
 
     @route("/mweb/v1/get_upload_token")
     def get_upload_token(caller, body, now, logid):
@@ -121,5 +147,13 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         user_id = int(caller.fingerprint, 16) % 10 ** 16
         return {"user_id": user_id, "user_id_str": str(user_id), "screen_name": f"sandbox-{caller.fingerprint}",
                 "app_id": caller.aid}
+
+    @route("/mweb/v1/video_generate/get_common_config")
+    def get_common_config(caller, body, now, logid):
+        return models_api.common_config(state, caller, body)
+
+    @route("/mweb/v1/workspace/list")
+    def workspace_list(caller, body, now, logid):
+        return models_api.workspaces(caller)
 
     return bp

@@ -5,7 +5,7 @@ import time
 
 from flask import Flask, Response, jsonify, request
 
-from sandbox import admin, api, cdn, upload_views
+from sandbox import admin, api, cdn, page, upload_views
 from sandbox.checks import fingerprint
 from sandbox.envelope import envelope
 from sandbox.settings import Settings
@@ -21,7 +21,8 @@ def create_sandbox(settings: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["sandbox"] = state
     app.before_request(lambda: _before_call(state))
-    for module in (api, upload_views, cdn, admin):
+    app.after_request(lambda response: _after_call(state, response))
+    for module in (api, upload_views, cdn, page, admin):
         app.register_blueprint(module.create_blueprint(state))
     return app
 
@@ -39,6 +40,21 @@ def _before_call(state: SandboxState) -> Response | None:
     fault = state.faults.take(request.path, key)
     if fault is None:
         return None
+    if fault.after:
+        request.environ["sandbox.fault_after"] = fault   # the call is carried out; its answer is lost
+        return None
+    return _play(fault, now)
+
+
+def _after_call(state: SandboxState, response: Response) -> Response:
+    """An `after` fault: the call took effect (a task was created), then the answer is delayed/replaced."""
+    fault = request.environ.get("sandbox.fault_after")
+    if fault is None:
+        return response
+    return _play(fault, state.now()) or response
+
+
+def _play(fault, now: float) -> Response | None:
     if fault.delay:
         time.sleep(fault.delay)
     if fault.ret is not None:

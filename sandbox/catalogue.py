@@ -41,34 +41,49 @@ CN_ASIA = CN | ASIA
 
 @dataclass(frozen=True)
 class VideoModel:
-    benefit: str
+    benefit: str                      # "{res}" stands for the resolution (VIP and 2.5 keys)
     durations_s: tuple[int, ...]
     regions: frozenset[str]
-    omni_benefit: str | None = None   # only the Seedance keys accept omni reference
+    omni: bool = False                # only the Seedance keys accept omni reference
+    video_suffix: str = ""            # omni with a video material: benefit + this ([LJ] 2026-03)
+    resolutions: frozenset[str] = frozenset({"720p"})
+    vip: bool = False                 # needs a VIP account: others get 1006 "no relevant benefits"
+
+    def benefit_for(self, resolution: str, with_video: bool) -> str:
+        base = self.benefit.format(res=resolution)
+        return base + self.video_suffix if with_video else base
 
 
 _BASIC = "basic_video_operation_vgfm_v_three"
 _VGFM = "dreamina_ic_generate_video_model_vgfm"
 _SEEDANCE_S = tuple(range(4, 16))
+_HD = frozenset({"720p", "1080p"})
 
-# Protocol 3.1, keyed by model_req_key (= extend.root_model).
+# Protocol 3.1 and the 2026 update 4.1, keyed by model_req_key (= extend.root_model).
 VIDEO_MODELS: dict[str, VideoModel] = {
-    "dreamina_seedance_40_pro": VideoModel("dreamina_video_seedance_20_pro", _SEEDANCE_S, CN,
-                                           "dreamina_video_seedance_20_video_add"),
-    "dreamina_seedance_40": VideoModel("dreamina_seedance_20_fast", _SEEDANCE_S, CN,
-                                       "dreamina_seedance_20_fast_with_video"),
+    "dreamina_seedance_45_pro": VideoModel("seedance_25_{res}_output", _SEEDANCE_S, ALL, True,
+                                           resolutions=frozenset({"480p", "720p", "1080p"})),
+    "dreamina_seedance_40_pro": VideoModel("dreamina_video_seedance_20_pro", _SEEDANCE_S, CN, True, "_with_video"),
+    "dreamina_seedance_40": VideoModel("dreamina_seedance_20_fast", _SEEDANCE_S, CN, True, "_with_video"),
+    "dreamina_seedance_40_pro_vision": VideoModel("seedance_20_pro_{res}_output", _SEEDANCE_S, ALL, True,
+                                                  resolutions=frozenset({"720p", "1080p", "4k"}), vip=True),
+    "dreamina_seedance_40_vision": VideoModel("seedance_20_fast_{res}_output", _SEEDANCE_S, ALL, True, vip=True),
+    "dreamina_seedance_40_mini": VideoModel("seedance_20_mini_{res}_output", _SEEDANCE_S, ALL),
     f"{_VGFM}_3.5_pro": VideoModel("dreamina_video_seedance_15_pro", (5, 10, 12), ALL),
     f"{_VGFM}_3.0_pro": VideoModel(_BASIC, (5, 10), CN_ASIA),
-    f"{_VGFM}_3.0": VideoModel(_BASIC, (5, 10), ALL),
-    f"{_VGFM}_3.0_fast": VideoModel(_BASIC, (5, 10), CN_ASIA),
+    f"{_VGFM}_3.0": VideoModel(_BASIC, (5, 10), ALL, resolutions=_HD),
+    f"{_VGFM}_3.0_fast": VideoModel(_BASIC, (5, 10), CN_ASIA, resolutions=_HD),
     f"{_VGFM}1.0": VideoModel(_BASIC, (5, 10), CN_ASIA),
     f"{_VGFM}_lite": VideoModel(_BASIC, (5, 10), CN_ASIA),
     "dreamina_veo3_generate_video": VideoModel("generate_video_veo3", (8,), ASIA),
     "dreamina_veo3.1_generate_video": VideoModel("generate_video_veo3.1", (8,), ASIA),
     "dreamina_sora2_generate_video": VideoModel("generate_video_sora2", (4, 8, 12), ASIA),
 }
+# [SB] 2026-09-30: the old vgfm video keys answer ret 2061. [ZN] (2026-09-27) still calls 1.5 and
+# 3.0 "unaffected" and [SB] itself lists 1.0 Pro / Fast among the live models, so by default only
+# the two oldest keys are gone; `removed_models` (SANDBOX_REMOVED_MODELS) changes the set.
+DEFAULT_REMOVED_MODELS = frozenset({f"{_VGFM}1.0", f"{_VGFM}_lite"})
 VIDEO_RATIOS = frozenset({"1:1", "4:3", "3:4", "16:9", "9:16", "21:9"})
-VIDEO_RESOLUTIONS = frozenset({"720p", "1080p"})
 
 # Protocol 6.1, keyed by the upstream `model` (= extend.root_model); value = regions.
 IMAGE_MODELS: dict[str, frozenset[str]] = {

@@ -89,13 +89,15 @@ class _Reader:
         duration_ms = given.get("duration_ms")
         if not isinstance(duration_ms, int) or isinstance(duration_ms, bool):
             raise bad("video_gen_inputs[0].duration_ms must be an integer")
-        if given.get("resolution", "720p") not in catalogue.VIDEO_RESOLUTIONS:
-            raise bad(f"resolution {given.get('resolution')!r} is not 720p or 1080p")
+        resolution = given.get("resolution", "720p")
+        if resolution not in model.resolutions:
+            raise bad(f"resolution {resolution!r} is not one of {sorted(model.resolutions)} for {key}")
         mode = _video_mode(draft, given)
-        if mode == OMNI and model.omni_benefit is None:
+        if mode == OMNI and not model.omni:
             raise bad(f"omni reference is only offered by the Seedance models, not {key}")
-        benefit = model.omni_benefit if mode == OMNI else model.benefit
-        _check_benefit(extend, benefit)
+        with_video = mode == OMNI and any(isinstance(m, dict) and m.get("material_type") == "video"
+                                          for m in _dig(given, "unified_edit_input").get("material_list") or [])
+        _check_benefit(extend, model.benefit_for(resolution, with_video))
         if mode != MULTI_FRAME and duration_ms not in [s * 1000 for s in model.durations_s]:
             raise bad(f"duration_ms {duration_ms} is not allowed for {key} (seconds: {list(model.durations_s)})")
         read_mode = {FIRST_LAST: self._first_last_frames, MULTI_FRAME: self._multi_frame,

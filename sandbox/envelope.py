@@ -15,15 +15,19 @@ RET_SESSION_INVALID = "1015"     # 2.6: login expired / session invalid
 RET_SHARK_NOT_PASS = "1019"      # appendix A: risk control
 RET_PERMISSION_DENIED = "3018"   # 2.6/9: outdated version constants or signing
 RET_NO_CREDIT = "5000"           # 2.6: not enough credits
+RET_RISK_REJECT = "4013"         # update 2.5: CN protected generate without a valid a_bogus
+RET_SHARK_REJECT = "-6"          # update 2.5: abroad generate without the page's signatures
 
 
 class Refusal(Exception):
     """A refusal the real Jimeng would answer as `{"ret": <code>, "errmsg": ...}`."""
 
-    def __init__(self, ret: str, errmsg: str) -> None:
+    def __init__(self, ret: str, errmsg: str, *, data: dict | None = None, fields: dict | None = None) -> None:
         super().__init__(f"ret {ret}: {errmsg}")
         self.ret = ret
         self.errmsg = errmsg
+        self.data = data            # some refusals carry `data` (e.g. 3018's fail_code)
+        self.fields = fields or {}  # and some carry fail fields at the top level (4013)
 
 
 def new_logid(now: float) -> str:

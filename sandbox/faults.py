@@ -21,6 +21,7 @@ class Fault:
     ret: str | None = None          # answer a Jimeng envelope with this ret instead
     errmsg: str | None = None
     headers: dict = field(default_factory=dict)
+    after: bool = False             # carry the call out first, then delay/replace its answer (a lost answer)
 
     def matches(self, keys: tuple[str, ...]) -> bool:
         if self.path.endswith("*"):
@@ -32,12 +33,12 @@ def parse_fault(spec: object) -> Fault:
     """A Fault from the admin API's JSON; ValueError says what is wrong with it."""
     if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"].startswith("/"):
         raise ValueError('a fault needs "path", e.g. "/mweb/v1/get_history_by_ids"')
-    unknown = set(spec) - {"path", "count", "status", "delay", "ret", "errmsg", "headers"}
+    unknown = set(spec) - {"path", "count", "status", "delay", "ret", "errmsg", "headers", "after"}
     if unknown:
         raise ValueError(f"unknown fault field(s) {sorted(unknown)}")
     fault = Fault(path=spec["path"], count=spec.get("count") or 1, status=spec.get("status"),
                   delay=float(spec.get("delay") or 0), errmsg=spec.get("errmsg"), headers=spec.get("headers") or {},
-                  ret=None if spec.get("ret") is None else str(spec["ret"]))
+                  ret=None if spec.get("ret") is None else str(spec["ret"]), after=spec.get("after") is True)
     if not isinstance(fault.count, int) or fault.count < 1:
         raise ValueError("count must be a positive integer")
     if fault.status is not None and not (isinstance(fault.status, int) and 100 <= fault.status <= 599):

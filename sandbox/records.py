@@ -115,6 +115,15 @@ class RecordBook:
         return {key: rec for key, rec in found.items()
                 if rec is not None and rec.session_id == session_id and rec.listed(now)}
 
+    def page(self, session_id: str, kinds: set[str], count: int, offset: int, now: float) -> tuple[list[Record], bool]:
+        """The caller's listed records of these kinds, newest first, older than the `offset` cursor
+        (a record's seq; 0 = from the newest); and whether more follow."""
+        with self._lock:
+            mine = [r for r in self._records.values() if r.session_id == session_id and r.draft.kind in kinds
+                    and r.listed(now) and (offset <= 0 or r.seq < offset)]
+        mine.sort(key=lambda r: r.seq, reverse=True)
+        return mine[:count], len(mine) > count
+
     def find_item(self, session_id: str, item_id: str) -> Record | None:
         with self._lock:
             return next((r for r in self._records.values()

@@ -4,10 +4,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+from sandbox.catalogue import DEFAULT_REMOVED_MODELS
 
 ENVIRONMENT = {"queue_seconds": "SANDBOX_QUEUE_SECONDS", "generate_seconds": "SANDBOX_GENERATE_SECONDS",
                "latency_ms": "SANDBOX_LATENCY_MS"}
+# Update 2.1: the CN models whose generate call needs the page's signature (the set has grown before).
+PROTECTED_MODELS = frozenset({"dreamina_seedance_40_pro", "dreamina_seedance_40"})
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,11 @@ class Settings:
     generate_seconds: float = 4.0            # default time it then spends generating
     latency_ms: float = 0.0                  # added to every non-admin call, for benchmarks
     max_skew_seconds: float = 300.0          # allowed Device-Time distance from the clock
+    protected_models: frozenset[str] = PROTECTED_MODELS   # CN root_models that need a_bogus
+    shark_legacy: bool = False               # answer CN signature failures as in Feb 2026 (1019)
+    # model_req_keys answered with ret 2061 and left out of get_common_config (SANDBOX_REMOVED_MODELS,
+    # comma separated; "none" for none).
+    removed_models: frozenset[str] = field(default=DEFAULT_REMOVED_MODELS)
 
     @classmethod
     def load(cls, overrides: Mapping | None = None) -> Settings:
@@ -28,6 +37,15 @@ class Settings:
                     values[name] = float(raw)
                 except ValueError:
                     raise RuntimeError(f"{env} must be a number, got {raw!r}") from None
+        models = os.environ.get("SANDBOX_PROTECTED_MODELS")
+        if models is not None:
+            values["protected_models"] = frozenset(m.strip() for m in models.split(",") if m.strip())
+        if os.environ.get("SANDBOX_SHARK_LEGACY", "").strip() == "1":
+            values["shark_legacy"] = True
+        removed = os.environ.get("SANDBOX_REMOVED_MODELS", "").strip()
+        if removed:
+            values["removed_models"] = frozenset() if removed.lower() == "none" else frozenset(
+                k.strip() for k in removed.split(",") if k.strip())
         overrides = dict(overrides or {})
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:

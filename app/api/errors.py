@@ -21,7 +21,24 @@ def render(exc: errors.ServiceError):
     response.status_code = exc.http_status
     for name, value in exc.headers.items():
         response.headers[name] = value
+    for name, value in retry_headers(exc).items():
+        response.headers.setdefault(name, value)
     return response
+
+
+def retry_headers(exc: errors.ServiceError) -> dict[str, str]:
+    """What OpenAI-style clients read before retrying on their own.
+
+    A task may exist (and be paid for) when the error names one: retrying would submit it again.
+    A 409 (conflict, not finished) never heals by resending the same request either; the SDKs
+    retry 409 unless told not to. 429 and 503 say when to come back.
+    """
+    headers = {}
+    if "task_id" in exc.extra or exc.http_status == 409:
+        headers["x-should-retry"] = "false"
+    if exc.http_status in (429, 503) and exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
+    return headers
 
 
 def first_validation_problem(messages: dict | list | str, prefix: str = "") -> tuple[str | None, str]:

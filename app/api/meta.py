@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 
 from flask import current_app, request
 from flask_smorest import Blueprint
@@ -9,9 +10,12 @@ from flask_smorest import Blueprint
 from app import errors, metrics
 from app.api import context
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, VIDEO_MODELS,
-                               VIDEO_RATIOS, video_modes_in)
+                               VIDEO_RATIOS, VideoModel, video_modes_in)
 
 blp = Blueprint("meta", __name__, description="Service health and models")
+# OpenAI's model objects carry `created` (unix seconds). Jimeng publishes no dates: this is a fixed
+# stand-in (2025-01-01) so the value never changes between calls or workers.
+MODEL_CREATED = 1735689600
 
 
 @blp.get("/ping")
@@ -23,15 +27,19 @@ def ping():
 
 _HEALTH = {"description": "status ok or misconfigured, with the problems", "content": {"application/json": {
     "schema": {"type": "object", "properties": {"status": {"type": "string"},
-                                                "problems": {"type": "array", "items": {"type": "string"}}}}}}}
+                                                "problems": {"type": "array", "items": {"type": "string"}},
+                                                "browser": {"type": "object"}}}}}}
 
 
 @blp.get("/healthz")
 @blp.doc(responses={"200": _HEALTH, "503": _HEALTH})
 def healthz():
-    """Readiness: the configuration is fit to serve."""
+    """Readiness: the configuration is fit to serve; and the browser transport's state (never started here).
+
+    A missing browser does not make the service unready: everything but the calls that need it works."""
     problems = context.config().validate()
-    body = {"status": "ok" if not problems else "misconfigured", "problems": problems}
+    body = {"status": "ok" if not problems else "misconfigured", "problems": problems,
+            "browser": context.client().browser_status()}
     return body, (200 if not problems else 503)
 
 
@@ -50,28 +58,66 @@ def metrics_page():
 
 
 @blp.get("/v1/models")
-@blp.doc(responses={"200": {"description": "{object: list, data: [model]}", "content": {"application/json": {
-    "schema": {"type": "object", "properties": {"object": {"type": "string"},
-                                                "data": {"type": "array", "items": {"type": "object"}}}}}}}})
+@blp.doc(security=[{}, {"bearer": []}], responses={"200": {
+    "description": "{object: list, data: [model]}; with a bearer token only what those accounts can use now",
+    "content": {"application/json": {"schema": {"type": "object", "properties": {
+        "object": {"type": "string"}, "data": {"type": "array", "items": {"type": "object"}}}}}}}})
 def models():
-    """Video and image models, OpenAI-style, with each model's regions, modes and limits."""
-    data = []
-    for m in VIDEO_MODELS.values():
-        modes = {r: list(video_modes_in(m, r)) for r in sorted(m.regions)}
-        data.append({
-            "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "video",
-            "description": m.description, "regions": sorted(m.regions),
-            "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name),
-            "durations": list(m.durations), "default_duration": m.default_duration,
-            "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
-            "modes": modes,
-            "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},
-        })
+    """Video and image models, OpenAI-style, with each model's regions, modes and limits.
+
+    Without a token: the static table. With `Authorization: Bearer <token>[,...]`: the video models
+    those accounts can use now (Jimeng's live catalogue, merged over the table)."""
+    video = list(VIDEO_MODELS.values())
+    if request.headers.get("Authorization"):
+        video = _live_video_models(context.tokens())
+    data = [_video_entry(m) for m in video]
     for m in IMAGE_MODELS.values():
         data.append({
-            "id": m.name, "object": "model", "owned_by": "jimeng-api", "type": "image",
+            "id": m.name, "object": "model", "created": MODEL_CREATED, "owned_by": "jimeng-api", "type": "image",
             "description": m.description, "regions": sorted(m.regions),
             "default_for_regions": sorted(r for r, n in DEFAULT_IMAGE_MODEL.items() if n == m.name),
             "resolutions": list(m.resolutions), "ratios": list(IMAGE_RATIOS),
         })
     return {"object": "list", "data": data}
+
+
+@blp.get("/v1/models/<model_id>")
+@blp.doc(responses={"200": {"description": "one model, the same object as in the list", "content": {
+    "application/json": {"example": {"id": "jimeng-video-3.0", "object": "model", "created": MODEL_CREATED,
+                                     "owned_by": "jimeng-api", "type": "video"}}}}})
+def model(model_id: str):
+    """One model (OpenAI's retrieve); a configured alias answers its target model."""
+    aliases = context.config().OPENAI_MODEL_ALIASES
+    wanted = aliases.get(model_id, model_id)
+    if wanted == "default":
+        wanted = DEFAULT_VIDEO_MODEL["cn"]
+    found = next((m for m in models()["data"] if m["id"] == wanted), None)
+    if found is None:
+        raise errors.NotFound(f"no model {model_id!r}; see GET /v1/models")
+    return found
+
+
+def _live_video_models(tokens) -> list[VideoModel]:
+    """Each model offered to at least one of the accounts, as the first such account sees it,
+    limited to the regions of the accounts that offer it."""
+    found: dict[str, tuple[VideoModel, set[str]]] = {}
+    for token in tokens:
+        account = context.catalogue().for_token(context.client(), token)
+        for model in VIDEO_MODELS.values():
+            if account.offers(model):
+                merged, regions = found.setdefault(model.name, (account.merged(model), set()))
+                regions.add(token.region.code)
+    return [replace(m, regions=frozenset(regions)) for m, regions in found.values()]
+
+
+def _video_entry(m: VideoModel) -> dict:
+    return {
+        "id": m.name, "object": "model", "created": MODEL_CREATED, "owned_by": "jimeng-api", "type": "video",
+        "description": m.description, "regions": sorted(m.regions),
+        "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name and r in m.regions),
+        "durations": list(m.durations), "default_duration": m.default_duration,
+        "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
+        "vip": m.vip,
+        "modes": {r: list(video_modes_in(m, r)) for r in sorted(m.regions)},
+        "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},
+    }

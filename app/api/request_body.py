@@ -3,30 +3,54 @@ from __future__ import annotations
 
 import json
 
-from flask import request
+from flask import current_app, g, request
 
-from app import errors
-from app.services.videos import MediaInput
+from app import errors, streamed_json
+from app.services.videos import MediaInput, VideoRequest
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SMALL_BODY = 256 * 1024   # batch and token bodies: 100 ids of 128 characters are ~14 KB
+MAX_JSON_WITHOUT_MEDIA = 1024 * 1024   # a submit's JSON once its data URIs are taken out
 
 
-def body_fields(max_bytes: int | None = None) -> dict:
+def body_fields(max_bytes: int | None = None, *, spool_data_uris: bool = False) -> dict:
     """The request's fields as a dict; 415 for other content types, 400 for broken JSON.
 
-    `max_bytes` caps small-body routes below the app-wide limit that uploads need.
+    `max_bytes` caps small-body routes below the app-wide limit that uploads need; the cap holds
+    while the body streams, with or without Content-Length (413 past it). With `spool_data_uris`,
+    data URIs in a JSON body are decoded to temporary files as the body streams (see
+    `spooled_media`), as multipart files are.
     """
     mimetype = request.mimetype
-    if max_bytes is not None and (request.content_length or 0) > max_bytes:
-        raise errors.PayloadTooLarge(f"this route takes at most {max_bytes // 1024} KB")
+    if max_bytes is not None:
+        if (request.content_length or 0) > max_bytes:
+            raise errors.PayloadTooLarge(f"this route takes at most {max_bytes // 1024} KB")
+        request.max_content_length = max_bytes   # enforced on the stream itself: chunked bodies too
+    try:
+        return _fields(mimetype, spool_data_uris)
+    finally:
+        _refuse_if_cut()
+
+
+def _refuse_if_cut() -> None:
+    """Werkzeug stops a body without Content-Length at the cap without saying so: a body that
+    filled the cap was cut, and is refused as too large rather than parsed half."""
+    limit = request.max_content_length
+    if limit and request.content_length is None and "stream" in request.__dict__ and request.stream.tell() >= limit:
+        raise errors.PayloadTooLarge(f"the request body is larger than {limit // 1024} KB")
+
+
+def _fields(mimetype: str, spool_data_uris: bool) -> dict:
     if mimetype == "application/json" or (mimetype.endswith("+json")):
-        try:
-            data = request.get_json(silent=True)
-        except RecursionError:  # absurdly nested JSON
-            data = None
-        if data is None and request.get_data(cache=True).strip() != b"null":
-            raise errors.InvalidRequest("the body is not valid JSON")
+        if spool_data_uris:
+            data = _spooling_json()
+        else:
+            try:
+                data = request.get_json(silent=True)
+            except RecursionError:  # absurdly nested JSON
+                data = None
+            if data is None and request.get_data(cache=True).strip() != b"null":
+                raise errors.InvalidRequest("the body is not valid JSON")
         if not isinstance(data, dict):
             raise errors.InvalidRequest("the JSON body must be an object")
         try:  # lone surrogates parse as JSON but cannot be sent on as UTF-8
@@ -45,6 +69,53 @@ def body_fields(max_bytes: int | None = None) -> dict:
     raise errors.UnsupportedMediaType(f"send application/json or multipart/form-data, not {mimetype or 'nothing'}")
 
 
+def _spooling_json():
+    def chunks():
+        while chunk := request.stream.read(streamed_json.CHUNK_BYTES):
+            yield chunk
+
+    spooled: dict = {}
+    g.spooled_data_uris = spooled
+    try:
+        data, found = streamed_json.parse(chunks(), max_skeleton=MAX_JSON_WITHOUT_MEDIA,
+                                          max_media_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    except streamed_json.SkeletonTooLarge:
+        raise errors.PayloadTooLarge(f"the JSON body, data URIs aside, is larger than "
+                                     f"{MAX_JSON_WITHOUT_MEDIA // 1024} KB") from None
+    except ValueError:
+        raise errors.InvalidRequest("the body is not valid JSON") from None
+    spooled.update(found)
+    return data
+
+
+def spooled_media(item: MediaInput) -> MediaInput:
+    """`item` with its data URI swapped for the file it was decoded into while the body streamed."""
+    entry = g.get("spooled_data_uris", {}).get(item.url or "")
+    if entry is None:
+        return item
+    if entry.invalid:
+        raise errors.InvalidRequest(f"{item.field}: the data URI's base64 is invalid", param=item.field)
+    if entry.too_large:
+        limit = current_app.config["MAX_UPLOAD_MB"]
+        raise errors.PayloadTooLarge(f"{item.field} is larger than the {limit} MB limit", param=item.field)
+    return MediaInput(field=item.field, stream=entry.file, declared_type=entry.declared_type)
+
+
+def with_spooled_media(req: VideoRequest) -> VideoRequest:
+    """Every media input of a video request that was a streamed data URI, as its decoded file."""
+    req.images = [spooled_media(m) for m in req.images]
+    req.materials = [spooled_media(m) for m in req.materials]
+    for frame in req.frames:
+        frame.media = spooled_media(frame.media)
+    return req
+
+
+def close_spooled() -> None:
+    """Teardown: the temporary files of this request's data URIs."""
+    for entry in g.pop("spooled_data_uris", {}).values():
+        entry.file.close()
+
+
 def uploaded_files() -> list[MediaInput]:
     """Uploaded files in upload order, each named by its form field."""
     files = []
@@ -56,5 +127,26 @@ def uploaded_files() -> list[MediaInput]:
     return files
 
 
+def _preferences() -> dict[str, str]:
+    """RFC 7240 `Prefer` header(s): name -> value ("" when bare); parameters after ';' are ignored."""
+    found = {}
+    for header in request.headers.getlist("Prefer"):
+        for part in header.split(","):
+            name, _, value = part.split(";")[0].strip().partition("=")
+            if name:
+                found.setdefault(name.strip().lower(), value.strip().strip('"'))
+    return found
+
+
 def prefers_wait() -> bool:
-    return any(part.strip().lower() == "wait" for part in request.headers.get("Prefer", "").split(","))
+    """The old bare `Prefer: wait`: block until the task ends (up to WAIT_TIMEOUT)."""
+    return _preferences().get("wait") == ""
+
+
+def preferred_wait_seconds(cap: float) -> int | None:
+    """`Prefer: wait=N` (RFC 7240): wait up to N seconds (at most `cap`), then answer whatever the
+    state is. None when the client did not ask; a malformed value is ignored, as the RFC says."""
+    value = _preferences().get("wait")
+    if not value or not value.isdigit():
+        return None
+    return int(min(int(value[:9]), cap))

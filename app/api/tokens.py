@@ -22,7 +22,8 @@ class TokenCheckSchema(Schema):
         "type": "object", "properties": {"live": {"type": "boolean"}}}}}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
-    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"], param="token")
+    token = context.checked_proxy(parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"],
+                                              param="token"), "token")
     return {"live": is_alive(context.client(), token)}
 
 

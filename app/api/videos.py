@@ -8,8 +8,11 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api.request_body import SMALL_BODY, body_fields, prefers_wait, uploaded_files
-from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, SubmittedSchema, TaskStateSchema
+from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_seconds, prefers_wait,
+                                  uploaded_files, with_spooled_media)
+from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
+                               BlockingAnswerSchema,
+                               SubmittedSchema, TaskStateSchema)
 from app.schemas.videos import VideoSubmitSchema
 from app.services import content
 from app.services.tasks import TaskState, task_state, task_states
@@ -29,30 +32,50 @@ def state_json(state: TaskState) -> dict:
 
 
 @blp.post("/generations")
-@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], description=(
+@blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
+         description=(
     "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
-    "the task ends and answers in the old sync shape."))
+    "the task ends and answers in the old sync shape (`created`, `task_id`, `data[0].url`). "
+    "`Prefer: wait=N` (RFC 7240) blocks at most N seconds: the sync shape if the task ended by then, "
+    "else 202 with the task as it is; `Preference-Applied` says which."),
+    responses={"202": {"description": "`Prefer: wait=N` ran out: the task, still running",
+                       "content": {"application/json": {"schema": SubmittedSchema}}},
+               "200": {"description": "the task (async), or with `wait` the finished video in the old "
+                                      "sync shape", "content": {"application/json": {"schema": BlockingAnswerSchema}}}})
 @blp.response(200, SubmittedSchema)
 def submit():
     tokens = context.tokens()
-    fields = VideoSubmitSchema().load(body_fields())
-    req = video_request(fields, uploaded_files())
-    if not (fields["wait"] or prefers_wait()):
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
-        return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+    idem_key = context.idempotency()
+    fields = VideoSubmitSchema().load(body_fields(spool_data_uris=True))
+    req = with_spooled_media(video_request(fields, uploaded_files()))
     cfg = context.config()
+    legacy = fields["wait"] or prefers_wait()
+    wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
+    if wait_s is None:
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+    applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = submit_video(req, tokens, context.client(), context.submit_settings())
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
-                                  timeout=cfg.WAIT_TIMEOUT, interval=cfg.WAIT_POLL_SECONDS)
+                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=not legacy)
+            if not state.finished:
+                body = {"created": task.created, "task_id": task.task_id, "status": state.status, "model": task.model}
+                return json_answer(body, 202, {"Preference-Applied": applied})
             if state.status != "completed":
                 raise errors.error_for_code(state.error_code, state.error)
             item = {"url": state.result["url"], "revised_prompt": req.prompt}
             if fields["response_format"] == "b64_json":
                 item = {"b64_json": content.read_base64(state.result["url"], timeout=cfg.JIMENG_TIMEOUT),
                         "revised_prompt": req.prompt}
-    return Response(response=context.current_app.json.dumps({"created": int(time.time()), "data": [item]}),
+    return json_answer({"created": int(time.time()), "task_id": task.task_id, "data": [item]}, 200,
+                       {"Preference-Applied": applied})
+
+
+def json_answer(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON answer that skips the route's response schema (blocking answers have their own shape)."""
+    return Response(response=context.current_app.json.dumps(body), status=status, headers=headers,
                     mimetype="application/json")
 
 
@@ -115,6 +138,7 @@ def get_content(task_id: str):
             yield from upstream.iter_content(content.CHUNK)
 
     headers = {h: upstream.headers[h] for h in content.PASSED_HEADERS if h in upstream.headers}
-    headers.setdefault("Content-Type", "video/mp4")
+    if headers.get("Content-Type", "").split(";")[0].strip().lower() in ("", *content.UNLABELLED):
+        headers["Content-Type"] = "video/mp4"
     return Response(stream_with_context(chunks()), status=upstream.status_code, headers=headers,
                     direct_passthrough=True)

@@ -6,33 +6,45 @@ Owns the pooled Session, timeouts, signing and the retry policy:
   within a total deadline;
 - the generate call is never repeated once it may have reached Jimeng: a retried submit would
   create, and charge, a second task (protocol 9: de-duplication by submit_id is unknown).
+- the browser transport is a door of this client: the policy (`browser.TransportPolicy`) decides
+  per generate call whether it goes direct or as an in-page fetch of Jimeng's page (update 2).
+Bodies are compact JSON, serialised once: the bytes sent are the bytes a page script signs.
 """
 from __future__ import annotations
 
+import hashlib
 import http.cookiejar
+import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from app import errors, metrics
 from app.jimeng import envelope, signing
+from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
+from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
+    read_body, timeouts
 from app.jimeng.regions import Region, Token
 
 log = logging.getLogger(__name__)
 
 GENERATE_PATH = "/mweb/v1/aigc_draft/generate"
 HISTORY_PATH = "/mweb/v1/get_history_by_ids"
+HISTORY_LIST_PATH = "/mweb/v1/get_history"
+VIDEO_GENERATE_TYPE = 10   # a record's generate_type for videos (protocol 3.4; update section 6)
 UPLOAD_TOKEN_PATH = "/mweb/v1/get_upload_token"
 ALGO_PROXY_PATH = "/mweb/v1/algo_proxy"
 LOCAL_ITEMS_PATH = "/mweb/v1/get_local_item_list"
 CREDIT_PATH = "/commerce/v1/benefits/user_credit"
 CREDIT_RECEIVE_PATH = "/commerce/v1/benefits/credit_receive"
 ACCOUNT_PATH = "/passport/account/info/v2"
+COMMON_CONFIG_PATH = "/mweb/v1/video_generate/get_common_config"
+WORKSPACE_LIST_PATH = "/mweb/v1/workspace/list"
 
 
 # The outcome label of an upstream call, by what it raised (anything else: "bad_answer").
@@ -47,6 +59,18 @@ def no_cookie_jar() -> http.cookiejar.CookieJar:
     return jar
 
 
+def compact_json(body: dict | None) -> bytes:
+    """The one serialisation of a request body: compact UTF-8 JSON as the web app sends it (None: no body)."""
+    if body is None:
+        return b""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Headers a page's fetch may not set (the browser sets them itself) or that would differ from the page's.
+_BROWSER_OWNED_HEADERS = frozenset({"cookie", "origin", "referer", "user-agent", "accept-encoding", "host",
+                                    "connection", "content-length", "priority"})
+
+
 def make_session(pool_size: int = 32, proxy: str = "") -> requests.Session:
     """A pooled Session that retries only connection failures (nothing was sent yet).
 
@@ -59,9 +83,11 @@ def make_session(pool_size: int = 32, proxy: str = "") -> requests.Session:
     session.trust_env = False
     session.proxies = {"http": proxy, "https": proxy} if proxy else {}
     session.cookies = no_cookie_jar()
-    retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
+    # read=False: a read failure surfaces as itself (a timeout stays a timeout), not as a
+    # MaxRetryError that requests would report as a ConnectionError.
+    retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
+    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -73,14 +99,20 @@ class JimengClient:
     def __init__(self, *, upstream_url: str = "", timeout: float = 45.0, connect_timeout: float = 5.0,
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
-                 read_deadline: float = 60.0, pool_size: int = 32, proxy: str = "") -> None:
+                 read_deadline: float | None = None, browser: BrowserTransport | None = None,
+                 policy: TransportPolicy | None = None, browser_timeout: float = 60.0,
+                 pool_size: int = 32, proxy: str = "") -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
         self.session = session or make_session(pool_size, proxy)
         self.clock = clock
         self.sleep = sleep
         self.read_attempts = read_attempts
-        self.read_deadline = read_deadline
+        # One call, retries included, ends within `timeout` (JIMENG_TIMEOUT) unless told otherwise.
+        self.read_deadline = timeout if read_deadline is None else read_deadline
+        self.browser = browser
+        self.policy = policy or TransportPolicy("off" if browser is None else "auto")
+        self.browser_timeout = browser_timeout
 
     # -- hosts ---------------------------------------------------------------------------------
     def base(self, real_base: str) -> str:
@@ -91,14 +123,20 @@ class JimengClient:
         return region.commerce_base if path.startswith("/commerce/") else region.main_base
 
     # -- the call --------------------------------------------------------------------------------
-    def call(self, token: Token, path: str, body: dict, *, params: dict | None = None,
-             referer: str | None = None, default_params: bool = True, idempotent: bool = True) -> dict:
-        """POST a signed JSON body; the `data` of the envelope, or a typed error."""
+    def call(self, token: Token, path: str, body: dict | None, *, params: dict | None = None,
+             referer: str | None = None, default_params: bool = True, idempotent: bool = True,
+             model: str = "") -> dict:
+        """POST a signed JSON body (None: an empty body); the `data` of the envelope, or a typed error.
+
+        `model` (generate only) lets the transport policy choose direct or browser per model."""
         real_base = self.api_base(token.region, path)
-        url = self.base(real_base) + path
         query = signing.default_params(token.region) if default_params else {}
         query.update(params or {})
+        # The URL and body are fixed here, once: a page script signs exactly these bytes.
+        url = self.base(real_base) + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        raw = compact_json(body)
         proxies = {"http": token.proxy, "https": token.proxy} if token.proxy else None
+        via_browser = self.policy.via_browser(token.region, path, model)
         attempts = self.read_attempts if idempotent else 1
         started = self.clock()
         for attempt in range(1, attempts + 1):
@@ -107,9 +145,10 @@ class JimengClient:
                                       device_time=device_time)
             # The deadline bounds the whole call, retries included, not just whether to try again.
             remaining = self.read_deadline - (self.clock() - started)
-            timeout = (self.timeout[0], max(min(self.timeout[1], remaining), 1.0))
             try:
-                return self._send(url, path, query, headers, body, proxies, timeout)
+                if via_browser:
+                    return self._send_via_browser(token, url, path, headers, raw)
+                return self._send(url, path, headers, raw, proxies, max(remaining, 0.5))
             except (errors.UpstreamUnavailable, errors.UpstreamTimeout, errors.RateLimited) as exc:
                 if not self._should_retry(attempt, attempts, started):
                     raise
@@ -118,8 +157,46 @@ class JimengClient:
                 if exc.ret in envelope.RETRYABLE_RETS and self._should_retry(attempt, attempts, started):
                     log.debug("retrying %s after ret %s (attempt %d)", path, exc.ret, attempt)
                     continue
-                raise envelope.error_for(exc.ret, exc.errmsg) from None
+                if not via_browser and self.policy.resend_via_browser(token.region, path, model, exc.ret,
+                                                                      exc.fail.get("fail_code", "")):
+                    # The never-resend rule is about calls that may have created (and charged) a task.
+                    # A risk refusal (4013/1019/-6, abroad 3018+1017) created and charged nothing
+                    # (update 2.5: "no credit charged"), so sending the same draft once more, now
+                    # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
+                    log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
+                    return self._browser_answer(token, url, path, referer, real_base, raw)
+                raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
+
+    def _browser_answer(self, token: Token, url: str, path: str, referer: str | None, real_base: str,
+                        raw: bytes) -> dict:
+        headers = signing.headers(token, path=path, origin=real_base, referer=referer,
+                                  device_time=int(self.clock()))
+        try:
+            return self._send_via_browser(token, url, path, headers, raw)
+        except envelope.UpstreamRet as exc:
+            raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+
+    def _send_via_browser(self, token: Token, url: str, path: str, headers: dict, raw: bytes) -> dict:
+        """The call as an in-page fetch of the region's Jimeng page (its script adds the signatures)."""
+        if self.browser is None:
+            raise errors.BrowserUnavailable("this call needs the browser transport, which is off "
+                                            "(BROWSER_TRANSPORT=off or no browser configured)")
+        page_url = self.base(token.region.site) + self.browser.page_path
+        call = BrowserCall(
+            account=hashlib.sha256(f"{token.region.code}\0{token.session_id}".encode()).hexdigest()[:24],
+            page_url=page_url, url=url, body=raw.decode(),
+            headers={**{k: v for k, v in headers.items()
+                        if k.lower() not in _BROWSER_OWNED_HEADERS and not k.lower().startswith("sec-")},
+                     "Content-Type": "application/json"},
+            cookies=_context_cookies(headers.get("Cookie", ""), page_url, token.region.site,
+                                     bool(self.upstream_url)),
+            user_agent=headers.get("User-Agent", ""), locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
+            proxy=token.proxy, timeout=self.browser_timeout)
+        t0 = time.monotonic()
+        status, text = self.browser.fetch(call)
+        log.debug("upstream %s via browser -> HTTP %s in %.0f ms", path, status, (time.monotonic() - t0) * 1000)
+        return self._answer(path, status, None, text)
 
     def _should_retry(self, attempt: int, attempts: int, started: float) -> bool:
         if attempt >= attempts:
@@ -130,48 +207,78 @@ class JimengClient:
         self.sleep(delay)
         return True
 
-    def _send(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
-              timeout: tuple[float, float]) -> dict:
-        """One HTTP exchange, counted in the metrics by endpoint path and outcome."""
+    def _send(self, url: str, path: str, headers: dict, raw: bytes, proxies: dict | None,
+              seconds: float) -> dict:
+        """One attempt, counted in the metrics by endpoint path and outcome."""
         t0 = time.monotonic()
         outcome = "ok"
         try:
-            return self._send_once(url, path, query, headers, body, proxies, timeout)
+            return self._send_once(url, path, headers, raw, proxies, seconds)
         except BaseException as exc:
             outcome = _OUTCOMES.get(type(exc), "bad_answer")
             raise
         finally:
             metrics.upstream_call(path, outcome, time.monotonic() - t0)
 
-    def _send_once(self, url: str, path: str, query: dict, headers: dict, body: dict, proxies: dict | None,
-                   timeout: tuple[float, float]) -> dict:
+    def _send_once(self, url: str, path: str, headers: dict, raw: bytes, proxies: dict | None,
+                   seconds: float) -> dict:
+        """One attempt; the whole answer (headers and body) must arrive within `seconds`."""
         t0 = time.monotonic()
-        try:
-            resp = self.session.post(url, params=query, json=body, headers=headers, timeout=timeout,
-                                     proxies=proxies, allow_redirects=False)
-        except requests.Timeout:
-            raise errors.UpstreamTimeout(f"Jimeng did not answer {path} in time") from None
-        except requests.RequestException as exc:
-            raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
+        with Watch(seconds) as watch:
+            try:
+                if raw:
+                    headers = {**headers, "Content-Type": "application/json"}
+                resp = self.session.post(url, data=raw or None, headers=headers, stream=True,
+                                         timeout=timeouts(*self.timeout, watch), proxies=proxies,
+                                         allow_redirects=False)
+                content = read_body(resp, watch)
+            except AnswerTooLarge:
+                raise errors.UpstreamError(f"Jimeng's answer to {path} is larger than "
+                                           f"{MAX_ANSWER_BYTES // (1024 * 1024)} MB") from None
+            except (DeadlinePassed, requests.RequestException) as exc:
+                if proxies:
+                    raise self._proxy_failure() from None
+                if watch.fired or isinstance(exc, (DeadlinePassed, requests.Timeout)):
+                    raise errors.UpstreamTimeout(f"Jimeng did not answer {path} within {seconds:g} s") from None
+                raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
-        if resp.status_code == 429:
-            retry_after = resp.headers.get("Retry-After")
+        return self._answer(path, resp.status_code, resp.headers.get("Retry-After"), content)
+
+    @staticmethod
+    def _answer(path: str, status: int, retry_after: str | None, content: bytes | str) -> dict:
+        """An HTTP answer (direct or from the page) as `data`, a typed error or an UpstreamRet."""
+        if status == 429:
             raise errors.RateLimited(headers={"Retry-After": retry_after} if retry_after else None)
-        if resp.status_code >= 500:
-            raise errors.UpstreamUnavailable(f"Jimeng answered HTTP {resp.status_code} on {path}")
-        if resp.status_code >= 400:
-            raise errors.UpstreamError(f"Jimeng answered HTTP {resp.status_code} on {path}")
+        if status >= 500:
+            raise errors.UpstreamUnavailable(f"Jimeng answered HTTP {status} on {path}")
+        if status >= 400:
+            raise errors.UpstreamError(f"Jimeng answered HTTP {status} on {path}")
         try:
-            payload: Any = resp.json()
-        except ValueError:
+            payload: Any = json.loads(content)
+        except (ValueError, RecursionError):
             raise errors.UpstreamError(f"Jimeng answered {path} with a body that is not JSON") from None
         return envelope.unwrap(payload)
+
+    def browser_status(self) -> dict:
+        """For /healthz: the transport mode and the browser's state, never starting it."""
+        if self.browser is None or self.policy.mode == "off":
+            return {"transport": "off", "state": "off"}
+        return {"transport": self.policy.mode, **self.browser.status()}
+
+    @staticmethod
+    def _proxy_failure() -> errors.ServiceError:
+        # One answer for every way a proxy can fail: no telling open ports from closed ones.
+        return errors.UpstreamUnavailable("Jimeng cannot be reached through the token's proxy")
 
     # -- named calls -----------------------------------------------------------------------------
     def generate(self, token: Token, body: dict, *, kind: str = "video") -> dict:
         """Submit a draft. Never repeated once sent: the caller must not retry it blindly either."""
         referer = f"{token.region.site}/ai-tool/generate?type={kind}"
-        return self.call(token, GENERATE_PATH, body, referer=referer, idempotent=False)
+        # Video generate carries `commerce_with_input_video=1` in every capture since 2026-04 (update 3).
+        params = {"commerce_with_input_video": "1"} if kind == "video" else None
+        extend = body.get("extend") if isinstance(body.get("extend"), dict) else {}
+        return self.call(token, GENERATE_PATH, body, params=params, referer=referer, idempotent=False,
+                         model=str(extend.get("root_model") or ""))
 
     def history_by_ids(self, token: Token, ids: list[str], *, id_field: str = "history_ids",
                        image_info: dict | None = None) -> dict[str, dict]:
@@ -181,6 +288,22 @@ class JimengClient:
             body["image_info"] = image_info
         data = self.call(token, HISTORY_PATH, body)
         return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+    def history_list(self, token: Token, *, count: int, offset: int = 0,
+                     types: tuple[int, ...] = (VIDEO_GENERATE_TYPE,)) -> tuple[list[dict], bool, int]:
+        """One page of the account's history, newest first: (records, has_more, next_offset).
+
+        `next_offset` is Jimeng's own cursor, opaque to us; 0 asks for the newest page (update, section 6).
+        """
+        body = {"count": count, "offset": offset, "history_type_list": list(types), "mode": "workbench",
+                "history_option": {"workspace_id": 0}}
+        data = self.call(token, HISTORY_LIST_PATH, body)
+        records = [r for r in data.get("records_list") or [] if isinstance(r, dict)]
+        try:
+            next_offset = int(data.get("next_offset") or 0)
+        except (TypeError, ValueError):
+            next_offset = 0
+        return records, bool(data.get("has_more")) and next_offset > 0, next_offset
 
     def upload_token(self, token: Token, scene: int) -> dict:
         """Temporary storage credentials: scene 2 images (ImageX), scene 1 videos (VOD)."""
@@ -200,9 +323,35 @@ class JimengClient:
                    else "https://dreamina.capcut.com/")
         return self.call(token, CREDIT_PATH, {}, referer=referer, default_params=False)
 
+    def video_config(self, token: Token) -> dict:
+        """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""
+        referer = f"{token.region.site}/ai-tool/generate?type=video"
+        return self.call(token, COMMON_CONFIG_PATH, {"scene": "generate_video", "params": {"needCache": True}},
+                         referer=referer)
+
+    def workspaces(self, token: Token) -> dict:
+        """The account's workspaces (abroad, generate must name the latest; update 3)."""
+        return self.call(token, WORKSPACE_LIST_PATH, {}, referer=f"{token.region.site}/ai-tool/generate")
+
     def account_alive(self, token: Token) -> bool:
         try:
-            data = self.call(token, ACCOUNT_PATH, {}, params={"account_sdk_source": "web"})
+            # The page's passport check sends no body at all (not `{}`): public clients, wire details.
+            data = self.call(token, ACCOUNT_PATH, None, params={"account_sdk_source": "web"})
         except errors.TokenInvalid:
             return False
         return bool(data.get("user_id"))
+
+
+def _context_cookies(cookie_header: str, page_url: str, site: str, overridden: bool) -> list[dict]:
+    """The account's cookies for its browser context: on the page's host when the upstream is
+    overridden (sandbox), else on the site's parent domain, which the API hosts share."""
+    cookies = []
+    parent = "." + ".".join((urllib.parse.urlsplit(site).hostname or "").split(".")[-2:])
+    for pair in cookie_header.split("; "):
+        name, sep, value = pair.partition("=")
+        if not sep:
+            continue
+        where = ({"domain": urllib.parse.urlsplit(page_url).hostname, "path": "/"} if overridden
+                 else {"domain": parent, "path": "/", "secure": True})
+        cookies.append({"name": name, "value": value, **where})
+    return cookies

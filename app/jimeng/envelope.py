@@ -31,28 +31,61 @@ RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
     "1018": (errors.RiskControl, "Jimeng has restricted this account"),
     "3000": (errors.RegionNotAllowed, "Jimeng does not allow this in the account's region"),
     "3018": (errors.UpstreamChanged,
-             "Jimeng refused this client's protocol (ret 3018); the protocol constants may need an update"),
+             "Jimeng refused this client's protocol (ret 3018); the protocol constants may need an update "
+             "(JIMENG_APP_VERSION, JIMENG_DA_VERSION and the others in the README's protocol constants table)"),
     "1014": (errors.UpstreamUnavailable, "Jimeng's system is busy; retry later"),
     "5001": (errors.UpstreamError, "Jimeng could not start the generation (ret 5001)"),
     "5002": (errors.UpstreamError, "Jimeng could not start the video generation (ret 5002)"),
 }
 # Refusals that repeating cannot fix; safe reads are retried only on the busy code.
 RETRYABLE_RETS = frozenset({"1014"})
+# 1310 says nothing about when a slot frees up; Jimeng's own queue polls every 30 s (update 6).
+CONCURRENCY_RETRY_AFTER = "30"
+FAIL_FIELDS = ("fail_code", "fail_starling_key", "fail_starling_message")
 
 
 class UpstreamRet(Exception):
-    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes)."""
+    """Internal: a non-zero ret, before it becomes a ServiceError (lets the client retry busy codes
+    and choose the browser transport on risk refusals)."""
 
-    def __init__(self, ret: str, errmsg: str) -> None:
+    def __init__(self, ret: str, errmsg: str, fail: dict[str, str] | None = None) -> None:
         super().__init__(f"ret {ret}: {errmsg}")
         self.ret, self.errmsg = ret, errmsg
+        self.fail = fail or {}
 
 
-def error_for(ret: str, errmsg: str) -> errors.ServiceError:
+def fail_fields(body: dict) -> dict[str, str]:
+    """fail_code / fail_starling_key / fail_starling_message, wherever Jimeng put them: the top
+    level (4013) or under `data` (3018, 1006 abroad); update 2.5. Empty values are dropped."""
+    found: dict[str, str] = {}
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    for name in FAIL_FIELDS:
+        for source in (body, data):
+            value = source.get(name)
+            if value not in (None, "") and isinstance(value, (str, int)):
+                found[name] = str(value)
+                break
+    return found
+
+
+def error_for(ret: str, errmsg: str, fail: dict[str, str] | None = None) -> errors.ServiceError:
+    """The typed error for a refusal. Jimeng's own human message (`fail_starling_message`) is the
+    best explanation there is, so it is shown when present; the raw codes stay in the body."""
+    fail = fail or {}
     cls, message = RET_ERRORS.get(ret, (errors.UpstreamError, "Jimeng answered with an error"))
+    human = redact(fail.get("fail_starling_message", ""))[:300]
     errmsg = redact(errmsg)[:200]
-    detail = f"{message} ({errmsg})" if errmsg and errmsg not in ("success", "") else message
-    return cls(detail, extra={"upstream_code": ret})
+    if human:
+        detail = f"{message}: {human}"
+    elif errmsg and errmsg not in ("success", ""):
+        detail = f"{message} ({errmsg})"
+    else:
+        detail = message
+    extra = {"upstream_code": ret}
+    if fail.get("fail_code"):
+        extra["upstream_fail_code"] = redact(fail["fail_code"])[:40]
+    headers = {"Retry-After": CONCURRENCY_RETRY_AFTER} if cls is errors.ConcurrencyLimit else None
+    return cls(detail, extra=extra, headers=headers)
 
 
 def unwrap(body: object) -> dict:
@@ -64,7 +97,7 @@ def unwrap(body: object) -> dict:
         return body  # not an envelope at all (iptag returns such bodies as they are)
     ret = str(ret)
     if ret != "0":
-        raise UpstreamRet(ret, str(body.get("errmsg") or ""))
+        raise UpstreamRet(ret, str(body.get("errmsg") or ""), fail_fields(body))
     data = body.get("data")
     if data is None and isinstance(body.get("response"), str):
         # Abroad, commerce answers were seen carrying the payload as a JSON string (protocol 2.6).

@@ -4,6 +4,8 @@ Facts from the protocol document, section 5 (status codes 5.3, fail codes 5.4, U
 """
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,10 @@ FAIL_CODES: dict[str, tuple[str, str]] = {
     "2047": ("content_rejected", "Jimeng's content policy rejected the video (Seedance)"),
     "2003": ("content_rejected", "Jimeng's content check rejected an input image"),
     "4001": ("content_rejected", "Jimeng's content policy rejected the prompt or media"),
-    "4011": ("content_rejected", "Jimeng refused an input image showing a real person's face"),
+    "4011": ("content_rejected", "Jimeng refused the material because it shows a real person's face"),
+    "2043": ("generation_failed", "Jimeng's video generation failed"),
+    "2039": ("insufficient_credits", "the account has not enough credits for this task"),
+    "4013": ("risk_control", "Jimeng's anti-abuse check stopped the task (suspected unusual activity)"),
     "1001": ("generation_failed", "Jimeng could not generate it, probably because of sensitive text or images"),
     "5000": ("insufficient_credits", "the account ran out of credits"),
     "1015": ("token_invalid", "the Jimeng session expired while the task was queued"),
@@ -65,8 +70,36 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
 def _int(value: Any) -> int:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
+
+
+class UnreadableRecord(ValueError):
+    """A record whose fields have shapes we cannot read; the message names the field."""
+
+
+def _time(raw: dict, name: str) -> float:
+    value = raw.get(name)
+    if value is None or value == "":
+        return 0.0
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or not 0 <= seconds < 2 ** 32:
+        raise UnreadableRecord(f"{name} is not a time")
+    return seconds
+
+
+def _check_shapes(raw: dict) -> None:
+    """Fields we read must have the types Jimeng sends; anything else is refused by name."""
+    for name, kind, label in (("item_list", list, "a list"), ("draft_content", str, "text"),
+                              ("queue_info", dict, "an object")):
+        if raw.get(name) is not None and raw.get(name) != "" and not isinstance(raw[name], kind):
+            raise UnreadableRecord(f"{name} is not {label}")
+    for name in ("status", "fail_code"):
+        if isinstance(raw.get(name), (dict, list)):
+            raise UnreadableRecord(f"{name} is not a code")
 
 
 @dataclass(frozen=True)
@@ -75,6 +108,7 @@ class HistoryRecord:
     status: int
     phase: str                  # queued | running | succeeded | failed
     fail_code: str
+    fail_message: str           # Jimeng's own human text (fail_starling_message), when it gives one
     created_time: float
     finish_time: float
     queue_position: int
@@ -88,11 +122,17 @@ class HistoryRecord:
     total_image_count: int
     finished_image_count: int
     video_meta: dict
+    # What was asked for, read back from the stored draft (OpenAI's `size` and `seconds`).
+    ratio: str | None = None
+    resolution: str | None = None
+    requested_ms: int = 0
+    prompt: str | None = None
 
     @property
     def failure(self) -> tuple[str, str]:
-        """(error_code, reason) for a failed record."""
-        return FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+        """(error_code, reason) for a failed record; Jimeng's own message is appended when given."""
+        code, reason = FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+        return code, f"{reason}: {self.fail_message}" if self.fail_message else reason
 
 
 def video_url(item: dict) -> str | None:
@@ -117,8 +157,48 @@ def image_url(item: dict) -> str | None:
     return None
 
 
+def _video_input(draft: object, depth: int = 0) -> dict:
+    """The first object in a draft that carries `video_aspect_ratio` (the video_gen_inputs entry)."""
+    if depth > 12:
+        return {}
+    if isinstance(draft, dict):
+        if "video_aspect_ratio" in draft or "duration_ms" in draft and "prompt" in draft:
+            return draft
+        children = draft.values()
+    elif isinstance(draft, list):
+        children = draft
+    else:
+        return {}
+    for child in children:
+        found = _video_input(child, depth + 1)
+        if found:
+            return found
+    return {}
+
+
+def draft_facts(raw: dict) -> dict:
+    """ratio, resolution, requested_ms and prompt from the record's stored draft (a JSON string)."""
+    text = raw.get("draft_content")
+    try:
+        draft = json.loads(text) if isinstance(text, str) and len(text) < 1_000_000 else None
+    except ValueError:
+        draft = None
+    found = _video_input(draft)
+    outer = found.get("video_gen_inputs") if isinstance(found.get("video_gen_inputs"), list) else None
+    inner = outer[0] if outer and isinstance(outer[0], dict) else found
+    ratio = found.get("video_aspect_ratio")
+    resolution = inner.get("resolution") or found.get("resolution")
+    prompt = inner.get("prompt")
+    return {"ratio": ratio if isinstance(ratio, str) else None,
+            "resolution": resolution if isinstance(resolution, str) else None,
+            "requested_ms": _int(inner.get("duration_ms")),
+            "prompt": prompt if isinstance(prompt, str) else None}
+
+
 def parse_record(record_id: str, raw: dict) -> HistoryRecord:
-    """A raw `get_history_by_ids` record as the few facts the service needs."""
+    """A raw `get_history_by_ids` record as the few facts the service needs; UnreadableRecord when
+    a field has a shape Jimeng does not send (the caller reports that record, not the whole call)."""
+    _check_shapes(raw)
     items = [i for i in (raw.get("item_list") or []) if isinstance(i, dict)]
     first = items[0] if items else {}
     url = video_url(first) if first else None
@@ -151,8 +231,9 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         record_id=str(raw.get("history_record_id") or record_id),
         status=status, phase=phase,
         fail_code=str(raw.get("fail_code") or ""),
-        created_time=float(raw.get("created_time") or 0),
-        finish_time=float(raw.get("finish_time") or 0),
+        fail_message=str(raw.get("fail_starling_message") or "")[:300],
+        created_time=_time(raw, "created_time"),
+        finish_time=_time(raw, "finish_time"),
         queue_position=queue_position,
         queue_length=_int(queue.get("queue_length")),
         forecast_queue_cost=_int(raw.get("forecast_queue_cost")),
@@ -162,4 +243,5 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         total_image_count=_int(raw.get("total_image_count")),
         finished_image_count=_int(raw.get("finished_image_count")),
         video_meta=meta,
+        **draft_facts(raw),
     )

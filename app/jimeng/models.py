@@ -52,20 +52,26 @@ MODE_LIMITS: dict[str, ModeLimits] = {
 class VideoModel:
     name: str
     req_key: str                    # model_req_key = root_model
-    benefit_type: str
+    benefit_type: str               # may hold "{res}": the VIP and 2.5 benefits name the resolution
     regions: frozenset[str]
     durations: tuple[int, ...]      # allowed seconds
     default_duration: int
     modes: tuple[str, ...] = (FIRST_LAST,)
     resolutions: tuple[str, ...] = ("720p",)
-    sends_resolution: bool = False  # only vgfm 3.0 / 3.0-fast get a `resolution` field
-    omni_benefit_type: str | None = None
+    sends_resolution: bool = False  # vgfm 3.0 / 3.0-fast and the multi-resolution Seedance keys
+    video_suffix: str = ""          # appended to the benefit when an omni material is a video
+    vip: bool = False               # offered to accounts with a VIP benefit only
     description: str = ""
+    # Benefit per resolution as Jimeng's live catalogue gives it; overrides `benefit_type`.
+    live_benefits: tuple[tuple[str, str], ...] = ()
 
-    def benefit_for(self, mode: str) -> str:
-        if mode == OMNI_REFERENCE and self.omni_benefit_type:
-            return self.omni_benefit_type
-        return self.benefit_type
+    def benefit_for(self, mode: str, resolution: str, *, with_video: bool = False) -> str:
+        """The benefit type Jimeng charges: live config first, then the static template; an omni
+        draft with a video material gets the model's video suffix (update 4.1, [LJ])."""
+        base = dict(self.live_benefits).get(resolution) or self.benefit_type.format(res=resolution)
+        if mode == OMNI_REFERENCE and with_video and self.video_suffix and not base.endswith(self.video_suffix):
+            return base + self.video_suffix
+        return base
 
     def limits(self, mode: str) -> ModeLimits:
         return MODE_LIMITS[mode]
@@ -77,19 +83,30 @@ _CN = frozenset({"cn"})
 _CN_ASIA = frozenset({"cn", "hk", "jp", "sg"})
 _ASIA = frozenset({"hk", "jp", "sg"})
 _SEEDANCE_SECONDS = tuple(range(4, 16))
+_SEEDANCE_MODES = (FIRST_LAST, OMNI_REFERENCE)
 
+# Seedance keys and limits: 2026 update 4.1; each choice between sources is in docs/protocol.md.
 VIDEO_MODELS: dict[str, VideoModel] = {m.name: m for m in (
+    VideoModel("jimeng-video-seedance-2.5", "dreamina_seedance_45_pro", "seedance_25_{res}_output",
+               _ALL, _SEEDANCE_SECONDS, 5, _SEEDANCE_MODES, ("720p", "480p", "1080p"), True,
+               description="Seedance 2.5: 4-15 s, 480p/720p/1080p, omni reference"),
     VideoModel("jimeng-video-seedance-2.0", "dreamina_seedance_40_pro", "dreamina_video_seedance_20_pro",
-               _CN, _SEEDANCE_SECONDS, 5, (FIRST_LAST, OMNI_REFERENCE),
-               omni_benefit_type="dreamina_video_seedance_20_video_add",
+               _CN, _SEEDANCE_SECONDS, 5, _SEEDANCE_MODES, video_suffix="_with_video",
                description="Seedance 2.0: 4-15 s, omni reference with images and videos"),
     VideoModel("jimeng-video-seedance-2.0-fast", "dreamina_seedance_40", "dreamina_seedance_20_fast",
-               _CN, _SEEDANCE_SECONDS, 5, (FIRST_LAST, OMNI_REFERENCE),
-               omni_benefit_type="dreamina_seedance_20_fast_with_video",
+               _CN, _SEEDANCE_SECONDS, 5, _SEEDANCE_MODES, video_suffix="_with_video",
                description="Seedance 2.0 fast: 4-15 s, omni reference with images and videos"),
+    VideoModel("jimeng-video-seedance-2.0-vip", "dreamina_seedance_40_pro_vision", "seedance_20_pro_{res}_output",
+               _ALL, _SEEDANCE_SECONDS, 5, _SEEDANCE_MODES, ("720p", "1080p", "4k"), True, vip=True,
+               description="Seedance 2.0 VIP: 4-15 s, 720p/1080p/4k; needs a VIP account"),
+    VideoModel("jimeng-video-seedance-2.0-fast-vip", "dreamina_seedance_40_vision", "seedance_20_fast_{res}_output",
+               _ALL, _SEEDANCE_SECONDS, 5, _SEEDANCE_MODES, vip=True,
+               description="Seedance 2.0 fast VIP: 4-15 s, 720p; needs a VIP account"),
+    VideoModel("jimeng-video-seedance-2.0-mini", "dreamina_seedance_40_mini", "seedance_20_mini_{res}_output",
+               _ALL, _SEEDANCE_SECONDS, 5, description="Seedance 2.0 mini: 4-15 s, 720p"),
     VideoModel("jimeng-video-3.5-pro", "dreamina_ic_generate_video_model_vgfm_3.5_pro",
                "dreamina_video_seedance_15_pro", _ALL, (5, 10, 12), 5,
-               description="Video 3.5 Pro (default): 5, 10 or 12 s"),
+               description="Video 3.5 Pro (Seedance 1.5 Pro): 5, 10 or 12 s"),
     VideoModel("jimeng-video-3.0-pro", "dreamina_ic_generate_video_model_vgfm_3.0_pro", _BASIC,
                _CN_ASIA, (5, 10), 5, description="Video 3.0 Pro"),
     VideoModel("jimeng-video-3.0", "dreamina_ic_generate_video_model_vgfm_3.0", _BASIC, _ALL, (5, 10), 5,
@@ -109,6 +126,7 @@ VIDEO_MODELS: dict[str, VideoModel] = {m.name: m for m in (
     VideoModel("jimeng-video-sora2", "dreamina_sora2_generate_video", "generate_video_sora2", _ASIA,
                (4, 8, 12), 4, description="Sora 2: 4, 8 or 12 s"),
 )}
+VIDEO_MODELS_BY_KEY = {m.req_key: m for m in VIDEO_MODELS.values()}
 
 # Modes that only the CN site offers (L1 and the capture are CN only).
 CN_ONLY_MODES = frozenset({MULTI_FRAME, MAIN_REFERENCE, OMNI_REFERENCE})

@@ -155,21 +155,26 @@ def parse_omni_prompt(prompt: str, names_and_aliases: Mapping[str, str]) -> list
 
 def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFactory = _new_uuid,
                               now_ms: Callable[[], int] = _now_ms,
-                              seed: Callable[[], int] = _random_seed) -> dict:
+                              seed: Callable[[], int] = _random_seed,
+                              workspace_id: int | str | None = None, origin_submit_id: str | None = None) -> dict:
     """The JSON body of `POST /mweb/v1/aigc_draft/generate` for one video task.
 
+    `origin_submit_id` (default: the submit id) fills metrics `originSubmitId`, a UUID Jimeng stores
+    with the record; idempotent submits put the request's body tag there.
     `draft` is validated and its media uploaded. `metrics_extra` and `draft_content` are JSON
     strings inside the body; keep the returned dict as is if the request may be re-sent.
+    `workspace_id` (abroad) goes into `extend` after `root_model`, as the capture has it.
     """
     try:
         build_input = _INPUT_BUILDERS[draft.mode]
     except KeyError:
         raise ValueError(f"unknown video mode {draft.mode!r}") from None
-    video_input, metrics = build_input(draft, submit_id, new_id)
+    video_input, metrics = build_input(draft, origin_submit_id or submit_id, new_id)
     metrics_extra = compact_json(metrics)
     model = draft.model
+    with_video = any(m.video is not None for m in draft.materials)
     commerce_info = {
-        "benefit_type": model.benefit_for(draft.mode),
+        "benefit_type": model.benefit_for(draft.mode, draft.resolution, with_video=with_video),
         "resource_id": "generate_video",
         "resource_id_type": "str",
         "resource_sub_type": "aigc",
@@ -182,7 +187,7 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
         "min_version": draft_min_version,
         "min_features": list(_MIN_FEATURES[draft.mode]),
         "is_from_tsn": True,
-        # Jimeng stores every draft as version 3.0.5 anyway; the sent one tracks da_version.
+        # Jimeng stores every draft as version 3.0.5 anyway; sent: the newest browser capture's.
         "version": DRAFT_VERSION,
         "main_component_id": component_id,
         "component_list": [{
@@ -220,12 +225,13 @@ def build_video_generate_body(draft: VideoDraft, *, submit_id: str, new_id: IdFa
             "process_type": 1,
         }],
     }
+    extend: dict[str, Any] = {"root_model": model.req_key}
+    if workspace_id is not None:
+        extend["workspace_id"] = workspace_id
+    extend["m_video_commerce_info"] = commerce_info
+    extend["m_video_commerce_info_list"] = [dict(commerce_info)]
     return {
-        "extend": {
-            "root_model": model.req_key,
-            "m_video_commerce_info": commerce_info,
-            "m_video_commerce_info_list": [dict(commerce_info)],
-        },
+        "extend": extend,
         "submit_id": submit_id,
         "metrics_extra": metrics_extra,
         "draft_content": compact_json(draft_content),
@@ -318,10 +324,9 @@ def _omni_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[d
             material = draft.materials[index_of[value]]
             meta_list.append({"meta_type": "image" if material.image else "video", "text": "",
                               "material_ref": {"material_idx": index_of[value]}})
-    # The prompt moves into meta_list; omni never sends `resolution`.
+    # The prompt moves into meta_list; `resolution` only for the multi-resolution Seedance keys.
     video_input = _input_head(draft, new_id, min_version=OMNI_MIN_VERSION, prompt="",
-                              video_mode=VIDEO_MODE, duration_ms=draft.duration_s * 1000,
-                              with_resolution=False)
+                              video_mode=VIDEO_MODE, duration_ms=draft.duration_s * 1000)
     video_input["unified_edit_input"] = {
         "type": "",
         "id": new_id(),
@@ -329,7 +334,8 @@ def _omni_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> tuple[d
         "meta_list": meta_list,
     }
     video_input["idip_meta_list"] = []
-    scene = _scene_option(draft.model.req_key, draft.duration_s, None,
+    scene = _scene_option(draft.model.req_key, draft.duration_s,
+                          draft.resolution if draft.model.sends_resolution else None,
                           material_types=[1 if m.image else 2 for m in draft.materials])
     metrics = {
         "position": "page_bottom_box",
@@ -356,9 +362,9 @@ _INPUT_BUILDERS: dict[str, Callable[[VideoDraft, str, IdFactory], tuple[dict, di
 # ---------------------------------------------------------------------------------------------
 
 def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, prompt: str,
-                video_mode: int, duration_ms: int, with_resolution: bool = True) -> dict:
+                video_mode: int, duration_ms: int) -> dict:
     """The keys every `video_gen_inputs[0]` starts with; `resolution` only for models that take
-    it (vgfm 3.0 and 3.0-fast, protocol doc 3.1)."""
+    it (vgfm 3.0 and 3.0-fast, protocol doc 3.1; the Seedance keys priced per resolution)."""
     head = {
         "type": "",
         "id": new_id(),
@@ -368,7 +374,7 @@ def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, promp
         "fps": FPS,
         "duration_ms": duration_ms,
     }
-    if with_resolution and draft.model.sends_resolution:
+    if draft.model.sends_resolution:
         head["resolution"] = draft.resolution
     return head
 

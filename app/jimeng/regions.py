@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
@@ -43,15 +44,37 @@ REGIONS: dict[str, Region] = {
                  imagex_host="https://imagex.bytedanceapi.com", sigv4_region="cn-north-1",
                  imagex_service_fallback="tb4s082cfz", lan="zh-Hans", loc="cn", sends_web_id=True,
                  content_check=True, upload_origin="https://jimeng.jianying.com"),
-    "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api.us.capcut.com",
-                 commerce_base="https://commerce.us.capcut.com", site="https://dreamina.capcut.com",
+    # US accounts live on the ttp2 cluster ([DR] 9.2, byte-checked 2026-10-01); another cluster
+    # answers 1015 "login error". A token picks its cluster by its region prefix (`us-`).
+    "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api-us-ttp2.us.capcut.com",
+                 commerce_base="https://commerce-us-ttp2.us.capcut.com", site="https://dreamina.capcut.com",
                  imagex_host="https://imagex16-normal-us-ttp.capcutapi.us", sigv4_region="us-east-1",
                  imagex_service_fallback="wopfjsm1ax", lan="en", loc="us", sends_web_id=False,
-                 content_check=False, upload_origin="https://dreamina-api.us.capcut.com"),
+                 content_check=False, upload_origin="https://dreamina-api-us-ttp2.us.capcut.com"),
     "hk": Region(code="hk", query_region="HK", lan="en", loc="hk", **_SG),
     "jp": Region(code="jp", query_region="JP", lan="ja", loc="jp", **_SG),
     "sg": Region(code="sg", query_region="SG", lan="en", loc="sg", **_SG),
 }
+
+
+def _with_host_overrides(region: Region) -> Region:
+    """`JIMENG_<REGION>_MAIN_BASE` / `JIMENG_<REGION>_COMMERCE_BASE` move a region's accounts to
+    another cluster (e.g. when JP gets its own) without a release; read once at worker start."""
+    changes = {}
+    for name in ("main_base", "commerce_base"):
+        env = f"JIMENG_{region.code.upper()}_{name.upper()}"
+        raw = os.environ.get(env, "").strip().rstrip("/")
+        if not raw:
+            continue
+        if not raw.startswith(("https://", "http://")) or len(raw.split("/")) != 3:
+            raise RuntimeError(f"{env} must be a base URL like https://host, got {raw!r}")
+        changes[name] = raw
+    if "main_base" in changes and region.upload_origin == region.main_base:
+        changes["upload_origin"] = changes["main_base"]
+    return replace(region, **changes) if changes else region
+
+
+REGIONS = {code: _with_host_overrides(region) for code, region in REGIONS.items()}
 REGION_CODES = tuple(REGIONS)  # index order is part of the task id format: append only
 VOD_HOST = "https://vod.bytedanceapi.com"
 

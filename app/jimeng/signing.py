@@ -42,13 +42,24 @@ def cookie_header(token: Token, now_s: int) -> str:
     return "; ".join(f"{k}={v}" for k, v in pairs)
 
 
+def browser_identity() -> dict[str, str]:
+    """What Chrome sends on every request, API call or upload alike: language and the client hints
+    matching the User-Agent (ImageX and upload calls used to lack them)."""
+    return {
+        "Accept-Language": "zh-CN,zh;q=0.9",
+        "User-Agent": c.CHROME_UA,
+        "Sec-Ch-Ua": c.SEC_CH_UA,
+        "Sec-Ch-Ua-Mobile": "?0",
+        "Sec-Ch-Ua-Platform": c.SEC_CH_UA_PLATFORM,
+    }
+
+
 def headers(token: Token, *, path: str, origin: str, referer: str | None, device_time: int) -> dict[str, str]:
     region = token.region
     return {
         "Accept": "application/json, text/plain, */*",
         # No br/zstd: requests decodes those only with optional packages (protocol 2.2 note).
         "Accept-Encoding": "gzip, deflate",
-        "Accept-Language": "zh-CN,zh;q=0.9",
         "Cache-Control": "no-cache",
         "Pragma": "no-cache",
         "Priority": "u=1, i",
@@ -65,10 +76,7 @@ def headers(token: Token, *, path: str, origin: str, referer: str | None, device
         "Origin": origin,
         "Referer": referer or origin,
         "Cookie": cookie_header(token, device_time),
-        "User-Agent": c.CHROME_UA,
-        "Sec-Ch-Ua": c.SEC_CH_UA,
-        "Sec-Ch-Ua-Mobile": "?0",
-        "Sec-Ch-Ua-Platform": '"Windows"',
+        **browser_identity(),
         "Sec-Fetch-Dest": "empty",
         "Sec-Fetch-Mode": "cors",
         "Sec-Fetch-Site": "same-origin",

@@ -22,14 +22,15 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests_aws4auth import AWS4Auth
+from urllib3.util.retry import Retry
 
 from app import errors
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, no_cookie_jar
-from app.jimeng.constants import UPLOAD_UA
+from app.jimeng.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
 from app.jimeng.regions import VOD_HOST, Region, Token
+from app.jimeng.signing import browser_identity
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ MAX_VIDEO_SECONDS = 15.0        # Seedance refuses longer input videos; iptag ch
 STEP_ATTEMPTS = 3               # each step: the first try and two retries
 RETRY_BASE_DELAY = 0.5          # seconds; doubles per retry (0.5, 1.0)
 BODY_CHUNK_BYTES = 256 * 1024
+UPLOAD_MIN_BYTES_PER_SECOND = 1_000_000   # an upload may take JIMENG_TIMEOUT plus 1 s per MB
 
 # Protocol 4.4: the content check's fixed query value and what a refusal looks like.
 BABI_PARAM = json.dumps({"scenario": "image_video_generation", "feature_key": "aigc_to_image",
@@ -159,7 +161,8 @@ def upload_session() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.cookies = no_cookie_jar()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    # read=False: a read timeout surfaces as a timeout, not as a MaxRetryError (a ConnectionError).
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=16, max_retries=Retry(total=0, read=False))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -195,7 +198,7 @@ class _Flow:
         self.headers = {"Accept": "*/*", "Origin": self.region.upload_origin,
                         "Referer": self.region.upload_origin + "/ai-tool/generate",
                         "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty",
-                        "User-Agent": UPLOAD_UA}
+                        **browser_identity()}
         self.secrets = [s for s in (self.creds.get("access_key_id"), self.creds.get("secret_access_key"),
                                     self.creds.get("session_token")) if s]
 
@@ -205,17 +208,17 @@ class _Flow:
     # -- steps ----------------------------------------------------------------------------------
     def signed(self, step: str, method: str, url: str, params: dict, *, body: bytes | None = None) -> dict:
         """A SigV4-signed ImageX/VOD OpenAPI call; its `Result`."""
-        def send() -> requests.Response:
+        def send(timeout: tuple[float, float]) -> requests.Response:
             headers = {**self.headers, "x-amz-date": _amz_date(self.client.clock())}
             if body is not None:
                 headers["Content-Type"] = "application/json"
             return self.session.request(method, url, params=params, data=body, headers=headers, auth=self.auth,
-                                        timeout=self.client.timeout, allow_redirects=False)
+                                        timeout=timeout, allow_redirects=False, stream=True)
 
-        resp = self._with_retries(step, send)
+        resp, content = self._with_retries(step, send, self.client.timeout[1])
         try:
-            payload: Any = resp.json()
-        except ValueError:
+            payload: Any = json.loads(content)
+        except (ValueError, RecursionError):
             raise self._failed(step, f"HTTP {resp.status_code}, not JSON", errors.UpstreamError) from None
         if not isinstance(payload, dict):
             raise self._failed(step, "the answer is not a JSON object", errors.UpstreamError)
@@ -241,20 +244,22 @@ class _Flow:
                    "Content-Type": "application/octet-stream",
                    "Content-Disposition": 'attachment; filename="undefined"'}
 
-        def send() -> requests.Response:
+        def send(timeout: tuple[float, float]) -> requests.Response:
             media.file.seek(0)
             return self.session.post(url, data=_FileBody(media.file, media.size), headers=headers,
-                                     timeout=self.client.timeout, allow_redirects=False)
+                                     timeout=timeout, allow_redirects=False, stream=True)
 
+        # Sending the bytes takes time of its own: the deadline grows with the size.
+        seconds = self.client.timeout[1] + media.size / UPLOAD_MIN_BYTES_PER_SECOND
         try:
-            resp = self._with_retries("upload", send)
+            resp, content = self._with_retries("upload", send, seconds)
         finally:
             media.file.seek(0)
         if resp.status_code >= 400:
             raise self._failed("upload", f"HTTP {resp.status_code}", errors.UpstreamError)
         try:
-            answer = resp.json()
-        except ValueError:
+            answer = json.loads(content)
+        except (ValueError, RecursionError):
             raise self._failed("upload", "the answer is not JSON", errors.UpstreamError) from None
         code = answer.get("code") if isinstance(answer, dict) else None
         if code != UPLOAD_OK:
@@ -263,25 +268,37 @@ class _Flow:
             raise self._failed("upload", detail, errors.UpstreamError)
 
     # -- policy ---------------------------------------------------------------------------------
-    def _with_retries(self, step: str, send: Callable[[], requests.Response]) -> requests.Response:
-        """Repeat `send` on connection errors, timeouts, 429 and 5xx; any other answer is returned."""
+    def _with_retries(self, step: str, send: Callable[[tuple[float, float]], requests.Response],
+                      seconds: float) -> tuple[requests.Response, bytes]:
+        """Repeat `send` on connection errors, timeouts, 429 and 5xx; any other answer is returned
+        with its body. Each attempt gets `seconds` for the whole answer."""
         failure: errors.ServiceError | None = None
         for attempt in range(1, STEP_ATTEMPTS + 1):
             started = time.monotonic()
-            try:
-                resp = send()
-            except requests.Timeout:
-                failure = self._failed(step, "timed out", errors.UpstreamTimeout)
-            except requests.RequestException as exc:
-                failure = self._failed(step, f"cannot reach the storage host ({type(exc).__name__})",
-                                       errors.UpstreamUnavailable)
-            else:
-                log.debug("%s upload %s step: HTTP %s in %.0f ms", self.what, step, resp.status_code,
-                          (time.monotonic() - started) * 1000)
-                if resp.status_code < 500 and resp.status_code != 429:
-                    return resp
-                failure = self._failed(step, f"HTTP {resp.status_code}", errors.UpstreamUnavailable)
-                resp.close()
+            with Watch(seconds) as watch:
+                try:
+                    resp = send(timeouts(*self.client.timeout, watch))
+                    content = read_body(resp, watch)
+                except AnswerTooLarge:
+                    raise self._failed(step, "the answer is too large", errors.UpstreamError) from None
+                except (DeadlinePassed, requests.RequestException) as exc:
+                    if watch.fired or isinstance(exc, (DeadlinePassed, requests.Timeout)):
+                        failure = self._failed(step, "timed out", errors.UpstreamTimeout)
+                    else:
+                        failure = self._failed(step, f"cannot reach the storage host ({type(exc).__name__})",
+                                               errors.UpstreamUnavailable)
+                else:
+                    log.debug("%s upload %s step: HTTP %s in %.0f ms", self.what, step, resp.status_code,
+                              (time.monotonic() - started) * 1000)
+                    if resp.status_code < 500 and resp.status_code != 429:
+                        return resp, content
+                    if resp.status_code == 429:
+                        failure = self._failed(step, "HTTP 429", errors.RateLimited)
+                        retry_after = resp.headers.get("Retry-After")
+                        if retry_after:
+                            failure.headers["Retry-After"] = retry_after
+                    else:
+                        failure = self._failed(step, f"HTTP {resp.status_code}", errors.UpstreamUnavailable)
             if attempt < STEP_ATTEMPTS:
                 log.debug("retrying %s upload %s step after: %s", self.what, step, failure.message)
                 self.client.sleep(RETRY_BASE_DELAY * 2 ** (attempt - 1))

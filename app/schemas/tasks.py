@@ -40,11 +40,42 @@ class SubmittedSchema(Schema):
     model = fields.String()
 
 
+class BlockingItemSchema(Schema):
+    url = fields.String(metadata={"description": "the finished video (response_format url)"})
+    b64_json = fields.String(metadata={"description": "the video's bytes (response_format b64_json)"})
+    revised_prompt = fields.String()
+
+
+class BlockingAnswerSchema(Schema):
+    """The old sync answer (`wait: true`, `Prefer: wait`, or `Prefer: wait=N` when the task ended in time)."""
+
+    created = fields.Integer()
+    task_id = fields.String(metadata={"description": "the task, to query or download again later"})
+    data = fields.List(fields.Nested(BlockingItemSchema))
+
+
+PREFER_PARAMETER = {
+    "in": "header", "name": "Prefer", "required": False, "schema": {"type": "string"},
+    "example": "wait=20",
+    "description": "RFC 7240. `wait=N`: block up to N seconds (capped by WAIT_TIMEOUT) and answer the finished "
+                   "result if it is ready, else the task as it is (202). Bare `wait`: the old blocking mode. "
+                   "The answer's `Preference-Applied` header names what was honoured."}
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "example": "order-42-video",
+    "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
+                   "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
+                   "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "stable, machine-readable"})
     message = fields.String(required=True, metadata={"description": "for a person"})
     param = fields.String(allow_none=True, metadata={"description": "the field at fault, if any"})
     upstream_code = fields.String(metadata={"description": "Jimeng's raw ret or fail_code"})
+    upstream_fail_code = fields.String(metadata={"description": "the fail_code Jimeng gave with a refused call"})
     task_id = fields.String(metadata={"description": "a task that exists despite the error (it may be paid for)"})
 
 

@@ -59,7 +59,10 @@ class VideoSubmitSchema(Schema):
     model = fields.String(load_default=None, metadata={"description": "see GET /v1/models; default per region"})
     prompt = fields.String(load_default="")
     ratio = fields.String(load_default=None, validate=validate.OneOf(VIDEO_RATIOS))
-    resolution = fields.String(load_default=None, validate=validate.OneOf(("720p", "1080p")))
+    # Shape only: which resolutions a model takes is the catalogue's (static, or live per account).
+    resolution = fields.String(load_default=None, validate=validate.Regexp(
+        r"^([1-9][0-9]{2,3}p|[1-9]k)$", error="resolution looks like 480p, 720p, 1080p or 4k"),
+        metadata={"description": "per model: see GET /v1/models (e.g. 480p, 720p, 1080p, 4k)"})
     duration = WholeSeconds(load_default=None, metadata={"description": "whole seconds"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
@@ -92,7 +95,7 @@ class VideoSubmitSchema(Schema):
                 if text.startswith("["):
                     try:
                         data[name] = json.loads(text)
-                    except ValueError:
+                    except (ValueError, RecursionError):   # RecursionError: absurdly nested brackets
                         raise ValidationError("must be a JSON array", name) from None
                 elif name == "file_paths":
                     data[name] = [text] if text else []

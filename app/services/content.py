@@ -4,10 +4,10 @@ from __future__ import annotations
 import base64
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from app import errors
 from app.jimeng.client import no_cookie_jar
+from app.jimeng.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
 
 
 def _download_session() -> requests.Session:
@@ -15,13 +15,15 @@ def _download_session() -> requests.Session:
     session = requests.Session()
     session.cookies = no_cookie_jar()
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
 
 
 _session = _download_session()
+# Labels that say nothing about the bytes: the route answers them as the kind's default type.
+UNLABELLED = frozenset({"application/octet-stream", "binary/octet-stream"})
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
 CHUNK = 64 * 1024
 # base64 answers hold the whole file (several times over while encoding): keep them modest.
@@ -29,14 +31,16 @@ MAX_B64_BYTES = 50 * 1024 * 1024
 
 
 def open_result(url: str, *, range_header: str | None, timeout: float) -> requests.Response:
-    """An open streamed response for the result URL (the caller closes it)."""
+    """An open streamed response for the result URL (the caller closes it); its headers arrived
+    within `timeout`, and it is labelled as a video or an image (a CDN error page is a 502)."""
     headers = {"Range": range_header} if range_header else {}
-    try:
-        resp = _session.get(url, headers=headers, stream=True, timeout=(5, timeout))
-    except requests.Timeout:
-        raise errors.UpstreamTimeout("the video host did not answer in time") from None
-    except requests.RequestException:
-        raise errors.UpstreamUnavailable("the video host cannot be reached") from None
+    with Watch(timeout) as watch:
+        try:
+            resp = _session.get(url, headers=headers, stream=True, timeout=timeouts(5, timeout, watch))
+        except requests.RequestException as exc:
+            if watch.fired or isinstance(exc, requests.Timeout):
+                raise errors.UpstreamTimeout("the video host did not answer in time") from None
+            raise errors.UpstreamUnavailable("the video host cannot be reached") from None
     if resp.status_code not in (200, 206):
         resp.close()
         if resp.status_code == 416:
@@ -44,17 +48,25 @@ def open_result(url: str, *, range_header: str | None, timeout: float) -> reques
         if resp.status_code in (403, 404, 410):
             raise errors.UpstreamError("the video link has expired upstream; query the task again for a fresh one")
         raise errors.UpstreamError(f"the video host answered HTTP {resp.status_code}")
+    media_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media_type and media_type not in UNLABELLED and not media_type.startswith(("video/", "image/")):
+        resp.close()
+        raise errors.UpstreamError(f"the video host answered with {media_type[:60]}, not a video or an image")
     return resp
 
 
 def read_base64(url: str, *, timeout: float) -> str:
-    """The whole result as base64, for old clients' answers; capped at MAX_B64_BYTES."""
+    """The whole result as base64, for old clients' answers; capped at MAX_B64_BYTES, read within
+    `timeout` (headers and body); a connection broken mid-body is a 502."""
     resp = open_result(url, range_header=None, timeout=timeout)
-    with resp:
-        chunks, size = [], 0
-        for chunk in resp.iter_content(CHUNK):
-            size += len(chunk)
-            if size > MAX_B64_BYTES:
-                raise errors.PayloadTooLarge("the result is too large to send as base64; use the url")
-            chunks.append(chunk)
-    return base64.b64encode(b"".join(chunks)).decode("ascii")
+    with Watch(timeout) as watch:
+        watch.attach(resp.raw.connection)
+        try:
+            data = read_body(resp, watch, MAX_B64_BYTES)
+        except AnswerTooLarge:
+            raise errors.PayloadTooLarge("the result is too large to send as base64; use the url") from None
+        except DeadlinePassed:
+            raise errors.UpstreamTimeout("the video host did not send the whole result in time") from None
+        except requests.RequestException:
+            raise errors.UpstreamError("the connection to the video host broke while reading the result") from None
+    return base64.b64encode(data).decode("ascii")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from app import errors, metrics
 from app.jimeng.client import JimengClient
-from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, parse_record
+from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
 from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
 from app.jimeng.regions import Token
 from app.services.progress import DEFAULT_FORECAST, progress_for
@@ -161,7 +161,18 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
                              progress=progress_for("pending", now - tid.submitted_at,
                                                    tid.eta_seconds or DEFAULT_FORECAST[lk.kind]))
         return not_found(lk.text)
-    record = parse_record(lk.upstream_id, raw)
+    try:
+        return _record_state(lk, tid, parse_record(lk.upstream_id, raw), now, settings)
+    except (UnreadableRecord, TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+        # One odd record is that item's problem: never a 500, never the whole batch.
+        reason = str(exc) if isinstance(exc, UnreadableRecord) else type(exc).__name__
+        log.warning("unreadable history record (%s)", reason)
+        return TaskState(task_id=lk.text, status="unknown", error_code=errors.UpstreamError.code,
+                         error=f"Jimeng returned a record this service cannot read ({reason})")
+
+
+def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: float,
+                  settings: TaskSettings) -> TaskState:
     submitted = tid.submitted_at if tid else int(record.created_time or now)
     # Only the forecast fixed in the task id: Jimeng's own may change between polls.
     forecast = (tid.eta_seconds if tid else 0) or DEFAULT_FORECAST[lk.kind]
@@ -199,3 +210,22 @@ def _result(kind: str, record: HistoryRecord) -> dict:
         result.update({k: record.video_meta[k] for k in ("width", "height", "duration_ms") if k in record.video_meta})
         return result
     return {"url": record.image_urls[0], "urls": list(record.image_urls)}
+
+
+def listed_states(kind: str, records: Sequence[dict], token: Token, settings: TaskSettings) -> list[TaskState]:
+    """States of records read from the account's history list, each under a task id of its own."""
+    fp = token.fingerprint(fingerprint_key(settings.secret_key))
+    now = settings.clock()
+    states = []
+    for raw in records:
+        history_id = str(raw.get("history_record_id") or "")
+        try:
+            created = int(float(raw.get("created_time") or 0))
+            tid = TaskId(kind=kind, region=token.region.code, upstream_id=history_id, submitted_at=created,
+                         token_fp=fp)
+            text = tid.encode(settings.secret_key)
+        except (ValueError, OverflowError, UnicodeEncodeError, TypeError):
+            continue   # a record we could never find again is not worth listing
+        lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
+        states.append(_state(lookup, raw, None, now, settings))
+    return states

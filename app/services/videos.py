@@ -20,7 +20,11 @@ from app.jimeng.client import JimengClient
 from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
+from app.services.catalogue import AccountModels, LiveCatalogue
+from app.services import idempotency as idem
+from app.services.idempotency import IdempotencyKey
 from app.services.tasks import fingerprint_key
+from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
 
 log = logging.getLogger(__name__)
@@ -68,8 +72,11 @@ class SubmitSettings:
     max_upload_bytes: int
     fetch_timeout: float
     allow_loopback_media: bool = False
+    max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
+    catalogue: LiveCatalogue | None = None     # None: the static table only
+    workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class SubmittedTask:
     created: int
     model: str
     status: str = "pending"
+    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
+    resolution: str | None = None
+    duration: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,14 @@ class CheckedRequest:
     ratio: str
     duration_s: int
     resolution: str
+    account: AccountModels | None = None
 
 
-def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) -> CheckedRequest:
-    """Every check that needs no network: model, region, mode, numbers, media counts, prompt references."""
+def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
+                  models_for: Callable[[Token], AccountModels] | None = None) -> CheckedRequest:
+    """Every check before any upload: model, region, mode, numbers, media counts, prompt references.
+    With `models_for` (the live catalogue), also whether the chosen account can use the model now:
+    the first account that can is taken, and the model's resolutions and benefits are Jimeng's."""
     if req.model is not None and req.model not in VIDEO_MODELS:
         raise errors.UnsupportedModel(f"unknown model {req.model!r}; models: {', '.join(VIDEO_MODELS)}",
                                       param="model")
@@ -108,8 +122,10 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) 
         modes = video_modes_in(VIDEO_MODELS[name], region)
         raise errors.InvalidRequest(f"model {name!r} has no mode {req.mode!r} in region {region}; "
                                     f"modes: {', '.join(modes)}", param="function_mode")
-    token = choose(usable)
+    token, account = _choose_account(usable, req.model, choose, models_for)
     model = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[token.region.code]]
+    if account is not None:
+        model = account.merged(model)
     limits = model.limits(req.mode)
     ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
     if ratio not in VIDEO_RATIOS:
@@ -136,7 +152,26 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable) 
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
-    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution)
+    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, account)
+
+
+def _choose_account(usable: list[Token], model_name: str | None, choose: Callable,
+                    models_for: Callable[[Token], AccountModels] | None) -> tuple[Token, AccountModels | None]:
+    """A token whose account offers the model now (live catalogue), in `choose` order."""
+    candidates = list(usable)
+    first_refusal: errors.ModelUnavailable | None = None
+    while True:
+        token = choose(candidates)
+        if models_for is None:
+            return token, None
+        account = models_for(token)
+        model = VIDEO_MODELS[model_name or DEFAULT_VIDEO_MODEL[token.region.code]]
+        if account.offers(model):
+            return token, account
+        first_refusal = first_refusal or account.unavailable(model)
+        candidates.remove(token)
+        if not candidates:
+            raise first_refusal
 
 
 def _offers(region: str, model_name: str | None, mode: str) -> bool:
@@ -232,16 +267,50 @@ def _check_video_seconds(loaded: list[Media], limit: float) -> None:
                                     param="video_file")
 
 
+def check_prompts(req: VideoRequest, limit: int) -> None:
+    """Every prompt within `limit` characters (400 naming the one that is not)."""
+    named = [("prompt", req.prompt)] + [(f"frames[{i}].prompt", f.prompt) for i, f in enumerate(req.frames)]
+    for param, text in named:
+        if len(text) > limit:
+            raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {limit}", param=param)
+
+
 def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
-                 settings: SubmitSettings) -> SubmittedTask:
-    checked = check_request(req, tokens, settings.choose)
-    draft = build_draft(req, checked, client, settings)
-    submit_id = str(uuid.uuid4())
-    body = payloads.build_video_generate_body(draft, submit_id=submit_id)
-    submitted_at = int(settings.clock())
+                 settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
+    """Check, upload, generate once. With an `Idempotency-Key`, an earlier task made with the same
+    key (and body) is answered instead, and nothing is sent again (app/services/idempotency.py)."""
+    check_prompts(req, settings.max_prompt_chars)
+    catalogue = settings.catalogue
+    models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
+    choose = idem.choose_for(idempotency.key, settings.secret_key) if idempotency else settings.choose
+    checked = check_request(req, tokens, choose, models_for)
     fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
+    origin_submit_id = None
+    if idempotency is None:
+        submit_id = str(uuid.uuid4())
+    else:
+        submit_id = idem.submit_id(settings.secret_key, idempotency.key, fp)
+        origin_submit_id = idem.tag(settings.secret_key, submit_id, _digest(req, checked))
+        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, origin_submit_id)
+        if earlier is not None:
+            return earlier
+    draft = build_draft(req, checked, client, settings)
+    workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
+    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id,
+                                              origin_submit_id=origin_submit_id)
+    submitted_at = int(settings.clock())
     try:
         data = client.generate(checked.token, body, kind="video")
+    except errors.ModelUnavailable as exc:
+        # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
+        if catalogue is not None:
+            catalogue.refused(checked.token, checked.model)
+            account = catalogue.for_token(client, checked.token)
+        else:
+            account = AccountModels(checked.token.region.code, None, frozenset({checked.model.req_key}))
+        refusal = account.unavailable(checked.model)
+        refusal.extra.update(exc.extra)
+        raise refusal from None
     except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
         if "upstream_code" in exc.extra:
             raise  # Jimeng answered with a refusal: nothing was created
@@ -253,19 +322,87 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         raise
     # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
     record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
-    history_id = str(record.get("history_record_id") or "")
+    raw_id = record.get("history_record_id")
+    by_submit_id = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                          submitted_at=submitted_at, token_fp=fp, id_type="submit")
+    if not _is_record_id(raw_id):
+        # Jimeng accepted (and charged) something we cannot name: hand out the id that finds it by submit_id.
+        raise errors.UpstreamError(
+            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
+            "poll task_id (it finds the task by its submit id) before submitting again",
+            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
+    history_id = str(raw_id or "")
     eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
     task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
                   submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
+    if idempotency is not None:
+        # Spelled from the record alone, so a retry that finds this task answers the very same id.
+        task = replace(task, submitted_at=_created(record, submitted_at), eta_seconds=0)
     try:
         task_id = task.encode(settings.secret_key)
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        task_id = replace(task, upstream_id=submit_id, id_type="submit").encode(settings.secret_key)
+        task_id = by_submit_id.encode(settings.secret_key)
     metrics.submitted("video", checked.model.name, checked.mode)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+    return SubmittedTask(task_id=task_id, created=task.submitted_at, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
+
+
+def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
+    """What the request asks for once defaults are filled in, independent of JSON or multipart and
+    of which route shaped it."""
+    fields = {"prompt": req.prompt, "model": checked.model.name, "mode": checked.mode, "ratio": checked.ratio,
+              "resolution": checked.resolution, "duration": checked.duration_s,
+              "frames": [(f.prompt, f.duration_ms) for f in req.frames]}
+    media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
+    return idem.body_digest(fields, media)
+
+
+def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClient, settings: SubmitSettings,
+                  checked: CheckedRequest, idempotency: IdempotencyKey, submit_id: str,
+                  body_tag: str) -> SubmittedTask | None:
+    """The task an earlier request with this key made; 409 when the body differs, or when this is a
+    retry whose first attempt Jimeng does not list yet (it may still be charged: never risk a second)."""
+    fp_key = fingerprint_key(settings.secret_key)
+    previous = idem.find(client, tokens, settings.secret_key, idempotency.key, fp_key)
+    if previous is None:
+        if not idempotency.retried:
+            return None
+        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
+                       submitted_at=int(settings.clock()), token_fp=checked.token.fingerprint(fp_key), id_type="submit")
+        raise errors.IdempotencyConflict(
+            "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt may "
+            "still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not found "
+            "after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(settings.secret_key)})
+    record = previous.record
+    created = _created(record, int(settings.clock()))
+    history_id = str(record.get("history_record_id") or "")
+    task = TaskId(kind="video", region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
+                  submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
+                  id_type="history" if history_id else "submit")
+    task_id = task.encode(settings.secret_key)
+    if not idem.same_body(previous, body_tag):
+        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
+                                         "task is task_id", extra={"task_id": task_id})
+    log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})
+    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
+                         resolution=checked.resolution, duration=checked.duration_s)
+
+
+def _created(record: dict, fallback: int) -> int:
+    try:
+        return int(float(record.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+
+
+def _is_record_id(value) -> bool:
+    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(value) -> int:

@@ -35,13 +35,16 @@ def naming_the_task(task_id: str) -> Iterator[None]:
 
 def wait_for_task(kind: str, task_id: str, tokens: Sequence[Token], client: JimengClient,
                   settings: TaskSettings, *, timeout: float, interval: float,
-                  sleep: Callable[[float], None] = time.sleep) -> TaskState:
-    """The finished task state, or UpstreamTimeout when it takes longer than `timeout`."""
+                  sleep: Callable[[float], None] = time.sleep, give_up_quietly: bool = False) -> TaskState:
+    """The finished task state, or UpstreamTimeout when it takes longer than `timeout`
+    (with `give_up_quietly`, the last state seen instead: `Prefer: wait=N` answers what there is)."""
     deadline = time.monotonic() + timeout
     while True:
         state = task_state(kind, task_id, tokens, client, settings)
         if state.finished:
             return state
         if time.monotonic() + interval > deadline:
+            if give_up_quietly:
+                return state
             raise errors.UpstreamTimeout(f"the task did not finish within {timeout:g} s; it goes on: poll task_id")
         sleep(interval)

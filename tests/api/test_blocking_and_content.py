@@ -20,9 +20,11 @@ def test_wait_true_answers_in_the_old_sync_shape(client):
     responses.post(GENERATE_URL, json=generate_answer(RID))
     responses.post(HISTORY_URL, json=envelope({RID: queued_record(RID)}))
     responses.post(HISTORY_URL, json=envelope({RID: finished_record(RID)}))
+    responses.post(HISTORY_URL, json=envelope({RID: finished_record(RID)}))
     resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "wait": True}, headers=auth("s"))
     body = resp.get_json()
-    assert resp.status_code == 200 and set(body) == {"created", "data"}
+    assert resp.status_code == 200 and set(body) == {"created", "task_id", "data"}
+    assert client.get(f"/v1/videos/tasks/{body['task_id']}", headers=auth("s")).status_code == 200
     assert body["data"][0]["url"].startswith("https://v9-artist") and body["data"][0]["revised_prompt"] == "a cat"
 
 
@@ -126,9 +128,39 @@ def test_expired_video_link_is_a_clear_502(app, client, clock):
 def test_one_users_cdn_cookies_never_reach_another_users_download(app, client, clock):
     record = finished_record(RID)
     responses.post(HISTORY_URL, json=envelope({RID: record}))
-    responses.get(video_url_of(record), body=VIDEO_BYTES, headers={"Set-Cookie": "acct=alice; Path=/"})
+    responses.get(video_url_of(record), body=VIDEO_BYTES, content_type="video/mp4", headers={"Set-Cookie": "acct=alice; Path=/"})
     for user in ("alice", "bob"):
         tid = task_id_for(app, user, RID, submitted_at=clock.now)
         assert client.get(f"/v1/videos/tasks/{tid}/content", headers=auth(user)).status_code == 200
     downloads = [c for c in responses.calls if c.request.method == "GET"]
     assert "acct=alice" not in (downloads[1].request.headers.get("Cookie") or "")
+
+
+@responses.activate
+def test_prefer_wait_n_answers_the_sync_shape_when_done_in_time(client):
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    responses.post(HISTORY_URL, json=envelope({RID: finished_record(RID)}))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a"}, headers={**auth("s"), "Prefer": "wait=3"})
+    assert resp.status_code == 200 and resp.headers["Preference-Applied"] == "wait=3"
+    assert resp.get_json()["task_id"] and resp.get_json()["data"][0]["url"]
+
+
+@responses.activate
+def test_prefer_wait_n_answers_the_running_task_when_time_runs_out(client):
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    responses.post(HISTORY_URL, json=envelope({RID: queued_record(RID)}))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a"},
+                       headers={**auth("s"), "Prefer": "respond-async, wait=0"})
+    body = resp.get_json()
+    assert resp.status_code == 202 and resp.headers["Preference-Applied"] == "wait=0"
+    assert body["status"] == "pending" and body["task_id"]
+
+
+@responses.activate
+def test_prefer_wait_n_is_capped_by_wait_timeout(app, client):
+    app.extensions["app_config"].WAIT_TIMEOUT = 2
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    responses.post(HISTORY_URL, json=envelope({RID: queued_record(RID)}))
+    resp = client.post("/v1/videos", json={"prompt": "a"}, headers={**auth("s"), "Prefer": "wait=999"})
+    assert resp.status_code == 200 and resp.headers["Preference-Applied"] == "wait=2"
+    assert resp.get_json()["status"] == "queued"

@@ -46,7 +46,7 @@ def test_docs_page_loads_its_assets_locally(client):
 
 
 def test_unknown_route_and_method_answer_json(client):
-    r404, r405 = client.get("/nope"), client.delete("/v1/videos/generations")
+    r404, r405 = client.get("/nope"), client.put("/v1/videos/generations")
     assert (r404.status_code, r404.get_json()["error"]["code"]) == (404, "not_found")
     assert (r405.status_code, r405.get_json()["error"]["code"]) == (405, "method_not_allowed")
 
@@ -91,7 +91,7 @@ def test_double_slashes_are_a_json_404_not_an_html_redirect(client):
 
 
 def test_405_names_the_allowed_methods(client):
-    resp = client.delete("/v1/videos/generations")
+    resp = client.put("/v1/videos/generations")
     assert resp.status_code == 405 and "POST" in resp.headers["Allow"]
 
 

@@ -93,7 +93,7 @@ def test_omni_reference_with_an_image_file_and_a_video_url(client, jimeng):
     assert [m["material_type"] for m in gen["unified_edit_input"]["material_list"]] == ["image", "video"]
     refs = [m.get("material_ref", {}).get("material_idx") for m in gen["unified_edit_input"]["meta_list"]]
     assert refs == [0, None, 1]
-    assert body["extend"]["m_video_commerce_info"]["benefit_type"] == "dreamina_video_seedance_20_video_add"
+    assert body["extend"]["m_video_commerce_info"]["benefit_type"] == "dreamina_video_seedance_20_pro_with_video"
     assert gen["duration_ms"] == 8000
 
 

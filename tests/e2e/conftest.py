@@ -19,7 +19,7 @@ TIMEOUT = (5.0, 30.0)
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     # Blocking mode polls often here: the sandbox's fast tasks end in about 2 s.
-    with running_stack(service_env={"WAIT_POLL_SECONDS": "0.3"}) as running:
+    with running_stack(service_env={"WAIT_POLL_SECONDS": "0.3", "VIDEO_POLL_AFTER_MS": "300"}) as running:
         yield running
 
 

@@ -75,7 +75,7 @@ def test_blocking_mode_returns_the_same_video_as_async(stack, http):
     resp = http.post(f"{stack.service_url}/v1/videos/generations", json={**request, "wait": True},
                      timeout=(5, 60))
     body = resp.json()
-    assert resp.status_code == 200 and set(body) == {"created", "data"}, body
+    assert resp.status_code == 200 and set(body) == {"created", "task_id", "data"}, body
     assert body["data"][0]["revised_prompt"] == request["prompt"]
     blocking_bytes = requests.get(body["data"][0]["url"], timeout=TIMEOUT).content
     async_bytes = requests.get(async_final["result"]["url"], timeout=TIMEOUT).content

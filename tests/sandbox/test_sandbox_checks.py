@@ -1,4 +1,6 @@
 """What the sandbox refuses before doing any work, as the real Jimeng would (protocol 2)."""
+import pytest
+
 from sandbox import checks, create_sandbox
 
 from tests.sandbox.wire import FakeClock, Jimeng, jimeng_sign
@@ -124,3 +126,14 @@ def test_abroad_commerce_answer_carries_response_string_and_sign(jimeng):
 
 def test_session_alive_answers_a_user_id(jimeng):
     assert jimeng.data("/passport/account/info/v2", {}, query={"account_sdk_source": "web"})["user_id"]
+
+
+@pytest.mark.parametrize("version", ["3.3.9", "3.3.20", "3.3.28"])
+def test_the_da_versions_clients_used_in_2026_are_accepted(jimeng, version):
+    # 3.3.9 ([LJ], [DB]), 3.3.20 ([ZN]) and 3.3.28 ([SB], [DR]) all worked; none was reported refused.
+    assert jimeng.call(HISTORY, {"history_ids": ["1"]}, query={"da_version": version})["ret"] == "0"
+
+
+def test_a_da_version_from_before_the_january_gate_is_refused(jimeng):
+    answer = jimeng.call(HISTORY, {"history_ids": ["1"]}, query={"da_version": "3.3.2"})
+    assert answer["ret"] == "3018" and "da_version" in answer["errmsg"]

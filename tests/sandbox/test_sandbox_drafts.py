@@ -7,7 +7,8 @@ import pytest
 from tests.sandbox.wire import ASSETS, image_body, image_ref, video_body
 
 SEEDANCE = "dreamina_seedance_40_pro"
-SEEDANCE_OMNI_BENEFIT = "dreamina_video_seedance_20_video_add"
+SEEDANCE_BENEFIT = "dreamina_video_seedance_20_pro"
+SEEDANCE_VIDEO_BENEFIT = "dreamina_video_seedance_20_pro_with_video"   # omni with a video material
 VGFM_30 = "dreamina_ic_generate_video_model_vgfm_3.0"
 BASIC = "basic_video_operation_vgfm_v_three"
 
@@ -40,7 +41,8 @@ def omni_inputs(images=(), videos=(), refs=None) -> dict:
 
 
 def omni_body(**inputs_kwargs) -> dict:
-    return video_body(model=SEEDANCE, benefit=SEEDANCE_OMNI_BENEFIT, features=["AIGC_Video_UnifiedEdit"],
+    benefit = SEEDANCE_VIDEO_BENEFIT if inputs_kwargs.get("videos") else SEEDANCE_BENEFIT
+    return video_body(model=SEEDANCE, benefit=benefit, features=["AIGC_Video_UnifiedEdit"],
                       inputs=omni_inputs(**inputs_kwargs))
 
 
@@ -91,6 +93,7 @@ def test_model_not_offered_in_the_region_is_refused(jimeng):
     body = video_body(model="dreamina_veo3_generate_video", benefit="generate_video_veo3", duration_ms=8000)
     assert "region cn" in refused(jimeng, body)
     body["http_common_info"]["aid"] = 513641
+    body["extend"]["workspace_id"] = jimeng.workspace_id(region="hk")
     accepted(jimeng, body, region="hk")
 
 
@@ -146,11 +149,15 @@ def test_omni_reference_is_only_for_seedance(jimeng, png):
     assert "Seedance" in refused(jimeng, body)
 
 
-def test_omni_reference_uses_the_omni_benefit(jimeng, png):
+def test_omni_reference_with_a_video_material_needs_the_with_video_benefit(jimeng, png, mp4):
     uri = jimeng.upload_image(png)["ImageUri"]
-    body = video_body(model=SEEDANCE, benefit="dreamina_video_seedance_20_pro", features=["AIGC_Video_UnifiedEdit"],
-                      inputs=omni_inputs(images=[uri]))
-    assert SEEDANCE_OMNI_BENEFIT in refused(jimeng, body)
+    vid = jimeng.upload_video(mp4)["Vid"]
+    body = video_body(model=SEEDANCE, benefit=SEEDANCE_BENEFIT, features=["AIGC_Video_UnifiedEdit"],
+                      inputs=omni_inputs(images=[uri], videos=[vid]))
+    assert SEEDANCE_VIDEO_BENEFIT in refused(jimeng, body)
+    images_only = video_body(model=SEEDANCE, benefit=SEEDANCE_VIDEO_BENEFIT, features=["AIGC_Video_UnifiedEdit"],
+                             inputs=omni_inputs(images=[uri]))
+    assert repr(SEEDANCE_BENEFIT) in refused(jimeng, images_only)
 
 
 def test_omni_reference_citation_must_point_at_a_material_of_its_type(jimeng, png, mp4):
@@ -193,3 +200,24 @@ def test_json_string_fields_must_parse(jimeng, field):
 
 def test_http_common_info_aid_must_be_the_region_aid(jimeng):
     assert "http_common_info.aid" in refused(jimeng, video_body(aid=513641))
+
+
+SEEDANCE_25 = "dreamina_seedance_45_pro"
+
+
+def test_seedance_25_takes_its_per_resolution_benefit(jimeng):
+    body = video_body(model=SEEDANCE_25, benefit="seedance_25_1080p_output", duration_ms=15000,
+                      inputs={"resolution": "1080p"})
+    assert accepted(jimeng, body)["status"] in (20, 42, 45)
+
+
+def test_seedance_25_refuses_a_benefit_for_another_resolution(jimeng):
+    body = video_body(model=SEEDANCE_25, benefit="seedance_25_720p_output", inputs={"resolution": "1080p"})
+    assert "seedance_25_1080p_output" in refused(jimeng, body)
+
+
+def test_seedance_25_refuses_4k_and_more_than_15_seconds(jimeng):
+    assert "4k" in refused(jimeng, video_body(model=SEEDANCE_25, benefit="seedance_25_4k_output",
+                                              inputs={"resolution": "4k"}))
+    assert "16000" in refused(jimeng, video_body(model=SEEDANCE_25, benefit="seedance_25_720p_output",
+                                                 duration_ms=16000))

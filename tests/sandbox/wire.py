@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import urllib.parse
 import uuid
 import zlib
 from pathlib import Path
@@ -13,8 +14,12 @@ from pathlib import Path
 import requests
 from requests_aws4auth import AWS4Auth
 
+from sandbox import shark
+
 ASSETS = Path(__file__).resolve().parents[2] / "sandbox" / "assets"
 WEB_ID = "7412345678901234567"
+USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/142.0.0.0 Safari/537.36")
 REGION_QUERY = {"cn": ("513695", "cn"), "us": ("513641", "US"), "hk": ("513641", "HK"),
                 "jp": ("513641", "JP"), "sg": ("513641", "SG")}
 SIGV4_REGION = {"cn": "cn-north-1", "us": "us-east-1", "hk": "ap-southeast-1"}
@@ -47,7 +52,7 @@ class Jimeng:
         aid, region_value = REGION_QUERY[region]
         device_time = str(int(self.clock()))
         headers = {"Appvr": "8.4.0", "Pf": "7", "Appid": aid, "Device-Time": device_time, "Sign-Ver": "1",
-                   "Sign": jimeng_sign(path, device_time), "App-Sdk-Version": "48.0.0"}
+                   "Sign": jimeng_sign(path, device_time), "App-Sdk-Version": "48.0.0", "User-Agent": USER_AGENT}
         query = {"aid": aid, "device_platform": "web", "region": region_value, "da_version": "3.3.9",
                  "os": "windows", "web_component_open_flag": "1", "web_version": "7.5.0",
                  "aigc_features": "app_lip_sync"}
@@ -60,8 +65,9 @@ class Jimeng:
 
     def call(self, path: str, body: dict | None = None, *, session: str = "sess-alice", region: str = "cn",
              headers: dict | None = None, query: dict | None = None, cookies: dict | None = None,
-             drop: tuple[str, ...] = ()) -> dict:
-        """POST one API call and answer the parsed envelope. `drop` removes headers/params/cookies."""
+             drop: tuple[str, ...] = (), page_signed: bool = True) -> dict:
+        """POST one API call and answer the parsed envelope. `drop` removes headers/params/cookies.
+        `page_signed`: append msToken and the signatures as Jimeng's page script does (update 2.3)."""
         base_headers, base_query, base_cookies = self.request_parts(path, session, region)
         base_headers.update(headers or {})
         base_query.update(query or {})
@@ -70,7 +76,13 @@ class Jimeng:
             for part in (base_headers, base_query, base_cookies):
                 part.pop(name, None)
         base_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in base_cookies.items())
-        response = self.client.post(path, query_string=base_query, headers=base_headers, json=body or {})
+        base_headers["Content-Type"] = "application/json"
+        raw_body = json.dumps(body or {}, separators=(",", ":"), ensure_ascii=False).encode()
+        query_string = urllib.parse.urlencode(base_query)
+        if page_signed:
+            query_string = page_sign(query_string, raw_body, base_headers.get("User-Agent", ""),
+                                     abroad=base_query.get("aid") == "513641")
+        response = self.client.post(f"{path}?{query_string}", headers=base_headers, data=raw_body)
         assert response.status_code == 200, response.data
         return response.get_json()
 
@@ -136,6 +148,10 @@ class Jimeng:
     def submit(self, body: dict, **kwargs) -> dict:
         return self.call("/mweb/v1/aigc_draft/generate", body, **kwargs)
 
+    def workspace_id(self, **kwargs):
+        """The account's workspace id from workspace/list (abroad generate must carry it)."""
+        return self.data("/mweb/v1/workspace/list", {}, **kwargs)["workspace_list"][0]["workspace_id"]
+
     def history(self, *, history_ids=(), submit_ids=(), **kwargs) -> dict:
         body = {}
         if history_ids:
@@ -143,6 +159,16 @@ class Jimeng:
         if submit_ids:
             body["submit_ids"] = list(submit_ids)
         return self.data("/mweb/v1/get_history_by_ids", body, **kwargs)
+
+
+def page_sign(query_string: str, body: bytes, user_agent: str, *, abroad: bool) -> str:
+    """What the sandbox's page script appends to a protected call's query (sandbox/page_sdk.js)."""
+    query = f"{query_string}&msToken={shark.issue_ms_token()}"
+    names = ((("X-Bogus", shark.X_BOGUS_KEY), ("X-Gnarly", shark.X_GNARLY_KEY)) if abroad
+             else (("a_bogus", shark.A_BOGUS_KEY),))
+    for name, key in names:
+        query += f"&{name}=" + shark.signature(key, query.encode(), body, user_agent)
+    return query
 
 
 def _ids() -> dict:

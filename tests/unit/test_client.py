@@ -94,9 +94,18 @@ def test_hk_token_goes_to_the_sg_host_without_override():
 
 
 @responses.activate
+def test_a_us_token_talks_to_the_us_ttp2_cluster():
+    jimeng = JimengClient(sleep=lambda s: None)
+    responses.post("https://dreamina-api-us-ttp2.us.capcut.com/mweb/v1/get_history_by_ids", json=envelope({}))
+    jimeng.history_by_ids(parse_token("us-s"), ["1"])
+    request = responses.calls[0].request
+    assert "region=US" in request.url and request.headers["Origin"] == "https://dreamina-api-us-ttp2.us.capcut.com"
+
+
+@responses.activate
 def test_credit_query_sends_no_query_params_to_the_commerce_host():
     jimeng = JimengClient(sleep=lambda s: None)
-    responses.post("https://commerce.us.capcut.com/commerce/v1/benefits/user_credit",
+    responses.post("https://commerce-us-ttp2.us.capcut.com/commerce/v1/benefits/user_credit",
                    json=envelope({"credit": {"gift_credit": 1}}))
     assert jimeng.credits(parse_token("us-s")) == {"credit": {"gift_credit": 1}}
     assert "?" not in responses.calls[0].request.url

@@ -172,11 +172,23 @@ def test_loopback_is_refused_without_the_flag(server, host):
     assert server.paths == []
 
 
+def _first_connection_counts_as_public(monkeypatch):
+    """Our own address rule re-checks the pinned address: the stand-in host passes it once."""
+    real, calls = media_mod.is_public_address, []
+
+    def once(ip, *, allow_loopback=False):
+        calls.append(ip)
+        return True if len(calls) == 1 else real(ip, allow_loopback=allow_loopback)
+
+    monkeypatch.setattr(media_mod, "is_public_address", once)
+
+
 def test_redirect_to_loopback_is_refused_without_the_flag(server, monkeypatch):
     # Stand-in for a public host that redirects inward: "media.example" resolves to our server.
     real = ip_filter.get_ip_address
     monkeypatch.setattr(ip_filter, "get_ip_address", lambda host, port, allow_loopback: (
         (ipaddress.ip_address("127.0.0.1"), port) if host == "media.example" else real(host, port, allow_loopback)))
+    _first_connection_counts_as_public(monkeypatch)
     monkeypatch.setattr(media_mod, "ALLOWED_PORTS", frozenset({80, 443, server.port}))
 
     with pytest.raises(InvalidRequest, match="address is not public"):
@@ -191,6 +203,7 @@ def test_address_filter_of_the_session_rechecks_every_hop(server, monkeypatch):
     monkeypatch.setattr(ip_filter, "get_ip_address", lambda host, port, allow_loopback: (
         (ipaddress.ip_address("127.0.0.1"), port) if host == "media.example" else real(host, port, allow_loopback)))
     monkeypatch.setattr(media_mod, "_checked_url", lambda url, **kwargs: url)
+    _first_connection_counts_as_public(monkeypatch)
 
     with pytest.raises(InvalidRequest, match="address is not public"):
         fetch(server.url("/redirect-to-localhost", host="media.example"))
@@ -244,6 +257,13 @@ def test_private_and_metadata_addresses_are_refused_before_connecting(url, allow
     ("100.100.100.200", True, False),           # Alibaba Cloud metadata (shared address space)
     ("224.0.0.1", True, False),
     ("0.0.0.0", True, False),
+    # Odd IPv6 forms of loopback and metadata addresses, and site-local (issue 8, hole 6).
+    ("::7f00:1", True, False),
+    ("::a9fe:a9fe", True, False),
+    ("::ffff:0:7f00:1", True, False),
+    ("fec0::1", True, False),
+    ("64:ff9b::a9fe:a9fe", True, False),
+    ("2002:a9fe:a9fe::", True, False),
 ])
 def test_is_public_address(address, allow_loopback, public):
     assert is_public_address(ipaddress.ip_address(address), allow_loopback=allow_loopback) is public
@@ -452,3 +472,18 @@ def test_heic_is_not_taken_for_a_video():
     heic = _box(b"ftyp", b"heic" + b"\0\0\0\0" + b"mif1heic")
     assert media_probe.sniff(heic).supported is False
     assert media_probe.sniff(heic).kind == "image"
+
+
+@pytest.mark.parametrize("address", ["::7f00:1", "::a9fe:a9fe", "::ffff:0:7f00:1", "fec0::1"])
+def test_a_name_resolving_to_an_odd_ipv6_form_is_refused_before_connecting(server, monkeypatch, address):
+    """requests-hardened alone lets these through (they are not `is_private`): our rule re-checks."""
+    real = ip_filter.get_ip_address
+    monkeypatch.setattr(ip_filter, "get_ip_address", lambda host, port, allow_loopback: (
+        (ipaddress.ip_address(address), port) if host == "media.example" else real(host, port, allow_loopback)))
+
+    with pytest.raises(InvalidRequest, match="address is not public"):
+        fetch("http://media.example/sample.png")
+    with pytest.raises(InvalidRequest, match="address is not public"):
+        fetch(f"http://[{address}]/sample.png", allow_loopback=True)
+
+    assert server.paths == []

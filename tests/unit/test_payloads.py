@@ -72,6 +72,17 @@ OMNI_DRAFT = VideoDraft(
     ),
 )
 
+# One body per new Seedance family (2026 update 4.1): (draft, submit id).
+SEEDANCE_25_DRAFT = VideoDraft(model=VIDEO_MODELS["jimeng-video-seedance-2.5"], mode=FIRST_LAST,
+                               prompt="海边日落，镜头缓缓拉远", ratio="16:9", duration_s=8, resolution="1080p")
+FAMILIES = {
+    "seedance_2.5_text": (SEEDANCE_25_DRAFT, "2a5e0000-0000-4000-8000-000000000025"),
+    "seedance_2.0_vip_omni": (replace(OMNI_DRAFT, model=VIDEO_MODELS["jimeng-video-seedance-2.0-vip"],
+                                      resolution="1080p"), "2a5e0000-0000-4000-8000-000000000020"),
+    "seedance_2.0_mini_text": (replace(SEEDANCE_25_DRAFT, model=VIDEO_MODELS["jimeng-video-seedance-2.0-mini"],
+                                       resolution="720p", duration_s=5), "2a5e0000-0000-4000-8000-000000000040"),
+}
+
 CANONICAL = {
     FIRST_LAST: (FIRST_LAST_DRAFT, FIXTURE_SUBMIT_ID),
     MULTI_FRAME: (MULTI_FRAME_DRAFT, "5b8a1c1e-3a0c-4a55-9d1e-8f3e2c7b6a01"),
@@ -158,6 +169,46 @@ def test_body_matches_golden_file(mode):
     assert readable(body, submit_id) == golden
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_new_seedance_family_body_matches_golden_file(family):
+    draft, submit_id = FAMILIES[family]
+    golden = json.loads((GOLDEN_DIR / f"{family}.json").read_text(encoding="utf-8"))
+
+    assert readable(build(draft, submit_id), submit_id) == golden
+
+
+@pytest.mark.parametrize("name, resolution, with_video, benefit", [
+    ("jimeng-video-seedance-2.5", "480p", False, "seedance_25_480p_output"),
+    ("jimeng-video-seedance-2.5", "720p", True, "seedance_25_720p_output"),
+    ("jimeng-video-seedance-2.0", "720p", False, "dreamina_video_seedance_20_pro"),
+    ("jimeng-video-seedance-2.0", "720p", True, "dreamina_video_seedance_20_pro_with_video"),
+    ("jimeng-video-seedance-2.0-fast", "720p", True, "dreamina_seedance_20_fast_with_video"),
+    ("jimeng-video-seedance-2.0-vip", "4k", False, "seedance_20_pro_4k_output"),
+    ("jimeng-video-seedance-2.0-fast-vip", "720p", True, "seedance_20_fast_720p_output"),
+    ("jimeng-video-seedance-2.0-mini", "720p", False, "seedance_20_mini_720p_output"),
+])
+def test_omni_benefit_follows_model_resolution_and_video_material(name, resolution, with_video, benefit):
+    materials = OMNI_DRAFT.materials if with_video else OMNI_DRAFT.materials[:2]
+    mode = OMNI_REFERENCE if name != "jimeng-video-seedance-2.0-mini" else FIRST_LAST
+    draft = replace(OMNI_DRAFT, model=VIDEO_MODELS[name], resolution=resolution, mode=mode,
+                    materials=materials if mode == OMNI_REFERENCE else ())
+    if mode == FIRST_LAST:
+        draft = replace(draft, prompt="a cat")
+
+    extend = build(draft)["extend"]
+
+    assert extend["m_video_commerce_info"]["benefit_type"] == benefit
+    assert extend["m_video_commerce_info_list"][0]["benefit_type"] == benefit
+
+
+def test_live_benefit_overrides_the_static_template():
+    model = replace(VIDEO_MODELS["jimeng-video-seedance-2.5"], live_benefits=(("720p", "seedance_25_720p_v2"),))
+
+    extend = build(replace(SEEDANCE_25_DRAFT, model=model, resolution="720p"))["extend"]
+
+    assert extend["m_video_commerce_info"]["benefit_type"] == "seedance_25_720p_v2"
+
+
 @pytest.mark.parametrize("mode", list(CANONICAL))
 def test_every_object_gets_a_fresh_id(mode):
     draft, submit_id = CANONICAL[mode]
@@ -228,7 +279,7 @@ def test_aid_and_benefit_come_from_the_draft_and_model():
 
     assert body["http_common_info"] == {"aid": 513641}
     assert body["extend"]["root_model"] == "dreamina_seedance_40_pro"
-    assert body["extend"]["m_video_commerce_info"]["benefit_type"] == "dreamina_video_seedance_20_video_add"
+    assert body["extend"]["m_video_commerce_info"]["benefit_type"] == "dreamina_video_seedance_20_pro_with_video"
     assert body["extend"]["m_video_commerce_info_list"] == [body["extend"]["m_video_commerce_info"]]
 
 
@@ -242,9 +293,10 @@ def test_unknown_mode_is_a_programming_error():
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(VIDEO_MODELS))
-def test_resolution_is_sent_only_for_vgfm_3_0_and_3_0_fast(name):
+def test_resolution_is_sent_only_by_the_models_with_a_choice_of_resolution(name):
     draft = replace(FIRST_LAST_DRAFT, model=VIDEO_MODELS[name], resolution="1080p")
-    takes_resolution = name in ("jimeng-video-3.0", "jimeng-video-3.0-fast")
+    takes_resolution = name in ("jimeng-video-3.0", "jimeng-video-3.0-fast", "jimeng-video-seedance-2.5",
+                                "jimeng-video-seedance-2.0-vip")
 
     body = build(draft)
 
@@ -467,4 +519,4 @@ def test_omni_material_types_follow_material_order():
     assert materials[2]["video_info"]["duration"] == 4000
     draft = json.loads(body["draft_content"])
     assert (draft["min_version"], draft["version"], draft["min_features"]) == (
-        "3.3.9", "3.3.9", ["AIGC_Video_UnifiedEdit"])
+        "3.3.9", "3.3.14", ["AIGC_Video_UnifiedEdit"])

@@ -14,7 +14,7 @@ import requests
 import responses
 
 from app import errors
-from app.jimeng import uploads
+from app.jimeng import constants, uploads
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import parse_token
@@ -171,7 +171,12 @@ def test_storage_requests_look_like_the_browser_and_carry_no_jimeng_cookies(clie
         assert headers["Origin"] == "https://mweb-api-sg.capcut.com"
         assert headers["Referer"] == "https://mweb-api-sg.capcut.com/ai-tool/generate"
         assert headers["sec-fetch-site"] == "cross-site" and headers["Accept"] == "*/*"
-        assert "Chrome/132" in headers["User-Agent"]
+        # The same browser identity as the API calls: UA, language and the client-hint trio.
+        assert headers["User-Agent"] == constants.CHROME_UA and "Chrome/142" in headers["User-Agent"]
+        assert headers["Accept-Language"] == "zh-CN,zh;q=0.9"
+        assert headers["Sec-Ch-Ua"] == '"Chromium";v="142", "Google Chrome";v="142", "Not_A Brand";v="99"'
+        assert headers["Sec-Ch-Ua-Mobile"] == "?0"
+        assert headers["Sec-Ch-Ua-Platform"] == '"Windows"'
         assert "Cookie" not in headers
 
 

@@ -1,0 +1,180 @@
+"""OpenAI's video routes (`/v1/videos`), as the official SDK and gateways call them.
+
+A second view over the same task machinery as `/v1/videos/generations` and `/v1/videos/tasks`:
+the request is mapped into our submit fields, the task state into OpenAI's `Video` object.
+"""
+from __future__ import annotations
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app import errors
+from app.api import context, videos
+from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_object
+from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
+                                  with_spooled_media)
+from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
+from app.schemas.videos import VideoSubmitSchema
+from app.services.history_pages import recent_videos
+from app.services.tasks import TaskState, task_state
+from app.services.video_inputs import video_request
+from app.services.videos import SubmittedTask, submit_video
+from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
+
+blp = Blueprint("openai_videos", __name__, url_prefix="/v1/videos",
+                description="OpenAI's video shape over the same tasks (official SDK, litellm, gateways)")
+KIND = "video"
+MAX_LIST = 100
+
+
+class OpenAIVideoCreateSchema(Schema):
+    """OpenAI's fields; every field of `POST /v1/videos/generations` is accepted too (function_mode,
+    ratio, resolution, duration, file_paths, image_file_N, video_file_N, frames...)."""
+
+    prompt = fields.String(required=True, metadata={"example": "a lighthouse in a storm, slow dolly in"})
+    model = fields.String(metadata={"description": "one of GET /v1/models (or a configured alias)",
+                                    "example": "jimeng-video-3.0"})
+    seconds = fields.String(metadata={"description": "duration; the model's allowed values", "example": "5"})
+    size = fields.String(metadata={"description": "WIDTHxHEIGHT, mapped to ratio + resolution",
+                                   "example": "1280x720"})
+    input_reference = fields.Raw(metadata={"type": "string", "format": "binary",
+                                           "description": "the first frame (an image file; in JSON a URL, "
+                                                          "a data URI or {\"image_url\": ...})"})
+    function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
+    ratio = fields.String(metadata={"description": "instead of size"})
+    image_file_1 = fields.Raw(metadata={"type": "string", "format": "binary",
+                                        "description": "more images, as on /v1/videos/generations"})
+
+
+_VIDEO_DOC = {"description": "OpenAI's `Video` object", "content": {"application/json": {"example": {
+    "id": "AQEA...", "object": "video", "status": "in_progress", "progress": 40, "created_at": 1764050000,
+    "completed_at": None, "expires_at": None, "model": "jimeng-video-3.0", "seconds": "5", "size": "1280x720",
+    "error": None, "remixed_from_video_id": None}}}}
+_CREATE_BODY = {"content": {
+    "multipart/form-data": {"schema": OpenAIVideoCreateSchema},
+    "application/json": {"schema": OpenAIVideoCreateSchema, "example": {
+        "prompt": "a lighthouse in a storm", "model": "jimeng-video-3.0", "seconds": "5", "size": "1280x720"}}}}
+
+
+def _object(state: TaskState, fallback: SubmittedTask | None = None, prompt: str | None = None) -> dict:
+    """Our task state as OpenAI's Video; what the record does not say yet comes from the submit."""
+    record = state.record
+    model = state.model or (fallback.model if fallback else None)
+    seconds = round(record.requested_ms / 1000) if record and record.requested_ms else (
+        fallback.duration if fallback else None)
+    ratio = (record.ratio if record else None) or (fallback.ratio if fallback else None)
+    resolution = (record.resolution if record else None) or (fallback.resolution if fallback else None)
+    if ratio and not resolution and model in VIDEO_MODELS:
+        resolution = VIDEO_MODELS[model].resolutions[0]   # models that send none make their first
+    try:
+        size = size_of(ratio, resolution) if ratio and resolution else None
+    except (ValueError, KeyError):
+        size = None
+    completed_at = int(record.finish_time) if record and record.finish_time else None
+    return video_object(state.task_id, state.status, progress=state.progress, created=state.created, model=model,
+                        seconds=seconds, size=size, completed_at=completed_at, error_code=state.error_code,
+                        error=state.error, prompt=prompt if prompt is not None else (record.prompt if record else None))
+
+
+def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    headers = dict(headers or {})
+    if body["status"] in ("queued", "in_progress"):
+        headers["openai-poll-after-ms"] = str(context.config().VIDEO_POLL_AFTER_MS)
+    return videos.json_answer(body, status, headers)
+
+
+@blp.post("")
+@blp.doc(requestBody=_CREATE_BODY, security=[{"bearer": []}],
+         parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
+         responses={"200": _VIDEO_DOC}, description=(
+             "OpenAI's create: `seconds` -> duration, `size` -> ratio + resolution (a size the model lacks is a "
+             "400 naming the allowed ones), `input_reference` -> the first frame. Every field of "
+             "`/v1/videos/generations` passes through. `Prefer: wait=N` waits up to N s before answering."))
+def create():
+    tokens = context.tokens()
+    idem_key = context.idempotency()
+    body = body_fields(spool_data_uris=True)
+    files = uploaded_files()
+    for f in files:
+        if f.field == "input_reference":
+            if body.get("image_file") or any(g.field == "image_file" for g in files):
+                raise errors.InvalidRequest("send input_reference or image_file, not both", param="input_reference")
+            f.field = "image_file"
+    cfg = context.config()
+    region = tokens[0].region.code
+    name = resolve_alias(body.get("model") or None, cfg.OPENAI_MODEL_ALIASES, region, DEFAULT_VIDEO_MODEL)
+    model = VIDEO_MODELS.get(name or DEFAULT_VIDEO_MODEL[region])
+    if model is None:
+        raise errors.UnsupportedModel(f"unknown model {name!r}; models: {', '.join(VIDEO_MODELS)}", param="model")
+    loaded = VideoSubmitSchema().load(submit_fields(body, model, name))
+    req = with_spooled_media(video_request(loaded, files))
+    wait_s = cfg.WAIT_TIMEOUT if prefers_wait() else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
+    if wait_s is None:
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        pending = TaskState(task_id=task.task_id, status="pending", progress=0, created=task.created, model=task.model)
+        return _answer(_object(pending, task, req.prompt))
+    with waiter_slot(context.current_app.extensions["waiters"]):
+        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        with naming_the_task(task.task_id):
+            state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
+                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True)
+    return _answer(_object(state, task, req.prompt), headers={"Preference-Applied": f"wait={wait_s}"})
+
+
+@blp.get("/<video_id>")
+@blp.doc(security=[{"bearer": []}], responses={"200": _VIDEO_DOC},
+         description="OpenAI's retrieve; unfinished videos carry `openai-poll-after-ms`.")
+def retrieve(video_id: str):
+    return _answer(_object(task_state(KIND, video_id, context.tokens(), context.client(), context.task_settings())))
+
+
+@blp.get("/<video_id>/content")
+@blp.doc(security=[{"bearer": []}], parameters=[{"in": "query", "name": "variant", "required": False,
+         "schema": {"type": "string", "enum": ["video"]}, "description": "only `video` (the MP4) exists here"}],
+         responses={"200": {"description": "the MP4", "content": {
+             "video/mp4": {"schema": {"type": "string", "format": "binary"}}}}})
+def download_content(video_id: str):
+    """OpenAI's download_content: the MP4, streamed (Range supported); 409 while unfinished."""
+    variant = request.args.get("variant", "video")
+    if variant != "video":
+        raise errors.InvalidRequest(f"variant {variant!r} does not exist here; Jimeng makes only the video",
+                                    param="variant")
+    return videos.get_content(video_id)
+
+
+class ListArgs(Schema):
+    after = fields.String(metadata={"description": "the `last_id` of the previous page"})
+    limit = fields.Integer(metadata={"description": f"1-{MAX_LIST}, default 20"})
+    order = fields.String(metadata={"description": "only `desc` (Jimeng lists newest first)"})
+
+
+@blp.get("")
+@blp.doc(security=[{"bearer": []}], responses={"200": {"description": "a page", "content": {
+    "application/json": {"example": {"object": "list", "data": [], "first_id": None, "last_id": None,
+                                     "has_more": False}}}}},
+         description="The account's recent videos from Jimeng's own history (the first token's account), newest "
+                     "first. Stateless paging: `last_id` is a signed cursor to pass back as `after`.")
+@blp.arguments(ListArgs, location="query", as_kwargs=True)
+def list_videos(after: str | None = None, limit: int | None = None, order: str | None = None):
+    tokens = context.tokens()
+    limit = 20 if limit is None else limit
+    if not 1 <= limit <= MAX_LIST:
+        raise errors.InvalidRequest(f"limit must be 1 to {MAX_LIST}", param="limit")
+    if order not in (None, "desc"):
+        raise errors.InvalidRequest("order must be desc: Jimeng lists the newest first", param="order")
+    page = recent_videos(tokens, context.client(), context.task_settings(), limit=limit, after=after or None)
+    data = [_object(s) for s in page.states]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": page.cursor if page.has_more else (data[-1]["id"] if data else None),
+            "has_more": page.has_more}
+
+
+@blp.delete("/<video_id>")
+@blp.doc(security=[{"bearer": []}], responses={"501": {"description": "Jimeng's protocol has no delete call"}})
+def delete(video_id: str):
+    """Not available: no documented Jimeng call removes a history record. The task stays."""
+    context.tokens()
+    raise errors.NotImplementedUpstream("Jimeng's protocol has no documented call that deletes a history record; "
+                                        "the video stays in the account's history")

@@ -1,0 +1,271 @@
+"""Chromium under Playwright: one context per account, one page each, calls on a page one at a time.
+
+The only module that imports Playwright. Runs inside the browser process (`server.py`), on its
+asyncio loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import psutil
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+log = logging.getLogger("app.jimeng.browser")
+
+# Flags for a root user in a container: no setuid sandbox to rely on, no GPU, a small /dev/shm;
+# nothing that phones home. A fresh profile per launch (Playwright's own temporary user-data-dir).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-extensions", "--mute-audio",
+                 "--disable-blink-features=AutomationControlled"]
+# What the page needs to sign: its document, its scripts and its API calls. Images, fonts, styles
+# and media only cost memory ([WZ], [FK] block them too).
+ALLOWED_TYPES = frozenset({"document", "script", "xhr", "fetch", "other"})
+# The page's own site plus the CDNs its security scripts come from (update 2.2).
+SCRIPT_HOST_SUFFIXES = ("jianying.com", "capcut.com", "capcutapi.com", "capcutapi.us", "vlabstatic.com",
+                        "bytescm.com", "byteimg.com", "bytetos.com", "yhgfb-cn-static.com", "ibytedtos.com")
+# Ready when the security runtime has replaced fetch and one of its globals is there ([WZ], [FK], [DR] 9.3).
+READY_CHECK = """() => {
+  const wrapped = !/\\[native code\\]/.test(Function.prototype.toString.call(window.fetch));
+  const sdk = (window.bdms && typeof window.bdms.init === "function") || !!window.byted_acrawler;
+  return wrapped && sdk;
+}"""
+IN_PAGE_FETCH = """async ({url, headers, body, timeoutMs}) => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const resp = await window.fetch(url, {method: "POST", headers, body, credentials: "include",
+                                          cache: "no-store", signal: abort.signal});
+    return {status: resp.status, text: await resp.text()};
+  } catch (e) {
+    return {error: (e && e.name) || String(e)};
+  } finally {
+    clearTimeout(timer);
+  }
+}"""
+
+
+class CallFailed(Exception):
+    """A call that did not produce an answer; `kind` says whether it may have been sent."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(message or kind)
+        self.kind, self.message = kind, message
+
+
+@dataclass
+class Account:
+    context: BrowserContext
+    page: Page
+    page_url: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+    ready: bool = False
+
+
+class BrowserHost:
+    """The one Chromium of this host and the accounts' contexts in it."""
+
+    def __init__(self, *, executable: str, max_queue: int, idle_seconds: float, ready_timeout: float) -> None:
+        self.executable = executable
+        self.max_queue = max_queue
+        self.idle_seconds = idle_seconds
+        self.ready_timeout = ready_timeout
+        self.queued = 0                  # calls admitted and not finished (waiting or running)
+        self.launches = 0
+        self.last_call = time.monotonic()
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._accounts: dict[str, Account] = {}
+        self._launch_lock = asyncio.Lock()
+
+    # -- one call -------------------------------------------------------------------------------
+    async def fetch(self, req: dict) -> dict:
+        if self.queued >= self.max_queue:
+            raise CallFailed("busy")
+        self.queued += 1
+        self.last_call = time.monotonic()
+        deadline = time.monotonic() + float(req["timeout"])
+        try:
+            account = await self._account(req)
+            try:
+                await asyncio.wait_for(account.lock.acquire(), max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                raise CallFailed("queued_too_long") from None
+            try:
+                return await self._fetch_in_page(account, req, deadline)
+            finally:
+                account.lock.release()
+                account.last_used = time.monotonic()
+        finally:
+            self.queued -= 1
+
+    async def _fetch_in_page(self, account: Account, req: dict, deadline: float) -> dict:
+        if account.page.is_closed() or not self._connected():
+            await self._drop(req["account"])
+            raise CallFailed("queued_too_long", "the page was closed; the next call opens a new one")
+        if not account.ready:
+            await self._load(account, deadline)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            raise CallFailed("queued_too_long")
+        args = {"url": req["url"], "headers": req["headers"], "body": req["body"],
+                "timeoutMs": int(remaining * 1000)}
+        try:
+            answer = await asyncio.wait_for(account.page.evaluate(IN_PAGE_FETCH, args), remaining + 2.0)
+        except TimeoutError:
+            await self._drop(req["account"])
+            raise CallFailed("timeout") from None
+        except PlaywrightError as exc:
+            await self._drop(req["account"])
+            raise CallFailed("failed", _first_line(exc)) from None
+        if "error" in answer:
+            raise CallFailed("timeout" if answer["error"] == "AbortError" else "failed", answer["error"])
+        return {"ok": True, "status": answer["status"], "text": answer["text"]}
+
+    async def _load(self, account: Account, deadline: float) -> None:
+        """Open the region's page and wait for its security script (nothing is sent before this)."""
+        budget = min(self.ready_timeout, max(deadline - time.monotonic(), 0.1))
+        try:
+            await account.page.goto(account.page_url, wait_until="domcontentloaded", timeout=budget * 1000)
+            left = max(deadline - time.monotonic(), 0.1)
+            await account.page.wait_for_function(READY_CHECK, timeout=min(self.ready_timeout, left) * 1000)
+        except PlaywrightError as exc:
+            raise CallFailed("not_ready", f"{_first_line(exc)} (page {urlsplit(account.page_url).path})") from None
+        account.ready = True
+
+    # -- accounts -------------------------------------------------------------------------------
+    async def _account(self, req: dict) -> Account:
+        key = req["account"]
+        account = self._accounts.get(key)
+        if account is not None and not account.page.is_closed() and account.page_url == req["page_url"]:
+            return account
+        if account is not None:
+            await self._drop(key)
+        browser = await self._ensure_browser()
+        options = {"user_agent": req.get("user_agent") or None, "locale": req.get("locale") or "zh-CN",
+                   "viewport": {"width": 1280, "height": 800}, "service_workers": "block"}
+        if req.get("proxy"):
+            options["proxy"] = {"server": req["proxy"]}
+        try:
+            context = await browser.new_context(**options)
+            await context.add_cookies(req.get("cookies") or [])
+            await context.route("**/*", _allow_only_what_signing_needs(req["page_url"]))
+            page = await context.new_page()
+        except PlaywrightError as exc:
+            raise CallFailed("unavailable", _first_line(exc)) from None
+        account = Account(context=context, page=page, page_url=req["page_url"])
+        self._accounts[key] = account
+        return account
+
+    async def _drop(self, key: str) -> None:
+        account = self._accounts.pop(key, None)
+        if account is not None:
+            try:
+                await account.context.close()
+            except PlaywrightError:
+                pass
+
+    async def close_idle(self) -> None:
+        """Close accounts unused for `idle_seconds`; the whole browser when none is left for as long."""
+        now = time.monotonic()
+        for key, account in list(self._accounts.items()):
+            if now - account.last_used > self.idle_seconds and not account.lock.locked():
+                await self._drop(key)
+        if self._browser is not None and not self._accounts and self.queued == 0 \
+                and now - self.last_call > self.idle_seconds:
+            await self._close_browser()
+
+    # -- the browser ----------------------------------------------------------------------------
+    def _connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def _ensure_browser(self) -> Browser:
+        """The running browser; after a crash it is launched again, once per call."""
+        async with self._launch_lock:
+            if self._connected():
+                return self._browser
+            if self._browser is not None:
+                log.warning("browser gone; relaunching it")
+                self._accounts.clear()
+            last_error = ""
+            for _ in range(2):          # a launch that fails is tried once more, then we give up
+                try:
+                    return await self._launch()
+                except PlaywrightError as exc:
+                    last_error = _first_line(exc)
+                    log.warning("browser launch failed: %s", last_error)
+            raise CallFailed("unavailable", last_error)
+
+    async def _launch(self) -> Browser:
+        if self._playwright is None:
+            self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=self.executable, headless=True, args=CHROMIUM_ARGS, chromium_sandbox=False,
+            handle_sigint=False, handle_sigterm=False, handle_sighup=False)
+        self.launches += 1
+        log.info("browser launched (%d so far)", self.launches)
+        return self._browser
+
+    async def _close_browser(self) -> None:
+        browser, self._browser = self._browser, None
+        self._accounts.clear()
+        if browser is not None:
+            try:
+                await browser.close()
+            except PlaywrightError:
+                pass
+
+    async def close(self) -> None:
+        await self._close_browser()
+        if self._playwright is not None:
+            await self._playwright.stop()
+            self._playwright = None
+
+    # -- state ----------------------------------------------------------------------------------
+    def status(self) -> dict:
+        pids = self.browser_pids()
+        rss = 0
+        for pid in pids:
+            try:
+                rss += psutil.Process(pid).memory_info().rss
+            except psutil.Error:
+                pass
+        return {"browser": "running" if self._connected() else "idle", "accounts": len(self._accounts),
+                "launches": self.launches, "queued": self.queued, "browser_pids": pids, "browser_rss": rss}
+
+    def browser_pids(self) -> list[int]:
+        """Chromium's processes (the main one first): descendants of this process that are not Playwright's driver."""
+        found = []
+        for child in psutil.Process().children(recursive=True):
+            try:
+                name = child.name()
+                if "chrom" in name.lower():
+                    found.append((child.ppid(), child.pid, " --type=" in " ".join(child.cmdline())))
+            except psutil.Error:
+                pass
+        found.sort(key=lambda item: item[2])    # the browser process (no --type=) first
+        return [pid for _, pid, _ in found]
+
+
+def _allow_only_what_signing_needs(page_url: str):
+    page_host = urlsplit(page_url).hostname or ""
+
+    async def decide(route: Route) -> None:
+        request = route.request
+        host = urlsplit(request.url).hostname or ""
+        allowed_host = host == page_host or any(host == s or host.endswith("." + s) for s in SCRIPT_HOST_SUFFIXES)
+        if request.resource_type in ALLOWED_TYPES and allowed_host:
+            await route.continue_()
+        else:
+            await route.abort()
+    return decide
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -1,0 +1,61 @@
+"""Which generate calls go through the browser: `BROWSER_TRANSPORT=auto|always|off` and what was learned.
+
+- `off`: never (a protected call then fails with Jimeng's risk refusal, 403 risk_control);
+- `always`: every generate call;
+- `auto` (default): abroad every generate call (Dreamina protects them all, update 2.1); in CN a
+  call goes direct, and after a definite risk refusal it is resent once through the browser and
+  its (path, model) is remembered for the rest of the process's life, so the next one goes
+  through the browser at once.
+"""
+from __future__ import annotations
+
+import threading
+
+from app.jimeng.regions import Region
+
+MODES = ("auto", "always", "off")
+# The calls the policy routes: Jimeng checks page signatures on generate only (update 2.1; reads,
+# uploads and credit queries are unchecked). Everything else always goes direct.
+BROWSER_PATHS = frozenset({"/mweb/v1/aigc_draft/generate"})
+# Update 2.5: refusals of a missing or invalid page signature. Each created and charged nothing.
+RISK_RETS = frozenset({"4013", "1019", "-6"})
+
+
+def is_risk_refusal(region: Region, ret: str, fail_code: str) -> bool:
+    """Does this answer mean "sign it in the page", and nothing else?"""
+    if ret in RISK_RETS:
+        return True
+    # [DR] 10.1: abroad, 3018 with fail_code 1017 is the refusal of a call without the page's signing.
+    return region.code != "cn" and ret == "3018" and fail_code == "1017"
+
+
+class TransportPolicy:
+    """One per process (it lives in the JimengClient); thread-safe."""
+
+    def __init__(self, mode: str = "auto") -> None:
+        if mode not in MODES:
+            raise ValueError(f"BROWSER_TRANSPORT must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self._learned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def via_browser(self, region: Region, path: str, model: str) -> bool:
+        """Send this call through the browser right away?"""
+        if self.mode == "off" or path not in BROWSER_PATHS:
+            return False
+        if self.mode == "always" or region.code != "cn":
+            return True
+        with self._lock:
+            return (path, model) in self._learned
+
+    def resend_via_browser(self, region: Region, path: str, model: str, ret: str, fail_code: str) -> bool:
+        """After a direct call's refusal: resend it once through the browser (and remember)?"""
+        if self.mode != "auto" or path not in BROWSER_PATHS or not is_risk_refusal(region, ret, fail_code):
+            return False
+        with self._lock:
+            self._learned.add((path, model))
+        return True
+
+    def learned(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return sorted(self._learned)

@@ -1,0 +1,208 @@
+"""The worker side of the browser transport: send one call to the host's browser process.
+
+Why one browser process per host, reached over a unix socket: gunicorn runs several worker
+processes, and a Chromium per worker would multiply its memory (hundreds of MB each) and keep a
+copy of every account's page in each. So the first worker that needs the browser starts one small
+process (`python -m app.jimeng.browser.server`), under a file lock so two workers never both start
+one; every worker then asks it over a local socket, one connection per call. The process lives in
+the service's process group, exits when the process that started the service goes away, and is
+started again by the next call if it ever dies. No call, no browser: nothing starts until a call
+needs it.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app import errors
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 16 * 1024 * 1024   # bytes per line; generate bodies are tens of KB
+START_TIMEOUT = 20.0             # seconds for a new browser process to answer (not Chromium's launch)
+
+
+@dataclass(frozen=True)
+class BrowserCall:
+    """One in-page fetch. `account` names the context (a hash, never the session id itself)."""
+
+    account: str
+    page_url: str
+    url: str                                  # absolute; query already final (it gets signed as is)
+    headers: dict[str, str]
+    body: str                                 # the exact text sent: its UTF-8 bytes are what is signed
+    cookies: list[dict] = field(default_factory=list)
+    user_agent: str = ""
+    locale: str = "zh-CN"
+    proxy: str | None = None
+    timeout: float = 60.0
+
+
+def default_socket_path() -> str:
+    """One path per user and host: every service worker of this user shares one browser."""
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"jimeng-api-browser-{os.getuid()}"
+    return str(base / "browser.sock")
+
+
+class BrowserTransport:
+    """Talks to the browser process; starts it lazily. Safe to share between threads."""
+
+    def __init__(self, *, executable: str | None, problem: str = "", socket_path: str = "",
+                 max_queue: int = 32, idle_seconds: float = 300.0, ready_timeout: float = 20.0,
+                 page_path: str = "/ai-tool/video/generate") -> None:
+        self.executable = executable
+        self.problem = problem
+        self.socket_path = socket_path or default_socket_path()
+        self.max_queue = max_queue
+        self.idle_seconds = idle_seconds
+        self.ready_timeout = ready_timeout
+        self.page_path = page_path
+
+    # -- calls --------------------------------------------------------------------------------
+    def fetch(self, call: BrowserCall) -> tuple[int, str]:
+        """(HTTP status, body text) of the in-page fetch; a typed error when it could not be made."""
+        if self.executable is None:
+            raise errors.BrowserUnavailable(f"this call needs the browser transport: {self.problem}")
+        message = {"op": "fetch", **call.__dict__}
+        answer = self._ask(message, timeout=call.timeout + self.ready_timeout + 10.0, start=True)
+        if answer.get("ok"):
+            return int(answer["status"]), str(answer["text"])
+        raise _error_for(answer)
+
+    def status(self) -> dict:
+        """The browser's state for /healthz, without starting anything."""
+        if self.executable is None:
+            return {"state": "unavailable", "problem": self.problem}
+        try:
+            answer = self._ask({"op": "status"}, timeout=2.0, start=False)
+        except (OSError, ValueError):
+            return {"state": "not_started", "executable": self.executable}
+        return {"state": answer.get("browser", "unknown"), "executable": self.executable,
+                **{k: answer[k] for k in ("accounts", "launches", "queued", "browser_pids", "browser_rss")
+                   if k in answer}}
+
+    def stop(self) -> None:
+        """Ask the browser process to close Chromium and exit (tests and the bench)."""
+        with contextlib.suppress(OSError, ValueError):
+            self._ask({"op": "stop"}, timeout=15.0, start=False)
+
+    # -- the socket -----------------------------------------------------------------------------
+    def _ask(self, message: dict, *, timeout: float, start: bool) -> dict:
+        try:
+            conn = self._connect()
+        except OSError:
+            if not start:
+                raise
+            self._start_server()
+            try:
+                conn = self._connect()
+            except OSError as exc:
+                raise errors.BrowserUnavailable(f"the browser process does not answer ({exc.strerror})") from None
+        sent = False
+        try:
+            with conn:
+                conn.settimeout(timeout)
+                conn.sendall(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+                sent = True
+                return json.loads(_read_line(conn))
+        except (OSError, ValueError) as exc:
+            if not start:
+                raise
+            if isinstance(exc, TimeoutError):
+                raise errors.UpstreamTimeout("the browser did not finish the call in time") from None
+            # The process died or hung up mid-call: the call may have reached Jimeng.
+            where = "while sending" if sent else "before sending"
+            raise errors.UpstreamUnavailable(f"the browser process failed {where} the call") from None
+
+    def _connect(self) -> socket.socket:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(2.0)
+            conn.connect(self.socket_path)
+        except OSError:
+            conn.close()
+            raise
+        return conn
+
+    def _start_server(self) -> None:
+        """Start the browser process unless another worker just did (a file lock orders them)."""
+        directory = Path(self.socket_path).parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(f"{self.socket_path}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):
+                self._connect().close()
+                return          # another worker started it while we waited for the lock
+            argv = [sys.executable, "-m", "app.jimeng.browser.server", "--socket", self.socket_path,
+                    "--executable", self.executable or "", "--owner-pid", str(_service_pid()),
+                    "--max-queue", str(self.max_queue), "--idle-seconds", str(self.idle_seconds),
+                    "--ready-timeout", str(self.ready_timeout)]
+            with open(f"{self.socket_path}.log", "ab") as out:
+                # Not a new session: the process stays in the service's process group, so stopping
+                # the service's group stops it too.
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                        close_fds=True, cwd=str(Path(__file__).resolve().parents[3]))
+            log.info("browser process started", extra={"pid": proc.pid})
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise errors.BrowserUnavailable(
+                        f"the browser process exited with code {proc.returncode} while starting; "
+                        f"see {self.socket_path}.log")
+                with contextlib.suppress(OSError):
+                    self._connect().close()
+                    return
+                time.sleep(0.05)
+            raise errors.BrowserUnavailable(f"the browser process did not start within {START_TIMEOUT:g} s")
+
+
+def _service_pid() -> int:
+    """The process whose life bounds the browser's: gunicorn's master for a worker, else ourselves."""
+    parent = os.getppid()
+    return parent if "gunicorn" in _cmdline(parent) else os.getpid()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    chunks, size = [], 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionResetError("the browser process closed the connection")
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n"):
+            return b"".join(chunks)
+        if size > MAX_MESSAGE:
+            raise ValueError("the browser process answered too much")
+
+
+def _error_for(answer: dict) -> errors.ServiceError:
+    """The browser process's refusal as the error a client sees (nothing sent unless it says so)."""
+    kind, message = answer.get("error"), str(answer.get("message") or "")
+    if kind == "busy":
+        return errors.ServiceBusy("the browser transport's queue is full; retry in a moment")
+    if kind == "queued_too_long":
+        return errors.ServiceBusy("the browser transport could not take the call in time; retry in a moment")
+    if kind == "unavailable":
+        return errors.BrowserUnavailable(f"the browser could not be started: {message}")
+    if kind == "not_ready":
+        return errors.UpstreamUnavailable(f"Jimeng's page did not become ready for signing: {message}")
+    if kind == "timeout":
+        return errors.UpstreamTimeout("Jimeng did not answer the browser's call in time")
+    return errors.UpstreamUnavailable(f"the browser failed while sending the call ({message or kind})")

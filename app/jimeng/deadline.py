@@ -1,0 +1,134 @@
+"""A total deadline for one upstream answer, headers and body included, and a cap on its size.
+
+Socket timeouts bound each read, not the answer: a host that trickles one byte a second never
+trips them. So every call runs under a `Watch` that shuts its connection down when the deadline
+passes (the pool tells the watch which connection the call got), and bodies are read in pieces
+with the deadline checked between them. What the watch cut is reported as a timeout.
+"""
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+import time
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+CHUNK_BYTES = 64 * 1024
+# The largest JSON answer we read from Jimeng or a storage host (a 100-record history is ~2 MB).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+_current: contextvars.ContextVar[Watch | None] = contextvars.ContextVar("upstream_watch", default=None)
+
+
+class AnswerTooLarge(Exception):
+    """The answer grew past MAX_ANSWER_BYTES."""
+
+
+class DeadlinePassed(Exception):
+    """The whole answer did not arrive before the deadline."""
+
+
+class Watch:
+    """Cuts the connection of the calls made inside it once `seconds` have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.fired = False
+        self._conn = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def attach(self, conn) -> None:
+        with self._lock:
+            self._conn = conn
+        if self.fired:
+            self._shut(conn)
+
+    def _fire(self) -> None:
+        self.fired = True
+        with self._lock:
+            conn = self._conn
+        if conn is not None:
+            self._shut(conn)
+
+    @staticmethod
+    def _shut(conn) -> None:
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> Watch:
+        self._token = _current.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        _current.reset(self._token)
+
+
+class _WatchedPool:
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)   # type: ignore[misc]
+        watch = _current.get()
+        if watch is not None:
+            watch.attach(conn)
+        return conn
+
+
+class _HTTPPool(_WatchedPool, HTTPConnectionPool):
+    pass
+
+
+class _HTTPSPool(_WatchedPool, HTTPSConnectionPool):
+    pass
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections a `Watch` can cut (proxied calls keep only the body deadline)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def timeouts(connect: float, read: float, watch: Watch) -> tuple[float, float]:
+    """(connect, read) socket timeouts that never outlast the watch."""
+    remaining = max(watch.remaining(), 0.05)
+    return min(connect, remaining), min(read, remaining)
+
+
+def read_body(resp: requests.Response, watch: Watch, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The whole (decoded) body, or DeadlinePassed / AnswerTooLarge; transport errors propagate."""
+    chunks, size = [], 0
+    try:
+        while True:
+            if watch.fired or watch.remaining() <= 0:
+                raise DeadlinePassed()
+            try:
+                chunk = resp.raw.read1(CHUNK_BYTES, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if watch.fired:
+                    raise DeadlinePassed() from None
+                raise requests.ConnectionError(exc) from None
+            if not chunk:
+                if watch.fired:
+                    raise DeadlinePassed()
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge()
+            chunks.append(chunk)
+    finally:
+        resp.close()

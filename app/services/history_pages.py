@@ -1,0 +1,79 @@
+"""Paging through an account's Jimeng history without keeping state: the cursor carries Jimeng's own.
+
+Cursor (base64url): version(1) token_fp(8) next_offset(8, signed) tag(12). The tag is HMAC-SHA256
+under a key derived from SECRET_KEY, so a cursor can neither be forged nor replayed by another account.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app import errors
+from app.jimeng.client import JimengClient
+from app.jimeng.regions import Token
+from app.services.tasks import TaskSettings, TaskState, fingerprint_key, listed_states
+from app.task_ids import derive_key
+
+_CURSOR = struct.Struct(">B8sq")
+_TAG = 12
+VERSION = 1
+PREFIX = "page_"
+
+
+@dataclass(frozen=True)
+class Page:
+    states: list[TaskState]
+    has_more: bool
+    cursor: str | None          # pass back as `after` for the next page
+
+
+def encode_cursor(secret: str, token_fp: bytes, offset: int) -> str:
+    body = _CURSOR.pack(VERSION, token_fp, offset)
+    tag = hmac.new(derive_key(secret, "history-cursor"), body, hashlib.sha256).digest()[:_TAG]
+    return PREFIX + base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(secret: str, text: str) -> tuple[bytes, int] | None:
+    """(token_fp, Jimeng offset), or None for anything that is not a cursor we made."""
+    if not text.startswith(PREFIX) or len(text) > 64:
+        return None
+    raw = text[len(PREFIX):]
+    try:
+        blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if len(blob) != _CURSOR.size + _TAG:
+        return None
+    body, tag = blob[:-_TAG], blob[-_TAG:]
+    expected = hmac.new(derive_key(secret, "history-cursor"), body, hashlib.sha256).digest()[:_TAG]
+    if not hmac.compare_digest(tag, expected):
+        return None
+    version, fp, offset = _CURSOR.unpack(body)
+    return (fp, offset) if version == VERSION and offset > 0 else None
+
+
+def recent_videos(tokens: Sequence[Token], client: JimengClient, settings: TaskSettings, *, limit: int,
+                  after: str | None) -> Page:
+    """One page of the account's video history, newest first.
+
+    The first token's account is listed; a cursor names its account by fingerprint, so the next
+    page comes from the same one even if the request lists its tokens in another order.
+    """
+    fp_key = fingerprint_key(settings.secret_key)
+    token, offset = tokens[0], 0
+    if after:
+        decoded = decode_cursor(settings.secret_key, after)
+        owner = next((t for t in tokens if decoded and t.fingerprint(fp_key) == decoded[0]), None)
+        if owner is None:
+            raise errors.InvalidRequest("after must be the last_id of an earlier page of this list, made for "
+                                        "one of your tokens", param="after")
+        token, offset = owner, decoded[1]
+    records, has_more, next_offset = client.history_list(token, count=limit, offset=offset)
+    states = listed_states("video", records, token, settings)
+    cursor = encode_cursor(settings.secret_key, token.fingerprint(fp_key), next_offset) if has_more else None
+    return Page(states=states, has_more=has_more, cursor=cursor)

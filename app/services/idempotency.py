@@ -1,0 +1,123 @@
+"""`Idempotency-Key` without stored state: Jimeng's history is the record of what was submitted.
+
+- The Jimeng `submit_id` is derived: HMAC(SECRET_KEY-derived key, token fingerprint + key), shaped
+  as a UUID. The same key from the same account always names the same Jimeng task.
+- Before submitting, that submit id is looked up in the account's history (`get_history_by_ids`
+  with `submit_ids`). Listed: the earlier task is the answer; nothing is sent again.
+- The request's content travels in the task itself: `originSubmitId` in `metrics_extra` (a UUID
+  Jimeng stores and echoes, and that clients already fill with a random UUID) is set to
+  HMAC(submit id + body digest). A listed task whose tag differs was made from another body: 409.
+- The window: right after a submit, Jimeng may not list it yet. A request that says it is a retry
+  (the OpenAI SDKs send `x-stainless-retry-count`), whose key is not listed, cannot prove the first
+  attempt failed: it is answered 409 with the task id rather than risking a second charge.
+
+One mechanism for every submit route: video and image services call `prepare`, `find` and
+`submit_id`/`tag`, and put `tag` where their payload carries `originSubmitId`.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from app import errors
+from app.jimeng.client import JimengClient
+from app.jimeng.regions import Token
+from app.services.tasks import fingerprint_key
+from app.task_ids import derive_key
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """What the client sent: its key, and whether it says this request is a retry."""
+
+    key: str
+    retried: bool = False
+
+    @classmethod
+    def from_headers(cls, key: str | None, retry_count: str | None) -> IdempotencyKey | None:
+        if key is None:
+            return None
+        if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+            raise errors.InvalidRequest(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
+                                        param="Idempotency-Key")
+        retried = (retry_count or "").strip().isdigit() and int(retry_count.strip()[:6]) > 0
+        return cls(key=key, retried=retried)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """A task an earlier request with this key created."""
+
+    token: Token
+    submit_id: str
+    record: dict
+
+
+def _uuid(digest: bytes) -> str:
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def submit_id(secret: str, key: str, token_fp: bytes) -> str:
+    """Jimeng's submit_id for this key and account: the same every time, unguessable without SECRET_KEY."""
+    mac = hmac.new(derive_key(secret, "idempotency-submit-id"), token_fp + b"\0" + key.encode(), hashlib.sha256)
+    return _uuid(mac.digest())
+
+
+def tag(secret: str, submit: str, body_digest: bytes) -> str:
+    """The UUID that says which body made the task (set as originSubmitId)."""
+    mac = hmac.new(derive_key(secret, "idempotency-body"), submit.encode() + b"\0" + body_digest, hashlib.sha256)
+    return _uuid(mac.digest())
+
+
+def body_digest(fields: dict, media: Iterable[tuple[str, str | None, BinaryIO | None]]) -> bytes:
+    """SHA-256 of what the request asks for: its parsed fields and each medium (a URL, or a file's
+    bytes, read and rewound), the same whether it came as JSON or multipart, ours or OpenAI's shape."""
+    h = hashlib.sha256()
+    for name in sorted(fields):
+        h.update(f"{name}={fields[name]!r}\n".encode())
+    for field, url, stream in media:
+        h.update(f"media {field} ".encode())
+        if stream is not None:
+            position = stream.tell()
+            for chunk in iter(lambda: stream.read(1 << 16), b""):
+                h.update(chunk)
+            stream.seek(position)
+        else:
+            h.update((url or "").encode())
+        h.update(b"\n")
+    return h.digest()
+
+
+def find(client: JimengClient, tokens: Sequence[Token], secret: str, key: str, fp_key: bytes) -> Previous | None:
+    """The task an earlier request with this key created, in any of the request's accounts."""
+    for token in tokens:
+        sid = submit_id(secret, key, token.fingerprint(fp_key))
+        records = client.history_by_ids(token, [sid], id_field="submit_ids")
+        if sid in records:
+            return Previous(token=token, submit_id=sid, record=records[sid])
+    return None
+
+
+def same_body(previous: Previous, expected_tag: str) -> bool:
+    """Whether the listed task was made from this body (its stored metrics carry our tag)."""
+    stored = previous.record.get("metrics_extra")
+    draft = previous.record.get("draft_content")
+    return any(isinstance(text, str) and expected_tag in text for text in (stored, draft))
+
+
+def choose_for(key: str, secret: str):
+    """A token chooser that picks the same account for the same key (so a retry lands where the first
+    attempt did, even with several tokens)."""
+    fp_key = fingerprint_key(secret)
+
+    def choose(candidates: Sequence[Token]) -> Token:
+        ranked = sorted(candidates, key=lambda t: hmac.new(fp_key, t.fingerprint(fp_key) + key.encode(),
+                                                           hashlib.sha256).digest())
+        return ranked[0]
+    return choose

@@ -1,0 +1,190 @@
+"""End to end through the browser transport: gunicorn, the strict sandbox and a real headless Chromium.
+
+The sandbox refuses Seedance 2.0 / 2.0 Fast in CN and every generate abroad unless the call carries
+the signatures its page script adds (sandbox/shark.py), so a task that completes here went through
+the page. The sandbox's call log shows which calls were made.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+import requests
+
+from sandbox.stack import Stack, running_stack
+from tests.e2e.conftest import FAST, TIMEOUT, poll_until_finished, session_for
+
+pytestmark = pytest.mark.e2e
+
+GENERATE = "/mweb/v1/aigc_draft/generate"
+PAGE = "/ai-tool/video/generate"
+
+
+def calls(stack: Stack) -> dict:
+    return requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["counts"]
+
+
+def clear_calls(stack: Stack) -> None:
+    requests.delete(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT)
+
+
+def browser_state(stack: Stack) -> dict:
+    return requests.get(f"{stack.service_url}/healthz", timeout=TIMEOUT).json()["browser"]
+
+
+def post(stack: Stack, http: requests.Session, **fields) -> requests.Response:
+    return http.post(f"{stack.service_url}/v1/videos/generations", json=fields, timeout=(5, 90))
+
+
+def completes(stack: Stack, http: requests.Session, **fields) -> dict:
+    resp = post(stack, http, **fields)
+    assert resp.status_code == 200, resp.text
+    final = poll_until_finished(stack, http, resp.json()["task_id"])[-1]
+    assert final["status"] == "completed", final
+    return final
+
+
+def cn_token() -> requests.Session:
+    return session_for(f"e2e-browser-{secrets.token_hex(6)}")
+
+
+def us_token() -> requests.Session:
+    return session_for(f"us-e2e-browser-{secrets.token_hex(6)}")
+
+
+@pytest.mark.parametrize("model", ["jimeng-video-seedance-2.0", "jimeng-video-seedance-2.0-fast"])
+def test_seedance_2_with_a_cn_token_completes_through_the_browser(stack, model):
+    http = cn_token()
+    clear_calls(stack)
+
+    completes(stack, http, prompt=f"{FAST} a paper boat", model=model)
+
+    seen = calls(stack)
+    assert seen[GENERATE] in (1, 2)            # 2: refused direct once, then signed (auto learns it)
+    assert browser_state(stack)["state"] == "running"
+
+
+def test_auto_remembers_the_protected_model_and_goes_to_the_browser_at_once(stack):
+    http = cn_token()
+    completes(stack, http, prompt=f"{FAST} first", model="jimeng-video-seedance-2.0")
+    clear_calls(stack)
+
+    completes(stack, http, prompt=f"{FAST} second", model="jimeng-video-seedance-2.0")
+
+    assert calls(stack)[GENERATE] == 1
+
+
+def test_unprotected_cn_models_stay_direct(stack):
+    http = cn_token()
+    clear_calls(stack)
+    completes(stack, http, prompt=f"{FAST} a kite", model="jimeng-video-3.5-pro")
+    seen = calls(stack)
+    assert seen[GENERATE] == 1 and PAGE not in seen    # a fresh account opened no page
+
+
+def test_a_us_token_video_completes_through_the_browser(stack):
+    http = us_token()
+    clear_calls(stack)
+
+    completes(stack, http, prompt=f"{FAST} a desert road", model="jimeng-video-3.5-pro")
+
+    seen = calls(stack)
+    assert seen[GENERATE] == 1                 # abroad: the browser at once, never a refused direct try
+    assert seen[PAGE] == 1
+
+
+def test_the_page_loads_only_what_signing_needs(stack):
+    http = us_token()
+    clear_calls(stack)
+    completes(stack, http, prompt=f"{FAST} a lake", model="jimeng-video-3.5-pro")
+    loaded = calls(stack)
+    assert loaded[PAGE] == 1
+    assert not any(path.endswith((".css", ".png")) for path in loaded), loaded   # styles and images blocked
+
+
+def test_omni_reference_goes_through_the_browser(stack):
+    http = cn_token()
+    clear_calls(stack)
+    image = f"{stack.sandbox_url}/assets/sample.png"
+    completes(stack, http, prompt=f"{FAST} @image_file_1 waves", model="jimeng-video-seedance-2.0",
+              function_mode="omni_reference", image_file_1=image)
+    assert calls(stack).get(PAGE) == 1
+
+
+def test_a_crashed_browser_is_relaunched(stack):
+    http = us_token()
+    completes(stack, http, prompt=f"{FAST} before", model="jimeng-video-3.5-pro")
+    before = browser_state(stack)
+    main_pid = before["browser_pids"][0]
+
+    os.kill(main_pid, signal.SIGKILL)
+    psutil.wait_procs([psutil.Process(main_pid)], timeout=10) if psutil.pid_exists(main_pid) else None
+
+    completes(stack, us_token(), prompt=f"{FAST} after", model="jimeng-video-3.5-pro")
+    after = browser_state(stack)
+    assert after["launches"] == before["launches"] + 1
+    assert main_pid not in after["browser_pids"]
+
+
+def test_healthz_reports_the_browser_without_starting_it():
+    with running_stack(service_env={"BROWSER_TRANSPORT": "auto"}) as fresh:
+        assert browser_state(fresh)["state"] == "not_started"
+        assert browser_state(fresh)["state"] == "not_started"   # asking did not start it
+
+
+def test_with_the_browser_off_seedance_2_is_risk_control_and_nothing_is_created():
+    with running_stack(service_env={"BROWSER_TRANSPORT": "off"}) as off:
+        http = cn_token()
+        before = http.post(f"{off.service_url}/token/points", timeout=TIMEOUT).json()
+
+        resp = post(off, http, prompt="a paper boat", model="jimeng-video-seedance-2.0")
+
+        assert resp.status_code == 403, resp.text
+        error = resp.json()["error"]
+        assert error["code"] == "risk_control"
+        assert "生成失败，疑似存在异常行为，请重新尝试" in error["message"]     # Jimeng's own words
+        assert requests.get(f"{off.sandbox_url}/_sandbox/records", timeout=TIMEOUT).json()["records"] == []
+        assert calls(off)[GENERATE] == 1 and PAGE not in calls(off)         # never resent
+        assert http.post(f"{off.service_url}/token/points", timeout=TIMEOUT).json() == before
+        assert browser_state(off) == {"transport": "off", "state": "off"}
+
+
+def test_no_usable_chromium_answers_503_browser_unavailable_and_serves_the_rest():
+    env = {"BROWSER_EXECUTABLE": "/nonexistent/chromium"}
+    with running_stack(service_env=env) as broken:
+        http = us_token()
+        resp = post(broken, http, prompt="x", model="jimeng-video-3.5-pro")
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["error"]["code"] == "browser_unavailable"
+        assert "BROWSER_EXECUTABLE" in resp.json()["error"]["message"]
+        assert GENERATE not in calls(broken)                                 # nothing was sent
+        cn = cn_token()
+        completes(broken, cn, prompt=f"{FAST} direct still works", model="jimeng-video-3.5-pro")
+        health = requests.get(f"{broken.service_url}/healthz", timeout=TIMEOUT)
+        assert health.status_code == 200 and health.json()["browser"]["state"] == "unavailable"
+
+
+def test_a_full_browser_queue_answers_503_service_busy():
+    with running_stack(service_env={"BROWSER_MAX_QUEUE": "1"}) as small:
+        requests.post(f"{small.sandbox_url}/_sandbox/faults", json={"path": GENERATE, "delay": 4}, timeout=TIMEOUT)
+        first: dict = {}
+        slow = threading.Thread(target=lambda: first.update(resp=post(small, us_token(), prompt="slow",
+                                                                       model="jimeng-video-3.5-pro")))
+        slow.start()
+        deadline = time.monotonic() + 60
+        while GENERATE not in calls(small):       # the first call is inside the browser, waiting on Jimeng
+            assert time.monotonic() < deadline, "the first call never reached the sandbox"
+            time.sleep(0.05)
+
+        busy = post(small, us_token(), prompt="second", model="jimeng-video-3.5-pro")
+        slow.join(timeout=60)
+
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["error"]["code"] == "service_busy"
+        assert first["resp"].status_code == 200, first["resp"].text
+        assert calls(small)[GENERATE] == 1

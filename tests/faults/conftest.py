@@ -1,0 +1,37 @@
+"""The service (in-process) against the sandbox behind a fault-injecting upstream."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from app import create_app
+from tests.fault_upstream import running_faulty_upstream
+
+DEADLINE = 1.0          # JIMENG_TIMEOUT for these tests, seconds
+SLACK = 4.0             # generous: the answer must come within DEADLINE * calls + SLACK
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with running_faulty_upstream({"queue_seconds": 0, "generate_seconds": 0}) as running:
+        yield running
+
+
+@pytest.fixture
+def service(upstream):
+    app = create_app({"JIMENG_UPSTREAM_URL": upstream.url, "JIMENG_TIMEOUT": DEADLINE,
+                      "JIMENG_CONNECT_TIMEOUT": DEADLINE, "ALLOW_LOOPBACK_MEDIA": True, "FETCH_TIMEOUT": 5.0})
+    app.extensions["jimeng_client"].sleep = lambda s: None
+    return app.test_client()
+
+
+@pytest.fixture
+def token() -> str:
+    return f"fault-session-{secrets.token_hex(6)}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_faults(upstream):
+    yield
+    upstream.clear()

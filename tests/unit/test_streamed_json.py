@@ -1,0 +1,65 @@
+"""streamed_json: data URIs leave the JSON as files, whatever the chunking and escaping."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from app.streamed_json import SkeletonTooLarge, parse
+
+BLOB = os.urandom(3000)
+URI = "data:image/png;base64," + base64.b64encode(BLOB).decode()
+
+
+def chunks(raw: bytes, size: int):
+    for i in range(0, len(raw), size):
+        yield raw[i:i + size]
+
+
+def spool(raw: bytes, size: int, *, max_media: int = 10 ** 7, max_skeleton: int = 10 ** 6):
+    return parse(chunks(raw, size), max_skeleton=max_skeleton, max_media_bytes=max_media)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 100_000])
+def test_data_uris_become_files_and_the_rest_parses_as_usual(size):
+    doc = {"prompt": 'a "cat" \\ data:x é', "file_paths": [URI, URI], "n": [1, {"b": "data:"}]}
+    data, spooled = spool(json.dumps(doc).encode(), size)
+
+    assert data["prompt"] == doc["prompt"] and data["n"] == doc["n"]
+    assert [spooled[k].file.read() for k in data["file_paths"]] == [BLOB, BLOB]
+    assert {e.declared_type for e in spooled.values()} == {"image/png"}
+
+
+@pytest.mark.parametrize("size", [1, 3, 6, 1000])
+@pytest.mark.parametrize("escape", [lambda t: t.replace(b"/", b"\\/"), lambda t: t.replace(b"+", b"\\u002b")])
+def test_json_escapes_inside_the_base64_are_understood(size, escape):
+    data, spooled = spool(escape(json.dumps({"u": URI}).encode()), size)
+    entry = spooled[data["u"]]
+    assert entry.file.read() == BLOB and not entry.invalid and entry.declared_type == "image/png"
+
+
+def test_unpadded_urlsafe_and_wrapped_base64_is_accepted():
+    text = base64.urlsafe_b64encode(BLOB).decode().rstrip("=")
+    wrapped = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+    data, spooled = spool(json.dumps({"u": "data:image/png;base64," + wrapped}).encode(), 50)
+    assert spooled[data["u"]].file.read() == BLOB
+
+
+def test_bad_base64_and_oversized_data_are_flagged_not_raised():
+    data, spooled = spool(json.dumps({"a": "data:image/png;base64,@@@@", "b": URI}).encode(), 10, max_media=100)
+    assert spooled[data["a"]].invalid and spooled[data["b"]].too_large
+
+
+@pytest.mark.parametrize("raw", [b'{"a": [', b'{"a": "unterminated', b"[" * 100_000, b'{"a": 1}}', b""])
+def test_broken_json_is_a_value_error(raw):
+    with pytest.raises(ValueError):
+        spool(raw, 4)
+
+
+def test_the_json_around_the_data_uris_is_capped():
+    with pytest.raises(SkeletonTooLarge):
+        spool(json.dumps({"prompt": "x" * 5000, "u": URI}).encode(), 100, max_skeleton=1000)
+    data, _ = spool(json.dumps({"prompt": "x" * 500, "u": URI}).encode(), 100, max_skeleton=1000)
+    assert data["prompt"] == "x" * 500
