@@ -23,6 +23,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     from app import metrics
     from app.api import docs, meta, openai_videos, tokens, videos
+    from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
     from app.jimeng.browser.setup import browser_transport
@@ -76,7 +77,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer
 
-    api = JimengApi(app, spec_kwargs={"components": {"securitySchemes": {
+    api = JimengApi(app, spec_kwargs={"extra_plugins": [RequestExamples()], "components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)

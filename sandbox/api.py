@@ -9,10 +9,12 @@ from sandbox import catalogue, checks, drafts, models_api, shark
 from sandbox.directives import parse_directives
 from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
                               new_logid)
-from sandbox.records import render, video_item
+from sandbox.records import download_item, render
 from sandbox.state import SandboxState
 
 DAILY_CREDITS = 60
+MAX_LOCAL_ITEMS = 100          # the sandbox's own bound; Jimeng's is not documented
+RET_NOT_AN_ITEM = "3005"        # update 5: an asset-wrapper id given to get_local_item_list
 MAX_HISTORY_PAGE = 100          # the sandbox's own bound; Jimeng's is not documented
 GENERATE_TYPES = {1: "image", 10: "video"}   # record generate_type (protocol 3.4)
 
@@ -120,14 +122,24 @@ def create_blueprint(state: SandboxState) -> Blueprint:
 
     @route("/mweb/v1/get_local_item_list")
     def get_local_item_list(caller, body, now, logid):
+        """Download items (update 6): the caller's own finished videos by generated item id; a
+        record (asset-wrapper) id is ret 3005 ([JL]); anything else is simply not listed."""
         ids = body.get("item_id_list")
-        if not isinstance(ids, list) or not ids:
-            raise drafts.bad("item_id_list must be a non-empty list")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise drafts.bad("item_id_list must be a non-empty list of id strings")
+        if len(ids) > MAX_LOCAL_ITEMS:
+            raise drafts.bad(f"item_id_list takes at most {MAX_LOCAL_ITEMS} ids")
+        if body.get("pack_item_opt") != {"scene": 1, "need_data_integrity": True}:
+            raise drafts.bad('pack_item_opt must be {"scene": 1, "need_data_integrity": true}')
+        if body.get("is_for_video_download") is not True:
+            raise drafts.bad("is_for_video_download must be true")
         items = []
         for item_id in ids:
-            record = state.records.find_item(caller.session_id, str(item_id))
+            if state.records.find(caller.session_id, [item_id], [], now):
+                raise Refusal(RET_NOT_AN_ITEM, f"item {item_id} is not a generated item (a record id?)")
+            record = state.records.find_item(caller.session_id, item_id)
             if record and record.draft.kind == "video" and record.phase(now) == "completed":
-                items.append(video_item(record, request.host_url, state.media))
+                items.append(download_item(record, request.host_url, state.media))
         return {"item_list": items}
 
     @route("/commerce/v1/benefits/user_credit", default_query=False, commerce=True)

@@ -6,6 +6,8 @@ with Range support like a real CDN, so downloads and streaming can be tested end
 from __future__ import annotations
 
 import hashlib
+import io
+import struct
 from pathlib import Path
 
 from flask import Blueprint, abort, send_file, send_from_directory
@@ -17,6 +19,17 @@ from sandbox.state import SandboxState
 ASSETS = Path(__file__).resolve().parent / "assets"
 RESULT_VIDEO = ASSETS / "sample.mp4"
 RESULT_IMAGE = ASSETS / "sample.png"
+HD_FACTOR = 6        # Jimeng's HD download is about 6297 kbit/s against a 1152 kbit/s preview
+
+
+def hd_video(preview: bytes) -> bytes:
+    """The HD download: the preview MP4 followed by a `free` box (players skip it), so the same
+    frames come with about HD_FACTOR times the bytes, hence the bitrate."""
+    padding = len(preview) * (HD_FACTOR - 1)
+    return preview + struct.pack(">I", padding + 8) + b"free" + b"\0" * padding
+
+
+HD_VIDEO = hd_video(RESULT_VIDEO.read_bytes())
 
 
 def load_media_facts() -> MediaFacts:
@@ -25,7 +38,7 @@ def load_media_facts() -> MediaFacts:
     video, image = probe_mp4(video_bytes), probe_image(image_bytes)
     return MediaFacts(video_size=len(video_bytes), video_md5=hashlib.md5(video_bytes).hexdigest(),
                       video_seconds=video.duration_s, video_width=video.width, video_height=video.height,
-                      image_width=image.width, image_height=image.height)
+                      image_width=image.width, image_height=image.height, hd_size=len(HD_VIDEO))
 
 
 def create_blueprint(state: SandboxState) -> Blueprint:
@@ -41,6 +54,12 @@ def create_blueprint(state: SandboxState) -> Blueprint:
     def result_video(history_id: str):
         finished(history_id, "video")
         return send_file(RESULT_VIDEO, mimetype="video/mp4", conditional=True)
+
+    @bp.get("/media/hd/<history_id>.mp4")
+    def hd_result_video(history_id: str):
+        finished(history_id, "video")
+        return send_file(io.BytesIO(HD_VIDEO), mimetype="video/mp4", conditional=True, etag=False,
+                         download_name=f"{history_id}.mp4")
 
     @bp.get("/media/<history_id>/<int:index>.png")
     def result_image(history_id: str, index: int):

@@ -1,6 +1,7 @@
 """Jimeng answer shapes for `responses` mocks, as the protocol document and the fixtures show them."""
 from __future__ import annotations
 
+import base64
 import copy
 import json
 
@@ -21,6 +22,33 @@ def finished_record(record_id: str = "4722540945676") -> dict:
     record = copy.deepcopy(load_fixture("history_record_video_success_see-video-server.json"))
     record["history_record_id"] = record_id
     return record
+
+
+LOCAL_ITEMS_URL = "http://jimeng.test/mweb/v1/get_local_item_list"
+CREDIT_URL = "http://jimeng.test/commerce/v1/benefits/user_credit"
+CREDIT_RECEIVE_URL = "http://jimeng.test/commerce/v1/benefits/credit_receive"
+
+
+def hd_url_in(item: dict) -> str:
+    """The URL base64-encoded in a real item's `video_model` (`video_list.video_1.main_url`)."""
+    model = json.loads(item["video"]["video_model"])
+    return base64.b64decode(model["video_list"]["video_1"]["main_url"]).decode()
+
+
+def local_item(item_id: str = "7605520754297392435", *, hd_url: str | None = None) -> dict:
+    """A `get_local_item_list` item: the real generated item of the fixture (its `video_model` holds a
+    base64 `main_url`), under `item_id`, optionally pointing at `hd_url`."""
+    item = copy.deepcopy(load_fixture("history_record_video_success_see-video-server.json")["item_list"][0])
+    item["common_attr"]["id"] = item_id
+    if hd_url is not None:
+        model = json.loads(item["video"]["video_model"])
+        model["video_list"]["video_1"]["main_url"] = base64.b64encode(hd_url.encode()).decode()
+        item["video"]["video_model"] = json.dumps(model)
+    return item
+
+
+def local_items_answer(*items: dict) -> dict:
+    return envelope({"item_list": list(items)})
 
 
 def queued_record(record_id: str = "4722540945676", *, position: int = 47, length: int = 90000,

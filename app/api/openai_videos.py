@@ -30,8 +30,8 @@ MAX_LIST = 100
 
 
 class OpenAIVideoCreateSchema(Schema):
-    """OpenAI's fields; every field of `POST /v1/videos/generations` is accepted too (function_mode,
-    ratio, resolution, duration, file_paths, image_file_N, video_file_N, frames...)."""
+    """OpenAI's fields (JSON); every field of `POST /v1/videos/generations` is accepted too
+    (function_mode, ratio, resolution, duration, file_paths, image_file_N, video_file_N, frames...)."""
 
     prompt = fields.String(required=True, metadata={"example": "a lighthouse in a storm, slow dolly in"})
     model = fields.String(metadata={"description": "one of GET /v1/models (or a configured alias)",
@@ -39,11 +39,17 @@ class OpenAIVideoCreateSchema(Schema):
     seconds = fields.String(metadata={"description": "duration; the model's allowed values", "example": "5"})
     size = fields.String(metadata={"description": "WIDTHxHEIGHT, mapped to ratio + resolution",
                                    "example": "1280x720"})
-    input_reference = fields.Raw(metadata={"type": "string", "format": "binary",
-                                           "description": "the first frame (an image file; in JSON a URL, "
-                                                          "a data URI or {\"image_url\": ...})"})
+    input_reference = fields.Raw(metadata={"description": "the first frame: a URL, a data URI or "
+                                                          "{\"image_url\": ...}"})
     function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
     ratio = fields.String(metadata={"description": "instead of size"})
+
+
+class OpenAIVideoFormSchema(OpenAIVideoCreateSchema):
+    """The multipart form the SDK sends: `input_reference` is an image file."""
+
+    input_reference = fields.Raw(metadata={"type": "string", "format": "binary",
+                                           "description": "the first frame, an image file"})
     image_file_1 = fields.Raw(metadata={"type": "string", "format": "binary",
                                         "description": "more images, as on /v1/videos/generations"})
 
@@ -53,7 +59,7 @@ _VIDEO_DOC = {"description": "OpenAI's `Video` object", "content": {"application
     "completed_at": None, "expires_at": None, "model": "jimeng-video-3.0", "seconds": "5", "size": "1280x720",
     "error": None, "remixed_from_video_id": None}}}}
 _CREATE_BODY = {"content": {
-    "multipart/form-data": {"schema": OpenAIVideoCreateSchema},
+    "multipart/form-data": {"schema": OpenAIVideoFormSchema},
     "application/json": {"schema": OpenAIVideoCreateSchema, "example": {
         "prompt": "a lighthouse in a storm", "model": "jimeng-video-3.0", "seconds": "5", "size": "1280x720"}}}}
 

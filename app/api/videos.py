@@ -13,7 +13,7 @@ from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_second
 from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
                                BlockingAnswerSchema,
                                SubmittedSchema, TaskStateSchema)
-from app.schemas.videos import VideoSubmitSchema
+from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
 from app.services.tasks import TaskState, task_state, task_states
 from app.services.video_inputs import video_request
@@ -22,8 +22,11 @@ from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
-_BODY_DOC = {"content": {"application/json": {"schema": VideoSubmitSchema},
-                         "multipart/form-data": {"schema": VideoSubmitSchema}}}
+_BODY_DOC = {"content": {
+    "application/json": {"schema": VideoSubmitSchema, "example": {
+        "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
+        "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},
+    "multipart/form-data": {"schema": VideoSubmitFormSchema}}}
 
 
 def state_json(state: TaskState) -> dict:

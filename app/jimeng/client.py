@@ -312,16 +312,23 @@ class JimengClient:
             raise errors.TokenInvalid("Jimeng gave no upload credentials; the session is probably logged out")
         return data
 
-    def local_items(self, token: Token, item_id: str) -> dict:
-        body = {"item_id_list": [item_id], "pack_item_opt": {"scene": 1, "need_data_integrity": True},
+    def local_items(self, token: Token, item_ids: list[str]) -> dict:
+        """Download-quality items for generated item ids (update 6): one call for many ids."""
+        body = {"item_id_list": list(item_ids), "pack_item_opt": {"scene": 1, "need_data_integrity": True},
                 "is_for_video_download": True}
         return self.call(token, LOCAL_ITEMS_PATH, body)
 
     def credits(self, token: Token) -> dict:
-        """The balance; this call carries no query params (protocol 7)."""
-        referer = ("https://jimeng.jianying.com/ai-tool/image/generate" if token.region.code == "cn"
-                   else "https://dreamina.capcut.com/")
-        return self.call(token, CREDIT_PATH, {}, referer=referer, default_params=False)
+        """The balance (update 7). Without default query params and with the image page as Referer,
+        or Jimeng answers 1014; abroad the payload is a JSON string in `response` (envelope.unwrap)."""
+        return self.call(token, CREDIT_PATH, {}, referer=f"{token.region.site}/ai-tool/image/generate",
+                         default_params=False)
+
+    def receive_credits(self, token: Token, time_zone: str) -> dict:
+        """Claim the daily free credits (update 7): default query, body {time_zone}. Answers
+        `receive_quota` (0 when there is nothing to claim today)."""
+        return self.call(token, CREDIT_RECEIVE_PATH, {"time_zone": time_zone},
+                         referer=f"{token.region.site}/ai-tool/image/generate")
 
     def video_config(self, token: Token) -> dict:
         """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""

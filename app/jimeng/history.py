@@ -67,6 +67,20 @@ def _dig(obj: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
+# The generated item id, which get_local_item_list takes: `common_attr.id` first (update 6), then
+# [WZ]'s fallbacks.
+ITEM_ID_PATHS = (("common_attr", "id"), ("item_id",), ("id",), ("local_item_id",))
+
+
+def item_id_of(item: dict) -> str | None:
+    """The generated item id of a result item; None when the item names none."""
+    for path in ITEM_ID_PATHS:
+        value = _dig(item, path)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
 def _int(value: Any) -> int:
     try:
         return int(float(value))
@@ -220,12 +234,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
     meta = {k: origin[k] for k in ("width", "height", "format", "size", "fps") if k in origin}
     if _dig(first, ("video", "duration_ms")):
         meta["duration_ms"] = _int(first["video"]["duration_ms"])
-    item_id = None
-    for path in (("item_id",), ("id",), ("local_item_id",), ("common_attr", "id")):
-        value = _dig(first, path)
-        if value:
-            item_id = str(value)
-            break
+    item_id = item_id_of(first) if first else None
     match = _MODEL_KEY.search(raw.get("draft_content") or "")
     return HistoryRecord(
         record_id=str(raw.get("history_record_id") or record_id),

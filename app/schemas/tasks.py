@@ -16,7 +16,10 @@ class TaskStateSchema(Schema):
     created = fields.Integer(metadata={"description": "submit time, unix seconds"})
     model = fields.String(allow_none=True)
     queue = fields.Nested(QueueSchema, metadata={"description": "pending only, when Jimeng tells"})
-    result = fields.Dict(metadata={"description": "completed only: url and media facts"})
+    result = fields.Dict(metadata={"description": (
+        "completed only: `url` (videos: the HD download URL when Jimeng gives one), `preview_url` (videos: "
+        "the preview transcode), `hd` (false when url is the preview, with the reason in `hd_error`) and "
+        "media facts")})
     error = fields.String(metadata={"description": "failed or not_found: a reason a person understands"})
     error_code = fields.String(metadata={"description": "failed: content_rejected, insufficient_credits, "
                                          "token_invalid, risk_control, region_not_allowed, timeout, "
@@ -56,7 +59,6 @@ class BlockingAnswerSchema(Schema):
 
 PREFER_PARAMETER = {
     "in": "header", "name": "Prefer", "required": False, "schema": {"type": "string"},
-    "example": "wait=20",
     "description": "RFC 7240. `wait=N`: block up to N seconds (capped by WAIT_TIMEOUT) and answer the finished "
                    "result if it is ready, else the task as it is (202). Bare `wait`: the old blocking mode. "
                    "The answer's `Preference-Applied` header names what was honoured."}
@@ -64,7 +66,6 @@ PREFER_PARAMETER = {
 
 IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
-    "example": "order-42-video",
     "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
                    "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
                    "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}

@@ -103,3 +103,23 @@ class VideoSubmitSchema(Schema):
             if data[name] == "" and name != "prompt":
                 data.pop(name)  # an empty form field means "not given", as JSON null does
         return data
+
+
+def _file_field(description: str) -> fields.Raw:
+    """A multipart file part: `format: binary` makes /docs show a file picker."""
+    return fields.Raw(metadata={"type": "string", "format": "binary", "description": description})
+
+
+class VideoSubmitFormSchema(VideoSubmitSchema):
+    """The multipart form of the same request, for the docs: media fields are file uploads (a URL or a
+    data URI in the same field works too); `frames` is a JSON array with `frame_image_<n>` files."""
+
+    for _name in IMAGE_FIELDS:
+        locals()[_name] = _file_field("an image file (first_last_frames: the 1st is the first frame)")
+    for _name in VIDEO_FIELDS:
+        locals()[_name] = _file_field("a video file (omni_reference)")
+    for _n in range(1, 11):
+        locals()[f"frame_image_{_n}"] = _file_field(f"multi_frame: the image of frames[{_n - 1}]")
+    del _name, _n
+    frames = fields.String(metadata={"description": "multi_frame: a JSON array of {prompt, duration}",
+                                     "example": '[{"prompt": "dawn", "duration": 2}, {"prompt": "dusk", "duration": 3}]'})

@@ -16,6 +16,7 @@ from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
 from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
 from app.jimeng.regions import Token
+from app.services.hd_results import upgrade_to_hd
 from app.services.progress import DEFAULT_FORECAST, progress_for
 from app.task_ids import TaskId, derive_key, is_raw_history_id
 
@@ -122,12 +123,17 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
     if failures and len(failures) == len({k for k, _ in groups}):
         raise next(iter(failures.values()))
     now = settings.clock()
-    states = []
+    states, owners = [], []
     for lk in lookups:
-        raw = next((found[(id(t), lk.upstream_id)] for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
+        owner = next((t for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
+        raw = found[(id(owner), lk.upstream_id)] if owner is not None else None
         failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
         states.append(_state(lk, raw, failed_call, now, settings))
-        metrics.task_state_seen(kind, states[-1].status)
+        owners.append(owner)
+    if kind == "video":
+        upgrade_to_hd(client, zip(states, owners))
+    for state in states:
+        metrics.task_state_seen(kind, state.status)
     return states
 
 

@@ -122,18 +122,29 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
         modes = video_modes_in(VIDEO_MODELS[name], region)
         raise errors.InvalidRequest(f"model {name!r} has no mode {req.mode!r} in region {region}; "
                                     f"modes: {', '.join(modes)}", param="function_mode")
+    # Everything the account does not change is checked before the live catalogue is read, so a bad
+    # request costs no upstream call.
+    static = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[usable[0].region.code]]
+    ratio, duration_s = _check_offline(req, static)
     token, account = _choose_account(usable, req.model, choose, models_for)
     model = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[token.region.code]]
+    if model is not static:   # another region's default: its own limits
+        ratio, duration_s = _check_offline(req, model)
     if account is not None:
         model = account.merged(model)
-    limits = model.limits(req.mode)
-    ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
-    if ratio not in VIDEO_RATIOS:
-        raise errors.InvalidRequest(f"ratio must be one of {', '.join(VIDEO_RATIOS)}", param="ratio")
     resolution = req.resolution or model.resolutions[0]
     if resolution not in model.resolutions:
         raise errors.InvalidRequest(f"{model.name} supports resolution {', '.join(model.resolutions)}",
                                     param="resolution")
+    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, account)
+
+
+def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
+    """Ratio, duration or frames, prompt, media counts and references: (ratio, seconds)."""
+    limits = model.limits(req.mode)
+    ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
+    if ratio not in VIDEO_RATIOS:
+        raise errors.InvalidRequest(f"ratio must be one of {', '.join(VIDEO_RATIOS)}", param="ratio")
     if req.mode == MULTI_FRAME:
         duration_s = _check_frames(req.frames, limits)
     else:
@@ -152,7 +163,7 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
-    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, account)
+    return ratio, duration_s
 
 
 def _choose_account(usable: list[Token], model_name: str | None, choose: Callable,

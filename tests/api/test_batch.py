@@ -4,7 +4,8 @@ import json
 import responses
 
 from tests.api.helpers import auth, task_id_for
-from tests.jimeng_fakes import HISTORY_URL, envelope, finished_record, queued_record
+from tests.jimeng_fakes import (HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record, local_item,
+                                local_items_answer, queued_record)
 
 
 @responses.activate
@@ -14,6 +15,7 @@ def test_batch_answers_in_order_and_bad_ids_do_not_sink_it(app, client, clock):
     foreign = task_id_for(app, "other", "999", submitted_at=clock.now)
     responses.post(HISTORY_URL, json=envelope({ids[0]: finished_record(ids[0]),
                                                **{r: queued_record(r) for r in ids[1:]}}))
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
     asked = [tids[0], "garbage!", tids[1], foreign, tids[1], *tids[2:]]
     resp = client.post("/v1/videos/tasks/batch", json={"task_ids": asked}, headers=auth("sess"))
     data = resp.get_json()["data"]
@@ -21,7 +23,7 @@ def test_batch_answers_in_order_and_bad_ids_do_not_sink_it(app, client, clock):
     assert [d["status"] for d in data] == ["completed", "not_found", "pending", "not_found", "pending",
                                            "pending", "pending", "pending", "pending"]
     assert data[1]["error_code"] == "task_not_found" and data[1]["error"]
-    assert len(responses.calls) == 1
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [HISTORY_URL, LOCAL_ITEMS_URL]
     sent = json.loads(responses.calls[0].request.body)["history_ids"]
     assert sorted(sent) == sorted(ids)  # each id once, duplicates folded
 

@@ -131,7 +131,8 @@ def test_one_users_cdn_cookies_never_reach_another_users_download(app, client, c
     responses.get(video_url_of(record), body=VIDEO_BYTES, content_type="video/mp4", headers={"Set-Cookie": "acct=alice; Path=/"})
     for user in ("alice", "bob"):
         tid = task_id_for(app, user, RID, submitted_at=clock.now)
-        assert client.get(f"/v1/videos/tasks/{tid}/content", headers=auth(user)).status_code == 200
+        resp = client.get(f"/v1/videos/tasks/{tid}/content", headers=auth(user))
+        assert resp.status_code == 200 and resp.data == VIDEO_BYTES   # read to the end: the stream closes
     downloads = [c for c in responses.calls if c.request.method == "GET"]
     assert "acct=alice" not in (downloads[1].request.headers.get("Cookie") or "")
 

@@ -164,3 +164,11 @@ def test_a_cn_submit_sends_no_workspace(live):
     assert live.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("sess")).status_code == 200
     assert "workspace_id" not in sent_generate()[0]["extend"]
     assert not [c for c in responses.calls if c.request.url.startswith(WORKSPACES_URL)]
+
+
+@responses.activate
+def test_a_bad_request_is_refused_before_the_catalogue_is_read(live):
+    resp = live.post("/v1/videos/generations", json={"prompt": "x", "model": "jimeng-video-seedance-2.5",
+                                                     "duration": 16}, headers=auth("sess"))
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "duration"
+    assert len(responses.calls) == 0

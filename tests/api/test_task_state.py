@@ -4,7 +4,8 @@ import responses
 from responses import matchers
 
 from tests.api.helpers import auth, task_id_for
-from tests.jimeng_fakes import HISTORY_URL, envelope, failed_record, finished_record, queued_record
+from tests.jimeng_fakes import (HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record, finished_record, local_item,
+                                local_items_answer, queued_record)
 
 RID = "4722540945676"
 
@@ -120,10 +121,12 @@ def test_tampered_id_is_404(app, client, clock):
 def test_query_uses_the_submitting_token_among_several(app, client, clock):
     tid = task_id_for(app, "us-second", RID, submitted_at=clock.now)
     given_history({RID: finished_record(RID)})
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
     resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("first", "us-second"))
-    assert resp.status_code == 200 and len(responses.calls) == 1
-    assert "sessionid=second" in responses.calls[0].request.headers["Cookie"]
-    assert "region=US" in responses.calls[0].request.url
+    assert resp.status_code == 200 and len(responses.calls) == 2   # the record, then its HD URL
+    for call in responses.calls:
+        assert "sessionid=second" in call.request.headers["Cookie"]
+        assert "region=US" in call.request.url
 
 
 @responses.activate
@@ -131,8 +134,10 @@ def test_raw_history_id_of_old_clients_is_asked_with_each_token(client):
     responses.post(HISTORY_URL, json=envelope({}), match=[matchers.header_matcher({"Appid": "513695"})])
     responses.post(HISTORY_URL, json=envelope({RID: finished_record(RID)}),
                    match=[matchers.header_matcher({"Appid": "513641"})])
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()),
+                   match=[matchers.header_matcher({"Appid": "513641"})])   # the HD URL: the owner's token
     body = client.get(f"/v1/videos/tasks/{RID}", headers=auth("cn-one", "hk-two")).get_json()
-    assert body["status"] == "completed" and len(responses.calls) == 2
+    assert body["status"] == "completed" and len(responses.calls) == 3 and body["result"]["hd"] is True
 
 
 @responses.activate

@@ -188,3 +188,64 @@ def test_a_full_browser_queue_answers_503_service_busy():
         assert busy.json()["error"]["code"] == "service_busy"
         assert first["resp"].status_code == 200, first["resp"].text
         assert calls(small)[GENERATE] == 1
+
+
+def test_seedance_2_5_with_a_cn_token_completes_without_the_browser(stack):
+    http = session_for(f"vip-e2e-browser-{secrets.token_hex(6)}")    # 2.5 is offered to VIP accounts
+    clear_calls(stack)
+    completes(stack, http, prompt=f"{FAST} a night market", model="jimeng-video-seedance-2.5")
+    seen = calls(stack)
+    assert seen[GENERATE] == 1 and PAGE not in seen        # not protected (update 2.1): direct, at once
+
+
+def test_idle_accounts_and_then_the_browser_are_closed():
+    with running_stack(service_env={"BROWSER_IDLE_SECONDS": "1"}) as idle:
+        completes(idle, us_token(), prompt=f"{FAST} soon idle", model="jimeng-video-3.5-pro")
+        deadline = time.monotonic() + 60
+        while browser_state(idle).get("state") != "idle":     # housekeeping runs every few seconds
+            assert time.monotonic() < deadline, browser_state(idle)
+            time.sleep(0.5)
+        state = browser_state(idle)
+        assert state["accounts"] == 0 and state["browser_pids"] == []
+
+        completes(idle, us_token(), prompt=f"{FAST} awake again", model="jimeng-video-3.5-pro")
+        assert browser_state(idle)["launches"] == 2
+
+
+def test_the_browser_socket_is_private_and_the_browser_stops_with_the_service():
+    with running_stack() as own:
+        completes(own, us_token(), prompt=f"{FAST} private", model="jimeng-video-3.5-pro")
+        state = browser_state(own)
+        assert os.stat(own.log_dir / "browser.sock").st_mode & 0o077 == 0
+        processes = [psutil.Process(pid) for pid in [state["pid"], *state["browser_pids"]]]
+
+    gone, alive = psutil.wait_procs(processes, timeout=30)
+    assert alive == []
+
+
+def test_a_browser_crash_mid_submit_is_not_resent_and_the_answer_finds_the_task():
+    with running_stack() as own:
+        http = us_token()
+        completes(own, http, prompt=f"{FAST} warm up", model="jimeng-video-3.5-pro")
+        main_pid = browser_state(own)["browser_pids"][0]
+        requests.post(f"{own.sandbox_url}/_sandbox/faults", json={"path": GENERATE, "delay": 3}, timeout=TIMEOUT)
+        clear_calls(own)
+        answer: dict = {}
+        submit = threading.Thread(target=lambda: answer.update(resp=post(own, http, prompt=f"{FAST} crash",
+                                                                         model="jimeng-video-3.5-pro")))
+        submit.start()
+        deadline = time.monotonic() + 60
+        while GENERATE not in calls(own):          # the signed call has reached Jimeng
+            assert time.monotonic() < deadline, "the call never reached the sandbox"
+            time.sleep(0.05)
+
+        os.kill(main_pid, signal.SIGKILL)
+        submit.join(timeout=90)
+
+        resp = answer["resp"]
+        assert resp.status_code in (502, 503, 504), resp.text
+        assert resp.headers.get("x-should-retry") == "false"
+        task_id = resp.json()["error"]["task_id"]
+        assert calls(own)[GENERATE] == 1                                   # never resent
+        final = poll_until_finished(own, http, task_id)[-1]               # Jimeng had taken it
+        assert final["status"] == "completed", final

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import errors
+from app.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class BrowserTransport:
         except (OSError, ValueError):
             return {"state": "not_started", "executable": self.executable}
         return {"state": answer.get("browser", "unknown"), "executable": self.executable,
-                **{k: answer[k] for k in ("accounts", "launches", "queued", "browser_pids", "browser_rss")
+                **{k: answer[k] for k in ("pid", "accounts", "launches", "queued", "browser_pids", "browser_rss")
                    if k in answer}}
 
     def stop(self) -> None:
@@ -194,7 +195,8 @@ def _read_line(conn: socket.socket) -> bytes:
 
 def _error_for(answer: dict) -> errors.ServiceError:
     """The browser process's refusal as the error a client sees (nothing sent unless it says so)."""
-    kind, message = answer.get("error"), str(answer.get("message") or "")
+    # Playwright's messages never carry cookie values as far as we know; redact anyway, as logs do.
+    kind, message = answer.get("error"), redact(str(answer.get("message") or ""))[:300]
     if kind == "busy":
         return errors.ServiceBusy("the browser transport's queue is full; retry in a moment")
     if kind == "queued_too_long":

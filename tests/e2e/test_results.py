@@ -1,0 +1,50 @@
+"""End to end: HD results through get_local_item_list, counted at the sandbox."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import requests
+
+from sandbox.checks import fingerprint
+from sandbox.stack import Stack
+from tests.e2e.conftest import FAST, TIMEOUT, poll_until_finished, session_for, submit
+
+pytestmark = pytest.mark.e2e
+LOCAL_ITEMS = "/mweb/v1/get_local_item_list"
+
+
+def local_item_calls(stack: Stack, *sessions: str) -> dict[str, int]:
+    """get_local_item_list calls the sandbox saw, per session id asked about."""
+    calls = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+    return {s: sum(1 for c in calls if c["path"] == LOCAL_ITEMS and c["session"] == fingerprint(s))
+            for s in sessions}
+
+
+def test_a_completed_task_answers_the_hd_url_and_streams_it(stack: Stack, http: requests.Session):
+    task = submit(stack, http, f"{FAST} a harbour at dawn")
+    final = poll_until_finished(stack, http, task["task_id"])[-1]
+    result = final["result"]
+    assert final["status"] == "completed" and result["hd"] is True
+    assert "/media/hd/" in result["url"] and result["preview_url"] != result["url"]
+    preview = requests.get(result["preview_url"], timeout=TIMEOUT).content
+    streamed = http.get(f"{stack.service_url}/v1/videos/tasks/{task['task_id']}/content", timeout=TIMEOUT)
+    assert streamed.status_code == 200 and streamed.content[4:8] == b"ftyp"
+    assert streamed.content == requests.get(result["url"], timeout=TIMEOUT).content
+    assert len(streamed.content) > 4 * len(preview)          # HD: far more bytes for the same seconds
+
+
+def test_a_batch_makes_one_local_item_call_per_token(stack: Stack):
+    alice, bob = f"e2e-hd-a-{secrets.token_hex(6)}", f"e2e-hd-b-{secrets.token_hex(6)}"
+    ids = [submit(stack, session_for(alice), f"{FAST} alice {i}")["task_id"] for i in range(4)]
+    ids += [submit(stack, session_for(bob), f"{FAST} bob {i}")["task_id"] for i in range(2)]
+    both = session_for(f"{alice},{bob}")
+    for task_id in ids:
+        poll_until_finished(stack, both, task_id)
+    requests.delete(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT)
+    resp = both.post(f"{stack.service_url}/v1/videos/tasks/batch", json={"task_ids": ids}, timeout=TIMEOUT)
+    data = resp.json()["data"]
+    assert resp.status_code == 200 and [d["status"] for d in data] == ["completed"] * 6
+    assert all(d["result"]["hd"] is True and "/media/hd/" in d["result"]["url"] for d in data)
+    assert len({d["result"]["url"] for d in data}) == 6
+    assert local_item_calls(stack, alice, bob) == {alice: 1, bob: 1}

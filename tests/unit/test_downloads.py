@@ -1,0 +1,54 @@
+"""Where a `get_local_item_list` item keeps its HD URL, in the update's order of fallbacks."""
+import base64
+import json
+
+from app.jimeng.downloads import hd_url_of, hd_urls
+from app.jimeng.history import item_id_of, parse_record
+from tests.jimeng_fakes import finished_record, local_item
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_video_model_main_url_wins_and_the_highest_bitrate_is_taken():
+    model = {"video_list": {"video_1": {"bitrate": 1152000, "main_url": b64("https://v1-a.jimeng.com/low")},
+                            "video_2": {"bitrate": 6297000, "main_url": b64("https://v1-a.jimeng.com/high")}}}
+    item = {"common_attr": {"id": "1"}, "video": {"video_model": json.dumps(model),
+            "transcoded_video": {"origin": {"video_url": "https://v9-artist.vlabvod.com/preview"}}}}
+    assert hd_url_of(item) == "https://v1-a.jimeng.com/high"
+
+
+def test_garbled_video_model_falls_back_to_the_paths():
+    item = {"video": {"video_model": "{not json", "download_url": "https://v2-x.jimeng.com/dl",
+                      "play_url": "https://v2-x.jimeng.com/play"}}
+    assert hd_url_of(item) == "https://v2-x.jimeng.com/dl"
+    item["video"]["video_model"] = json.dumps({"video_list": {"v": {"main_url": "!!!not base64!!!"}}})
+    assert hd_url_of(item) == "https://v2-x.jimeng.com/dl"
+
+
+def test_url_search_prefers_dreamnia_then_jimeng_then_vlabvod():
+    item = {"extra": "see https://v3-artist.vlabvod.com/a and https://v7-web.jimeng.com/b?x=1\\u0026y=2 "
+                     "and https://v12-dreamnia.jimeng.com/c"}
+    assert hd_url_of(item) == "https://v12-dreamnia.jimeng.com/c"
+    del item["extra"]
+    item["other"] = ["https://v3-artist.vlabvod.com/a", "https://v7-web.jimeng.com/b?x=1&y=2"]
+    assert hd_url_of(item) == "https://v7-web.jimeng.com/b?x=1&y=2"
+    assert hd_url_of({"x": "https://example.com/v.mp4"}) is None
+
+
+def test_generated_item_id_is_common_attr_id_first():
+    assert item_id_of({"common_attr": {"id": "77"}, "item_id": "1", "id": "2"}) == "77"
+    assert item_id_of({"item_id": "1", "local_item_id": "3"}) == "1"
+    assert item_id_of({"local_item_id": 3}) == "3"
+    assert item_id_of({"common_attr": {"id": True}}) is None
+    assert parse_record("1", finished_record("1")).item_id == "7605520754297392435"
+
+
+def test_answers_map_by_item_id_and_ignore_items_not_asked():
+    data = {"item_list": [local_item("a", hd_url="https://v1-dreamnia.jimeng.com/a"),
+                          local_item("zzz", hd_url="https://v1-dreamnia.jimeng.com/z"), "junk"]}
+    assert hd_urls(data, ["a", "b"]) == {"a": "https://v1-dreamnia.jimeng.com/a"}
+    assert hd_urls({"local_item_list": [{"video": {"download_url": "https://v1-q.jimeng.com/q"}}]}, ["q"]) == {
+        "q": "https://v1-q.jimeng.com/q"}
+    assert hd_urls({"item_list": None}, ["a"]) == {}
