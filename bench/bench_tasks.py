@@ -35,6 +35,9 @@ from bench.bench_load import render_checks
 from sandbox.stack import StackError, exit_on_sigterm, running_stack
 
 BATCH_SIZE = 100
+# Tasks stay queued: a status query is then one history call, as in the direct path. (A completed
+# video adds one get_local_item_list call per token and batch for its HD URL.)
+QUEUED = "[sandbox:queue=86400]"
 WARMUP = 5
 TIMEOUT = (5.0, 30.0)
 
@@ -99,7 +102,7 @@ def run_bench(*, singles: int, batches: int, latency_ms: int, workers: int) -> d
 
         def submit(i: int) -> str:
             resp = http.post(f"{stack.service_url}/v1/videos/generations",
-                             json={"prompt": f"bench task {i}: a lighthouse at night"}, timeout=TIMEOUT)
+                             json={"prompt": f"bench task {i}: a lighthouse at night {QUEUED}"}, timeout=TIMEOUT)
             return _ok_json(resp)["task_id"]
 
         with ThreadPoolExecutor(max_workers=8) as pool:
