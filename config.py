@@ -102,6 +102,15 @@ class Config:
         # Jimeng's live video catalogue (get_common_config) per account, cached this many seconds.
         self.LIVE_CATALOGUE = os.environ.get("LIVE_CATALOGUE", "1").strip() != "0"
         self.CATALOGUE_TTL = _float("CATALOGUE_TTL", 300.0)
+        # Company mode (README "Company deployment"): API keys for clients, a server-held account pool.
+        self.API_KEYS_FILE = os.environ.get("API_KEYS_FILE", "")
+        self.JIMENG_ACCOUNTS_FILE = os.environ.get("JIMENG_ACCOUNTS_FILE", "")
+        self.ALLOW_CLIENT_TOKENS = os.environ.get("ALLOW_CLIENT_TOKENS", "") == "1"
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        self.POOL_FAILOVER = os.environ.get("POOL_FAILOVER", "") == "1"
+        self.POOL_COOLDOWN_SECONDS = _float("POOL_COOLDOWN_SECONDS", 600.0)
+        self.POOL_BUSY_COOLDOWN_SECONDS = _float("POOL_BUSY_COOLDOWN_SECONDS", 60.0)
+        self.POOL_CREDITS_TTL = _float("POOL_CREDITS_TTL", 300.0)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -133,6 +142,10 @@ class Config:
             problems.append("BROWSER_PAGE_PATH must start with /")
         if self.CATALOGUE_TTL <= 0:
             problems.append("CATALOGUE_TTL must be positive")
+        if bool(self.API_KEYS_FILE) != bool(self.JIMENG_ACCOUNTS_FILE):
+            problems.append("company mode needs both API_KEYS_FILE and JIMENG_ACCOUNTS_FILE")
+        if min(self.POOL_COOLDOWN_SECONDS, self.POOL_BUSY_COOLDOWN_SECONDS, self.POOL_CREDITS_TTL) < 0:
+            problems.append("POOL_* durations must not be negative")
         return problems
 
     def as_dict(self) -> dict:

@@ -22,7 +22,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from flask_smorest import Api
 
     from app import metrics
-    from app.api import docs, meta, openai_videos, tokens, videos
+    from app.api import accounts, docs, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
@@ -73,6 +73,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
     app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
     app.extensions["workspaces"] = Workspaces()
+    accounts.install(app, cfg)
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer
@@ -84,6 +85,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     api.register_blueprint(openai_videos.blp)
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
+    api.register_blueprint(accounts.blp)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)  # after Api: our JSON shape wins over flask-smorest's
 

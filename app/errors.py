@@ -54,6 +54,15 @@ class TokenInvalid(ServiceError):
     default_message = "Jimeng says the session is invalid or expired; log in again and use a new session id"
 
 
+class InvalidApiKey(ServiceError):
+    code, http_status = "invalid_api_key", 401
+    default_message = "this service takes an API key: send 'Authorization: Bearer <api key>'"
+
+
+class Forbidden(ServiceError):
+    code, http_status, default_message = "forbidden", 403, "this API key may not do this"
+
+
 class InsufficientCredits(ServiceError):
     code, http_status, default_message = "insufficient_credits", 402, "the account has not enough credits"
 

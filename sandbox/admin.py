@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from sandbox.checks import fingerprint
 from sandbox.faults import parse_fault
 from sandbox.state import SandboxState
 
@@ -48,6 +49,21 @@ def create_blueprint(state: SandboxState) -> Blueprint:
     def clear_calls():
         state.faults.clear_calls()
         return jsonify({"cleared": True})
+
+    @bp.post("/credits")
+    def set_credits():
+        """{"session": <session id>, "credits": N, "claimable": bool}: the session's balance, and
+        whether its daily credits can still be claimed today (default true)."""
+        body = request.get_json(silent=True) or {}
+        session, credits, claimable = body.get("session"), body.get("credits"), body.get("claimable", True)
+        if not isinstance(session, str) or not session:
+            return error('give {"session": <session id>, "credits": <n>, "claimable": <bool>}')
+        if not isinstance(credits, int) or isinstance(credits, bool) or credits < 0:
+            return error("credits must be a non-negative integer")
+        if not isinstance(claimable, bool):
+            return error("claimable must be true or false")
+        account = state.credits.set(session, credits, claimable)
+        return jsonify({"session": fingerprint(session), "credits": account.total, "claimable": account.claimable})
 
     @bp.post("/advance")
     def advance():

@@ -5,14 +5,14 @@ from collections.abc import Callable
 
 from flask import Blueprint, jsonify, request
 
-from sandbox import catalogue, checks, drafts, models_api, shark
+from sandbox import catalogue, checks, credits, drafts, models_api, shark
 from sandbox.directives import parse_directives
-from sandbox.envelope import (RET_INVALID_PARAMETER, RET_NO_CREDIT, RET_SHARK_NOT_PASS, Refusal, envelope,
-                              new_logid)
+from sandbox.envelope import RET_INVALID_PARAMETER, RET_SHARK_NOT_PASS, Refusal, envelope, new_logid
 from sandbox.records import download_item, render
 from sandbox.state import SandboxState
 
-DAILY_CREDITS = 60
+RET_SYSTEM_BUSY = "1014"
+CN_CREDIT_REFERER = "https://jimeng.jianying.com/ai-tool/image/generate"
 MAX_LOCAL_ITEMS = 100          # the sandbox's own bound; Jimeng's is not documented
 RET_NOT_AN_ITEM = "3005"        # update 5: an asset-wrapper id given to get_local_item_list
 MAX_HISTORY_PAGE = 100          # the sandbox's own bound; Jimeng's is not documented
@@ -63,8 +63,8 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             scenario = parse_directives(draft.texts)
         except ValueError as exc:
             raise drafts.bad(str(exc)) from None
-        if caller.session_id.startswith("nocredit"):
-            raise Refusal(RET_NO_CREDIT, "not enough credits: sandbox session marked nocredit")
+        # Charged last, right before the task exists: every refusal above charges nothing.
+        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms))
         record = state.records.create(caller, body, draft, scenario, now, logid,
                                       state.settings.queue_seconds, state.settings.generate_seconds)
         return {"aigc_data": render(record, now, request.host_url, state.media),
@@ -144,14 +144,21 @@ def create_blueprint(state: SandboxState) -> Blueprint:
 
     @route("/commerce/v1/benefits/user_credit", default_query=False, commerce=True)
     def user_credit(caller, body, now, logid):
-        gift = 0 if caller.session_id.startswith("nocredit") else DAILY_CREDITS
-        return {"credit": {"gift_credit": gift, "purchase_credit": 0, "vip_credit": 0},
-                "expiring_credits": [], "credits_detail": {"gift_credits": []}}
+        """The balance (update 7): in CN, default query params or another Referer than the image
+        page answer 1014 "system busy", as [SB] saw."""
+        if caller.region == "cn":
+            sent = sorted(name for name in checks.DEFAULT_QUERY if name in request.args)
+            if sent:
+                raise Refusal(RET_SYSTEM_BUSY, f"system busy: user_credit takes no default query params ({sent})")
+            if request.headers.get("Referer") != CN_CREDIT_REFERER:
+                raise Refusal(RET_SYSTEM_BUSY, f"system busy: user_credit needs Referer {CN_CREDIT_REFERER}")
+        return credits.balance_answer(state.credits.balance(caller.session_id), abroad=caller.region != "cn",
+                                      expire_time=int(now) + 86400)
 
     @route("/commerce/v1/benefits/credit_receive", commerce=True)
     def credit_receive(caller, body, now, logid):
-        quota = 0 if caller.session_id.startswith("nocredit") else DAILY_CREDITS
-        return {"is_first_receive": bool(quota), "receive_quota": quota, "has_popup": False,
+        quota = state.credits.receive(caller.session_id, body.get("time_zone"), now)
+        return {"is_first_receive": bool(quota), "receive_quota": quota, "has_popup": bool(quota),
                 "receive_inter_days": 1}
 
     @route("/passport/account/info/v2")

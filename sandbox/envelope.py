@@ -37,12 +37,11 @@ def new_logid(now: float) -> str:
 
 def envelope(data: dict | None, now: float, *, ret: str = RET_OK, errmsg: str = "success",
              logid: str | None = None, intl_commerce: bool = False) -> dict:
-    """The main-API envelope. Abroad, commerce answers name the id `log_id` and also carry the
-    payload as a JSON string in `response` plus a `sign` ([log], protocol 2.6)."""
+    """The main-API envelope. Abroad, commerce answers name the id `log_id` and carry the payload
+    only as a JSON string in `response`, plus a `sign` (update 7, [DR] 9.4: parsed a second time)."""
     logid = logid or new_logid(now)
     body = {"ret": ret, "errmsg": errmsg, "systime": str(int(now))}
     if not intl_commerce:
         return {**body, "logid": logid, "data": data}
     response = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return {**body, "log_id": logid, "data": data, "response": response,
-            "sign": hashlib.md5(response.encode()).hexdigest()}
+    return {**body, "log_id": logid, "response": response, "sign": hashlib.md5(response.encode()).hexdigest()}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from sandbox.catalogue import DEFAULT_REMOVED_MODELS
 
 ENVIRONMENT = {"queue_seconds": "SANDBOX_QUEUE_SECONDS", "generate_seconds": "SANDBOX_GENERATE_SECONDS",
-               "latency_ms": "SANDBOX_LATENCY_MS"}
+               "latency_ms": "SANDBOX_LATENCY_MS", "start_credits": "SANDBOX_START_CREDITS"}
 # Update 2.1: the CN models whose generate call needs the page's signature (the set has grown before).
 PROTECTED_MODELS = frozenset({"dreamina_seedance_40_pro", "dreamina_seedance_40"})
 
@@ -21,6 +21,7 @@ class Settings:
     generate_seconds: float = 4.0            # default time it then spends generating
     latency_ms: float = 0.0                  # added to every non-admin call, for benchmarks
     max_skew_seconds: float = 300.0          # allowed Device-Time distance from the clock
+    start_credits: float = 100_000           # purchased credits of an ordinary session (sandbox/credits.py)
     protected_models: frozenset[str] = PROTECTED_MODELS   # CN root_models that need a_bogus
     shark_legacy: bool = False               # answer CN signature failures as in Feb 2026 (1019)
     # model_req_keys answered with ret 2061 and left out of get_common_config (SANDBOX_REMOVED_MODELS,

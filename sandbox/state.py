@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.credits import CreditBook
 from sandbox.faults import FaultBoard
 from sandbox.records import MediaFacts, RecordBook
 from sandbox.settings import Settings
@@ -16,12 +17,17 @@ class SandboxState:
     records: RecordBook = field(default_factory=RecordBook)
     uploads: UploadDesk = field(default_factory=UploadDesk)
     faults: FaultBoard = field(default_factory=FaultBoard)
+    credits: CreditBook = field(default_factory=CreditBook)
+
+    def __post_init__(self) -> None:
+        self.credits.start_credits = int(self.settings.start_credits)
 
     def now(self) -> float:
         return self.settings.clock()
 
     def reset(self) -> None:
-        """Forget every record, upload, fault and logged call."""
+        """Forget every record, upload, fault, credit balance and logged call."""
         self.records.reset()
+        self.credits.reset()
         self.uploads.reset()
         self.faults.reset()

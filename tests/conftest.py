@@ -50,3 +50,26 @@ def app(clock):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """One real redis-server for the whole run (started on a free port, stopped at the end)."""
+    from tests.redis_server import running_redis
+
+    with running_redis() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared_state(request, clock):
+    """The pool's shared state: each test using it runs against both backends."""
+    from app.shared_state import MemoryState, RedisState
+
+    if request.param == "memory":
+        return MemoryState(clock)
+    url = request.getfixturevalue("redis_url")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return RedisState(url)

@@ -20,7 +20,7 @@ from app.schemas.videos import VideoSubmitSchema
 from app.services.history_pages import recent_videos
 from app.services.tasks import TaskState, task_state
 from app.services.video_inputs import video_request
-from app.services.videos import SubmittedTask, submit_video
+from app.services.videos import SubmittedTask
 from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("openai_videos", __name__, url_prefix="/v1/videos",
@@ -118,11 +118,11 @@ def create():
     req = with_spooled_media(video_request(loaded, files))
     wait_s = cfg.WAIT_TIMEOUT if prefers_wait() else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        task = context.submit_video_task(req, tokens, idem_key)
         pending = TaskState(task_id=task.task_id, status="pending", progress=0, created=task.created, model=task.model)
         return _answer(_object(pending, task, req.prompt))
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        task = context.submit_video_task(req, tokens, idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
                                   timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True)
@@ -164,7 +164,7 @@ class ListArgs(Schema):
                      "first. Stateless paging: `last_id` is a signed cursor to pass back as `after`.")
 @blp.arguments(ListArgs, location="query", as_kwargs=True)
 def list_videos(after: str | None = None, limit: int | None = None, order: str | None = None):
-    tokens = context.tokens()
+    tokens = context.account_tokens()
     limit = 20 if limit is None else limit
     if not 1 <= limit <= MAX_LIST:
         raise errors.InvalidRequest(f"limit must be 1 to {MAX_LIST}", param="limit")

@@ -1,4 +1,4 @@
-"""Token routes: is a session id alive, and its credits."""
+"""Token routes: is a session id alive, its credits, and claiming its daily free credits."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
@@ -7,7 +7,9 @@ from marshmallow import Schema, fields
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.jimeng.regions import parse_token
+from app import errors
 from app.services.accounts import credits_of, is_alive, masked
+from app.services.daily_credits import claim_daily
 
 blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng session checks")
 
@@ -33,4 +35,26 @@ def check():
         "token": {"type": "string", "description": "masked"}, "points": {"type": "object"}}}}}}}})
 def points():
     """Credits of each token in the Authorization header (tokens shown masked)."""
-    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.tokens()]
+    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.account_tokens()]
+
+
+@blp.post("/receive")
+@blp.doc(security=[{"bearer": []}], responses={"200": {"description": "one item per token", "content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object", "properties": {
+        "token": {"type": "string", "description": "masked"},
+        "received": {"type": "integer", "description": "credits this claim added; 0 when today's are claimed"},
+        "firstReceive": {"type": "boolean"},
+        "error": {"type": "object", "description": "instead of the above, when this token's claim failed",
+                  "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}}}}})
+def receive():
+    """Claim today's free credits for each token in the Authorization header (tokens shown masked).
+
+    Each claim is its own write: one token's failure is reported in its item and does not hide the
+    claims that worked."""
+    answer = []
+    for token in context.account_tokens():
+        try:
+            answer.append({"token": masked(token), **claim_daily(context.client(), token).as_dict()})
+        except errors.ServiceError as exc:
+            answer.append({"token": masked(token), "error": {"code": exc.code, "message": exc.message}})
+    return answer

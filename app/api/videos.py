@@ -17,7 +17,6 @@ from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
 from app.services.tasks import TaskState, task_state, task_states
 from app.services.video_inputs import video_request
-from app.services.videos import submit_video
 from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
@@ -55,11 +54,11 @@ def submit():
     legacy = fields["wait"] or prefers_wait()
     wait_s = cfg.WAIT_TIMEOUT if legacy else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        task = context.submit_video_task(req, tokens, idem_key)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
     with waiter_slot(context.current_app.extensions["waiters"]):
-        task = submit_video(req, tokens, context.client(), context.submit_settings(), idempotency=idem_key)
+        task = context.submit_video_task(req, tokens, idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
                                   timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=not legacy)

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from app.jimeng.history import _dig, item_id_of
+from app.jimeng.history import ITEM_ID_PATHS, _dig, item_id_of
 
 _URL_PATHS = (
     ("common_attr", "transcoded_video", "origin", "video_url"),
@@ -61,7 +61,7 @@ def _from_video_model(item: dict) -> str | None:
     if isinstance(model, str) and len(model) <= MAX_VIDEO_MODEL_CHARS:
         try:
             model = json.loads(model)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     entries = _dig(model, ("video_list",))
     if not isinstance(entries, dict):
@@ -112,7 +112,9 @@ def hd_urls(data: dict, asked: list[str]) -> dict[str, str]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        item_id = item_id_of(item)
+        # The answer may name the item by another of its id fields than the record did.
+        named = [str(v) for v in (_dig(item, p) for p in ITEM_ID_PATHS) if isinstance(v, (str, int))]
+        item_id = next((i for i in named if i in asked), item_id_of(item))
         if item_id is None and len(asked) == 1:
             item_id = asked[0]
         url = hd_url_of(item)

@@ -99,10 +99,11 @@ def unwrap(body: object) -> dict:
     if ret != "0":
         raise UpstreamRet(ret, str(body.get("errmsg") or ""), fail_fields(body))
     data = body.get("data")
-    if data is None and isinstance(body.get("response"), str):
-        # Abroad, commerce answers were seen carrying the payload as a JSON string (protocol 2.6).
+    if not (isinstance(data, dict) and data) and isinstance(body.get("response"), str):
+        # Abroad, commerce answers carry the payload as a JSON string in `response` (update 7, [DR]
+        # 9.4); an HK log had `data` too. An empty or missing `data` defers to `response`.
         try:
-            data = json.loads(body["response"])
+            data = json.loads(body["response"][:1_000_000])
         except ValueError:
-            data = None
+            pass
     return data if isinstance(data, dict) else {}

@@ -89,6 +89,7 @@ class Token:
     session_id: str
     region: Region
     proxy: str | None = None
+    account: str = ""      # a pool account's label (company mode); "" for a client's own token
 
     def __repr__(self) -> str:  # never print the secret
         return f"Token(region={self.region.code!r}, proxy={'yes' if self.proxy else 'no'})"
@@ -96,8 +97,12 @@ class Token:
     __str__ = __repr__
 
     def fingerprint(self, key: bytes) -> bytes:
-        """A keyed 8-byte fingerprint: lets a task id name its token without revealing it."""
-        return hmac.new(key, b"token-fp\0" + self.session_id.encode(), hashlib.sha256).digest()[:8]
+        """A keyed 8-byte fingerprint: lets a task id name its token without revealing it.
+
+        A pool account is named by its label, so a fresh session id for the same account (a new
+        login) keeps finding the tasks of the old one."""
+        name = b"account\0" + self.account.encode() if self.account else b"token-fp\0" + self.session_id.encode()
+        return hmac.new(key, name, hashlib.sha256).digest()[:8]
 
 
 def _checked_proxy(url: str, param: str) -> str:

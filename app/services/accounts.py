@@ -17,11 +17,13 @@ class Credits:
     gift: int
     purchase: int
     vip: int
-    expiring: int   # daily credits can sit here while `credit` shows 0 (protocol 7, the HK log)
+    # The daily free credits: the HK log (protocol 7) showed a claimed 50 only here while `credit`
+    # said 0; other answers list the same credits under both. So they count once, as the larger.
+    expiring: int
 
     @property
     def total(self) -> int:
-        return self.gift + self.purchase + self.vip
+        return max(self.gift, self.expiring) + self.purchase + self.vip
 
     def as_dict(self) -> dict:
         return {"giftCredit": self.gift, "purchaseCredit": self.purchase, "vipCredit": self.vip,
@@ -30,15 +32,21 @@ class Credits:
 
 def _int(value) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return max(int(value), 0)
+    except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _sum(entries, name: str) -> int:
+    return sum(_int(e.get(name)) for e in entries if isinstance(e, dict)) if isinstance(entries, list) else 0
 
 
 def credits_of(client: JimengClient, token: Token) -> Credits:
     data = client.credits(token)
     credit = data.get("credit") if isinstance(data.get("credit"), dict) else {}
-    expiring = sum(_int(e.get("credit_amount")) for e in data.get("expiring_credits") or [] if isinstance(e, dict))
+    detail = data.get("credits_detail") if isinstance(data.get("credits_detail"), dict) else {}
+    expiring = max(_sum(data.get("expiring_credits"), "credit_amount"),
+                   _sum(detail.get("gift_credits"), "residual_credits"))
     return Credits(gift=_int(credit.get("gift_credit")), purchase=_int(credit.get("purchase_credit")),
                    vip=_int(credit.get("vip_credit")), expiring=expiring)
 

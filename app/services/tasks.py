@@ -36,6 +36,11 @@ class TaskSettings:
     timeouts: dict[str, int]          # kind -> seconds after which an unfinished task is failed
     grace_seconds: int                # a record missing this soon after submit is still pending
     clock: Callable[[], float] = time.time
+    # Company mode: raw history ids are refused (they would reach any pool account's tasks), an id
+    # whose account left the pool is 410 account_removed, and the pool hears which tasks ended.
+    raw_ids: bool = True
+    owner_removed_is_gone: bool = False
+    on_seen: Callable[[Token, str, bool], None] | None = None   # (token, upstream id, finished)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class _Lookup:
     tokens: list[Token] = field(default_factory=list)
     upstream_id: str = ""
     id_field: str = "history_ids"
+    removed: bool = False           # a valid id whose pool account is no longer configured
 
 
 def fingerprint_key(secret: str) -> bytes:
@@ -75,7 +81,7 @@ def fingerprint_key(secret: str) -> bytes:
 
 def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettings) -> _Lookup:
     lookup = _Lookup(text=text, kind=kind)
-    if is_raw_history_id(text):
+    if is_raw_history_id(text) and settings.raw_ids:
         lookup.upstream_id, lookup.tokens = text, list(tokens)   # older clients: ask every token
         return lookup
     task_id = TaskId.decode(text, settings.secret_key)
@@ -85,6 +91,7 @@ def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettin
     owner = next((t for t in tokens if t.fingerprint(fp_key) == task_id.token_fp
                   and t.region.code == task_id.region), None)
     if owner is None:
+        lookup.removed = settings.owner_removed_is_gone
         return lookup                     # one account never sees another's tasks
     lookup.task_id, lookup.tokens, lookup.upstream_id = task_id, [owner], task_id.upstream_id
     lookup.id_field = "submit_ids" if task_id.id_type == "submit" else "history_ids"
@@ -129,6 +136,9 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
         raw = found[(id(owner), lk.upstream_id)] if owner is not None else None
         failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
         states.append(_state(lk, raw, failed_call, now, settings))
+        if settings.on_seen is not None and lk.task_id is not None and states[-1].status != "unknown":
+            # A record Jimeng no longer lists after the grace period runs no more either.
+            settings.on_seen(lk.tokens[0], lk.upstream_id, states[-1].finished or states[-1].status == "not_found")
         owners.append(owner)
     if kind == "video":
         upgrade_to_hd(client, zip(states, owners))
@@ -154,6 +164,9 @@ def not_found(text: str) -> TaskState:
 
 def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | None, now: float,
            settings: TaskSettings) -> TaskState:
+    if lk.removed:
+        return TaskState(task_id=lk.text, status="unknown", error=errors.AccountRemoved.default_message,
+                         error_code=errors.AccountRemoved.code)
     if not lk.tokens:
         return not_found(lk.text)
     tid = lk.task_id

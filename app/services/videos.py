@@ -23,6 +23,7 @@ from app.jimeng.regions import Token
 from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services import idempotency as idem
 from app.services.idempotency import IdempotencyKey
+from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
@@ -65,6 +66,12 @@ class VideoRequest:
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
 
+    def rewind(self) -> None:
+        """Uploaded files back to their start: a submit moved to another pool account reads them again."""
+        for item in [*self.images, *(f.media for f in self.frames), *self.materials]:
+            if item.stream is not None and item.stream.seekable():
+                item.stream.seek(0)
+
 
 @dataclass(frozen=True)
 class SubmitSettings:
@@ -75,6 +82,9 @@ class SubmitSettings:
     max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
     choose: Callable[[Sequence[Token]], Token] = random.choice
+    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
+    # (a retry is still found on whichever account took the first attempt).
+    stable_choice: bool = True
     catalogue: LiveCatalogue | None = None     # None: the static table only
     workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
 
@@ -293,7 +303,8 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
-    choose = idem.choose_for(idempotency.key, settings.secret_key) if idempotency else settings.choose
+    stable = idempotency is not None and settings.stable_choice
+    choose = idem.choose_for(idempotency.key, settings.secret_key) if stable else settings.choose
     checked = check_request(req, tokens, choose, models_for)
     fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
     origin_submit_id = None
@@ -301,8 +312,9 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         submit_id = str(uuid.uuid4())
     else:
         submit_id = idem.submit_id(settings.secret_key, idempotency.key, fp)
-        origin_submit_id = idem.tag(settings.secret_key, submit_id, _digest(req, checked))
-        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, origin_submit_id)
+        digest = _digest(req, checked)
+        origin_submit_id = idem.tag(settings.secret_key, submit_id, digest)
+        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, digest)
         if earlier is not None:
             return earlier
     draft = build_draft(req, checked, client, settings)
@@ -311,7 +323,7 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
                                               origin_submit_id=origin_submit_id)
     submitted_at = int(settings.clock())
     try:
-        data = client.generate(checked.token, body, kind="video")
+        data = generate_claiming_daily(client, checked.token, body, kind="video")   # 1006: claim, resubmit once
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:
@@ -373,7 +385,7 @@ def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
 
 def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClient, settings: SubmitSettings,
                   checked: CheckedRequest, idempotency: IdempotencyKey, submit_id: str,
-                  body_tag: str) -> SubmittedTask | None:
+                  digest: bytes) -> SubmittedTask | None:
     """The task an earlier request with this key made; 409 when the body differs, or when this is a
     retry whose first attempt Jimeng does not list yet (it may still be charged: never risk a second)."""
     fp_key = fingerprint_key(settings.secret_key)
@@ -394,7 +406,8 @@ def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClie
                   submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
                   id_type="history" if history_id else "submit")
     task_id = task.encode(settings.secret_key)
-    if not idem.same_body(previous, body_tag):
+    # The tag of the account that took the task (the account pool may choose another one this time).
+    if not idem.same_body(previous, idem.tag(settings.secret_key, previous.submit_id, digest)):
         raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
                                          "task is task_id", extra={"task_id": task_id})
     log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})

@@ -31,5 +31,5 @@ def test_points_sum_credits_and_show_expiring_ones(client):
                                               "expiring_credits": [{"credit_amount": 50, "expire_time": 1}]}))
     body = client.post("/token/points", headers=auth("hk-abcdefgh12345678")).get_json()
     assert body == [{"token": "hk:…5678", "points": {"giftCredit": 10, "purchaseCredit": 5, "vipCredit": 1,
-                                                       "totalCredit": 16, "expiringCredit": 50}}]
+                                                       "totalCredit": 56, "expiringCredit": 50}}]
     assert "abcdefgh" not in str(body)

@@ -11,6 +11,7 @@ import secrets
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -249,3 +250,27 @@ def test_a_browser_crash_mid_submit_is_not_resent_and_the_answer_finds_the_task(
         assert calls(own)[GENERATE] == 1                                   # never resent
         final = poll_until_finished(own, http, task_id)[-1]               # Jimeng had taken it
         assert final["status"] == "completed", final
+
+
+def test_a_refusal_that_comes_back_through_the_browser_is_risk_control_and_sent_only_once():
+    with running_stack() as own:          # its own process: nothing learned yet about this model
+        requests.post(f"{own.sandbox_url}/_sandbox/faults", timeout=TIMEOUT, json={
+            "path": GENERATE, "count": 2, "ret": "4013", "errmsg": "生成失败，疑似存在异常行为，请重新尝试"})
+
+        resp = post(own, cn_token(), prompt="refused twice", model="jimeng-video-seedance-2.0-fast")
+
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["error"]["code"] == "risk_control"
+        assert "生成失败，疑似存在异常行为，请重新尝试" in resp.json()["error"]["message"]
+        assert calls(own)[GENERATE] == 2 and calls(own)[PAGE] == 1   # direct, then once through the page
+        assert requests.get(f"{own.sandbox_url}/_sandbox/records", timeout=TIMEOUT).json()["records"] == []
+
+
+def test_concurrent_first_calls_of_one_account_share_one_context(stack):
+    before = browser_state(stack)["accounts"] if browser_state(stack).get("state") == "running" else 0
+    http = us_token()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda i: post(stack, http, prompt=f"{FAST} together {i}",
+                                               model="jimeng-video-3.5-pro"), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert browser_state(stack)["accounts"] == before + 1

@@ -138,3 +138,16 @@ def test_a_retry_inside_the_listing_window_is_409_not_a_second_task(stack):
     assert caught.value.response.headers["x-should-retry"] == "false"
     assert caught.value.response.json()["error"]["task_id"]
     assert generates_for(stack) - before == 1
+
+
+def test_a_gateway_sending_json_with_an_image_url_reference_gets_a_first_frame(stack):
+    """Gateways send OpenAI's JSON form: input_reference {"image_url": ...} (the SDK only sends files)."""
+    counts = lambda: requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["counts"]  # noqa: E731
+    before = counts().get("/?Action=CommitImageUpload", 0)
+    resp = requests.post(f"{stack.service_url}/v1/videos", timeout=TIMEOUT,
+                         headers={"Authorization": f"Bearer e2e-json-{secrets.token_hex(8)}"},
+                         json={"prompt": f"{FAST} from a gateway", "seconds": "5", "size": "720x720",
+                               "input_reference": {"image_url": f"{stack.sandbox_url}/assets/sample.png"}})
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["object"], resp.json()["size"]) == ("video", "720x720")
+    assert counts()["/?Action=CommitImageUpload"] - before == 1

@@ -48,3 +48,57 @@ def test_a_batch_makes_one_local_item_call_per_token(stack: Stack):
     assert all(d["result"]["hd"] is True and "/media/hd/" in d["result"]["url"] for d in data)
     assert len({d["result"]["url"] for d in data}) == 6
     assert local_item_calls(stack, alice, bob) == {alice: 1, bob: 1}
+
+
+def generate_calls(stack: Stack, session: str) -> int:
+    calls = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+    return sum(1 for c in calls if c["path"] == "/mweb/v1/aigc_draft/generate" and c["session"] == fingerprint(session))
+
+
+def records_of(stack: Stack, session: str) -> list[dict]:
+    records = requests.get(f"{stack.sandbox_url}/_sandbox/records", timeout=TIMEOUT).json()["records"]
+    return [r for r in records if r["session"] == fingerprint(session)]
+
+
+def test_an_exhausted_session_claims_its_daily_credits_once_and_succeeds(stack: Stack):
+    session = f"broke-e2e-{secrets.token_hex(6)}"
+    http = session_for(session)
+    task = submit(stack, http, f"{FAST} paid by today's free credits")
+    assert generate_calls(stack, session) == 2 and len(records_of(stack, session)) == 1
+    assert poll_until_finished(stack, http, task["task_id"])[-1]["status"] == "completed"
+    points = http.post(f"{stack.service_url}/token/points", timeout=TIMEOUT).json()[0]["points"]
+    assert points["totalCredit"] == 60 - 25 and points["giftCredit"] == 35   # 5 s at 5 credits a second
+    claim = http.post(f"{stack.service_url}/token/receive", timeout=TIMEOUT).json()
+    assert claim == [{"token": f"cn:…{session[-4:]}", "received": 0, "firstReceive": False}]
+
+
+def test_an_exhausted_session_with_nothing_to_claim_answers_402(stack: Stack):
+    session = f"nocredit-e2e-{secrets.token_hex(6)}"
+    resp = session_for(session).post(f"{stack.service_url}/v1/videos/generations",
+                                     json={"prompt": f"{FAST} unpaid"}, timeout=TIMEOUT)
+    err = resp.json()["error"]
+    assert resp.status_code == 402 and err["code"] == "insufficient_credits" and "task_id" not in err
+    assert generate_calls(stack, session) == 1 and records_of(stack, session) == []
+
+
+def test_points_and_receive_pass_the_balance_rules(stack: Stack):
+    session = f"e2e-points-{secrets.token_hex(6)}"
+    http = session_for(session)
+    claim = http.post(f"{stack.service_url}/token/receive", timeout=TIMEOUT).json()
+    assert claim[0]["received"] == 60 and session not in str(claim)
+    points = http.post(f"{stack.service_url}/token/points", timeout=TIMEOUT).json()[0]["points"]
+    assert points["totalCredit"] == 100_000 + 60 and points["expiringCredit"] == 60
+
+
+def test_blocking_mode_answers_the_hd_url(stack: Stack, http: requests.Session):
+    resp = http.post(f"{stack.service_url}/v1/videos/generations", json={"prompt": f"{FAST} waited for", "wait": True},
+                     timeout=TIMEOUT)
+    assert resp.status_code == 200, resp.text
+    assert "/media/hd/" in resp.json()["data"][0]["url"]
+
+
+def test_abroad_points_read_the_response_string_and_count_expiring_credits(stack: Stack):
+    http = session_for(f"us-broke-e2e-{secrets.token_hex(6)}")
+    assert http.post(f"{stack.service_url}/token/receive", timeout=TIMEOUT).json()[0]["received"] == 60
+    points = http.post(f"{stack.service_url}/token/points", timeout=TIMEOUT).json()[0]["points"]
+    assert (points["giftCredit"], points["expiringCredit"], points["totalCredit"]) == (0, 60, 60)

@@ -1,4 +1,6 @@
 """What the sandbox refuses before doing any work, as the real Jimeng would (protocol 2)."""
+import json
+
 import pytest
 
 from sandbox import checks, create_sandbox
@@ -7,6 +9,7 @@ from tests.sandbox.wire import FakeClock, Jimeng, jimeng_sign
 
 HISTORY = "/mweb/v1/get_history_by_ids"
 CREDIT = "/commerce/v1/benefits/user_credit"
+IMAGE_PAGE = "https://jimeng.jianying.com/ai-tool/image/generate"
 DEFAULT_QUERY = ("aid", "device_platform", "region", "da_version", "os", "web_component_open_flag",
                  "web_version", "aigc_features", "webId")
 
@@ -110,8 +113,8 @@ def test_invalid_session_is_refused_everywhere(jimeng):
 
 
 def test_credit_query_needs_no_query_params(jimeng):
-    data = jimeng.data(CREDIT, {}, drop=DEFAULT_QUERY)
-    assert data["credit"] == {"gift_credit": 60, "purchase_credit": 0, "vip_credit": 0}
+    data = jimeng.data(CREDIT, {}, drop=DEFAULT_QUERY, headers={"Referer": IMAGE_PAGE})
+    assert data["credit"] == {"gift_credit": 0, "purchase_credit": 100_000, "vip_credit": 0}
 
 
 def test_credit_query_is_still_signed(jimeng):
@@ -120,8 +123,8 @@ def test_credit_query_is_still_signed(jimeng):
 
 def test_abroad_commerce_answer_carries_response_string_and_sign(jimeng):
     answer = jimeng.call(CREDIT, {}, region="hk", drop=DEFAULT_QUERY)
-    assert "log_id" in answer and "response" in answer and "sign" in answer
-    assert answer["data"]["credit"]["gift_credit"] == 60
+    assert "log_id" in answer and "sign" in answer and "data" not in answer
+    assert json.loads(answer["response"])["credit"]["purchase_credit"] == 100_000
 
 
 def test_session_alive_answers_a_user_id(jimeng):

@@ -131,8 +131,10 @@ def test_unknown_directive_is_refused(jimeng):
 
 
 def test_no_credit_session_cannot_generate(jimeng):
-    assert jimeng.submit(video_body(), session="nocredit-1")["ret"] == "5000"
-    credit = jimeng.data("/commerce/v1/benefits/user_credit", {}, session="nocredit-1")["credit"]
+    assert jimeng.submit(video_body(), session="nocredit-1")["ret"] == "1006"   # 2026: 1006 replaced 5000
+    credit = jimeng.data("/commerce/v1/benefits/user_credit", {}, session="nocredit-1", drop=(
+        "aid", "device_platform", "region", "da_version", "os", "web_component_open_flag", "web_version",
+        "aigc_features"), headers={"Referer": "https://jimeng.jianying.com/ai-tool/image/generate"})["credit"]
     assert sum(credit.values()) == 0
 
 

@@ -52,3 +52,15 @@ def test_answers_map_by_item_id_and_ignore_items_not_asked():
     assert hd_urls({"local_item_list": [{"video": {"download_url": "https://v1-q.jimeng.com/q"}}]}, ["q"]) == {
         "q": "https://v1-q.jimeng.com/q"}
     assert hd_urls({"item_list": None}, ["a"]) == {}
+
+
+def test_an_item_named_by_another_id_field_still_matches():
+    item = {"common_attr": {"id": "other"}, "item_id": "asked", "video": {"download_url": "https://v1-a.jimeng.com/d"}}
+    assert hd_urls({"item_list": [item]}, ["asked", "x"]) == {"asked": "https://v1-a.jimeng.com/d"}
+
+
+def test_a_hostile_video_model_is_skipped():
+    deep = "[" * 100_000 + "]" * 100_000
+    item = {"video": {"video_model": deep, "play_url": "https://v1-a.jimeng.com/p"}}
+    assert hd_url_of(item) == "https://v1-a.jimeng.com/p"
+    assert hd_url_of({"video": {"video_model": json.dumps({"video_list": {"a": {"main_url": b64("javascript:x")}}})}}) is None

@@ -83,6 +83,7 @@ class BrowserHost:
         self._browser: Browser | None = None
         self._accounts: dict[str, Account] = {}
         self._launch_lock = asyncio.Lock()
+        self._open_lock = asyncio.Lock()
 
     # -- one call -------------------------------------------------------------------------------
     async def fetch(self, req: dict) -> dict:
@@ -141,12 +142,19 @@ class BrowserHost:
 
     # -- accounts -------------------------------------------------------------------------------
     async def _account(self, req: dict) -> Account:
-        key = req["account"]
-        account = self._accounts.get(key)
-        if account is not None and not account.page.is_closed() and account.page_url == req["page_url"]:
-            return account
-        if account is not None:
-            await self._drop(key)
+        async with self._open_lock:     # two first calls of one account must not open two contexts
+            key = req["account"]
+            account = self._accounts.get(key)
+            if account is not None and self._usable(account, req["page_url"]):
+                return account
+            if account is not None:     # its page or the whole browser died: start afresh
+                await self._drop(key)
+            return await self._open(req)
+
+    def _usable(self, account: Account, page_url: str) -> bool:
+        return self._connected() and not account.page.is_closed() and account.page_url == page_url
+
+    async def _open(self, req: dict) -> Account:
         browser = await self._ensure_browser()
         options = {"user_agent": req.get("user_agent") or None, "locale": req.get("locale") or "zh-CN",
                    "viewport": {"width": 1280, "height": 800}, "service_workers": "block"}
@@ -160,7 +168,7 @@ class BrowserHost:
         except PlaywrightError as exc:
             raise CallFailed("unavailable", _first_line(exc)) from None
         account = Account(context=context, page=page, page_url=req["page_url"])
-        self._accounts[key] = account
+        self._accounts[req["account"]] = account
         return account
 
     async def _drop(self, key: str) -> None:

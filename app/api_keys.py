@@ -1,0 +1,83 @@
+"""API keys of company mode (`API_KEYS_FILE`): who may call, as which name, for which models, how often.
+
+File: {"keys": [{"name": "svc-a", "key": "<secret>", "admin": false, "models": [...], "submits_per_minute": 60}]}.
+Keys are compared as SHA-256 digests with `hmac.compare_digest` against every configured key (no
+early exit), so timing tells nothing about a key; the key itself is never stored in a log or a task
+id. A task binds to the key's *name*, so rotating a key's secret keeps its tasks; two entries may
+share a name (old and new secret side by side while clients move over).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from app.watched_file import ConfigFileError, WatchedJson
+
+MIN_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    digest: bytes = b""                    # SHA-256 of the secret
+    admin: bool = False
+    models: frozenset[str] | None = None   # None: every model
+    submits_per_minute: int | None = None  # None: no limit
+
+    def __repr__(self) -> str:  # never show the digest
+        return f"ApiKey(name={self.name!r}, admin={self.admin})"
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def parse_keys(raw: object) -> tuple[ApiKey, ...]:
+    what = "API_KEYS_FILE"
+    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
+        raise ConfigFileError(f'{what}: expected {{"keys": [...]}}')
+    keys, digests = [], set()
+    for i, entry in enumerate(raw["keys"]):
+        where = f"{what}: keys[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigFileError(f"{where} must be an object")
+        unknown = set(entry) - {"name", "key", "admin", "models", "submits_per_minute"}
+        if unknown:
+            raise ConfigFileError(f"{where} has unknown field(s) {sorted(unknown)}")
+        name, secret = entry.get("name"), entry.get("key")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigFileError(f"{where}.name must be a non-empty string")
+        if not isinstance(secret, str) or len(secret) < MIN_KEY_LENGTH:
+            raise ConfigFileError(f"{where}.key must be a string of at least {MIN_KEY_LENGTH} characters")
+        if not isinstance(entry.get("admin", False), bool):
+            raise ConfigFileError(f"{where}.admin must be true or false")
+        models = entry.get("models")
+        if models is not None and (not isinstance(models, list) or not all(isinstance(m, str) for m in models)):
+            raise ConfigFileError(f"{where}.models must be a list of model names")
+        rate = entry.get("submits_per_minute")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
+            raise ConfigFileError(f"{where}.submits_per_minute must be a positive integer")
+        digest = _digest(secret)
+        if digest in digests:
+            raise ConfigFileError(f"{where}.key is the same as another key's")
+        digests.add(digest)
+        keys.append(ApiKey(name=name, digest=digest, admin=entry.get("admin", False),
+                           models=frozenset(models) if models is not None else None, submits_per_minute=rate))
+    return tuple(keys)
+
+
+class ApiKeys:
+    """The configured keys, re-read when the file changes."""
+
+    def __init__(self, path: str) -> None:
+        self._file = WatchedJson(path, parse_keys, "API_KEYS_FILE")
+
+    def find(self, presented: str) -> ApiKey | None:
+        """The key whose secret is `presented`, compared in constant time against every key."""
+        digest = _digest(presented)
+        found = None
+        for key in self._file.current():
+            if hmac.compare_digest(digest, key.digest):
+                found = key
+        return found

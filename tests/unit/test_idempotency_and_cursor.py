@@ -1,0 +1,59 @@
+"""The stateless pieces on their own: derived submit ids, body tags and digests, list cursors."""
+import io
+import uuid
+
+import pytest
+
+from app import errors
+from app.services import idempotency as idem
+from app.services.history_pages import decode_cursor, encode_cursor
+
+SECRET = "unit-secret-0123456789"
+FP_A, FP_B = b"A" * 8, b"B" * 8
+
+
+def test_the_submit_id_is_a_uuid_fixed_by_key_account_and_secret():
+    sid = idem.submit_id(SECRET, "k", FP_A)
+    assert uuid.UUID(sid).version == 4
+    assert sid == idem.submit_id(SECRET, "k", FP_A)
+    assert len({sid, idem.submit_id(SECRET, "k", FP_B), idem.submit_id(SECRET, "k2", FP_A),
+                idem.submit_id("another-secret-0123", "k", FP_A)}) == 4
+
+
+def test_the_body_digest_reads_files_and_rewinds_them():
+    stream = io.BytesIO(b"png bytes")
+    one = idem.body_digest({"prompt": "a"}, [("image_file", None, stream)])
+    assert stream.tell() == 0
+    assert one == idem.body_digest({"prompt": "a"}, [("image_file", None, io.BytesIO(b"png bytes"))])
+    assert one != idem.body_digest({"prompt": "a"}, [("image_file", None, io.BytesIO(b"other"))])
+    assert one != idem.body_digest({"prompt": "b"}, [("image_file", None, io.BytesIO(b"png bytes"))])
+
+
+def test_the_tag_is_found_only_in_a_record_made_from_the_same_body():
+    sid = idem.submit_id(SECRET, "k", FP_A)
+    tag = idem.tag(SECRET, sid, b"digest-1")
+    record = {"metrics_extra": '{"originSubmitId":"%s"}' % tag}
+    previous = idem.Previous(token=None, submit_id=sid, record=record)
+    assert idem.same_body(previous, tag)
+    assert not idem.same_body(previous, idem.tag(SECRET, sid, b"digest-2"))
+
+
+@pytest.mark.parametrize("count, retried", [(None, False), ("0", False), ("1", True), ("x", False)])
+def test_a_retry_is_what_the_client_says_it_is(count, retried):
+    assert idem.IdempotencyKey.from_headers("k", count).retried is retried
+    assert idem.IdempotencyKey.from_headers(None, count) is None
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "ключ"])
+def test_malformed_keys_are_refused(key):
+    with pytest.raises(errors.InvalidRequest):
+        idem.IdempotencyKey.from_headers(key, None)
+
+
+def test_a_cursor_round_trips_and_refuses_tampering():
+    cursor = encode_cursor(SECRET, FP_A, 123456789)
+    assert decode_cursor(SECRET, cursor) == (FP_A, 123456789)
+    assert decode_cursor("another-secret-0123", cursor) is None
+    assert decode_cursor(SECRET, cursor[:-1] + ("A" if cursor[-1] != "A" else "B")) is None
+    assert decode_cursor(SECRET, "page_" + "A" * 200) is None
+    assert decode_cursor(SECRET, encode_cursor(SECRET, FP_A, 0)) is None   # 0 is "from the start", never a cursor

@@ -1,0 +1,62 @@
+"""Both shared-state backends behave the same (memory and a real redis-server)."""
+from __future__ import annotations
+
+import threading
+
+
+def test_a_slot_is_taken_only_under_the_limit(shared_state, clock):
+    now = clock()
+    assert shared_state.take_slot("acct:a", "t1", 2, now + 100, now)
+    assert shared_state.take_slot("acct:a", "t2", 2, now + 100, now)
+    assert not shared_state.take_slot("acct:a", "t3", 2, now + 100, now)
+    assert sorted(shared_state.slots("acct:a", now)) == ["t1", "t2"]
+
+
+def test_taking_the_same_member_again_is_not_a_second_slot(shared_state, clock):
+    now = clock()
+    assert shared_state.take_slot("g", "t1", 1, now + 100, now)
+    assert shared_state.take_slot("g", "t1", 1, now + 200, now)
+    assert shared_state.slots("g", now) == ["t1"]
+
+
+def test_expired_slots_free_their_place(shared_state, clock):
+    now = clock()
+    assert shared_state.take_slot("g", "old", 1, now + 10, now)
+    assert not shared_state.take_slot("g", "new", 1, now + 100, now + 5)
+    assert shared_state.take_slot("g", "new", 1, now + 100, now + 11)
+    assert shared_state.slots("g", now + 11) == ["new"]
+
+
+def test_rename_and_drop(shared_state, clock):
+    now = clock()
+    shared_state.take_slot("g", "reservation", 1, now + 10, now)
+    shared_state.rename_slot("g", "reservation", "task-42", now + 1000)
+    assert shared_state.slots("g", now + 500) == ["task-42"]
+    shared_state.drop_slot("g", "task-42")
+    assert shared_state.slots("g", now) == []
+
+
+def test_values_and_counters(shared_state):
+    assert shared_state.get("missing") is None
+    shared_state.put("k", "v", 60)
+    assert shared_state.get("k") == "v"
+    assert [shared_state.count("c", 60) for _ in range(3)] == [1, 2, 3]
+
+
+def test_concurrent_takers_never_exceed_the_limit(shared_state, clock):
+    now = clock()
+    won = []
+    lock = threading.Lock()
+
+    def take(i):
+        if shared_state.take_slot("busy", f"t{i}", 3, now + 100, now):
+            with lock:
+                won.append(i)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 3
+    assert len(shared_state.slots("busy", now)) == 3
