@@ -64,7 +64,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         except ValueError as exc:
             raise drafts.bad(str(exc)) from None
         # Charged last, right before the task exists: every refusal above charges nothing.
-        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms))
+        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count))
         record = state.records.create(caller, body, draft, scenario, now, logid,
                                       state.settings.queue_seconds, state.settings.generate_seconds)
         return {"aigc_data": render(record, now, request.host_url, state.media),
@@ -157,6 +157,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
 
     @route("/commerce/v1/benefits/credit_receive", commerce=True)
     def credit_receive(caller, body, now, logid):
+        shark.check_claim(request.query_string, request.headers, request.get_data())
         quota = state.credits.receive(caller.session_id, body.get("time_zone"), now)
         return {"is_first_receive": bool(quota), "receive_quota": quota, "has_popup": bool(quota),
                 "receive_inter_days": 1}

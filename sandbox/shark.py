@@ -38,6 +38,7 @@ X_GNARLY_KEY = "sandbox-x-gnarly-key"
 # Update 2.5, the observed refusal shapes (all HTTP 200).
 CN_RISK_MESSAGE = "生成失败，疑似存在异常行为，请重新尝试"
 CN_RISK_STARLING_KEY = "web_risk_control_message_reject_generation"
+RET_SHARK_CHECK_REJECT = "-4"     # update 5: abroad credit_receive without the page's signatures
 INTL_RISK_MESSAGE = "Couldn't generate due to unusual activity in your account. Try again later."
 
 
@@ -72,6 +73,13 @@ def check_generate(query_string: bytes, headers: Mapping[str, str], body: bytes,
     elif _root_model(body) in protected_models:
         if not _signed(query_string, body, headers, ("a_bogus",), (A_BOGUS_KEY,)):
             raise _cn_refusal(legacy)
+
+
+def check_claim(query_string: bytes, headers: Mapping[str, str], body: bytes) -> None:
+    """Abroad, the daily credit claim is a write the page must sign (update 7; unsigned: -4)."""
+    if _pairs(query_string).get("aid") == str(catalogue.INTL_AID) and not _signed(
+            query_string, body, headers, ("X-Bogus", "X-Gnarly"), (X_BOGUS_KEY, X_GNARLY_KEY)):
+        raise Refusal(RET_SHARK_CHECK_REJECT, "shark check reject")
 
 
 def _check_abroad(query_string: bytes, headers: Mapping[str, str], body: bytes) -> None:

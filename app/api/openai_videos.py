@@ -173,7 +173,7 @@ def list_videos(after: str | None = None, limit: int | None = None, order: str |
     page = recent_videos(tokens, context.client(), context.task_settings(), limit=limit, after=after or None)
     data = [_object(s) for s in page.states]
     return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": page.cursor if page.has_more else (data[-1]["id"] if data else None),
+            "last_id": page.cursor if page.has_more and page.cursor else (data[-1]["id"] if data else None),
             "has_more": page.has_more}
 
 

@@ -155,3 +155,16 @@ def test_models_retrieve_and_list_carry_created_and_owned_by(client):
     assert one == next(m for m in listed if m["id"] == "jimeng-video-3.0")
     resp = client.get("/v1/models/gpt-4")
     assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+@responses.activate
+def test_after_may_be_a_listed_videos_id_for_clients_that_page_by_item(client):
+    records = [finished_record(str(1000 - i)) for i in range(5)]
+    responses.post(LIST_URL, json=envelope({"records_list": records, "has_more": False, "next_offset": 0}))
+    listed = client.get("/v1/videos?limit=5", headers=auth("s")).get_json()["data"]
+    page = client.get(f"/v1/videos?limit=2&after={listed[1]['id']}", headers=auth("s")).get_json()
+    assert [v["id"] for v in page["data"]] == [listed[2]["id"], listed[3]["id"]] and page["has_more"] is True
+    rest = client.get(f"/v1/videos?limit=2&after={page['last_id']}", headers=auth("s")).get_json()
+    assert [v["id"] for v in rest["data"]] == [listed[4]["id"]] and rest["has_more"] is False
+    resp = client.get(f"/v1/videos?after={listed[1]['id']}", headers=auth("someone-else"))
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "after"

@@ -105,3 +105,10 @@ def test_claim_needs_a_real_time_zone(jimeng, body):
                                   {"session": "s", "credits": 1, "claimable": "yes"}])
 def test_admin_knob_refuses_bad_input(client, body):
     assert client.post("/_sandbox/credits", json=body).status_code == 400
+
+
+def test_abroad_claim_without_the_page_signatures_is_minus_4_and_adds_nothing(jimeng):
+    answer = jimeng.call(RECEIVE, {"time_zone": "Asia/Tokyo"}, session="broke-jp", region="jp", page_signed=False)
+    assert answer["ret"] == "-4" and answer["errmsg"] == "shark check reject"
+    assert receive(jimeng, "broke-jp", "Asia/Tokyo", region="jp")["ret"] == "0"     # signed: claimed
+    assert receive(jimeng, "broke-cn", page_signed=False)["data"]["receive_quota"] == 60   # CN: direct works

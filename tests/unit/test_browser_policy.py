@@ -120,3 +120,20 @@ def test_an_unusable_configured_executable_is_named_with_the_fix(tmp_path):
 def test_healthz_reports_the_browser_state(app, client):
     body = client.get("/healthz").get_json()
     assert body["browser"] == {"transport": "off", "state": "off"}
+
+
+@pytest.mark.parametrize("site,domain", [("https://jimeng.jianying.com", ".jianying.com"),
+                                         ("https://dreamina.capcut.com", ".capcut.com")])
+def test_context_cookies_sit_on_the_domain_the_api_hosts_share(site, domain):
+    from app.jimeng.client import _context_cookies
+    cookies = _context_cookies("sessionid=abc; sid_tt=abc; _tea_web_id=7", f"{site}/ai-tool/video/generate", site,
+                               overridden=False)
+    assert [(c["name"], c["value"]) for c in cookies] == [("sessionid", "abc"), ("sid_tt", "abc"), ("_tea_web_id", "7")]
+    assert all(c["domain"] == domain and c["path"] == "/" and c["secure"] for c in cookies)
+
+
+def test_context_cookies_sit_on_the_sandbox_host_when_the_upstream_is_overridden():
+    from app.jimeng.client import _context_cookies
+    cookies = _context_cookies("sessionid=abc", "http://127.0.0.1:8701/ai-tool/video/generate",
+                               "https://jimeng.jianying.com", overridden=True)
+    assert cookies == [{"name": "sessionid", "value": "abc", "domain": "127.0.0.1", "path": "/"}]

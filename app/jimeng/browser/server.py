@@ -1,8 +1,8 @@
 """The browser process: `python -m app.jimeng.browser.server --socket PATH ...`.
 
 Serves the workers of one host over a unix socket (one JSON line in, one out, per connection; see
-transport.py for why one process per host). Ops: `fetch`, `status`, `ping`, `stop`. It exits on
-SIGTERM, on `stop`, or when the process that started the service (`--owner-pid`) is gone, and
+transport.py for why one process per host). Ops: `fetch`, `status`, `ping`. It exits on
+SIGTERM or when the process that started the service (`--owner-pid`) is gone, and
 closes Chromium first. Nothing it logs names a session.
 """
 from __future__ import annotations
@@ -84,9 +84,6 @@ class BrowserServer:
             return {"ok": True, "pid": os.getpid()}
         if op == "status":
             return {"ok": True, "pid": os.getpid(), **self.host.status()}
-        if op == "stop":
-            self.stopping.set()
-            return {"ok": True}
         if op == "fetch":
             try:
                 return await self.host.fetch(message)

@@ -91,11 +91,6 @@ class BrowserTransport:
                 **{k: answer[k] for k in ("pid", "accounts", "launches", "queued", "browser_pids", "browser_rss")
                    if k in answer}}
 
-    def stop(self) -> None:
-        """Ask the browser process to close Chromium and exit (tests and the bench)."""
-        with contextlib.suppress(OSError, ValueError):
-            self._ask({"op": "stop"}, timeout=15.0, start=False)
-
     # -- the socket -----------------------------------------------------------------------------
     def _ask(self, message: dict, *, timeout: float, start: bool) -> dict:
         try:
