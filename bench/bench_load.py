@@ -142,20 +142,37 @@ def direct_script(history_ids: list[str]) -> str:
             "nil, bodies[i]) end\n")
 
 
-def worker_rss_mb(master_pid: int) -> list[float]:
-    """Resident memory of each gunicorn worker (the master's children)."""
-    sizes = []
+def _workers(master_pid: int) -> list[Path]:
+    """/proc entries of the gunicorn master's children (the workers)."""
+    found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(master_pid) and "VmRSS" in fields:
-            sizes.append(round(int(fields["VmRSS"].split()[0]) / 1024, 1))
+        if entry.name.isdigit():
+            try:
+                ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if ppid == str(master_pid):
+                found.append(entry)
+    return found
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """Resident memory of each gunicorn worker."""
+    sizes = []
+    for entry in _workers(master_pid):
+        for line in (entry / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(round(int(line.split()[1]) / 1024, 1))
     return sorted(sizes)
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU the workers have used so far: the service's own cost, whatever else runs."""
+    total = 0
+    for entry in _workers(master_pid):
+        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])   # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_bench(*, duration: float, latency_ms: float, workers: int | None) -> dict:
@@ -174,7 +191,10 @@ def run_bench(*, duration: float, latency_ms: float, workers: int | None) -> dic
                 levels = {}
                 for conns in LEVELS:
                     d = wrk(upstream_url, direct, conns, duration, workdir)
+                    cpu0 = worker_cpu_seconds(stack.service_pid)
                     s = wrk(stack.service_url, svc, conns, duration, workdir)
+                    s["cpu_ms_per_request"] = round(
+                        (worker_cpu_seconds(stack.service_pid) - cpu0) * 1000 / max(s["requests"], 1), 2)
                     levels[conns] = {"direct": d, "service": s, "ratio_rps": round(s["rps"] / d["rps"], 3),
                                      "ratio_p99": round(s["p99_ms"] / d["p99_ms"], 3)}
                 rss = worker_rss_mb(stack.service_pid)
@@ -202,16 +222,25 @@ def checks(result: dict) -> list[tuple[str, str, str, bool]]:
     ]
 
 
+def sizing(result: dict) -> str:
+    """Requests per second one core of service CPU can carry, from the workers' own CPU time."""
+    cpu = result["levels"][256]["service"]["cpu_ms_per_request"]
+    return (f"sizing: {cpu:.2f} ms of worker CPU per status query at 256 pollers -> about "
+            f"{1000 / cpu:.0f} req/s per core of CPU left to the service" if cpu else "sizing: no CPU measured")
+
+
 def render(result: dict) -> str:
     lines = [f"poller storm (wrk), fixed upstream latency {result['latency_ms']:g} ms, {result['duration_s']:g} s "
              f"per run, {result['workers']} worker(s), {os.cpu_count()} cores, loopback",
-             f"{'pollers':>8} {'path':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+             f"{'pollers':>8} {'path':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU ms/req':>11}"]
     for conns, lv in result["levels"].items():
         for path in ("service", "direct"):
             r = lv[path]
-            lines.append(f"{conns:>8} {path:<8}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+            cpu = f"{r['cpu_ms_per_request']:>10.2f}" if "cpu_ms_per_request" in r else f"{'':>10}"
+            lines.append(f"{conns:>8} {path:<8}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}{cpu}")
     lines.append("")
     lines += render_checks(checks(result))
+    lines += ["", sizing(result)]
     return "\n".join(lines)
 
 
