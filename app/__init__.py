@@ -20,7 +20,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
-    from app.api import accounts, docs, meta, openai_videos, tokens, videos
+    from app.api import accounts, docs, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
@@ -80,6 +80,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
     api.register_blueprint(videos.blp)
     api.register_blueprint(openai_videos.blp)
+    api.register_blueprint(images.blp)
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
     api.register_blueprint(accounts.blp)

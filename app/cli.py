@@ -78,8 +78,10 @@ class ServiceClient:
             raise CliError(f"the service answered {path} with a body that is not JSON") from None
 
     def submit_video(self, fields: dict[str, Any], files: list[tuple[str, Path]]) -> dict:
-        """POST the generation: JSON, or multipart when local files are attached (same field names)."""
-        path = "/v1/videos/generations"
+        return self.submit("/v1/videos/generations", fields, files)
+
+    def submit(self, path: str, fields: dict[str, Any], files: list[tuple[str, Path]]) -> dict:
+        """POST a generation: JSON, or multipart when local files are attached (same field names)."""
         if not files:
             return self._json("POST", path, json=fields)
         with contextlib.ExitStack() as stack:
@@ -92,8 +94,8 @@ class ServiceClient:
                     form += [(key, str(v)) for v in (value if isinstance(value, list) else [value])]
             return self._json("POST", path, data=form, files=parts)
 
-    def task(self, task_id: str) -> dict:
-        return self._json("GET", f"/v1/videos/tasks/{_quote(task_id)}")
+    def task(self, task_id: str, kind: str = "videos") -> dict:
+        return self._json("GET", f"/v1/{kind}/tasks/{_quote(task_id)}")
 
     def batch(self, task_ids: list[str]) -> list[dict]:
         return self._json("POST", "/v1/videos/tasks/batch", json={"task_ids": task_ids})["data"]
@@ -160,14 +162,14 @@ def _print_json(value: Any) -> None:
 # -- following a task --------------------------------------------------------------------------
 
 def follow(client: ServiceClient, task_id: str, *, interval: float, timeout: float | None,
-           progress: bool = True) -> dict:
+           progress: bool = True, kind: str = "videos") -> dict:
     """Poll until the task is completed or failed, driving a progress bar; the last state seen."""
     deadline = time.monotonic() + timeout if timeout else None
     # Ids share their first characters (version, kind, time); the last ones tell tasks apart.
     with tqdm(total=100, desc=f"task ...{task_id[-8:]}", disable=not progress,
               bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}{postfix}") as bar:
         while True:
-            task = client.task(task_id)
+            task = client.task(task_id, kind)
             status = task.get("status", "?")
             postfix = {"status": status}
             if status == "pending" and task.get("queue"):
@@ -264,6 +266,63 @@ def cmd_submit(client: ServiceClient, args: argparse.Namespace) -> int:
     return _finish(client, final, args)
 
 
+def save_images(urls: list[str], directory: Path, stem: str, *, progress: bool = True) -> list[Path]:
+    """Download every image to `directory` as <stem>-<n>.<ext>. Image hosts are not the service:
+    they get no Authorization header."""
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for n, url in enumerate(tqdm(urls, desc="images", unit="img", disable=not progress, leave=False), start=1):
+        try:
+            resp = requests.get(url, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise CliError(f"image {n} could not be downloaded ({type(exc).__name__})") from None
+        if resp.status_code != 200:
+            raise CliError(f"image {n} could not be downloaded (HTTP {resp.status_code})")
+        kind = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        target = directory / f"{stem}-{n}{IMAGE_EXTENSIONS.get(kind, '.png')}"
+        target.write_bytes(resp.content)
+        saved.append(target)
+    return saved
+
+
+IMAGE_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+
+
+def cmd_image(client: ServiceClient, args: argparse.Namespace) -> int:
+    """Make images (text to image, or image to image with --image) and save every one."""
+    fields: dict[str, Any] = {"prompt": args.prompt, "n": args.n}
+    for name, value in (("model", args.model), ("ratio", args.ratio), ("resolution", args.resolution)):
+        if value is not None:
+            fields[name] = value
+    urls = [i for i in args.image if i.startswith(URL_PREFIXES)]
+    files = [("images", _local_file("--image", i)) for i in args.image if not i.startswith(URL_PREFIXES)]
+    if urls:
+        fields["images"] = urls
+    if args.respond_async:
+        fields["async"] = True
+    path = "/v1/images/compositions" if args.image else "/v1/images/generations"
+    answer = client.submit(path, fields, files)
+    task_id = answer.get("task_id", "")
+    if args.respond_async:
+        print(f"submitted {task_id}", file=sys.stderr)
+        final = follow(client, task_id, interval=args.interval, timeout=args.timeout, progress=not args.quiet,
+                       kind="images")
+        if final.get("status") == "failed":
+            return _finish(client, final, args)
+        image_urls = [i["url"] for i in (final.get("result") or {}).get("images") or []]
+    else:
+        final = answer
+        image_urls = [d["url"] for d in answer.get("data") or [] if d.get("url")]
+    stem = re.sub(r"[^A-Za-z0-9_-]", "", task_id[-12:]) or "image"
+    saved = save_images(image_urls, Path(args.output), stem, progress=not args.quiet)
+    if args.json:
+        _print_json({**final, "saved": [str(p) for p in saved]})
+    else:
+        for target in saved:
+            print(target)
+    return EXIT_OK
+
+
 def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
     task = client.task(args.task_id)
     if args.json:
@@ -330,6 +389,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="media under a named field, e.g. image_file_1=cat.png or video_file_1=https://...")
     p.add_argument("--wait", action="store_true", help="follow the task until it finishes")
     p.set_defaults(handler=cmd_submit)
+
+    p = sub.add_parser("image", parents=[common], help="make images and save every one")
+    p.add_argument("prompt")
+    p.add_argument("--model")
+    p.add_argument("--ratio", help="e.g. 16:9")
+    p.add_argument("--resolution", help="1k, 1.5k, 2k or 4k, as the model offers")
+    p.add_argument("-n", type=int, default=1, help="how many images, 1-8 (default 1)")
+    p.add_argument("--image", action="append", default=[], metavar="FILE_OR_URL",
+                   help="a reference image (repeatable): image to image")
+    p.add_argument("--async", dest="respond_async", action="store_true",
+                   help="submit as a task and follow it with a progress bar")
+    p.add_argument("--output", "-o", metavar="DIR", default=".", help="where to save the images (default .)")
+    p.add_argument("--interval", type=_positive, default=2.0, metavar="S", help="--async: seconds between polls")
+    p.add_argument("--timeout", type=_positive, default=3600.0, metavar="S", help="--async: give up after S s")
+    p.set_defaults(handler=cmd_image)
 
     p = sub.add_parser("status", parents=[common], help="one task's current state")
     p.add_argument("task_id")

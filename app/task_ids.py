@@ -1,7 +1,9 @@
 """Task ids: everything needed to find a task again, protected by an HMAC tag (contract section 3).
 
 Layout before base64url (big-endian): version(1) kind<<4|region(1) submitted_s(4) eta_s(2)
-id_type(1) id_len(1) upstream_id(id_len) token_fp(8) tag(16). The tag is 128 bits of
+count<<4|id_type(1) id_len(1) upstream_id(id_len) token_fp(8) tag(16). `count` is how many results
+were asked for (images: 1-8; 0 = not recorded, as in ids made before it existed), so a task can be
+called complete without remembering anything between requests. The tag is 128 bits of
 HMAC-SHA256 under a key derived from SECRET_KEY; a tampered or foreign id does not decode.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ VERSION = 1
 KINDS = ("video", "image")
 ID_TYPES = ("history", "submit")
 MAX_LENGTH = 128
+MAX_COUNT = 15
 _TAG_BYTES = 16
 _FP_BYTES = 8
 _HEAD = struct.Struct(">BBIHBB")
@@ -38,6 +41,7 @@ class TaskId:
     token_fp: bytes          # keyed fingerprint of the submitting token
     eta_seconds: int = 0     # Jimeng's forecast at submit; drives a monotonic progress
     id_type: str = "history"
+    count: int = 0           # results asked for (0..15; 0 = not recorded)
 
     def encode(self, secret: str) -> str:
         raw_id = self.upstream_id.encode("ascii")
@@ -45,7 +49,7 @@ class TaskId:
             raise ValueError("a task id needs an upstream id")
         head = _HEAD.pack(VERSION, (KINDS.index(self.kind) << 4) | REGION_CODES.index(self.region),
                           self.submitted_at & 0xFFFFFFFF, min(max(self.eta_seconds, 0), 0xFFFF),
-                          ID_TYPES.index(self.id_type), len(raw_id))
+                          (min(max(self.count, 0), MAX_COUNT) << 4) | ID_TYPES.index(self.id_type), len(raw_id))
         body = head + raw_id + self.token_fp
         tag = hmac.new(derive_key(secret, "task-id-tag"), body, hashlib.sha256).digest()[:_TAG_BYTES]
         text = base64.urlsafe_b64encode(body + tag).rstrip(b"=").decode("ascii")
@@ -68,8 +72,9 @@ class TaskId:
         expected = hmac.new(derive_key(secret, "task-id-tag"), body, hashlib.sha256).digest()[:_TAG_BYTES]
         if not hmac.compare_digest(tag, expected):
             return None
-        version, kind_region, submitted, eta, id_type, id_len = _HEAD.unpack_from(body)
+        version, kind_region, submitted, eta, count_type, id_len = _HEAD.unpack_from(body)
         kind, region = kind_region >> 4, kind_region & 0x0F
+        count, id_type = count_type >> 4, count_type & 0x0F
         if (version != VERSION or kind >= len(KINDS) or region >= len(REGION_CODES)
                 or id_type >= len(ID_TYPES) or len(body) != _HEAD.size + id_len + _FP_BYTES):
             return None
@@ -78,7 +83,7 @@ class TaskId:
         upstream = body[_HEAD.size:_HEAD.size + id_len].decode("ascii", errors="replace")
         return cls(kind=KINDS[kind], region=REGION_CODES[region], upstream_id=upstream,
                    submitted_at=submitted, token_fp=body[-_FP_BYTES:], eta_seconds=eta,
-                   id_type=ID_TYPES[id_type])
+                   id_type=ID_TYPES[id_type], count=count)
 
 
 def is_raw_history_id(text: str) -> bool:

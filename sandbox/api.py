@@ -64,7 +64,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         except ValueError as exc:
             raise drafts.bad(str(exc)) from None
         # Charged last, right before the task exists: every refusal above charges nothing.
-        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms))
+        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count))
         record = state.records.create(caller, body, draft, scenario, now, logid,
                                       state.settings.queue_seconds, state.settings.generate_seconds)
         return {"aigc_data": render(record, now, request.host_url, state.media),

@@ -85,21 +85,43 @@ VIDEO_MODELS: dict[str, VideoModel] = {
 DEFAULT_REMOVED_MODELS = frozenset({f"{_VGFM}1.0", f"{_VGFM}_lite"})
 VIDEO_RATIOS = frozenset({"1:1", "4:3", "3:4", "16:9", "9:16", "21:9"})
 
-# Protocol 6.1, keyed by the upstream `model` (= extend.root_model); value = regions.
-IMAGE_MODELS: dict[str, frozenset[str]] = {
-    "high_aes_general_v50": CN_ASIA,
-    "high_aes_general_v42": CN_ASIA,
-    "high_aes_general_v40l": ALL,
-    "high_aes_general_v41": ALL,
-    "high_aes_general_v40": ALL,
-    "high_aes_general_v30l_art_fangzhou:general_v3.0_18b": CN,
-    "high_aes_general_v30l:general_v3.0_18b": ALL,
-    "external_model_gemini_flash_image_v25": ALL - CN,
-    "dreamina_image_lib_1": ALL - CN,
+@dataclass(frozen=True)
+class ImageModel:
+    regions: frozenset[str]
+    resolutions: frozenset[str]
+    own_4k_sizes: bool = False        # keeps ratio codes 1..8 at 4k (nanobananapro, protocol 6.2)
+
+
+_IMG_4X = frozenset({"2k", "4k"})
+_IMG_ALL_RES = frozenset({"1k", "2k", "4k"})
+# Protocol 6.1 and the 2026 update 4.2 (newer), keyed by the upstream `model` (= extend.root_model).
+IMAGE_MODELS: dict[str, ImageModel] = {
+    "high_aes_general_v50p_large": ImageModel(ALL, frozenset({"1.5k", "2k", "4k"})),     # 5.0 Pro
+    "high_aes_general_v50": ImageModel(ALL, _IMG_4X),                                    # 5.0 Lite
+    "high_aes_general_v43": ImageModel(ALL, _IMG_4X),                                    # 4.7
+    "high_aes_general_v42": ImageModel(ALL, _IMG_4X),
+    "high_aes_general_v40l": ImageModel(ALL, _IMG_4X),
+    "high_aes_general_v41": ImageModel(ALL, _IMG_4X),
+    "high_aes_general_v40": ImageModel(ALL, _IMG_4X),
+    "high_aes_general_v30l_art_fangzhou:general_v3.0_18b": ImageModel(CN, frozenset({"1k", "2k"})),
+    "high_aes_general_v30l_art:general_v3.0_18b": ImageModel(ALL - CN, frozenset({"1k", "2k"})),
+    "high_aes_general_v30l:general_v3.0_18b": ImageModel(ALL, frozenset({"1k", "2k"})),
+    "high_aes_general_v20_L:general_v2.0_L": ImageModel(CN, frozenset({"1k"})),
+    "external_model_gemini_flash_image_v25": ImageModel(ALL - CN, frozenset({"1k"})),
+    "gemini_3_image_pro": ImageModel(ALL - CN, _IMG_ALL_RES, own_4k_sizes=True),
+    "gpt_image_2": ImageModel(ALL - CN, _IMG_ALL_RES),
+    "dreamina_gpt_image_2_5_flare": ImageModel(ALL - CN, _IMG_ALL_RES),
+    "dreamina_gpt_image_2_5_sunburst": ImageModel(frozenset({"us"}), _IMG_ALL_RES),
+    "dreamina_lib_img_20260423": ImageModel(frozenset({"sg"}), _IMG_ALL_RES),
 }
-IMAGE_RESOLUTIONS = frozenset({"1k", "2k", "4k"})
-IMAGE_RATIO_CODES = frozenset(range(1, 9)) | frozenset(range(101, 109))   # 6.2
-IMAGES_PER_TASK = 4
+IMAGE_RESOLUTIONS = frozenset({"1k", "1.5k", "2k", "4k"})
+# image_ratio code -> (width, height) shape: the captured table (update 4.2); 4k adds 100 (6.2).
+IMAGE_RATIO_CODES = {1: (1, 1), 2: (3, 4), 3: (16, 9), 4: (4, 3), 5: (9, 16), 6: (2, 3), 7: (3, 2), 8: (21, 9)}
+RATIO_TOLERANCE = 0.04            # width/height may differ this much from the code's shape (rounding)
+GEN_COUNT = (1, 8)                # abilities.gen_option.gen_count ([MJ], [ZN] v1.2.7)
+IMAGES_WITHOUT_COUNT = 4          # without gen_count the server made 4 images (update 4.2)
+IMAGES_PER_ROUND = 4              # results arrive in rounds of up to 4 (protocol 6.4)
+MAX_BLEND_IMAGES = 10             # iptag: 1..10 reference images (4.5)
 
 # Mode limits (3.3, 4.5).
 MAX_FIRST_LAST_IMAGES = 2

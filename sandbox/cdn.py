@@ -63,7 +63,9 @@ def create_blueprint(state: SandboxState) -> Blueprint:
 
     @bp.get("/media/<history_id>/<int:index>.png")
     def result_image(history_id: str, index: int):
-        if index >= len(finished(history_id, "image").item_ids):
+        record = state.records.get(history_id)
+        # An image is served once its round is delivered, before the whole record is finished.
+        if record is None or record.draft.kind != "image" or index >= record.delivered(state.now()):
             abort(404)
         return send_file(RESULT_IMAGE, mimetype="image/png", conditional=True)
 

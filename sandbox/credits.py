@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sandbox.catalogue import IMAGES_PER_TASK
 from sandbox.envelope import Refusal
 
 DAILY_CREDITS = 60                 # [ZN]/[MJ] quote 60-80 a day
@@ -31,9 +30,10 @@ NO_CREDIT_KEY = "web_dre_m10n_generate_popup_credit_ininsufficient_title"
 NO_CREDIT_MESSAGE = "Not enough credits left (or no relevant benefits)"
 
 
-def price(kind: str, duration_ms: int) -> int:
+def price(kind: str, duration_ms: int, count: int = 1) -> int:
+    """Images: per image made (gen_count, update 4.2); videos: per started second."""
     if kind == "image":
-        return IMAGE_CREDITS * IMAGES_PER_TASK
+        return IMAGE_CREDITS * count
     return VIDEO_CREDITS_PER_SECOND * max(1, math.ceil(duration_ms / 1000))
 
 

@@ -31,6 +31,8 @@ class Draft:
     duration_ms: int                # 0 for images
     texts: tuple[str, ...]          # every prompt text, where scenario directives are read
     input_uris: tuple[str, ...]     # uploaded images it cites
+    count: int = 1                  # results it makes (images: gen_count)
+    references: int = 0             # images: reference images of a blend
 
 
 def bad(message: str) -> Refusal:
@@ -196,36 +198,45 @@ class _Reader:
     def image(self, component: dict, extend: dict) -> Draft:
         mode = component.get("generate_type")
         abilities = _dig(component, "abilities")
-        if mode == "generate":
-            core = _dig(abilities, "generate", "core_param")
-        elif mode == "blend":
-            blend = _dig(abilities, "blend")
-            core = _dig(blend, "core_param")
-            for i, ability in enumerate(_list(blend.get("ability_list"), "blend.ability_list", 1, 10)):
-                images = _list(_dict(ability, f"ability_list[{i}]").get("image_list"),
+        if mode not in ("generate", "blend"):
+            raise bad('an image component needs generate_type "generate" or "blend"')
+        # [DB]'s CN capture: gen_type 1 (generate) / 12 (blend); [DR]'s abroad capture has none.
+        if "gen_type" in component and component["gen_type"] != {"generate": 1, "blend": 12}[mode]:
+            raise bad(f"component gen_type {component['gen_type']!r} does not match generate_type {mode!r}")
+        ability = _dig(abilities, mode)
+        if "gen_option" in ability:
+            raise bad(f"gen_option belongs on abilities (beside {mode}), not inside abilities.{mode}")
+        count = _gen_count(abilities)
+        core = _dig(ability, "core_param")
+        references = 0
+        if mode == "blend":
+            listed = _list(ability.get("ability_list"), "blend.ability_list", 1, catalogue.MAX_BLEND_IMAGES)
+            for i, entry in enumerate(listed):
+                images = _list(_dict(entry, f"ability_list[{i}]").get("image_list"),
                                f"ability_list[{i}].image_list", 1, 1)
                 self._image(images[0], f"ability_list[{i}].image_list[0]")
-        else:
-            raise bad('an image component needs generate_type "generate" or "blend"')
+            placeholders = _list(ability.get("prompt_placeholder_info_list"), "blend.prompt_placeholder_info_list",
+                                 len(listed), len(listed))
+            if [_dict(p, "prompt_placeholder_info_list[]").get("ability_index") for p in placeholders] != \
+                    list(range(len(listed))):
+                raise bad("prompt_placeholder_info_list must cite ability_index 0.. in order, one per ability")
+            if "image_ratio" not in core:
+                raise bad("a blend core_param needs image_ratio")
+            references = len(listed)
         key = core.get("model")
-        regions = catalogue.IMAGE_MODELS.get(key)
-        if regions is None:
+        model = catalogue.IMAGE_MODELS.get(key)
+        if model is None:
             raise bad(f"unknown image model {key!r}")
         if extend.get("root_model") != key:
             raise bad(f"extend.root_model {extend.get('root_model')!r} != core_param.model {key!r}")
-        if self.caller.region not in regions:
+        if self.caller.region not in model.regions:
             raise bad(f"image model {key} is not offered in region {self.caller.region}")
-        if not isinstance(core.get("prompt"), str):
-            raise bad("core_param.prompt must be a string")
-        size = _dig(core, "large_image_info")
-        for name in ("width", "height"):
-            if not isinstance(size.get(name), int) or size[name] <= 0:
-                raise bad(f"large_image_info.{name} must be a positive integer")
-        if size.get("resolution_type") not in catalogue.IMAGE_RESOLUTIONS:
-            raise bad("large_image_info.resolution_type must be 1k, 2k or 4k")
-        if "image_ratio" in core and core["image_ratio"] not in catalogue.IMAGE_RATIO_CODES:
-            raise bad(f"image_ratio {core['image_ratio']!r} is not a known ratio code")
-        return Draft("image", mode, key, 0, (core["prompt"],), tuple(self.uris))
+        for name in ("prompt", "negative_prompt"):
+            if not isinstance(core.get(name), str):
+                raise bad(f"core_param.{name} must be a string")
+        _check_image_size(core, key, model)
+        return Draft("image", mode, key, 0, (core["prompt"],), tuple(self.uris), count=count,
+                     references=references)
 
     # -- shared -----------------------------------------------------------------------------
     def _image(self, ref: object, where: str) -> None:
@@ -239,6 +250,42 @@ class _Reader:
         if not isinstance(uri, str) or self.uploads.image(self.caller.session_id, uri) is None:
             raise bad(f"{where}.image_uri {uri!r} was not uploaded by this session")
         self.uris.append(uri)
+
+
+def _gen_count(abilities: dict) -> int:
+    """abilities.gen_option: `generate_all` false, `gen_count` 1..8; without a count, 4 images."""
+    option = _dig(abilities, "gen_option")
+    if option.get("generate_all") is not False:
+        raise bad("gen_option.generate_all must be false")
+    if "gen_count" not in option:
+        return catalogue.IMAGES_WITHOUT_COUNT
+    count, (low, high) = option["gen_count"], catalogue.GEN_COUNT
+    if not isinstance(count, int) or isinstance(count, bool) or not low <= count <= high:
+        raise bad(f"gen_option.gen_count must be an integer {low}..{high}, got {count!r}")
+    return count
+
+
+def _check_image_size(core: dict, key: str, model: catalogue.ImageModel) -> None:
+    """resolution_type offered by the model, a known image_ratio code of the right resolution, and a
+    width x height of the code's shape."""
+    size = _dig(core, "large_image_info")
+    for name in ("width", "height"):
+        if not isinstance(size.get(name), int) or isinstance(size.get(name), bool) or size[name] <= 0:
+            raise bad(f"large_image_info.{name} must be a positive integer")
+    resolution = size.get("resolution_type")
+    if resolution not in model.resolutions:
+        raise bad(f"resolution_type {resolution!r} is not one of {sorted(model.resolutions)} for {key}")
+    if "image_ratio" not in core:
+        return              # text to image with intelligent_ratio: the server picks (6.3)
+    code = core["image_ratio"]
+    high_codes = resolution == "4k" and not model.own_4k_sizes
+    base = code - 100 if high_codes and isinstance(code, int) else code
+    if isinstance(code, bool) or base not in catalogue.IMAGE_RATIO_CODES:
+        expected = "101..108" if high_codes else "1..8"
+        raise bad(f"image_ratio {code!r} is not a ratio code of {key} at {resolution} ({expected})")
+    w, h = catalogue.IMAGE_RATIO_CODES[base]
+    if abs(size["width"] / size["height"] / (w / h) - 1) > catalogue.RATIO_TOLERANCE:
+        raise bad(f"large_image_info {size['width']}x{size['height']} is not the {w}:{h} of image_ratio {code}")
 
 
 def _video_mode(draft: dict, given: dict) -> str:

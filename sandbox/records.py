@@ -13,7 +13,7 @@ import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 
-from sandbox.catalogue import IMAGES_PER_TASK
+from sandbox.catalogue import IMAGES_PER_ROUND
 from sandbox.checks import Caller, fingerprint
 from sandbox.directives import Scenario
 from sandbox.drafts import Draft
@@ -56,6 +56,18 @@ class Record:
     generate_s: float
     item_ids: tuple[str, ...]
 
+    def delivered(self, now: float) -> int:
+        """Results finished so far. Images come in rounds of up to 4 spread over the generation
+        (protocol 6.4: the server makes 4 at a time); the record is 50 only once all are there."""
+        phase = self.phase(now)
+        if phase == "completed":
+            return len(self.item_ids)
+        if phase != "processing" or self.draft.kind != "image":
+            return 0
+        rounds = math.ceil(len(self.item_ids) / IMAGES_PER_ROUND)
+        done = int((now - self.origin - self.queue_s) / self.generate_s * rounds) if self.generate_s else rounds
+        return min(done * IMAGES_PER_ROUND, len(self.item_ids))
+
     def phase(self, now: float) -> str:
         elapsed = now - self.origin
         if elapsed < self.queue_s:
@@ -97,7 +109,7 @@ class RecordBook:
         with self._lock:
             self._seq += 1
             history_id = _unique_digits(13, self._records)
-            count = IMAGES_PER_TASK if draft.kind == "image" else 1
+            count = draft.count if draft.kind == "image" else 1
             record = Record(
                 seq=self._seq, history_id=history_id, submit_id=body["submit_id"], session_id=caller.session_id,
                 region=caller.region, draft=draft, scenario=scenario, draft_content=body["draft_content"],
@@ -167,7 +179,7 @@ def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict
     status = {"completed": STATUS_DONE, "failed": STATUS_FAILED}.get(phase, STATUS_PENDING)
     fail_code = record.scenario.fail_code if phase == "failed" else ""
     images = record.draft.kind == "image"
-    items = _items(record, base_url, media) if phase == "completed" else []
+    items = _items(record, base_url, media, record.delivered(now))
     return {
         "history_record_id": record.history_id,
         "submit_id": record.submit_id,
@@ -187,7 +199,7 @@ def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict
                  "resp_ret": {"ret": "0"}},
         "queue_info": _queue_info(record, phase, now),
         **_forecast(record, phase, now),
-        "total_image_count": IMAGES_PER_TASK if images else 0,
+        "total_image_count": len(record.item_ids) if images else 0,
         "finished_image_count": len(items) if images else 0,
         "confirm_status": 0,
         "confirm_token": "",
@@ -233,10 +245,10 @@ def _forecast(record: Record, phase: str, now: float) -> dict:
     return {"forecast_queue_cost": math.ceil(queue_left), "forecast_generate_cost": math.ceil(generate)}
 
 
-def _items(record: Record, base_url: str, media: MediaFacts) -> list[dict]:
+def _items(record: Record, base_url: str, media: MediaFacts, delivered: int) -> list[dict]:
     if record.draft.kind == "image":
-        return [_image_item(record, i, base_url, media) for i in range(len(record.item_ids))]
-    return [video_item(record, base_url, media)]
+        return [_image_item(record, i, base_url, media) for i in range(delivered)]
+    return [video_item(record, base_url, media)] if delivered else []
 
 
 def video_item(record: Record, base_url: str, media: MediaFacts) -> dict:

@@ -19,6 +19,7 @@ from app.services.pool import AccountPool
 from app.services.idempotency import IdempotencyKey
 from app.services.tasks import TaskSettings, fingerprint_key
 from app.task_ids import TaskId
+from app.services.images import ImageRequest, submit_image
 from app.services.videos import SubmitSettings, SubmittedTask, VideoRequest, submit_video
 
 T = TypeVar("T")
@@ -175,3 +176,9 @@ def idempotency() -> IdempotencyKey | None:
     count their retries in `x-stainless-retry-count`)."""
     return IdempotencyKey.from_headers(request.headers.get("Idempotency-Key"),
                                        request.headers.get("X-Stainless-Retry-Count"))
+
+
+def submit_image_task(req: ImageRequest, tokens: Sequence[Token]) -> SubmittedTask:
+    """Every image route submits through here, so company mode's pool sees each submit too."""
+    return submit_task(lambda toks, settings: submit_image(req, toks, client(), settings), tokens, req.model,
+                       req.rewind)

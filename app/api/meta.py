@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, VIDEO_MODELS,
-                               VIDEO_RATIOS, VideoModel, video_modes_in)
+from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, MAX_IMAGES,
+                               VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_modes_in)
 
 blp = Blueprint("meta", __name__, description="Service health and models")
 # OpenAI's model objects carry `created` (unix seconds). Jimeng publishes no dates: this is a fixed
@@ -61,7 +61,8 @@ def models():
             "id": m.name, "object": "model", "created": MODEL_CREATED, "owned_by": "jimeng-api", "type": "image",
             "description": m.description, "regions": sorted(m.regions),
             "default_for_regions": sorted(r for r, n in DEFAULT_IMAGE_MODEL.items() if n == m.name),
-            "resolutions": list(m.resolutions), "ratios": list(IMAGE_RATIOS),
+            "resolutions": list(m.resolutions), "default_resolution": m.default_resolution,
+            "ratios": list(IMAGE_RATIOS), "max_n": MAX_IMAGES,
         })
     return {"object": "list", "data": data}
 

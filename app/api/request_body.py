@@ -6,10 +6,12 @@ import json
 from flask import current_app, g, request
 
 from app import errors, streamed_json
-from app.services.videos import MediaInput, VideoRequest
+from app.services.submitting import MediaInput
+from app.services.videos import VideoRequest
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SMALL_BODY = 256 * 1024   # batch and token bodies: 100 ids of 128 characters are ~14 KB
+LIST_FIELDS = ("file_paths", "filePaths", "images")   # repeated form fields that are lists
 MAX_JSON_WITHOUT_MEDIA = 1024 * 1024   # a submit's JSON once its data URIs are taken out
 
 
@@ -62,7 +64,7 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
         fields = {}
         for key in request.form:
             values = request.form.getlist(key)
-            fields[key] = values if key in ("file_paths", "filePaths") and len(values) > 1 else values[-1]
+            fields[key] = values if key in LIST_FIELDS and len(values) > 1 else values[-1]
         return fields
     if not mimetype and not request.get_data(cache=True):
         raise errors.InvalidRequest("the request has no body")
@@ -150,3 +152,8 @@ def preferred_wait_seconds(cap: float) -> int | None:
     if not value or not value.isdigit():
         return None
     return int(min(int(value[:9]), cap))
+
+
+def prefers_async() -> bool:
+    """RFC 7240 `Prefer: respond-async`: answer at once with a task."""
+    return "respond-async" in _preferences()

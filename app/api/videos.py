@@ -1,23 +1,20 @@
 """Video routes: submit, task state, batch, content."""
 from __future__ import annotations
 
-import time
-
 from flask import Response, request, stream_with_context
 from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api.request_body import (SMALL_BODY, body_fields, preferred_wait_seconds, prefers_wait,
-                                  uploaded_files, with_spooled_media)
-from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BatchRequestSchema, BatchResponseSchema,
-                               BlockingAnswerSchema,
-                               SubmittedSchema, TaskStateSchema)
+from app.api.blocking import blocking_answer, json_answer  # noqa: F401  (json_answer: openai_videos)
+from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
+                                  with_spooled_media)
+from app.api.task_routes import add_task_routes, state_json
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, BlockingAnswerSchema, SubmittedSchema
 from app.schemas.videos import VideoSubmitFormSchema, VideoSubmitSchema
 from app.services import content
-from app.services.tasks import TaskState, task_state, task_states
+from app.services.tasks import task_state
 from app.services.video_inputs import video_request
-from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
@@ -26,11 +23,6 @@ _BODY_DOC = {"content": {
         "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
         "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},
     "multipart/form-data": {"schema": VideoSubmitFormSchema}}}
-
-
-def state_json(state: TaskState) -> dict:
-    """The public task shape: optional parts only where they apply (the route's schema dumps it once)."""
-    return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
 
 
 @blp.post("/generations")
@@ -57,65 +49,13 @@ def submit():
         task = context.submit_video_task(req, tokens, idem_key)
         return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
     applied = "wait" if legacy and not preferred_wait_seconds(cfg.WAIT_TIMEOUT) else f"wait={wait_s}"
-    with waiter_slot(context.current_app.extensions["waiters"]):
-        task = context.submit_video_task(req, tokens, idem_key)
-        with naming_the_task(task.task_id):
-            state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
-                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=not legacy)
-            if not state.finished:
-                body = {"created": task.created, "task_id": task.task_id, "status": state.status, "model": task.model}
-                return json_answer(body, 202, {"Preference-Applied": applied})
-            if state.status != "completed":
-                raise errors.error_for_code(state.error_code, state.error)
-            item = {"url": state.result["url"], "revised_prompt": req.prompt}
-            if fields["response_format"] == "b64_json":
-                item = {"b64_json": content.read_base64(state.result["url"], timeout=cfg.JIMENG_TIMEOUT),
-                        "revised_prompt": req.prompt}
-    return json_answer({"created": int(time.time()), "task_id": task.task_id, "data": [item]}, 200,
-                       {"Preference-Applied": applied})
+    return blocking_answer(
+        KIND, lambda: context.submit_video_task(req, tokens, idem_key),
+        tokens, prompt=req.prompt, response_format=fields["response_format"], wait_s=wait_s, quiet=not legacy,
+        applied=applied)
 
 
-def json_answer(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    """A JSON answer that skips the route's response schema (blocking answers have their own shape)."""
-    return Response(response=context.current_app.json.dumps(body), status=status, headers=headers,
-                    mimetype="application/json")
-
-
-@blp.get("/tasks/<task_id>")
-@blp.doc(security=[{"bearer": []}])
-@blp.response(200, TaskStateSchema)
-def get_task(task_id: str):
-    """One task's current state."""
-    return state_json(task_state(KIND, task_id, context.tokens(), context.client(), context.task_settings()))
-
-
-def _batch(ids: list[str], tokens: list) -> dict:
-    cfg = context.config()
-    if not 1 <= len(ids) <= cfg.MAX_BATCH_SIZE:
-        raise errors.InvalidRequest(f"send 1 to {cfg.MAX_BATCH_SIZE} task ids, got {len(ids)}", param="task_ids")
-    states = task_states(KIND, ids, tokens, context.client(), context.task_settings())
-    return {"data": [state_json(s) for s in states]}
-
-
-@blp.post("/tasks/batch")
-@blp.doc(requestBody={"content": {"application/json": {"schema": BatchRequestSchema}}}, security=[{"bearer": []}])
-@blp.response(200, BatchResponseSchema)
-def batch():
-    """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
-    tokens = context.tokens()  # 401 comes before any body problem
-    fields = BatchRequestSchema().load(body_fields(SMALL_BODY))
-    return _batch(fields["task_ids"], tokens)
-
-
-@blp.get("/tasks")
-@blp.doc(security=[{"bearer": []}], parameters=[{"in": "query", "name": "ids", "required": True,
-                                                  "schema": {"type": "string"}, "description": "comma separated"}])
-@blp.response(200, BatchResponseSchema)
-def batch_get():
-    """The batch query for clients that can only GET."""
-    tokens = context.tokens()
-    ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
-    return _batch(ids, tokens)
+add_task_routes(blp, KIND)
 
 
 @blp.get("/tasks/<task_id>/content")

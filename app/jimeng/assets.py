@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from app.jimeng.models import VideoModel
+from app.jimeng.models import ImageModel, VideoModel
 
 
 @dataclass
@@ -74,3 +74,19 @@ class VideoDraft:
     materials: tuple[Material, ...] = ()          # omni_reference
     aid: int = 513695
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageDraft:
+    """Everything the image payload builder needs, already validated (and references uploaded)."""
+
+    model: ImageModel
+    region: str
+    prompt: str
+    ratio: str
+    resolution: str
+    count: int                                    # gen_count, 1-8
+    negative_prompt: str = ""
+    sample_strength: float = 0.5
+    references: tuple[UploadedImage, ...] = ()    # blend (image to image) when not empty
+    aid: int = 513695

@@ -117,6 +117,15 @@ def _check_shapes(raw: dict) -> None:
 
 
 @dataclass(frozen=True)
+class ImageResult:
+    """One generated image: its URL and, when Jimeng says, its size."""
+
+    url: str
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True)
 class HistoryRecord:
     record_id: str
     status: int
@@ -130,7 +139,7 @@ class HistoryRecord:
     forecast_queue_cost: int
     forecast_generate_cost: int
     video_url: str | None
-    image_urls: tuple[str, ...]
+    images: tuple[ImageResult, ...]
     item_id: str | None
     model_key: str | None
     total_image_count: int
@@ -148,6 +157,10 @@ class HistoryRecord:
         code, reason = FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
         return code, f"{reason}: {self.fail_message}" if self.fail_message else reason
 
+    @property
+    def image_urls(self) -> tuple[str, ...]:
+        return tuple(i.url for i in self.images)
+
 
 def video_url(item: dict) -> str | None:
     """The first non-empty video URL of an item, in the order of protocol 5.5 (both clients' paths)."""
@@ -158,16 +171,18 @@ def video_url(item: dict) -> str | None:
     return None
 
 
-def image_url(item: dict) -> str | None:
+def image_result(item: dict) -> ImageResult | None:
+    """An item's image (protocol 5.5: `image.large_images[0]` first, then L1's other paths)."""
     large = _dig(item, ("image", "large_images"))
     if isinstance(large, list) and large and isinstance(large[0], dict):
         url = large[0].get("image_url")
-        if isinstance(url, str) and url:
-            return url.replace("\\u0026", "&")
+        if isinstance(url, str) and url.startswith("http"):
+            return ImageResult(url.replace("\\u0026", "&"), _int(large[0].get("width")),
+                               _int(large[0].get("height")))
     for path in (("image_url",), ("image", "url"), ("image", "image_url")):
         value = _dig(item, path)
         if isinstance(value, str) and value.startswith("http"):
-            return value
+            return ImageResult(value, _int(_dig(item, ("image", "width"))), _int(_dig(item, ("image", "height"))))
     return None
 
 
@@ -216,7 +231,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
     items = [i for i in (raw.get("item_list") or []) if isinstance(i, dict)]
     first = items[0] if items else {}
     url = video_url(first) if first else None
-    images = tuple(u for u in (image_url(i) for i in items) if u)
+    images = tuple(r for r in (image_result(i) for i in items) if r)
     status = _int(raw.get("status") if raw.get("status") is not None else _dig(raw, ("task", "status")))
     queue = raw.get("queue_info") if isinstance(raw.get("queue_info"), dict) else {}
     queue_position = _int(queue.get("queue_idx"))
@@ -247,7 +262,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         queue_length=_int(queue.get("queue_length")),
         forecast_queue_cost=_int(raw.get("forecast_queue_cost")),
         forecast_generate_cost=_int(raw.get("forecast_generate_cost")),
-        video_url=url, image_urls=images, item_id=item_id,
+        video_url=url, images=images, item_id=item_id,
         model_key=(match.group(1) or match.group(2)) if match else None,
         total_image_count=_int(raw.get("total_image_count")),
         finished_image_count=_int(raw.get("finished_image_count")),

@@ -133,29 +133,110 @@ CN_ONLY_MODES = frozenset({MULTI_FRAME, MAIN_REFERENCE, OMNI_REFERENCE})
 DEFAULT_VIDEO_MODEL = {code: "jimeng-video-3.5-pro" for code in _ALL}
 
 
+# ---------------------------------------------------------------------------------------------
+# Images: protocol 6.1/6.2 and the 2026 update 4.2 (the update wins). Choices: docs/protocol.md "Images".
+# ---------------------------------------------------------------------------------------------
+
+IMAGE_RATIOS = ("1:1", "3:4", "16:9", "4:3", "9:16", "2:3", "3:2", "21:9")
+IMAGE_RESOLUTIONS = ("1k", "1.5k", "2k", "4k")
+# `image_ratio` codes of the captured table (iptag, [MJ], [DR]'s 2026-10 capture); 4k adds 100 (6.2).
+IMAGE_RATIO_CODES = {"1:1": 1, "3:4": 2, "16:9": 3, "4:3": 4, "9:16": 5, "2:3": 6, "3:2": 7, "21:9": 8}
+MAX_IMAGES = 8                  # abilities.gen_option.gen_count: 1-8 ([MJ] 2026-09-03, [ZN] v1.2.6)
+
+
+def _mirrored(landscape: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """A size table from its landscape rows (and 1:1): portrait ratios are the mirrors."""
+    table = dict(landscape)
+    for ratio, (w, h) in landscape.items():
+        a, b = ratio.split(":")
+        if a != b and f"{b}:{a}" in IMAGE_RATIOS:
+            table[f"{b}:{a}"] = (h, w)
+    return table
+
+
+# Width x height per resolution and ratio. 1k: [ZN]'s Seedream 3.x sizes (iptag's 1k rows swap 3:4
+# and 4:3); 1.5k: [ZN]'s 5.0 Pro sizes; 2k and 4k: protocol 6.2. 3:2 at 1k and 1.5k is not listed by
+# any source: same pixel budget as the listed rows, multiples of 16 (Jimeng normalises sizes, [DB]).
+IMAGE_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "1k": _mirrored({"1:1": (1328, 1328), "16:9": (1664, 936), "4:3": (1472, 1104), "21:9": (2016, 846),
+                     "3:2": (1584, 1056)}),
+    "1.5k": _mirrored({"1:1": (1536, 1536), "16:9": (1920, 1080), "4:3": (1728, 1296), "21:9": (2268, 972),
+                       "3:2": (1872, 1248)}),
+    "2k": _mirrored({"1:1": (2048, 2048), "16:9": (2560, 1440), "4:3": (2304, 1728), "21:9": (3024, 1296),
+                     "3:2": (2496, 1664)}),
+    "4k": _mirrored({"1:1": (4096, 4096), "16:9": (5120, 2880), "4:3": (4608, 3456), "21:9": (6048, 2592),
+                     "3:2": (4992, 3328)}),
+}
+# nanobananapro keeps codes 1..8 at 4k, with its own sizes (6.2).
+_BANANA_PRO_4K = _mirrored({"1:1": (4096, 4096), "4:3": (4693, 3520), "16:9": (5404, 3040), "3:2": (4992, 3328),
+                            "21:9": (6197, 2656)})
+
+
 @dataclass(frozen=True)
 class ImageModel:
     name: str
-    req_key: str
+    req_key: str                              # core_param.model = extend.root_model
     regions: frozenset[str]
-    resolutions: tuple[str, ...] = ("1k", "2k", "4k")
+    resolutions: tuple[str, ...] = ("2k", "4k")
     description: str = ""
+    region_keys: tuple[tuple[str, str], ...] = ()  # (region, req_key) where a region names it otherwise
+    sizes_4k: dict | None = None              # own 4k sizes (then the 4k ratio codes stay 1..8)
+
+    @property
+    def default_resolution(self) -> str:
+        """2k where offered (what the web page starts with), else the model's only or first one."""
+        return "2k" if "2k" in self.resolutions else self.resolutions[0]
+
+    def key_in(self, region: str) -> str:
+        return dict(self.region_keys).get(region, self.req_key)
+
+    def size(self, ratio: str, resolution: str) -> tuple[int, int]:
+        table = self.sizes_4k if resolution == "4k" and self.sizes_4k else IMAGE_SIZES[resolution]
+        return table[ratio]
+
+    def ratio_code(self, ratio: str, resolution: str) -> int:
+        code = IMAGE_RATIO_CODES[ratio]
+        return code + 100 if resolution == "4k" and not self.sizes_4k else code
 
 
-IMAGE_RATIOS = ("1:1", "3:4", "16:9", "4:3", "9:16", "2:3", "3:2", "21:9")
+_ABROAD = _ALL - _CN
+_V3_1K = ("1k", "2k")      # [ZN]: 1k; the Dreamina catalogue: 1k and 2k
 
 IMAGE_MODELS: dict[str, ImageModel] = {m.name: m for m in (
-    ImageModel("jimeng-5.0", "high_aes_general_v50", _CN_ASIA),
-    ImageModel("jimeng-4.6", "high_aes_general_v42", _CN_ASIA),
-    ImageModel("jimeng-4.5", "high_aes_general_v40l", _ALL, description="default image model"),
-    ImageModel("jimeng-4.1", "high_aes_general_v41", _ALL),
-    ImageModel("jimeng-4.0", "high_aes_general_v40", _ALL),
-    ImageModel("jimeng-3.1", "high_aes_general_v30l_art_fangzhou:general_v3.0_18b", _CN),
-    ImageModel("jimeng-3.0", "high_aes_general_v30l:general_v3.0_18b", _ALL),
-    ImageModel("nanobanana", "external_model_gemini_flash_image_v25", frozenset({"us", "hk", "jp", "sg"})),
-    ImageModel("nanobananapro", "dreamina_image_lib_1", frozenset({"us", "hk", "jp", "sg"})),
+    ImageModel("jimeng-5.0-pro", "high_aes_general_v50p_large", _ALL, ("1.5k", "2k", "4k"),
+               "Seedream 5.0 Pro: 1.5k/2k/4k (8 credits per image at 2k)"),
+    ImageModel("jimeng-5.0-lite", "high_aes_general_v50", _ALL, description="Seedream 5.0 Lite: 2k/4k"),
+    ImageModel("jimeng-4.7", "high_aes_general_v43", _ALL, description="Seedream 4.7: 2k/4k"),
+    ImageModel("jimeng-4.6", "high_aes_general_v42", _ALL, description="Seedream 4.6: 2k/4k"),
+    ImageModel("jimeng-4.5", "high_aes_general_v40l", _ALL, description="Seedream 4.5: 2k/4k"),
+    ImageModel("jimeng-4.1", "high_aes_general_v41", _ALL, description="Seedream 4.1: 2k/4k"),
+    ImageModel("jimeng-4.0", "high_aes_general_v40", _ALL, description="Seedream 4.0: 2k/4k"),
+    ImageModel("jimeng-3.1", "high_aes_general_v30l_art_fangzhou:general_v3.0_18b", _ALL, _V3_1K,
+               "Image 3.1: 1k/2k", region_keys=tuple((r, "high_aes_general_v30l_art:general_v3.0_18b")
+                                                     for r in sorted(_ABROAD))),
+    ImageModel("jimeng-3.0", "high_aes_general_v30l:general_v3.0_18b", _ALL, _V3_1K, "Image 3.0: 1k/2k"),
+    ImageModel("jimeng-2.0-pro", "high_aes_general_v20_L:general_v2.0_L", _CN, ("1k",), "Image 2.0 Pro: 1k"),
+    ImageModel("nanobanana", "external_model_gemini_flash_image_v25", _ABROAD, ("1k",),
+               "Nano Banana (abroad): 1k"),
+    ImageModel("nanobananapro", "gemini_3_image_pro", _ABROAD, ("1k", "2k", "4k"),
+               "Nano Banana Pro (abroad): 1k/2k/4k", sizes_4k=_BANANA_PRO_4K),
+    ImageModel("dreamina-gpt-image-2", "gpt_image_2", _ABROAD, ("1k", "2k", "4k"), "GPT Image 2 (abroad)"),
+    ImageModel("dreamina-gpt-image-2.5-flare", "dreamina_gpt_image_2_5_flare", _ABROAD, ("1k", "2k", "4k"),
+               "GPT Image 2.5 flare (abroad)"),
+    ImageModel("dreamina-gpt-image-2.5-sunburst", "dreamina_gpt_image_2_5_sunburst", frozenset({"us"}),
+               ("1k", "2k", "4k"), "GPT Image 2.5 sunburst (US)"),
+    ImageModel("dreamina-lib-img-20260423", "dreamina_lib_img_20260423", frozenset({"sg"}), ("1k", "2k", "4k"),
+               "Dreamina image model of 2026-04-23 (SG)"),
 )}
-DEFAULT_IMAGE_MODEL = {code: "jimeng-4.5" for code in _ALL}
+# Names older clients send for the same models.
+IMAGE_ALIASES = {"jimeng-5.0": "jimeng-5.0-lite"}
+# The best available per region: 5.0 Pro is offered everywhere.
+DEFAULT_IMAGE_MODEL = {code: "jimeng-5.0-pro" for code in _ALL}
+IMAGE_MODELS_BY_KEY = {k: m for m in IMAGE_MODELS.values() for k in (m.req_key, *dict(m.region_keys).values())}
+
+
+def image_models_in(region: str) -> list[str]:
+    return [m.name for m in IMAGE_MODELS.values() if region in m.regions]
 
 
 def video_modes_in(model: VideoModel, region: str) -> tuple[str, ...]:

@@ -252,9 +252,9 @@ def _first_last_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) -> t
                               prompt=draft.prompt, video_mode=VIDEO_MODE,
                               duration_ms=draft.duration_s * 1000)
     if len(draft.images) >= 1:
-        video_input["first_frame_image"] = _image_object(draft.images[0], new_id, real_format=False)
+        video_input["first_frame_image"] = image_object(draft.images[0], new_id, real_format=False)
     if len(draft.images) == 2:
-        video_input["end_frame_image"] = _image_object(draft.images[1], new_id, real_format=False)
+        video_input["end_frame_image"] = image_object(draft.images[1], new_id, real_format=False)
     video_input["idip_meta_list"] = []
     # materialTypes: the browser sends one 1 per image ([1,1] in the fixture); iptag always [].
     scene = _scene_option(model.req_key, draft.duration_s,
@@ -298,7 +298,7 @@ def _main_reference_input(draft: VideoDraft, submit_id: str, new_id: IdFactory) 
     parts = parse_main_reference_prompt(draft.prompt, len(draft.images))
     video_input = _input_head(draft, new_id, min_version=VIDEO_MIN_VERSION, prompt="",
                               video_mode=VIDEO_MODE, duration_ms=draft.duration_s * 1000)
-    video_input["idip_frames"] = [_image_object(img, new_id, real_format=False) for img in draft.images]
+    video_input["idip_frames"] = [image_object(img, new_id, real_format=False) for img in draft.images]
     meta_list = []
     for kind, value in parts:
         if kind == "text":
@@ -379,7 +379,7 @@ def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, promp
     return head
 
 
-def _image_object(image: UploadedImage, new_id: IdFactory, *, real_format: bool) -> dict:
+def image_object(image: UploadedImage, new_id: IdFactory, *, real_format: bool) -> dict:
     """An uploaded image as drafts cite it. Key order as the browser writes it. Real width and
     height (browser, L1); `format` is "" in the browser's first/last and main-reference drafts
     and the real one in iptag's omni and L1's multi-frame inputs."""
@@ -408,7 +408,7 @@ def _keyframe(index: int, frame: Frame, new_id: IdFactory) -> dict:
             "type": "",
             "id": new_id(),
             "media_type": 1,
-            "image_info": _image_object(frame.image, new_id, real_format=True),
+            "image_info": image_object(frame.image, new_id, real_format=True),
         },
     }
 
@@ -416,7 +416,7 @@ def _keyframe(index: int, frame: Frame, new_id: IdFactory) -> dict:
 def _material(material: Material, new_id: IdFactory) -> dict:
     if material.image is not None:
         return {"type": "", "id": new_id(), "material_type": "image",
-                "image_info": _image_object(material.image, new_id, real_format=True)}
+                "image_info": image_object(material.image, new_id, real_format=True)}
     if material.video is not None:
         return {"type": "", "id": new_id(), "material_type": "video",
                 "video_info": _video_object(material.video, new_id)}

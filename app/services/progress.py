@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 
 RUNNING_CEILING = 99
-DEFAULT_FORECAST = {"video": 300, "image": 60}
 
 
-def progress_for(status: str, elapsed_s: float, forecast_s: int) -> int:
-    """100 when completed; otherwise 0..99 along an exponential approach (~63% at the forecast)."""
+def progress_for(status: str, elapsed_s: float, forecast_s: int, *, done_fraction: float = 0.0) -> int:
+    """100 when completed; otherwise 0..99 along an exponential approach (~63% at the forecast),
+    raised to the share of results already delivered (images arrive one by one, and a count of
+    delivered results never goes down)."""
     if status == "completed":
         return 100
     scale = max(forecast_s, 1)
-    return int(RUNNING_CEILING * (1 - math.exp(-max(elapsed_s, 0) / scale)))
+    by_time = RUNNING_CEILING * (1 - math.exp(-max(elapsed_s, 0) / scale))
+    return int(min(max(by_time, RUNNING_CEILING * done_fraction), RUNNING_CEILING))

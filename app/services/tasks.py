@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from app import errors
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
-from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
+from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS
 from app.jimeng.regions import Token
 from app.services.hd_results import upgrade_to_hd
-from app.services.progress import DEFAULT_FORECAST, progress_for
+from app.services.progress import progress_for
 from app.task_ids import TaskId, derive_key, is_raw_history_id
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,50 @@ log = logging.getLogger(__name__)
 # (protocol open question 6); L1 sent up to 10, iptag 1.
 HISTORY_CHUNK = 100
 _MODEL_BY_KEY = {m.req_key: m.name for m in VIDEO_MODELS.values()} | {
-    m.req_key: m.name for m in IMAGE_MODELS.values()}
+    key: m.name for key, m in IMAGE_MODELS_BY_KEY.items()}
 NOT_FOUND_MESSAGE = errors.TaskNotFound.default_message
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """What differs between video and image tasks. Everything else (ids, lookup, status words,
+    progress, batch, waiting) is one machinery that reads these fields."""
+
+    name: str                                     # as in task ids and TaskSettings.timeouts
+    default_forecast: int                         # seconds, when the task id holds no forecast
+    delivered: Callable[[HistoryRecord], int]     # how many results the record holds
+    result: Callable[[HistoryRecord], dict]       # the public `result` of a completed task
+    image_info: dict | None = None                # sent with get_history_by_ids (protocol 5.1)
+    # Completes the states of one query with one more upstream read (videos: the HD URL).
+    finish: Callable[[JimengClient, Iterable[tuple[TaskState, Token | None]]], None] | None = None
+
+
+def _video_result(record: HistoryRecord) -> dict:
+    result = {"url": record.video_url}
+    result.update({k: record.video_meta[k] for k in ("width", "height", "duration_ms") if k in record.video_meta})
+    return result
+
+
+def _image_result(record: HistoryRecord) -> dict:
+    images = [{"url": i.url, "width": i.width or None, "height": i.height or None} for i in record.images]
+    return {"url": images[0]["url"], "images": images}
+
+
+def _scene(scene: str, width: int, height: int, key: str) -> dict:
+    return {"scene": scene, "width": width, "height": height, "uniq_key": key, "format": "webp"}
+
+
+# iptag's text-to-image `image_info` (protocol 5.1): the resized variants the web page asks for.
+IMAGE_INFO = {"width": 2048, "height": 2048, "format": "webp", "image_scene_list": [
+    *(_scene("smart_crop", w, h, f"smart_crop-w:{w}-h:{h}") for w, h in (
+        (360, 360), (480, 480), (720, 720), (720, 480), (360, 240), (240, 320), (480, 640))),
+    *(_scene("normal", n, n, str(n)) for n in (2400, 1080, 720, 480, 360))]}
+
+VIDEO = TaskKind("video", default_forecast=300, delivered=lambda r: 1 if r.video_url else 0, result=_video_result,
+                 finish=upgrade_to_hd)
+IMAGE = TaskKind("image", default_forecast=60, delivered=lambda r: len(r.images), result=_image_result,
+                 image_info=IMAGE_INFO)
+KINDS = {k.name: k for k in (VIDEO, IMAGE)}
 
 
 @dataclass(frozen=True)
@@ -99,7 +141,7 @@ def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettin
 
 
 def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
-                settings: TaskSettings, *, image_info: dict | None = None) -> list[TaskState]:
+                settings: TaskSettings) -> list[TaskState]:
     """The state of each id, in the order asked; a bad id becomes `not_found`, never an error.
 
     When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
@@ -121,7 +163,7 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
             chunk = ids[start:start + HISTORY_CHUNK]
             try:
                 records = client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
-                                                 image_info=image_info)
+                                                 image_info=KINDS[kind].image_info)
             except errors.ServiceError as exc:
                 failures.setdefault(tok_key, exc)
                 continue
@@ -140,8 +182,8 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
             # A record Jimeng no longer lists after the grace period runs no more either.
             settings.on_seen(lk.tokens[0], lk.upstream_id, states[-1].finished or states[-1].status == "not_found")
         owners.append(owner)
-    if kind == "video":
-        upgrade_to_hd(client, zip(states, owners))
+    if KINDS[kind].finish is not None:
+        KINDS[kind].finish(client, zip(states, owners))
     return states
 
 
@@ -176,7 +218,7 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
             # Jimeng's history is eventually consistent: a fresh task may not be listed yet.
             return TaskState(task_id=lk.text, status="pending", created=tid.submitted_at,
                              progress=progress_for("pending", now - tid.submitted_at,
-                                                   tid.eta_seconds or DEFAULT_FORECAST[lk.kind]))
+                                                   tid.eta_seconds or KINDS[lk.kind].default_forecast))
         return not_found(lk.text)
     try:
         return _record_state(lk, tid, parse_record(lk.upstream_id, raw), now, settings)
@@ -190,18 +232,24 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
 
 def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: float,
                   settings: TaskSettings) -> TaskState:
+    kind = KINDS[lk.kind]
     submitted = tid.submitted_at if tid else int(record.created_time or now)
     # Only the forecast fixed in the task id: Jimeng's own may change between polls.
-    forecast = (tid.eta_seconds if tid else 0) or DEFAULT_FORECAST[lk.kind]
+    forecast = (tid.eta_seconds if tid else 0) or kind.default_forecast
+    # What was asked for travels in the task id; older ids fall back on Jimeng's own target count
+    # (0 for videos), then on one result.
+    expected = (tid.count if tid else 0) or record.total_image_count or 1
+    delivered = kind.delivered(record)
     state = TaskState(task_id=lk.text, status="processing", created=submitted,
                       model=_MODEL_BY_KEY.get(record.model_key or ""), record=record)
-    if record.phase == SUCCEEDED:
-        url = record.video_url if lk.kind == "video" else (record.image_urls[0] if record.image_urls else None)
-        if url:
-            state.status = "completed"
-            state.result = _result(lk.kind, record)
-        else:
-            _fail(state, "generation_failed", "Jimeng finished the task but returned no result")
+    if record.phase == SUCCEEDED and delivered >= expected:
+        state.status = "completed"
+        state.result = kind.result(record)
+    elif record.phase == SUCCEEDED and record.total_image_count > delivered:
+        pass  # a round is done, more results are coming (protocol 6.4): still processing
+    elif record.phase == SUCCEEDED:
+        _fail(state, "generation_failed", f"Jimeng finished the task with {delivered} of {expected} results"
+              if delivered else "Jimeng finished the task but returned no result")
     elif record.phase == FAILED:
         code, reason = record.failure
         _fail(state, code, f"{reason} (fail_code {record.fail_code})" if record.fail_code else reason)
@@ -213,20 +261,13 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
         state.status = "pending"
         state.queue = {"position": record.queue_position or None, "length": record.queue_length or None,
                        "eta_seconds": (record.forecast_queue_cost + record.forecast_generate_cost) or None}
-    state.progress = progress_for(state.status, now - submitted, forecast)
+    state.progress = progress_for(state.status, now - submitted, forecast,
+                                  done_fraction=min(delivered / expected, 1.0))
     return state
 
 
 def _fail(state: TaskState, code: str, message: str) -> None:
     state.status, state.error_code, state.error = "failed", code, message
-
-
-def _result(kind: str, record: HistoryRecord) -> dict:
-    if kind == "video":
-        result = {"url": record.video_url}
-        result.update({k: record.video_meta[k] for k in ("width", "height", "duration_ms") if k in record.video_meta})
-        return result
-    return {"url": record.image_urls[0], "urls": list(record.image_urls)}
 
 
 def listed_states(kind: str, records: Sequence[dict], token: Token, settings: TaskSettings) -> list[TaskState]:

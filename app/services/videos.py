@@ -6,45 +6,26 @@ the generate call is made once and never repeated (it costs credits).
 from __future__ import annotations
 
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from dataclasses import dataclass, field
 
-from app import errors, media
+from app import errors
 from app.jimeng import payloads, uploads
-from app.jimeng.assets import Frame, Material, Media, UploadedImage, VideoDraft
+from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient
 from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
-from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services import idempotency as idem
+from app.services.catalogue import AccountModels
 from app.services.idempotency import IdempotencyKey
-from app.services.daily_credits import generate_claiming_daily
+from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, created_time, load_media,
+                                     send_generate, upload_checked_image)
 from app.services.tasks import fingerprint_key
-from app.services.workspaces import Workspaces
 from app.task_ids import TaskId
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MediaInput:
-    """One piece of user media as the view received it: a URL/data URI or an uploaded file."""
-
-    field: str
-    url: str | None = None
-    stream: BinaryIO | None = None
-    filename: str = ""
-    declared_type: str | None = None
-
-    @property
-    def expected_kind(self) -> str:
-        """Omni materials are typed by their field name (video_file[_N] or image_file[_N])."""
-        return "video" if self.field.startswith("video_file") else "image"
 
 
 @dataclass
@@ -67,37 +48,7 @@ class VideoRequest:
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
 
     def rewind(self) -> None:
-        """Uploaded files back to their start: a submit moved to another pool account reads them again."""
-        for item in [*self.images, *(f.media for f in self.frames), *self.materials]:
-            if item.stream is not None and item.stream.seekable():
-                item.stream.seek(0)
-
-
-@dataclass(frozen=True)
-class SubmitSettings:
-    secret_key: str
-    max_upload_bytes: int
-    fetch_timeout: float
-    allow_loopback_media: bool = False
-    max_prompt_chars: int = 2000
-    clock: Callable[[], float] = time.time
-    choose: Callable[[Sequence[Token]], Token] = random.choice
-    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
-    # (a retry is still found on whichever account took the first attempt).
-    stable_choice: bool = True
-    catalogue: LiveCatalogue | None = None     # None: the static table only
-    workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
-
-
-@dataclass(frozen=True)
-class SubmittedTask:
-    task_id: str
-    created: int
-    model: str
-    status: str = "pending"
-    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
-    resolution: str | None = None
-    duration: int | None = None
+        rewind_all([*self.images, *(f.media for f in self.frames), *self.materials])
 
 
 @dataclass(frozen=True)
@@ -226,29 +177,6 @@ def _check_frames(frames: list[FrameInput], limits) -> int:
     return max(1, round(total / 1000))
 
 
-def load_media(item: MediaInput, settings: SubmitSettings, kind: str) -> Media:
-    """Fetch, decode or read one input, checked to be of the expected kind."""
-    if item.stream is not None:
-        loaded = media.from_stream(item.stream, filename=item.filename, declared_type=item.declared_type,
-                                   field=item.field, max_bytes=settings.max_upload_bytes)
-    elif item.url and item.url.startswith("data:"):
-        loaded = media.from_data_uri(item.url, field=item.field, max_bytes=settings.max_upload_bytes)
-    elif item.url:
-        loaded = media.fetch_url(item.url, field=item.field, max_bytes=settings.max_upload_bytes,
-                                 timeout=settings.fetch_timeout, allow_loopback=settings.allow_loopback_media)
-    else:
-        raise errors.InvalidRequest(f"{item.field} is empty", param=item.field)
-    media.expect_kind(loaded, kind)
-    return loaded
-
-
-def _upload_image(client: JimengClient, token: Token, loaded: Media) -> UploadedImage:
-    image = uploads.upload_image(client, token, loaded)
-    if token.region.content_check:
-        uploads.check_image_content(client, token, image.uri, field=loaded.field)
-    return image
-
-
 def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient,
                 settings: SubmitSettings) -> VideoDraft:
     """Fetch every input first (so a bad URL fails before any upload), then upload."""
@@ -257,7 +185,7 @@ def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient
                   duration_s=checked.duration_s, resolution=checked.resolution, aid=token.region.aid)
     if checked.mode == MULTI_FRAME:
         loaded = [load_media(f.media, settings, "image") for f in req.frames]
-        frames = tuple(Frame(image=_upload_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
+        frames = tuple(Frame(image=upload_checked_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
                        for f, m in zip(req.frames, loaded))
         return VideoDraft(frames=frames, **common)
     if checked.mode == OMNI_REFERENCE:
@@ -269,11 +197,11 @@ def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient
                 materials.append(Material(name=item.field, video=uploads.upload_video(client, token, m),
                                           alias=item.filename))
             else:
-                materials.append(Material(name=item.field, image=_upload_image(client, token, m),
+                materials.append(Material(name=item.field, image=upload_checked_image(client, token, m),
                                           alias=item.filename))
         return VideoDraft(materials=tuple(materials), **common)
     loaded = [load_media(i, settings, "image") for i in req.images]
-    return VideoDraft(images=tuple(_upload_image(client, token, m) for m in loaded), **common)
+    return VideoDraft(images=tuple(upload_checked_image(client, token, m) for m in loaded), **common)
 
 
 def _check_video_seconds(loaded: list[Media], limit: float) -> None:
@@ -321,9 +249,10 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
     body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id,
                                               origin_submit_id=origin_submit_id)
-    submitted_at = int(settings.clock())
     try:
-        data = generate_claiming_daily(client, checked.token, body, kind="video")   # 1006: claim, resubmit once
+        # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
+        task_id, created = send_generate("video", checked.token, body, client, settings,
+                                         stable_id=idempotency is not None)
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:
@@ -334,41 +263,9 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         refusal = account.unavailable(checked.model)
         refusal.extra.update(exc.extra)
         raise refusal from None
-    except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
-        if "upstream_code" in exc.extra:
-            raise  # Jimeng answered with a refusal: nothing was created
-        # The submit may have reached Jimeng. Never resend it; hand out an id that finds it by submit_id.
-        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
-                       submitted_at=submitted_at, token_fp=fp, id_type="submit")
-        exc.extra["task_id"] = maybe.encode(settings.secret_key)
-        exc.message += ("; the task may still have been accepted: poll task_id before submitting again")
-        raise
-    # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
-    record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
-    raw_id = record.get("history_record_id")
-    by_submit_id = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
-                          submitted_at=submitted_at, token_fp=fp, id_type="submit")
-    if not _is_record_id(raw_id):
-        # Jimeng accepted (and charged) something we cannot name: hand out the id that finds it by submit_id.
-        raise errors.UpstreamError(
-            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
-            "poll task_id (it finds the task by its submit id) before submitting again",
-            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
-    history_id = str(raw_id or "")
-    eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
-    task = TaskId(kind="video", region=checked.token.region.code, upstream_id=history_id,
-                  submitted_at=submitted_at, token_fp=fp, eta_seconds=eta)
-    if idempotency is not None:
-        # Spelled from the record alone, so a retry that finds this task answers the very same id.
-        task = replace(task, submitted_at=_created(record, submitted_at), eta_seconds=0)
-    try:
-        task_id = task.encode(settings.secret_key)
-    except (ValueError, UnicodeEncodeError):
-        # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        task_id = by_submit_id.encode(settings.secret_key)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=task.submitted_at, model=checked.model.name, ratio=checked.ratio,
+    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
 
 
@@ -399,7 +296,7 @@ def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClie
             "still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not found "
             "after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(settings.secret_key)})
     record = previous.record
-    created = _created(record, int(settings.clock()))
+    created = created_time(record, int(settings.clock()))
     history_id = str(record.get("history_record_id") or "")
     task = TaskId(kind="video", region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
                   submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
@@ -412,24 +309,3 @@ def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClie
     log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})
     return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
-
-
-def _created(record: dict, fallback: int) -> int:
-    try:
-        return int(float(record.get("created_time"))) or fallback
-    except (TypeError, ValueError, OverflowError):
-        return fallback
-
-
-def _is_record_id(value) -> bool:
-    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
-    if value is None or isinstance(value, str):
-        return True
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _seconds(value) -> int:
-    try:
-        return max(int(float(value)), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0

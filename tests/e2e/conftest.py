@@ -40,12 +40,12 @@ def submit(stack: Stack, http: requests.Session, prompt: str) -> dict:
     return resp.json()
 
 
-def poll_until_finished(stack: Stack, http: requests.Session, task_id: str) -> list[dict]:
-    """Every state seen, the last one completed or failed."""
+def poll_until_finished(stack: Stack, http: requests.Session, task_id: str, kind: str = "videos") -> list[dict]:
+    """Every state seen, the last one completed or failed (`kind`: videos or images)."""
     seen = []
     deadline = time.monotonic() + POLL_DEADLINE
     while time.monotonic() < deadline:
-        resp = http.get(f"{stack.service_url}/v1/videos/tasks/{task_id}", timeout=TIMEOUT)
+        resp = http.get(f"{stack.service_url}/v1/{kind}/tasks/{task_id}", timeout=TIMEOUT)
         assert resp.status_code == 200, resp.text
         seen.append(resp.json())
         if seen[-1]["status"] in ("completed", "failed"):

@@ -208,21 +208,26 @@ def video_body(prompt: str = "a cat", *, model: str = "dreamina_ic_generate_vide
 
 
 def image_body(prompt: str = "a cat", *, model: str = "high_aes_general_v40l", blend_uris: tuple = (),
-               aid: int = 513695) -> dict:
-    """A text-to-image (or, with `blend_uris`, image-to-image) body shaped like protocol 6.3."""
-    core = {**_ids(), "model": model, "prompt": prompt, "sample_strength": 0.5, "image_ratio": 1,
-            "large_image_info": {**_ids(), "min_version": "3.0.2", "height": 2048, "width": 2048,
-                                 "resolution_type": "2k"}, "intelligent_ratio": False, "negative_prompt": ""}
+               aid: int = 513695, gen_count: int | None = None, ratio_code: int = 1,
+               size: tuple[int, int] = (2048, 2048), resolution: str = "2k") -> dict:
+    """A text-to-image (or, with `blend_uris`, image-to-image) body shaped like protocol 6.3 with the
+    2026 update's count (`abilities.gen_option.gen_count`)."""
+    core = {**_ids(), "model": model, "prompt": prompt, "sample_strength": 0.5, "image_ratio": ratio_code,
+            "large_image_info": {**_ids(), "height": size[1], "width": size[0], "resolution_type": resolution},
+            "intelligent_ratio": False, "negative_prompt": "", "generate_type": 0}
     gen_option = {**_ids(), "generate_all": False}
+    if gen_count is not None:
+        gen_option["gen_count"] = gen_count
     if blend_uris:
         abilities = {**_ids(), "blend": {**_ids(), "min_features": [], "core_param": core, "ability_list": [
             {**_ids(), "name": "byte_edit", "image_uri_list": [uri], "image_list": [image_ref(uri)], "strength": 0.5}
-            for uri in blend_uris]}, "gen_option": gen_option}
+            for uri in blend_uris], "prompt_placeholder_info_list": [
+            {**_ids(), "ability_index": i} for i in range(len(blend_uris))]}, "gen_option": gen_option}
     else:
-        abilities = {**_ids(), "generate": {**_ids(), "core_param": core, "gen_option": gen_option}}
+        abilities = {**_ids(), "generate": {**_ids(), "core_param": core}, "gen_option": gen_option}
     component_id = str(uuid.uuid4())
     draft = {"type": "draft", "id": str(uuid.uuid4()), "min_version": "3.0.2", "min_features": [],
-             "is_from_tsn": True, "version": "3.3.9", "main_component_id": component_id,
+             "is_from_tsn": True, "version": "3.3.28", "main_component_id": component_id,
              "component_list": [{"type": "image_base_component", "id": component_id, "min_version": "3.0.2",
                                  "aigc_mode": "workbench", "generate_type": "blend" if blend_uris else "generate",
                                  "abilities": abilities}]}

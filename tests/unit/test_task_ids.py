@@ -62,3 +62,12 @@ def test_other_spellings_of_a_valid_id_are_rejected():
     bumped = text[:-1] + last[(last.index(text[-1]) + 1) % 64]
     for variant in (text + "=", text[:10] + "!!!!" + text[10:], bumped):
         assert TaskId.decode(variant, SECRET) is None, variant
+
+
+def test_the_count_asked_for_round_trips():
+    tid = make(kind="image", count=8)
+    assert TaskId.decode(tid.encode(SECRET), SECRET).count == 8
+
+
+def test_ids_without_a_count_decode_with_count_zero():
+    assert TaskId.decode(make().encode(SECRET), SECRET).count == 0

@@ -1,0 +1,61 @@
+"""The task routes every kind has: one task, a batch by POST, a batch by GET.
+
+One set of views for videos and images: `add_task_routes(blp, kind)` puts them on a kind's
+blueprint. An id of the other kind is simply not found there (404).
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+
+from app import errors
+from app.api import context
+from app.api.request_body import SMALL_BODY, body_fields
+from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, TaskStateSchema
+from app.services.tasks import TaskState, task_state, task_states
+
+
+def state_json(state: TaskState) -> dict:
+    """The public task shape: optional parts only where they apply (the route's schema dumps it once)."""
+    return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
+
+
+def batch_states(kind: str, ids: list[str], tokens: list) -> dict:
+    cfg = context.config()
+    if not 1 <= len(ids) <= cfg.MAX_BATCH_SIZE:
+        raise errors.InvalidRequest(f"send 1 to {cfg.MAX_BATCH_SIZE} task ids, got {len(ids)}", param="task_ids")
+    states = task_states(kind, ids, tokens, context.client(), context.task_settings())
+    return {"data": [state_json(s) for s in states]}
+
+
+def add_task_routes(blp: Blueprint, kind: str) -> None:
+    """GET /tasks/<id>, POST /tasks/batch and GET /tasks?ids= for tasks of `kind`."""
+
+    @blp.get("/tasks/<task_id>")
+    @blp.doc(security=[{"bearer": []}], summary=f"One {kind} task's current state")
+    @blp.response(200, TaskStateSchema)
+    def get_task(task_id: str):
+        """One task's current state; 404 for an unknown, foreign or other-kind id."""
+        return state_json(task_state(kind, task_id, context.tokens(), context.client(), context.task_settings()))
+
+    @blp.post("/tasks/batch")
+    @blp.doc(requestBody={"content": {"application/json": {"schema": BatchRequestSchema,
+                                                           "example": {"task_ids": ["<task_id>", "<task_id>"]}}}},
+             security=[{"bearer": []}], summary=f"Many {kind} tasks at once")
+    @blp.response(200, BatchResponseSchema)
+    def batch():
+        """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
+        tokens = context.tokens()  # 401 comes before any body problem
+        fields = BatchRequestSchema().load(body_fields(SMALL_BODY))
+        return batch_states(kind, fields["task_ids"], tokens)
+
+    @blp.get("/tasks")
+    @blp.doc(security=[{"bearer": []}], summary=f"Many {kind} tasks, for clients that can only GET",
+             parameters=[{"in": "query", "name": "ids", "required": True, "schema": {"type": "string"},
+                          "description": "comma separated task ids"}])
+    @blp.response(200, BatchResponseSchema)
+    def batch_get():
+        """The batch query for clients that can only GET."""
+        tokens = context.tokens()
+        ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
+        return batch_states(kind, ids, tokens)

@@ -1,0 +1,84 @@
+"""Image requests: our fields and OpenAI's (`n`, `size`, `quality`, `response_format`), the same
+names in JSON and multipart. Unknown fields (OpenAI's `user`, `style`...) are ignored."""
+from __future__ import annotations
+
+import json
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
+from app.services.openai_images import QUALITIES
+
+# Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
+REFERENCE_FILE_FIELDS = ("images", "images[]", "image", "image[]")
+
+
+class ImageRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    model = fields.String(load_default=None, metadata={
+        "description": "see GET /v1/models (type image); default: the region's best (jimeng-5.0-pro)",
+        "example": "jimeng-5.0-pro"})
+    prompt = fields.String(load_default="", metadata={"example": "a red fox in fresh snow, golden hour"})
+    negative_prompt = fields.String(load_default="")
+    ratio = fields.String(load_default=None, metadata={"enum": list(IMAGE_RATIOS), "example": "16:9"})
+    resolution = fields.String(load_default=None, metadata={"enum": list(IMAGE_RESOLUTIONS),
+                                                            "description": "as the model allows"})
+    sample_strength = fields.Float(load_default=0.5, validate=validate.Range(0, 1))
+    n = fields.Integer(load_default=1, validate=validate.Range(1, MAX_IMAGES),
+                       metadata={"description": f"images to make, 1-{MAX_IMAGES}; Jimeng makes and charges exactly n"})
+    size = fields.String(load_default=None, metadata={
+        "description": "OpenAI's size: 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792 (shape only), "
+                       "or one of the model's own sizes such as 2048x2048 (shape and resolution); auto",
+        "example": "1024x1024"})
+    quality = fields.String(load_default=None, validate=validate.OneOf(QUALITIES), metadata={
+        "description": "low: the model's smallest resolution; standard/medium/auto: its default; high/hd: its largest"})
+    response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
+    respond_async = fields.Boolean(data_key="async", load_default=False, metadata={
+        "description": "answer at once with a task (as `Prefer: respond-async`)"})
+    images = fields.List(fields.String(), load_default=list, metadata={
+        "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
+
+    @pre_load
+    def normalise(self, data, **_):
+        """`{"url": ...}` items as plain strings (iptag); multipart lists as repeated fields or JSON text;
+        an empty form field means "not given"."""
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
+        images = data.get("images")
+        if isinstance(images, str):
+            text = images.strip()
+            if text.startswith("["):
+                try:
+                    images = json.loads(text)
+                except ValueError:
+                    raise ValidationError("must be a JSON array", "images") from None
+            else:
+                images = [text]
+        if isinstance(images, list):
+            images = [i.get("url", i.get("image_url")) if isinstance(i, dict) else i for i in images]
+            data["images"] = images
+        return data
+
+
+class ImageFormSchema(ImageRequestSchema):
+    """The multipart form as /docs shows it: reference images are file pickers."""
+
+    images = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), metadata={
+        "description": "reference image files (1-10); `image` and `image[]` work too (OpenAI edits)"})
+
+
+class ImageDataSchema(Schema):
+    url = fields.String()
+    b64_json = fields.String()
+    revised_prompt = fields.String()
+
+
+class ImagesAnswerSchema(Schema):
+    """OpenAI's images answer, with the task id of the work behind it."""
+
+    created = fields.Integer()
+    task_id = fields.String()
+    data = fields.List(fields.Nested(ImageDataSchema))

@@ -1,0 +1,163 @@
+"""What every submit shares, videos and images alike: the media intake, the upload of an image with
+its content check, and the one generate call that turns an accepted draft into a task id.
+
+The generate call is made once and never repeated (it costs credits). When its answer is lost,
+the error still carries a task id that finds the task by its submit id.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+from app import errors, media
+from app.jimeng import uploads
+from app.jimeng.assets import Media, UploadedImage
+from app.jimeng.client import JimengClient
+from app.jimeng.regions import Token
+from app.services.catalogue import LiveCatalogue
+from app.services.daily_credits import generate_claiming_daily
+from app.services.tasks import fingerprint_key
+from app.services.workspaces import Workspaces
+from app.task_ids import TaskId
+
+
+@dataclass
+class MediaInput:
+    """One piece of user media as the view received it: a URL/data URI or an uploaded file."""
+
+    field: str
+    url: str | None = None
+    stream: BinaryIO | None = None
+    filename: str = ""
+    declared_type: str | None = None
+
+    @property
+    def expected_kind(self) -> str:
+        """Omni materials are typed by their field name (video_file[_N] or image_file[_N])."""
+        return "video" if self.field.startswith("video_file") else "image"
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    secret_key: str
+    max_upload_bytes: int
+    fetch_timeout: float
+    allow_loopback_media: bool = False
+    max_prompt_chars: int = 2000
+    clock: Callable[[], float] = time.time
+    choose: Callable[[Sequence[Token]], Token] = random.choice
+    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
+    # (a retry is still found on whichever account took the first attempt).
+    stable_choice: bool = True
+    catalogue: LiveCatalogue | None = None     # None: the static table only
+    workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    task_id: str
+    created: int
+    model: str
+    status: str = "pending"
+    ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
+    resolution: str | None = None
+    duration: int | None = None
+
+
+def rewind_all(items) -> None:
+    """Uploaded files back to their start: a submit moved to another pool account reads them again."""
+    for item in items:
+        if item.stream is not None and item.stream.seekable():
+            item.stream.seek(0)
+
+
+def load_media(item: MediaInput, settings: SubmitSettings, kind: str) -> Media:
+    """Fetch, decode or read one input, checked to be of the expected kind."""
+    if item.stream is not None:
+        loaded = media.from_stream(item.stream, filename=item.filename, declared_type=item.declared_type,
+                                   field=item.field, max_bytes=settings.max_upload_bytes)
+    elif item.url and item.url.startswith("data:"):
+        loaded = media.from_data_uri(item.url, field=item.field, max_bytes=settings.max_upload_bytes)
+    elif item.url:
+        loaded = media.fetch_url(item.url, field=item.field, max_bytes=settings.max_upload_bytes,
+                                 timeout=settings.fetch_timeout, allow_loopback=settings.allow_loopback_media)
+    else:
+        raise errors.InvalidRequest(f"{item.field} is empty", param=item.field)
+    media.expect_kind(loaded, kind)
+    return loaded
+
+
+def upload_checked_image(client: JimengClient, token: Token, loaded: Media) -> UploadedImage:
+    """Upload to ImageX, then (CN) Jimeng's content check of the upload (protocol 4.1, 4.4)."""
+    image = uploads.upload_image(client, token, loaded)
+    if token.region.content_check:
+        uploads.check_image_content(client, token, image.uri, field=loaded.field)
+    return image
+
+
+def send_generate(kind: str, token: Token, body: dict, client: JimengClient, settings: SubmitSettings, *,
+                  count: int = 0, stable_id: bool = False) -> tuple[str, int]:
+    """Submit once; (task id, its created time). `count` (results asked for) travels in the task id.
+    `stable_id` spells the id from the record alone (its created_time, no forecast), so that a
+    retry with the same Idempotency-Key that finds the task answers the very same id.
+
+    A failure that may have reached Jimeng carries the task id that finds it by submit id, and is
+    never retried here; a refusal Jimeng answered (it has an upstream code) created nothing.
+    """
+    submit_id = body["submit_id"]
+    submitted_at = int(settings.clock())
+    by_submit_id = TaskId(kind=kind, region=token.region.code, upstream_id=submit_id, submitted_at=submitted_at,
+                          token_fp=token.fingerprint(fingerprint_key(settings.secret_key)), id_type="submit",
+                          count=count)
+    try:
+        data = generate_claiming_daily(client, token, body, kind=kind)   # 1006: claim, resubmit once
+    except (errors.UpstreamTimeout, errors.UpstreamUnavailable, errors.UpstreamError) as exc:
+        if "upstream_code" in exc.extra:
+            raise  # Jimeng answered with a refusal: nothing was created
+        # The submit may have reached Jimeng. Never resend it; hand out an id that finds it by submit_id.
+        exc.extra["task_id"] = by_submit_id.encode(settings.secret_key)
+        exc.message += "; the task may still have been accepted: poll task_id before submitting again"
+        raise
+    # Jimeng accepted (and charged) the task: from here nothing may fail without a task id.
+    record = data.get("aigc_data") if isinstance(data.get("aigc_data"), dict) else {}
+    raw_id = record.get("history_record_id")
+    if not _is_record_id(raw_id):
+        raise errors.UpstreamError(
+            "Jimeng accepted the task but answered with a history_record_id that is not an id; "
+            "poll task_id (it finds the task by its submit id) before submitting again",
+            extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
+    eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
+    task = TaskId(kind=kind, region=token.region.code, upstream_id=str(raw_id or ""), submitted_at=submitted_at,
+                  token_fp=by_submit_id.token_fp, eta_seconds=eta, count=count)
+    if stable_id:
+        task = replace(task, submitted_at=created_time(record, submitted_at), eta_seconds=0)
+    try:
+        return task.encode(settings.secret_key), task.submitted_at
+    except (ValueError, UnicodeEncodeError):
+        # No usable history id: the submit_id (ours, known to be well formed) finds it too.
+        return by_submit_id.encode(settings.secret_key), task.submitted_at
+
+
+def created_time(record: dict, fallback: int) -> int:
+    """A record's created_time in whole seconds, or `fallback`."""
+    try:
+        return int(float(record.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+
+
+def _is_record_id(value) -> bool:
+    """A history record id is text or a whole number; absent counts too (the submit id finds it)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(value) -> int:
+    try:
+        return max(int(float(value)), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
