@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from sandbox.checks import fingerprint
 from sandbox.faults import parse_fault
+from sandbox.sessions import parse_rule
 from sandbox.state import SandboxState
 
 
@@ -49,6 +50,17 @@ def create_blueprint(state: SandboxState) -> Blueprint:
     def clear_calls():
         state.faults.clear_calls()
         return jsonify({"cleared": True})
+
+    @bp.post("/sessions")
+    def set_session():
+        """{"session": <session id>, "max_parallel": n|null, "login_expired": bool, "risky": bool}."""
+        try:
+            session, rule = parse_rule(request.get_json(silent=True))
+        except ValueError as exc:
+            return error(str(exc))
+        state.sessions.set(session, rule)
+        return jsonify({"session": fingerprint(session), "max_parallel": rule.max_parallel,
+                        "login_expired": rule.login_expired, "risky": rule.risky})
 
     @bp.post("/credits")
     def set_credits():

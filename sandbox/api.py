@@ -40,6 +40,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
                     caller = checks.verify_call(request.path, request.headers, request.args, request.cookies, now,
                                                 max_skew=state.settings.max_skew_seconds,
                                                 default_query=default_query)
+                    state.sessions.check_login(caller.session_id)
                     body = request.get_json(silent=True) if request.get_data() else {}
                     if not isinstance(body, dict):
                         raise Refusal(RET_INVALID_PARAMETER, "invalid parameter: the body must be a JSON object")
@@ -57,16 +58,20 @@ def create_blueprint(state: SandboxState) -> Blueprint:
     def generate(caller, body, now, logid):
         if caller.session_id.startswith("risky"):
             raise Refusal(RET_SHARK_NOT_PASS, "shark not pass: sandbox session marked risky")
+        if state.sessions.rule(caller.session_id).risky:
+            raise shark.risk_refusal()
         draft = drafts.read_generate(body, caller, state.uploads)
         models_api.check_generate(state, caller, body, draft)
         try:
             scenario = parse_directives(draft.texts)
         except ValueError as exc:
             raise drafts.bad(str(exc)) from None
-        # Charged last, right before the task exists: every refusal above charges nothing.
-        state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count))
-        record = state.records.create(caller, body, draft, scenario, now, logid,
-                                      state.settings.queue_seconds, state.settings.generate_seconds)
+        with state.sessions.admission:   # the parallel check and the create are one step
+            state.sessions.check_parallel(caller.session_id, state.records.running(caller.session_id, now))
+            # Charged last, right before the task exists: every refusal above charges nothing.
+            state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count))
+            record = state.records.create(caller, body, draft, scenario, now, logid,
+                                          state.settings.queue_seconds, state.settings.generate_seconds)
         return {"aigc_data": render(record, now, request.host_url, state.media),
                 "fail_code": "", "fail_starling_key": "", "fail_starling_message": ""}
 

@@ -121,6 +121,12 @@ class RecordBook:
             self._by_submit[(caller.session_id, record.submit_id)] = record
             return record
 
+    def running(self, session_id: str, now: float) -> int:
+        """How many of the session's tasks are queued or generating (Jimeng's parallel count)."""
+        with self._lock:
+            return sum(1 for r in self._records.values()
+                       if r.session_id == session_id and r.phase(now) in ("queued", "processing"))
+
     def find(self, session_id: str, history_ids: list[str], submit_ids: list[str], now: float) -> dict[str, Record]:
         """The caller's listed records, keyed by the id asked with; others' records are absent."""
         with self._lock:

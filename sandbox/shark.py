@@ -91,6 +91,11 @@ def _check_abroad(query_string: bytes, headers: Mapping[str, str], body: bytes) 
         raise Refusal(RET_PERMISSION_DENIED, "permission denied", data={"aigc_data": None, "fail_code": "1017"})
 
 
+def risk_refusal() -> Refusal:
+    """The CN risk refusal of today (also what `/_sandbox/sessions` "risky" sessions get)."""
+    return _cn_refusal(legacy=False)
+
+
 def _cn_refusal(legacy: bool) -> Refusal:
     if legacy:   # February 2026
         return Refusal(RET_SHARK_NOT_PASS, "shark not pass")

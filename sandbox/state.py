@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from sandbox.credits import CreditBook
 from sandbox.faults import FaultBoard
 from sandbox.records import MediaFacts, RecordBook
+from sandbox.sessions import SessionRules
 from sandbox.settings import Settings
 from sandbox.uploads import UploadDesk
 
@@ -18,6 +19,7 @@ class SandboxState:
     uploads: UploadDesk = field(default_factory=UploadDesk)
     faults: FaultBoard = field(default_factory=FaultBoard)
     credits: CreditBook = field(default_factory=CreditBook)
+    sessions: SessionRules = field(default_factory=SessionRules)
 
     def __post_init__(self) -> None:
         self.credits.start_credits = int(self.settings.start_credits)
@@ -29,5 +31,6 @@ class SandboxState:
         """Forget every record, upload, fault, credit balance and logged call."""
         self.records.reset()
         self.credits.reset()
+        self.sessions.reset()
         self.uploads.reset()
         self.faults.reset()

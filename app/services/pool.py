@@ -254,7 +254,9 @@ class AccountPool:
             if now - float(fetched) < self.settings.credits_ttl:
                 return int(total)
         try:
-            total = credits_of(self.client, account.token).total
+            balance = credits_of(self.client, account.token)
+            # Abroad, claimed daily credits can show only as expiring while `credit` says 0.
+            total = balance.total or balance.expiring
         except errors.ServiceError as exc:
             self.note_error(account, exc)
             return None

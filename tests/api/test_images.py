@@ -288,3 +288,29 @@ def test_docs_show_the_image_routes_with_examples_and_file_pickers(client):
     form = doc["components"]["schemas"]["ImageForm"]["properties"]
     assert form["images"]["items"] == {"type": "string", "format": "binary"}
     assert {"/v1/images/tasks/{task_id}", "/v1/images/tasks/batch", "/v1/images/tasks"} <= set(doc["paths"])
+
+
+def test_prefer_wait_n_answers_202_with_the_task_when_the_images_are_not_there_yet(client, jimeng):
+    jimeng.post(HISTORY_URL, json=envelope({RID: image_record(status=20, delivered=0)}))
+
+    resp = client.post("/v1/images/generations", headers={**auth("sess"), "Prefer": "wait=0"}, json={"prompt": "a fox"})
+
+    assert resp.status_code == 202 and resp.headers["Preference-Applied"] == "wait=0"
+    assert resp.get_json()["status"] in ("pending", "processing") and resp.get_json()["task_id"]
+
+
+def test_models_list_the_image_models_with_their_limits(client):
+    models = {m["id"]: m for m in client.get("/v1/models").get_json()["data"] if m["type"] == "image"}
+
+    assert {"jimeng-5.0-pro", "jimeng-5.0-lite", "jimeng-4.7", "jimeng-4.6"} <= set(models)
+    pro = models["jimeng-5.0-pro"]
+    assert pro["resolutions"] == ["1.5k", "2k", "4k"] and pro["max_n"] == 8
+    assert pro["default_for_regions"] == ["cn", "hk", "jp", "sg", "us"]
+
+
+@pytest.mark.parametrize("image", ["http://127.0.0.1:9/x.png", "file:///etc/passwd", "data:text/plain;base64,aGk="])
+def test_hostile_references_are_refused_before_anything_is_sent(client, jimeng, image):
+    resp = client.post("/v1/images/compositions", headers=auth("sess"), json={"prompt": "mix", "images": [image]})
+
+    assert 400 <= resp.status_code < 500 and resp.get_json()["error"]["param"] == "images[0]"
+    assert not [c for c in jimeng.calls if c.request.url.startswith(GENERATE_URL)]

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tests.sandbox.test_sandbox_credits import balance, set_credits
 from tests.sandbox.wire import image_body
 
 
@@ -115,3 +116,9 @@ def test_content_policy_failure_carries_its_fail_code(jimeng, clock):
     failed = record(jimeng, history_id)
     assert (failed["status"], failed["fail_code"], failed["item_list"]) == (30, "2038", [])
     assert failed["fail_starling_message"]
+
+
+def test_an_image_task_charges_one_credit_per_image_asked_for(jimeng, client):
+    set_credits(client, "sess-img", 10)
+    accepted(jimeng, image_body(gen_count=3), session="sess-img")
+    assert balance(jimeng, "sess-img")["credit"]["purchase_credit"] == 7
