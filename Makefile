@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps test test-fast demo bench serve sandbox clean
+.PHONY: install system-deps test test-fast demo bench serve sandbox deploy-check clean
 
 # Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
 # prefers), nginx, Redis and wrk come from Debian.
@@ -41,9 +41,12 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
-## make bench: added latency of the service over calling Jimeng (the sandbox) directly; the browser transport's cost
+## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
+## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's
+## cost; each figure beside its target
 bench: $(STAMP) system-deps
-	$(PY) -m bench.bench_tasks
+	$(PY) -m bench.bench_load
+	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
 	$(PY) -m bench.bench_browser
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
@@ -53,6 +56,24 @@ serve: $(STAMP)
 ## make sandbox: the fake Jimeng on 127.0.0.1:8701
 sandbox: $(STAMP)
 	$(PY) -m sandbox --host 127.0.0.1 --port 8701
+
+## make deploy-check: build the image, run compose.yaml (nginx in front) and query it; skipped without Docker
+deploy-check: $(STAMP)
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+	  echo "deploy-check: skipped, no Docker engine on this machine (the nginx e2e in make test runs deploy/nginx.conf)"; \
+	  exit 0; fi; \
+	set -e; project=jimeng-deploy-check-$$$$; \
+	export SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
+	export JIMENG_PORT=$$($(PY) -c 'from sandbox.stack import free_ports; print(free_ports(1)[0])'); \
+	trap 'docker compose -p '$$project' down -v --remove-orphans' EXIT; \
+	docker compose -p $$project up -d --build --wait; \
+	base=http://127.0.0.1:$$JIMENG_PORT; \
+	curl -fsS $$base/healthz; echo; \
+	curl -fsS $$base/v1/models -o /dev/null; \
+	curl -fsS $$base/metrics | grep -q jimeng_api_requests_total; \
+	curl -sS -o /dev/null -w '%{http_code} %{content_type}\n' -X POST -H 'Content-Length: 99999999999' $$base/v1/videos/generations \
+	  | grep -q '^413 application/json'; \
+	echo "deploy-check: image, compose stack, nginx and metrics answered"
 
 clean:
 	rm -rf $(VENV) .pytest_cache out

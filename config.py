@@ -28,6 +28,12 @@ def _float(name: str, default: float) -> float:
         raise RuntimeError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
 
+def max_request_mb(max_upload_mb: int) -> int:
+    """The whole-request cap: the most files a mode takes (omni: 12) at MAX_UPLOAD_MB each, plus the form.
+    The app enforces it and deploy/nginx.conf is rendered with it, so both refuse at the same size."""
+    return max_upload_mb * 12 + 1
+
+
 def _aliases(raw: str) -> dict[str, str]:
     """"a=b,c=d" -> {"a": "b", "c": "d"}."""
     pairs = {}
@@ -54,6 +60,10 @@ class Config:
         self.JIMENG_UPSTREAM_URL = os.environ.get("JIMENG_UPSTREAM_URL", "").rstrip("/")
         self.JIMENG_TIMEOUT = _float("JIMENG_TIMEOUT", 45.0)
         self.JIMENG_CONNECT_TIMEOUT = _float("JIMENG_CONNECT_TIMEOUT", 5.0)
+        # Upstream connections kept per host and worker; gunicorn.conf.py sets it to the worker's concurrency.
+        self.UPSTREAM_POOL_SIZE = _int("UPSTREAM_POOL_SIZE", 32)
+        # The proxy for upstream calls of tokens without their own (HTTP(S)_PROXY variables are not read).
+        self.UPSTREAM_PROXY = os.environ.get("UPSTREAM_PROXY", "")
         self.VIDEO_TASK_TIMEOUT = _int("VIDEO_TASK_TIMEOUT", 4 * 3600)
         self.IMAGE_TASK_TIMEOUT = _int("IMAGE_TASK_TIMEOUT", 3600)
         # How long after submit a record missing from Jimeng's history still counts as pending.
@@ -68,6 +78,8 @@ class Config:
         self.WAIT_POLL_SECONDS = _float("WAIT_POLL_SECONDS", 10.0)
         self.MAX_WAITERS = _int("MAX_WAITERS", 8)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+        # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").lower()
         # The browser transport (README "Browser transport"): which generate calls go through a real
         # Chromium page, which browser, where workers reach it, and its limits.

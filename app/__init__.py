@@ -8,9 +8,10 @@ import uuid
 
 from flask import Flask, g, request
 
-from config import Config, load_config
+from config import Config, load_config, max_request_mb
 
 __version__ = "0.1.0"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
+    from app import metrics
     from app.api import accounts, docs, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
@@ -53,7 +55,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/static/",
         # A whole request may carry the most files a mode takes (omni: 12 materials) plus its form;
         # each file is capped at MAX_UPLOAD_MB on its own. Werkzeug spools large parts to disk.
-        MAX_CONTENT_LENGTH=(cfg.MAX_UPLOAD_MB * 12 + 1) * 1024 * 1024,
+        MAX_CONTENT_LENGTH=max_request_mb(cfg.MAX_UPLOAD_MB) * 1024 * 1024,
         # Multipart text fields may hold a data URI of a whole file (base64: 4/3 of its size).
         MAX_FORM_MEMORY_SIZE=(cfg.MAX_UPLOAD_MB * 4 // 3 + 1) * 1024 * 1024,
         JSON_SORT_KEYS=False,
@@ -64,7 +66,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["jimeng_client"] = JimengClient(
         upstream_url=cfg.JIMENG_UPSTREAM_URL, timeout=cfg.JIMENG_TIMEOUT,
-        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, **browser_transport(cfg))
+        connect_timeout=cfg.JIMENG_CONNECT_TIMEOUT, pool_size=max(cfg.UPSTREAM_POOL_SIZE, 1),
+        proxy=cfg.UPSTREAM_PROXY, **browser_transport(cfg))
     app.extensions["app_config"] = cfg
     app.extensions["proxy_allowlist"] = ProxyAllowlist.parse(cfg.TOKEN_PROXY_ALLOWLIST)
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
@@ -100,8 +103,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "-")
         rule = request.url_rule.rule if request.url_rule else "unmatched"
+        seconds = time.monotonic() - g.get("started", time.monotonic())
+        method = request.method if request.method in _METHODS else "other"  # any token is a method to HTTP
+        metrics.request_answered(method, rule, response.status_code, seconds)
         access.info("request", extra={"method": request.method, "route": rule, "status": response.status_code,
-                                      "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
+                                      "ms": round(seconds * 1000, 1)})
         return response
 
     @app.teardown_request

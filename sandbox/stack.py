@@ -42,6 +42,7 @@ class Stack:
     service_url: str
     sandbox_url: str
     log_dir: Path
+    service_pid: int = 0     # the gunicorn master; its children are the workers
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _wait_until_answering(children: list[_Child], timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None = None, workers: int = 1,
+def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None = None, workers: int | None = 1,
                   keep_logs: bool = False, startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[Stack]:
     """Start the sandbox and the service on free loopback ports; stop exactly those on exit."""
     log_dir = Path(tempfile.mkdtemp(prefix="jimeng-stack-"))
@@ -135,10 +136,12 @@ def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None =
         children.append(_start(
             # No control socket: its default path is one per user, and stacks run side by side.
             "service", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-                        "--bind", f"{HOST}:{service_port}", "--workers", str(workers), "--no-control-socket"],
+                        "--bind", f"{HOST}:{service_port}", "--no-control-socket"]
+            + (["--workers", str(workers)] if workers else []),   # None: gunicorn.conf.py decides
             env, log_dir, f"{service_url}/ping"))
         _wait_until_answering(children, startup_timeout)
-        yield Stack(service_url=service_url, sandbox_url=sandbox_url, log_dir=log_dir)
+        yield Stack(service_url=service_url, sandbox_url=sandbox_url, log_dir=log_dir,
+                    service_pid=children[-1].proc.pid)
         failed = False
     finally:
         _stop_all(children)

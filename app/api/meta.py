@@ -1,12 +1,13 @@
 """Service routes: liveness, readiness and the model list."""
 from __future__ import annotations
 
+import hmac
 from dataclasses import replace
 
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from app import errors
+from app import errors, metrics
 from app.api import context
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, MAX_IMAGES,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_modes_in)
@@ -40,6 +41,20 @@ def healthz():
     body = {"status": "ok" if not problems else "misconfigured", "problems": problems,
             "browser": context.client().browser_status()}
     return body, (200 if not problems else 503)
+
+
+@blp.get("/metrics")
+@blp.doc(responses={"200": {"description": "Prometheus text exposition format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}}}})
+def metrics_page():
+    """Prometheus metrics of every worker; with METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+    expected = context.config().METRICS_TOKEN
+    if expected:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise errors.MissingToken("/metrics needs Authorization: Bearer <METRICS_TOKEN>")
+    body, content_type = metrics.render()
+    return current_app.response_class(body, content_type=content_type)
 
 
 @blp.get("/v1/models")

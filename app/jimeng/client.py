@@ -22,9 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
-from app import errors
+from app import errors, metrics
 from app.jimeng import envelope, signing
 from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
 from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
@@ -47,6 +48,11 @@ COMMON_CONFIG_PATH = "/mweb/v1/video_generate/get_common_config"
 WORKSPACE_LIST_PATH = "/mweb/v1/workspace/list"
 
 
+# The outcome label of an upstream call, by what it raised (anything else: "bad_answer").
+_OUTCOMES = {envelope.UpstreamRet: "ret_error", errors.RateLimited: "rate_limited",
+             errors.UpstreamTimeout: "timeout", errors.UpstreamUnavailable: "unavailable"}
+
+
 def no_cookie_jar() -> http.cookiejar.CookieJar:
     """A jar that stores nothing: a shared Session must not carry one account's cookies to another."""
     jar = requests.cookies.RequestsCookieJar()
@@ -66,9 +72,17 @@ _BROWSER_OWNED_HEADERS = frozenset({"cookie", "origin", "referer", "user-agent",
                                     "connection", "content-length", "priority"})
 
 
-def make_session(pool_size: int = 32) -> requests.Session:
-    """A pooled Session that retries only connection failures (nothing was sent yet)."""
+def make_session(pool_size: int = 32, proxy: str = "") -> requests.Session:
+    """A pooled Session that retries only connection failures (nothing was sent yet).
+
+    `pool_size` is the connections kept per host: the requests a worker can have in flight, so
+    none is opened and thrown away under load. The environment's proxy variables are not read
+    (`trust_env` costs a look-up per call and would route every token alike); the proxy is
+    `proxy` (UPSTREAM_PROXY) or a token's own.
+    """
     session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": proxy, "https": proxy} if proxy else {}
     session.cookies = no_cookie_jar()
     # read=False: a read failure surfaces as itself (a timeout stays a timeout), not as a
     # MaxRetryError that requests would report as a ConnectionError.
@@ -87,10 +101,11 @@ class JimengClient:
                  session: requests.Session | None = None, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
                  read_deadline: float | None = None, browser: BrowserTransport | None = None,
-                 policy: TransportPolicy | None = None, browser_timeout: float = 60.0) -> None:
+                 policy: TransportPolicy | None = None, browser_timeout: float = 60.0,
+                 pool_size: int = 32, proxy: str = "") -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
-        self.session = session or make_session()
+        self.session = session or make_session(pool_size, proxy)
         self.clock = clock
         self.sleep = sleep
         self.read_attempts = read_attempts
@@ -150,7 +165,14 @@ class JimengClient:
                     # (update 2.5: "no credit charged"), so sending the same draft once more, now
                     # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
                     log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
-                    return self._browser_answer(token, url, path, referer, real_base, raw)
+                    try:
+                        data = self._browser_answer(token, url, path, referer, real_base, raw)
+                    except errors.BrowserUnavailable as unavailable:
+                        log.warning("no browser for the resend: %s", unavailable.message)
+                        # Nothing was sent: Jimeng's own refusal (403 risk_control) is the true answer.
+                        raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+                    self.policy.learn(path, model)
+                    return data
                 raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
 
@@ -195,15 +217,26 @@ class JimengClient:
 
     def _send(self, url: str, path: str, headers: dict, raw: bytes, proxies: dict | None,
               seconds: float) -> dict:
+        """One attempt, counted in the metrics by endpoint path and outcome."""
+        t0 = time.monotonic()
+        outcome = "ok"
+        try:
+            return self._send_once(url, path, headers, raw, proxies, seconds)
+        except BaseException as exc:
+            outcome = _OUTCOMES.get(type(exc), "bad_answer")
+            raise
+        finally:
+            metrics.upstream_call(path, outcome, time.monotonic() - t0)
+
+    def _send_once(self, url: str, path: str, headers: dict, raw: bytes, proxies: dict | None,
+                   seconds: float) -> dict:
         """One attempt; the whole answer (headers and body) must arrive within `seconds`."""
         t0 = time.monotonic()
         with Watch(seconds) as watch:
             try:
                 if raw:
                     headers = {**headers, "Content-Type": "application/json"}
-                resp = self.session.post(url, data=raw or None, headers=headers, stream=True,
-                                         timeout=timeouts(*self.timeout, watch), proxies=proxies,
-                                         allow_redirects=False)
+                resp = self._post(url, headers, raw, proxies, timeouts(*self.timeout, watch))
                 content = read_body(resp, watch)
             except AnswerTooLarge:
                 raise errors.UpstreamError(f"Jimeng's answer to {path} is larger than "
@@ -216,6 +249,23 @@ class JimengClient:
                 raise errors.UpstreamUnavailable(f"Jimeng cannot be reached ({type(exc).__name__})") from None
         log.debug("upstream %s -> HTTP %s in %.0f ms", path, resp.status_code, (time.monotonic() - t0) * 1000)
         return self._answer(path, resp.status_code, resp.headers.get("Retry-After"), content)
+
+    def _post(self, url: str, headers: dict, raw: bytes, proxies: dict | None,
+              timeout: tuple[float, float]) -> requests.Response:
+        """`session.post` without its per-call merging, which cost a quarter of a status query's CPU:
+        the URL is final and the body bytes already, the environment is not read (trust_env is off)
+        and the jar keeps no cookies. The session's headers, proxy, TLS settings and adapter
+        (retries, deadline watch) apply as before; the wire request is the same."""
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = url
+        prepared.headers = CaseInsensitiveDict(self.session.headers)
+        prepared.headers.update(headers)
+        prepared.headers["Content-Length"] = str(len(raw))
+        prepared.body = raw or None
+        return self.session.send(prepared, stream=True, timeout=timeout, allow_redirects=False,
+                                 proxies=proxies or self.session.proxies, verify=self.session.verify,
+                                 cert=self.session.cert)
 
     @staticmethod
     def _answer(path: str, status: int, retry_after: str | None, content: bytes | str) -> dict:
@@ -299,9 +349,11 @@ class JimengClient:
 
     def receive_credits(self, token: Token, time_zone: str) -> dict:
         """Claim the daily free credits (update 7): default query, body {time_zone}. Answers
-        `receive_quota` (0 when there is nothing to claim today)."""
+        `receive_quota` (0 when there is nothing to claim today). A write: never repeated, since a
+        repeat of a claim that went through answers 0 and would hide what the first one added.
+        Abroad it is page-signed, through the browser (the transport policy routes it)."""
         return self.call(token, CREDIT_RECEIVE_PATH, {"time_zone": time_zone},
-                         referer=f"{token.region.site}/ai-tool/image/generate")
+                         referer=f"{token.region.site}/ai-tool/image/generate", idempotent=False)
 
     def video_config(self, token: Token) -> dict:
         """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""

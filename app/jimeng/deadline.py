@@ -8,6 +8,9 @@ with the deadline checked between them. What the watch cut is reported as a time
 from __future__ import annotations
 
 import contextvars
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -36,12 +39,11 @@ class Watch:
     """Cuts the connection of the calls made inside it once `seconds` have passed."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.monotonic() + seconds
+        self.deadline = time.monotonic() + max(seconds, 0.0)
         self.fired = False
+        self.ended = False
         self._conn = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -53,11 +55,13 @@ class Watch:
             self._shut(conn)
 
     def _fire(self) -> None:
-        self.fired = True
+        # Under the lock: once the call has ended, its connection may already serve another call.
         with self._lock:
-            conn = self._conn
-        if conn is not None:
-            self._shut(conn)
+            if self.ended:
+                return
+            self.fired = True
+            if self._conn is not None:
+                self._shut(self._conn)
 
     @staticmethod
     def _shut(conn) -> None:
@@ -70,12 +74,50 @@ class Watch:
 
     def __enter__(self) -> Watch:
         self._token = _current.set(self)
-        self._timer.start()
+        _watchdog.add(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.ended = True
         _current.reset(self._token)
+
+
+class _Watchdog:
+    """One thread per process fires every due Watch: a thread per call (threading.Timer) cost more
+    than the rest of a status query. Watches wait in a heap by deadline; ended ones are skipped."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._pid = 0
+
+    def add(self, watch: Watch) -> None:
+        with self._cond:
+            if self._pid != os.getpid():   # first use in this process (gunicorn forks workers)
+                self._pid = os.getpid()
+                self._heap.clear()
+                threading.Thread(target=self._run, name="upstream-watchdog", daemon=True).start()
+            heapq.heappush(self._heap, (watch.deadline, next(self._seq), watch))
+            if self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, watch = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            watch._fire()
+
+
+_watchdog = _Watchdog()
 
 
 class _WatchedPool:

@@ -157,8 +157,9 @@ def check_image_content(client: JimengClient, token: Token, uri: str, *, field: 
 @functools.cache
 def upload_session() -> requests.Session:
     """The Session for storage hosts: pooled, no retries of its own (the flow retries whole steps),
-    and a cookie jar that stores nothing."""
+    and a cookie jar that stores nothing. Proxies are the token's, never the environment's."""
     session = requests.Session()
+    session.trust_env = False
     session.cookies = no_cookie_jar()
     # read=False: a read timeout surfaces as a timeout, not as a MaxRetryError (a ConnectionError).
     adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=16, max_retries=Retry(total=0, read=False))

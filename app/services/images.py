@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors
+from app import errors, metrics
 from app.jimeng.assets import ImageDraft
 from app.jimeng.client import JimengClient
 from app.jimeng.image_payloads import build_image_generate_body
@@ -104,6 +104,7 @@ def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClien
     workspace_id = settings.workspaces.for_token(client, token) if settings.workspaces else None
     body = build_image_generate_body(draft, submit_id=str(uuid.uuid4()), workspace_id=workspace_id)
     task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count)
+    metrics.submitted("image", checked.model.name, "references" if references else "text")
     log.info("image submitted", extra={"model": checked.model.name, "region": token.region.code,
                                        "count": req.count, "references": len(references)})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors
+from app import errors, metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
 from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS
@@ -184,6 +184,8 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
         owners.append(owner)
     if KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners))
+    for state in states:
+        metrics.task_state_seen(kind, state.status)
     return states
 
 

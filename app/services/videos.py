@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors
+from app import errors, metrics
 from app.jimeng import payloads, uploads
 from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient
@@ -263,6 +263,7 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         refusal = account.unavailable(checked.model)
         refusal.extra.update(exc.extra)
         raise refusal from None
+    metrics.submitted("video", checked.model.name, checked.mode)
     log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
                                        "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,

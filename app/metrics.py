@@ -1,0 +1,71 @@
+"""Prometheus metrics: the one place the service counts things (`/metrics` exposes them).
+
+Every label value comes from a fixed set (route rules, upstream paths, model names, statuses),
+never from raw request data, so a client cannot grow the series without bound.
+
+Under gunicorn each worker is its own process: gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR
+at a fresh directory before the workers start, prometheus_client then writes each worker's values
+there, and `render()` adds them up. Without that variable (tests, `flask run`) the values live in
+this process. Free of Flask: the jimeng layer counts its calls here too.
+"""
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+# Most answers come within a few upstream round trips; blocking mode can take minutes.
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+_UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+REQUESTS = Counter("jimeng_api_requests_total", "HTTP requests answered, by route rule and status",
+                   ["method", "route", "status"])
+REQUEST_SECONDS = Histogram("jimeng_api_request_duration_seconds", "Time to answer a request, by route rule",
+                            ["method", "route"], buckets=_REQUEST_BUCKETS)
+UPSTREAM_CALLS = Counter("jimeng_api_upstream_calls_total", "Calls to Jimeng, by endpoint path and outcome",
+                         ["endpoint", "outcome"])
+UPSTREAM_SECONDS = Histogram("jimeng_api_upstream_duration_seconds", "Time of one call to Jimeng, by endpoint",
+                             ["endpoint"], buckets=_UPSTREAM_BUCKETS)
+SUBMITS = Counter("jimeng_api_submits_total", "Tasks Jimeng accepted, by kind, model and mode",
+                  ["kind", "model", "mode"])
+TASK_STATES = Counter("jimeng_api_task_states_total", "Task states answered to clients, by kind and status",
+                      ["kind", "status"])
+BROWSER_TRANSPORT = Counter("jimeng_api_browser_transport_total",
+                            "Upstream calls sent through the browser transport, by endpoint and outcome",
+                            ["endpoint", "outcome"])
+
+
+def request_answered(method: str, route: str, status: int, seconds: float) -> None:
+    """`route` is the URL rule (e.g. /v1/videos/tasks/<task_id>) or "unmatched", never the raw path."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    REQUEST_SECONDS.labels(method, route).observe(seconds)
+
+
+def upstream_call(endpoint: str, outcome: str, seconds: float) -> None:
+    """`outcome`: ok, ret_error, rate_limited, http_error, timeout or unreachable."""
+    UPSTREAM_CALLS.labels(endpoint, outcome).inc()
+    UPSTREAM_SECONDS.labels(endpoint).observe(seconds)
+
+
+def submitted(kind: str, model: str, mode: str) -> None:
+    SUBMITS.labels(kind, model, mode).inc()
+
+
+def task_state_seen(kind: str, status: str) -> None:
+    TASK_STATES.labels(kind, status).inc()
+
+
+def browser_transport_used(endpoint: str, outcome: str) -> None:
+    """For the browser transport: one call it carried (outcome e.g. ok, error, unavailable)."""
+    BROWSER_TRANSPORT.labels(endpoint, outcome).inc()
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every worker (multiprocess mode) or of this process."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
