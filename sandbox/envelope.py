@@ -17,6 +17,7 @@ RET_PERMISSION_DENIED = "3018"   # 2.6/9: outdated version constants or signing
 RET_NO_CREDIT = "5000"           # 2.6: not enough credits
 RET_RISK_REJECT = "4013"         # update 2.5: CN protected generate without a valid a_bogus
 RET_SHARK_REJECT = "-6"          # update 2.5: abroad generate without the page's signatures
+RET_SHARK_CHECK_REJECT = "-4"    # update 5: abroad credit_receive without the page's signatures
 
 
 class Refusal(Exception):

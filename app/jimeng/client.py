@@ -165,7 +165,14 @@ class JimengClient:
                     # (update 2.5: "no credit charged"), so sending the same draft once more, now
                     # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
                     log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
-                    return self._browser_answer(token, url, path, referer, real_base, raw)
+                    try:
+                        data = self._browser_answer(token, url, path, referer, real_base, raw)
+                    except errors.BrowserUnavailable as unavailable:
+                        log.warning("no browser for the resend: %s", unavailable.message)
+                        # Nothing was sent: Jimeng's own refusal (403 risk_control) is the true answer.
+                        raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+                    self.policy.learn(path, model)
+                    return data
                 raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
         raise AssertionError("unreachable")
 
@@ -342,9 +349,11 @@ class JimengClient:
 
     def receive_credits(self, token: Token, time_zone: str) -> dict:
         """Claim the daily free credits (update 7): default query, body {time_zone}. Answers
-        `receive_quota` (0 when there is nothing to claim today)."""
+        `receive_quota` (0 when there is nothing to claim today). A write: never repeated, since a
+        repeat of a claim that went through answers 0 and would hide what the first one added.
+        Abroad it is page-signed, through the browser (the transport policy routes it)."""
         return self.call(token, CREDIT_RECEIVE_PATH, {"time_zone": time_zone},
-                         referer=f"{token.region.site}/ai-tool/image/generate")
+                         referer=f"{token.region.site}/ai-tool/image/generate", idempotent=False)
 
     def video_config(self, token: Token) -> dict:
         """The account's live video catalogue. Body as [ZN] and [MJ] send it (docs/protocol.md)."""

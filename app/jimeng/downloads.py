@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from app.jimeng.history import ITEM_ID_PATHS, _dig, item_id_of
+from app.jimeng.numbers import upstream_int
 
 _URL_PATHS = (
     ("common_attr", "transcoded_video", "origin", "video_url"),
@@ -73,10 +74,7 @@ def _from_video_model(item: dict) -> str | None:
         url = _decoded(entry.get("main_url")) or _decoded(entry.get("backup_url_1"))
         if url is None:
             continue
-        try:
-            rate = int(entry.get("bitrate") or entry.get("real_bitrate") or 0)
-        except (TypeError, ValueError):
-            rate = 0
+        rate = upstream_int(entry.get("bitrate") or entry.get("real_bitrate"), 0)
         if best is None or rate > best[0]:
             best = (rate, url)
     return best[1] if best else None
@@ -91,7 +89,11 @@ def hd_url_of(item: dict) -> str | None:
         value = _dig(item, path)
         if _is_url(value):
             return value
-    text = json.dumps(item, ensure_ascii=False).replace("\\u0026", "&").replace("\\/", "/")
+    try:
+        text = json.dumps(item, ensure_ascii=False)
+    except (ValueError, RecursionError):    # an item nested deeper than we can write back out
+        return None
+    text = text.replace("\\u0026", "&").replace("\\/", "/")
     for pattern in _HOST_PATTERNS:
         match = pattern.search(text)
         if match:

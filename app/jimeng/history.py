@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.jimeng.numbers import upstream_int
+
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 
 # Record status codes (5.3). 10 is disputed (iptag: success, L1: processing): it counts as
@@ -79,13 +81,6 @@ def item_id_of(item: dict) -> str | None:
         if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
             return str(value)
     return None
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
 class UnreadableRecord(ValueError):
@@ -177,12 +172,13 @@ def image_result(item: dict) -> ImageResult | None:
     if isinstance(large, list) and large and isinstance(large[0], dict):
         url = large[0].get("image_url")
         if isinstance(url, str) and url.startswith("http"):
-            return ImageResult(url.replace("\\u0026", "&"), _int(large[0].get("width")),
-                               _int(large[0].get("height")))
+            return ImageResult(url.replace("\\u0026", "&"), upstream_int(large[0].get("width"), 0),
+                               upstream_int(large[0].get("height"), 0))
     for path in (("image_url",), ("image", "url"), ("image", "image_url")):
         value = _dig(item, path)
         if isinstance(value, str) and value.startswith("http"):
-            return ImageResult(value, _int(_dig(item, ("image", "width"))), _int(_dig(item, ("image", "height"))))
+            return ImageResult(value, upstream_int(_dig(item, ("image", "width")), 0),
+                               upstream_int(_dig(item, ("image", "height")), 0))
     return None
 
 
@@ -220,7 +216,7 @@ def draft_facts(raw: dict) -> dict:
     prompt = inner.get("prompt")
     return {"ratio": ratio if isinstance(ratio, str) else None,
             "resolution": resolution if isinstance(resolution, str) else None,
-            "requested_ms": _int(inner.get("duration_ms")),
+            "requested_ms": upstream_int(inner.get("duration_ms"), 0),
             "prompt": prompt if isinstance(prompt, str) else None}
 
 
@@ -232,15 +228,15 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
     first = items[0] if items else {}
     url = video_url(first) if first else None
     images = tuple(r for r in (image_result(i) for i in items) if r)
-    status = _int(raw.get("status") if raw.get("status") is not None else _dig(raw, ("task", "status")))
+    status = upstream_int(raw.get("status") if raw.get("status") is not None else _dig(raw, ("task", "status")), 0)
     queue = raw.get("queue_info") if isinstance(raw.get("queue_info"), dict) else {}
-    queue_position = _int(queue.get("queue_idx"))
+    queue_position = upstream_int(queue.get("queue_idx"), 0)
     has_result = bool(url or images)
     if status in STATUS_FAILED:
         phase = FAILED
     elif status in STATUS_SUCCEEDED or (status in STATUS_MAYBE_SUCCEEDED and has_result):
         phase = SUCCEEDED
-    elif queue_position > 0 or _int(queue.get("queue_status")) == QUEUE_STATUS_QUEUED:
+    elif queue_position > 0 or upstream_int(queue.get("queue_status"), 0) == QUEUE_STATUS_QUEUED:
         phase = QUEUED
     else:
         phase = RUNNING
@@ -248,7 +244,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         first, ("common_attr", "transcoded_video", "origin")) or {}
     meta = {k: origin[k] for k in ("width", "height", "format", "size", "fps") if k in origin}
     if _dig(first, ("video", "duration_ms")):
-        meta["duration_ms"] = _int(first["video"]["duration_ms"])
+        meta["duration_ms"] = upstream_int(first["video"]["duration_ms"], 0)
     item_id = item_id_of(first) if first else None
     match = _MODEL_KEY.search(raw.get("draft_content") or "")
     return HistoryRecord(
@@ -259,13 +255,13 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         created_time=_time(raw, "created_time"),
         finish_time=_time(raw, "finish_time"),
         queue_position=queue_position,
-        queue_length=_int(queue.get("queue_length")),
-        forecast_queue_cost=_int(raw.get("forecast_queue_cost")),
-        forecast_generate_cost=_int(raw.get("forecast_generate_cost")),
+        queue_length=upstream_int(queue.get("queue_length"), 0),
+        forecast_queue_cost=upstream_int(raw.get("forecast_queue_cost"), 0),
+        forecast_generate_cost=upstream_int(raw.get("forecast_generate_cost"), 0),
         video_url=url, images=images, item_id=item_id,
         model_key=(match.group(1) or match.group(2)) if match else None,
-        total_image_count=_int(raw.get("total_image_count")),
-        finished_image_count=_int(raw.get("finished_image_count")),
+        total_image_count=upstream_int(raw.get("total_image_count"), 0),
+        finished_image_count=upstream_int(raw.get("finished_image_count"), 0),
         video_meta=meta,
         **draft_facts(raw),
     )

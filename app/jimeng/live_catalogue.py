@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from app.jimeng.numbers import upstream_int
 from app.jimeng.models import VIDEO_MODELS, VIDEO_MODELS_BY_KEY, VideoModel
 
 AVAILABLE_STATUS = 0
@@ -59,10 +60,7 @@ def parse_common_config(data: dict) -> AccountCatalogue | None:
         if not isinstance(entry, dict) or not isinstance(entry.get("model_req_key"), str):
             continue
         key = entry["model_req_key"]
-        try:
-            available = int(entry.get("model_status", AVAILABLE_STATUS)) == AVAILABLE_STATUS
-        except (TypeError, ValueError):
-            available = False
+        available = upstream_int(entry.get("model_status", AVAILABLE_STATUS)) == AVAILABLE_STATUS
         models[key] = LiveModel(key, available, _resolutions(entry), _benefits(entry))
     if not any(key in VIDEO_MODELS_BY_KEY for key in models):
         return None

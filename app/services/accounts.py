@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.jimeng.client import JimengClient
+from app.jimeng.numbers import upstream_count
 from app.jimeng.regions import Token
 
 
@@ -30,15 +31,8 @@ class Credits:
                 "totalCredit": self.total, "expiringCredit": self.expiring}
 
 
-def _int(value) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
-
-
 def _sum(entries, name: str) -> int:
-    return sum(_int(e.get(name)) for e in entries if isinstance(e, dict)) if isinstance(entries, list) else 0
+    return sum(upstream_count(e.get(name)) for e in entries if isinstance(e, dict)) if isinstance(entries, list) else 0
 
 
 def credits_of(client: JimengClient, token: Token) -> Credits:
@@ -47,8 +41,8 @@ def credits_of(client: JimengClient, token: Token) -> Credits:
     detail = data.get("credits_detail") if isinstance(data.get("credits_detail"), dict) else {}
     expiring = max(_sum(data.get("expiring_credits"), "credit_amount"),
                    _sum(detail.get("gift_credits"), "residual_credits"))
-    return Credits(gift=_int(credit.get("gift_credit")), purchase=_int(credit.get("purchase_credit")),
-                   vip=_int(credit.get("vip_credit")), expiring=expiring)
+    return Credits(gift=upstream_count(credit.get("gift_credit")), purchase=upstream_count(credit.get("purchase_credit")),
+                   vip=upstream_count(credit.get("vip_credit")), expiring=expiring)
 
 
 def is_alive(client: JimengClient, token: Token) -> bool:

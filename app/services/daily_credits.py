@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app import errors
 from app.jimeng.client import JimengClient
+from app.jimeng.numbers import upstream_count
 from app.jimeng.regions import Token
 
 log = logging.getLogger(__name__)
@@ -38,17 +39,10 @@ def time_zone_for(token: Token) -> str:
     return TIME_ZONES.get(token.region.code, DEFAULT_TIME_ZONE)
 
 
-def _int(value) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
-
-
 def claim_daily(client: JimengClient, token: Token) -> Claim:
     """Claim today's free credits; `received` is what Jimeng says it added (`receive_quota`)."""
     data = client.receive_credits(token, time_zone_for(token))
-    return Claim(received=_int(data.get("receive_quota")), first_today=data.get("is_first_receive") is True)
+    return Claim(received=upstream_count(data.get("receive_quota")), first_today=data.get("is_first_receive") is True)
 
 
 def generate_claiming_daily(client: JimengClient, token: Token, body: dict, *, kind: str) -> dict:

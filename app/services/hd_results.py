@@ -46,12 +46,10 @@ def upgrade_to_hd(client: JimengClient, tasks: Iterable[tuple[object, Token | No
             try:
                 found.update(hd_urls(client.local_items(token, chunk), chunk))
             except errors.ServiceError as exc:
-                # A read failure must not sink a finished task: the preview still plays.
+                # A read failure must not sink a finished task: the preview still plays. (The parser
+                # itself is total: an unreadable answer simply names no URL.)
                 failure = f"the HD link could not be read ({exc.message}); url is the preview"
                 log.warning("HD result URLs unavailable (%s); answering preview URLs", exc.code)
-            except (ValueError, TypeError, RecursionError) as exc:
-                failure = "Jimeng's HD answer could not be read; url is the preview"
-                log.warning("unreadable HD answer (%s); answering preview URLs", type(exc).__name__)
         for state in states:
             url = found.get(state.record.item_id)
             if url:

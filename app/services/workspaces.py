@@ -15,6 +15,7 @@ from cachetools import TTLCache
 
 from app import errors
 from app.jimeng.client import JimengClient
+from app.jimeng.numbers import upstream_int
 from app.jimeng.regions import Token
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,13 @@ def latest_workspace(data: dict) -> int | str | None:
     for entry in entries:
         if not isinstance(entry, dict):
             continue
-        raw = entry.get("workspace_id", entry.get("id"))
-        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit() or len(str(raw)) > 20:
+        raw = upstream_int(entry.get("workspace_id", entry.get("id")))
+        if raw is None or not 0 <= raw < 10 ** 20:
             continue
         created = entry.get("create_time")
         created = created if isinstance(created, (int, float)) and not isinstance(created, bool) else None
         if best is None or (created is not None and (best_time is None or created > best_time)):
-            best, best_time = int(raw), created
+            best, best_time = raw, created
     return best
 
 

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import requests
 import responses
 
 from tests.api.helpers import auth
@@ -133,3 +134,22 @@ def test_other_refusals_claim_nothing(client):
     responses.post(GENERATE_URL, json=envelope(None, ret="4013", errmsg="risk"))
     resp = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=auth("sess"))
     assert resp.status_code == 403 and not calls_to(CREDIT_RECEIVE_URL)
+
+
+@responses.activate
+def test_a_claim_that_timed_out_is_never_sent_again(client):
+    # The first claim may have gone through: a repeat would answer 0 and hide what it added.
+    responses.post(GENERATE_URL, json=NO_CREDITS)
+    responses.post(CREDIT_RECEIVE_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    responses.post(CREDIT_RECEIVE_URL, json=receive_answer(0))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=auth("sess"))
+    assert resp.status_code == 402 and "claiming the daily free credits failed" in resp.get_json()["error"]["message"]
+    assert len(calls_to(CREDIT_RECEIVE_URL)) == 1 and len(calls_to(GENERATE_URL)) == 1
+
+
+@responses.activate
+def test_token_receive_reports_a_timed_out_claim_instead_of_a_repeat_that_says_0(client):
+    responses.post(CREDIT_RECEIVE_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    responses.post(CREDIT_RECEIVE_URL, json=receive_answer(0))
+    claim = client.post("/token/receive", headers=auth("sess")).get_json()[0]
+    assert claim.get("received") != 0 and len(calls_to(CREDIT_RECEIVE_URL)) == 1

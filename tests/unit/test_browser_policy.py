@@ -50,17 +50,15 @@ def test_off_answers_risk_control_with_jimengs_own_message_and_never_resends():
 
 
 @responses.activate
-def test_auto_turns_to_the_browser_after_a_risk_refusal():
+def test_auto_without_a_browser_answers_jimengs_refusal_and_learns_nothing():
     responses.post(GENERATE_URL, json=CN_REFUSAL)
     jimeng = client("auto")
-    with pytest.raises(errors.BrowserUnavailable) as info:
-        jimeng.generate(parse_token("s"), SEEDANCE)
-    assert "install" in info.value.message            # the fix is in the message
-    assert len(responses.calls) == 1                  # the one direct try; the browser sent nothing
-
-    with pytest.raises(errors.BrowserUnavailable):    # learned: straight to the browser next time
-        jimeng.generate(parse_token("s"), SEEDANCE)
-    assert len(responses.calls) == 1
+    for _ in range(2):                                # not learned: the next submit goes direct again
+        with pytest.raises(errors.RiskControl) as info:
+            jimeng.generate(parse_token("s"), SEEDANCE)
+        assert "生成失败，疑似存在异常行为，请重新尝试" in info.value.message
+    assert len(responses.calls) == 2                  # one direct try each; the browser sent nothing
+    assert jimeng.policy.learned() == []
 
 
 @pytest.mark.parametrize("answer", [{"status": 502}, {"status": 504}, {"json": envelope(None, "1014", "busy")},
@@ -96,6 +94,8 @@ def test_policy_modes():
     assert auto.via_browser(us, path, "x") and not auto.via_browser(cn, path, model)
     assert not TransportPolicy("off").resend_via_browser(cn, path, model, "4013", "")
     assert auto.resend_via_browser(cn, path, model, "4013", "")
+    assert not auto.via_browser(cn, path, model)      # deciding to resend learns nothing
+    auto.learn(path, model)
     assert auto.via_browser(cn, path, model) and not auto.via_browser(cn, path, "other")
     with pytest.raises(ValueError):
         TransportPolicy("sometimes")
@@ -137,3 +137,14 @@ def test_context_cookies_sit_on_the_sandbox_host_when_the_upstream_is_overridden
     cookies = _context_cookies("sessionid=abc", "http://127.0.0.1:8701/ai-tool/video/generate",
                                "https://jimeng.jianying.com", overridden=True)
     assert cookies == [{"name": "sessionid", "value": "abc", "domain": "127.0.0.1", "path": "/"}]
+
+
+@responses.activate
+def test_an_abroad_credit_claim_needs_the_browser_and_a_cn_claim_goes_direct():
+    receive_url = "http://jimeng.test/commerce/v1/benefits/credit_receive"
+    responses.post(receive_url, json=envelope({"receive_quota": 60}))
+    with pytest.raises(errors.BrowserUnavailable):
+        client("auto").receive_credits(parse_token("us-s"), "America/Los_Angeles")
+    assert len(responses.calls) == 0                  # never sent unsigned: it would answer -4
+    assert client("auto").receive_credits(parse_token("s"), "Asia/Shanghai")["receive_quota"] == 60
+    assert len(responses.calls) == 1

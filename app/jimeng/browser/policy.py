@@ -2,10 +2,10 @@
 
 - `off`: never (a protected call then fails with Jimeng's risk refusal, 403 risk_control);
 - `always`: every generate call;
-- `auto` (default): abroad every generate call (Dreamina protects them all, update 2.1); in CN a
-  call goes direct, and after a definite risk refusal it is resent once through the browser and
-  its (path, model) is remembered for the rest of the process's life, so the next one goes
-  through the browser at once.
+- `auto` (default): abroad every generate call and the daily credit claim (Dreamina protects
+  them all, update 2.1); in CN a call goes direct, and after a definite risk refusal it is resent once through the browser; when
+  Jimeng accepts that resend, its (path, model) is remembered for the rest of the process's life,
+  so the next one goes through the browser at once. Without a usable browser the refusal stands.
 """
 from __future__ import annotations
 
@@ -51,12 +51,16 @@ class TransportPolicy:
             return (path, model) in self._learned
 
     def resend_via_browser(self, region: Region, path: str, model: str, ret: str, fail_code: str) -> bool:
-        """After a direct call's refusal: resend it once through the browser (and remember)?"""
-        if self.mode != "auto" or path not in BROWSER_PATHS or not is_risk_refusal(region, ret, fail_code):
-            return False
+        """After a direct call's refusal: resend it once through the browser? (Decides, learns nothing.)"""
+        return self.mode == "auto" and path in BROWSER_PATHS and is_risk_refusal(region, ret, fail_code)
+
+    def learn(self, path: str, model: str) -> None:
+        """The browser's resend of a refused call was accepted: send this (path, model) there at once.
+
+        Only then: one risky account's refusal says nothing about the model (it may be the account),
+        and without a working browser, learning would turn every later submit into a 503."""
         with self._lock:
             self._learned.add((path, model))
-        return True
 
     def learned(self) -> list[tuple[str, str]]:
         with self._lock:

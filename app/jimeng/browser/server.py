@@ -17,7 +17,7 @@ import signal
 import sys
 
 from app.jimeng.browser.host import BrowserHost, CallFailed
-from app.jimeng.browser.transport import MAX_MESSAGE
+from app.jimeng.browser.transport import MAX_MESSAGE, peer_uid, secure_directory
 
 log = logging.getLogger("app.jimeng.browser")
 HOUSEKEEPING_SECONDS = 5.0
@@ -31,6 +31,7 @@ class BrowserServer:
         self.stopping = asyncio.Event()
 
     async def run(self) -> None:
+        secure_directory(os.path.dirname(os.path.abspath(self.socket_path)))   # never in someone else's
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)      # a stale socket of a process that died
         old_mask = os.umask(0o177)           # the socket carries session cookies: owner only
@@ -66,6 +67,14 @@ class BrowserServer:
                 log.exception("closing idle browser contexts failed")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            foreign = peer_uid(writer.get_extra_info("socket")) != os.getuid()
+        except OSError:
+            foreign = True
+        if foreign:     # another user's process: no answer, no cookies, no call made for it
+            log.warning("refused a connection from another user")
+            writer.close()
+            return
         try:
             line = await reader.readline()
             answer = await self._answer(json.loads(line))

@@ -12,11 +12,14 @@ needs it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import time
@@ -52,6 +55,44 @@ def default_socket_path() -> str:
     """One path per user and host: every service worker of this user shares one browser."""
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"jimeng-api-browser-{os.getuid()}"
     return str(base / "browser.sock")
+
+
+def secure_directory(directory: str) -> None:
+    """Create the socket's directory owner-only, or refuse one that someone else could have prepared.
+
+    The directory may sit in a world-writable place (/tmp): another local user can create it first,
+    put a symlink where our lock or log file goes, or listen on our socket path to collect session
+    cookies. So it must be a real directory (not a symlink), ours, and closed to group and others."""
+    with contextlib.suppress(OSError):      # what went wrong is told by the checks below
+        os.makedirs(os.path.dirname(directory) or ".", exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.mkdir(directory, 0o700)
+    try:
+        info = os.lstat(directory)
+    except OSError as exc:
+        raise errors.BrowserUnavailable(f"the browser socket directory cannot be used ({exc.strerror})") from None
+    if not stat.S_ISDIR(info.st_mode):
+        problem = "is not a directory (a symlink?)"
+    elif info.st_uid != os.getuid():
+        problem = f"belongs to uid {info.st_uid}, not to this service (uid {os.getuid()})"
+    elif info.st_mode & 0o077:
+        problem = f"has mode {stat.S_IMODE(info.st_mode):o}; it must be 700"
+    else:
+        return
+    raise errors.BrowserUnavailable(
+        f"refusing the browser socket directory {directory}: it {problem}; remove it or set BROWSER_SOCKET "
+        f"to a path in a directory only this user can write")
+
+
+def open_private(path: str, flags: int) -> int:
+    """A file descriptor of our own file, never through a symlink (O_NOFOLLOW), created 0600."""
+    return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of a unix socket (SO_PEERCRED, set by the kernel)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
 
 
 class BrowserTransport:
@@ -124,6 +165,9 @@ class BrowserTransport:
         try:
             conn.settimeout(2.0)
             conn.connect(self.socket_path)
+            if peer_uid(conn) != os.getuid():
+                # Someone else's listener: it must see no cookie and must not answer for Jimeng.
+                raise PermissionError(errno.EACCES, "the browser socket is another user's")
         except OSError:
             conn.close()
             raise
@@ -131,9 +175,12 @@ class BrowserTransport:
 
     def _start_server(self) -> None:
         """Start the browser process unless another worker just did (a file lock orders them)."""
-        directory = Path(self.socket_path).parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(f"{self.socket_path}.lock", "w") as lock:
+        secure_directory(os.path.dirname(os.path.abspath(self.socket_path)))
+        try:
+            lock = open(open_private(f"{self.socket_path}.lock", os.O_WRONLY), "w")
+        except OSError as exc:
+            raise _unsafe_file(exc) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             with contextlib.suppress(OSError):
                 self._connect().close()
@@ -142,7 +189,11 @@ class BrowserTransport:
                     "--executable", self.executable or "", "--owner-pid", str(_service_pid()),
                     "--max-queue", str(self.max_queue), "--idle-seconds", str(self.idle_seconds),
                     "--ready-timeout", str(self.ready_timeout)]
-            with open(f"{self.socket_path}.log", "ab") as out:
+            try:
+                out = open(open_private(f"{self.socket_path}.log", os.O_WRONLY | os.O_APPEND), "ab")
+            except OSError as exc:
+                raise _unsafe_file(exc) from None
+            with out:
                 # Not a new session: the process stays in the service's process group, so stopping
                 # the service's group stops it too.
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
@@ -159,6 +210,11 @@ class BrowserTransport:
                     return
                 time.sleep(0.05)
             raise errors.BrowserUnavailable(f"the browser process did not start within {START_TIMEOUT:g} s")
+
+
+def _unsafe_file(exc: OSError) -> errors.ServiceError:
+    return errors.BrowserUnavailable(f"the browser's lock or log file cannot be opened safely ({exc.strerror}; "
+                                     f"a symlink?); remove the directory of BROWSER_SOCKET")
 
 
 def _service_pid() -> int:
