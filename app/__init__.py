@@ -7,11 +7,23 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from flask.sessions import SessionInterface
 
 from config import Config, load_config, max_request_mb
 
 __version__ = "0.1.0"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class NoCookieSessions(SessionInterface):
+    """No Flask session: the API is stateless and reads no cookie (a signed-cookie session cost a
+    serializer per request and let any client make us verify a cookie it sent)."""
+
+    def open_session(self, app: Flask, request) -> None:
+        return None   # Flask then uses a null session, which refuses writes
+
+    def save_session(self, app: Flask, session, response) -> None:
+        return None
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
@@ -46,6 +58,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         raise RuntimeError("SECRET_KEY must be set (at least 16 characters) in production")
 
     app = Flask(__name__)
+    # The API keeps no cookie session; Flask's default would build a signing serializer per request.
+    app.session_interface = NoCookieSessions()
     # Werkzeug would answer "//" in a path with an HTML redirect (even for POST); we answer 404 JSON.
     app.url_map.merge_slashes = False
     app.config.update(cfg.as_dict())
