@@ -9,6 +9,7 @@ HMAC-SHA256 under a key derived from SECRET_KEY; a tampered or foreign id does n
 from __future__ import annotations
 
 import base64
+import functools
 import binascii
 import hashlib
 import hmac
@@ -27,8 +28,10 @@ _FP_BYTES = 8
 _HEAD = struct.Struct(">BBIHBB")
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(secret: str, purpose: str) -> bytes:
-    """One sub-key per purpose, so the tag key and the fingerprint key never coincide."""
+    """One sub-key per purpose, so the tag key and the fingerprint key never coincide (a pure
+    function of its arguments, derived once per secret and purpose)."""
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
 

@@ -67,6 +67,22 @@ def compact_json(body: dict | None) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_QUERY_STRINGS: dict[tuple, str] = {}
+
+
+def _query_string(query: dict[str, str]) -> str:
+    """`urlencode(query)`, remembered: nearly every call sends its region's same default params,
+    and encoding them cost more than the rest of building the request."""
+    key = tuple(query.items())
+    text = _QUERY_STRINGS.get(key)
+    if text is None:
+        text = urllib.parse.urlencode(query)
+        if len(_QUERY_STRINGS) >= 256:   # bounded whatever the params: start over
+            _QUERY_STRINGS.clear()
+        _QUERY_STRINGS[key] = text
+    return text
+
+
 # Headers a page's fetch may not set (the browser sets them itself) or that would differ from the page's.
 _BROWSER_OWNED_HEADERS = frozenset({"cookie", "origin", "referer", "user-agent", "accept-encoding", "host",
                                     "connection", "content-length", "priority"})
@@ -134,7 +150,7 @@ class JimengClient:
         query = signing.default_params(token.region) if default_params else {}
         query.update(params or {})
         # The URL and body are fixed here, once: a page script signs exactly these bytes.
-        url = self.base(real_base) + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        url = self.base(real_base) + path + (f"?{_query_string(query)}" if query else "")
         raw = compact_json(body)
         proxies = {"http": token.proxy, "https": token.proxy} if token.proxy else None
         via_browser = self.policy.via_browser(token.region, path, model)
@@ -255,7 +271,11 @@ class JimengClient:
         """`session.post` without its per-call merging, which cost a quarter of a status query's CPU:
         the URL is final and the body bytes already, the environment is not read (trust_env is off)
         and the jar keeps no cookies. The session's headers, proxy, TLS settings and adapter
-        (retries, deadline watch) apply as before; the wire request is the same."""
+        (retries, deadline watch) apply as before; the wire request is the same.
+
+        The request goes to the session's adapter for the URL, as `Session.send` would, without
+        `Session.send`'s own work, none of which applies here: no redirects are followed, no hooks
+        are set, and its cookie jar stores nothing (`no_cookie_jar`)."""
         prepared = requests.PreparedRequest()
         prepared.method = "POST"
         prepared.url = url
@@ -263,9 +283,9 @@ class JimengClient:
         prepared.headers.update(headers)
         prepared.headers["Content-Length"] = str(len(raw))
         prepared.body = raw or None
-        return self.session.send(prepared, stream=True, timeout=timeout, allow_redirects=False,
-                                 proxies=proxies or self.session.proxies, verify=self.session.verify,
-                                 cert=self.session.cert)
+        return self.session.get_adapter(url).send(prepared, stream=True, timeout=timeout,
+                                                  proxies=proxies or self.session.proxies,
+                                                  verify=self.session.verify, cert=self.session.cert)
 
     @staticmethod
     def _answer(path: str, status: int, retry_after: str | None, content: bytes | str) -> dict:
