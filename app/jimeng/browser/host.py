@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psutil
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
@@ -76,6 +76,9 @@ class Account:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     ready: bool = False
+    proxy: str | None = None        # part of the context's identity: a new proxy needs a new context
+    users: int = 0                  # calls that picked this account and have not finished
+    cdp: object | None = None       # the session that holds the page's user agent override
 
 
 class BrowserHost:
@@ -103,15 +106,18 @@ class BrowserHost:
         self.last_call = time.monotonic()
         deadline = time.monotonic() + float(req["timeout"])
         try:
-            account = await self._account(req)
+            account = await self._account(req)     # counted as in use from here: housekeeping keeps it
             try:
-                await asyncio.wait_for(account.lock.acquire(), max(deadline - time.monotonic(), 0.01))
-            except TimeoutError:
-                raise CallFailed("queued_too_long") from None
-            try:
-                return await self._fetch_in_page(account, req, deadline)
+                try:
+                    await asyncio.wait_for(account.lock.acquire(), max(deadline - time.monotonic(), 0.01))
+                except TimeoutError:
+                    raise CallFailed("queued_too_long") from None
+                try:
+                    return await self._fetch_in_page(account, req, deadline)
+                finally:
+                    account.lock.release()
             finally:
-                account.lock.release()
+                account.users -= 1
                 account.last_used = time.monotonic()
         finally:
             self.queued -= 1
@@ -155,21 +161,23 @@ class BrowserHost:
         async with self._open_lock:     # two first calls of one account must not open two contexts
             key = req["account"]
             account = self._accounts.get(key)
-            if account is not None and self._usable(account, req["page_url"]):
-                return account
-            if account is not None:     # its page or the whole browser died: start afresh
-                await self._drop(key)
-            return await self._open(req)
+            if account is None or not self._usable(account, req):
+                if account is not None:     # its page or the browser died, or its proxy changed
+                    await self._drop(key)
+                account = await self._open(req)
+            account.users += 1          # under the same lock close_idle takes: never closed from here on
+            return account
 
-    def _usable(self, account: Account, page_url: str) -> bool:
-        return self._connected() and not account.page.is_closed() and account.page_url == page_url
+    def _usable(self, account: Account, req: dict) -> bool:
+        return (self._connected() and not account.page.is_closed() and account.page_url == req["page_url"]
+                and account.proxy == (req.get("proxy") or None))
 
     async def _open(self, req: dict) -> Account:
         browser = await self._ensure_browser()
         options = {"user_agent": req.get("user_agent") or None, "locale": req.get("locale") or "zh-CN",
                    "viewport": {"width": 1280, "height": 800}, "service_workers": "block"}
         if req.get("proxy"):
-            options["proxy"] = {"server": req["proxy"]}
+            options["proxy"] = playwright_proxy(req["proxy"])
         try:
             context = await browser.new_context(**options)
             await context.add_cookies(req.get("cookies") or [])
@@ -177,7 +185,7 @@ class BrowserHost:
             page = await context.new_page()
         except PlaywrightError as exc:
             raise CallFailed("unavailable", _first_line(exc)) from None
-        account = Account(context=context, page=page, page_url=req["page_url"])
+        account = Account(context=context, page=page, page_url=req["page_url"], proxy=req.get("proxy") or None)
         self._accounts[req["account"]] = account
         return account
 
@@ -192,8 +200,10 @@ class BrowserHost:
     async def close_idle(self) -> None:
         """Close accounts unused for `idle_seconds`; the whole browser when none is left for as long."""
         now = time.monotonic()
-        for key, account in list(self._accounts.items()):
-            if now - account.last_used > self.idle_seconds and not account.lock.locked():
+        async with self._open_lock:     # a call picks its account under this lock (and marks it used)
+            idle = [key for key, account in self._accounts.items()
+                    if account.users == 0 and now - account.last_used > self.idle_seconds]
+            for key in idle:
                 await self._drop(key)
         if self._browser is not None and not self._accounts and self.queued == 0 \
                 and now - self.last_call > self.idle_seconds:
@@ -269,6 +279,19 @@ class BrowserHost:
                 pass
         found.sort(key=lambda item: item[2])    # the browser process (no --type=) first
         return [pid for _, pid, _ in found]
+
+
+def playwright_proxy(url: str) -> dict:
+    """A token's proxy URL as Playwright takes it: credentials apart from `server` (Chromium
+    ignores user:pass@ inside the server URL and would answer the proxy's 407)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    proxy = {"server": f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")}
+    if parts.username is not None:
+        proxy["username"] = unquote(parts.username)
+        proxy["password"] = unquote(parts.password or "")
+    return proxy
 
 
 def _allow_only_what_signing_needs(page_url: str):
