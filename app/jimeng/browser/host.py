@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -25,8 +26,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--disable-blink-features=AutomationControlled"]
 # Fewer processes, measured with bench/bench_browser.py (README "Browser transport"): no zygotes
 # (two processes of ~48 MB RSS each), the GPU and network services inside the browser process
-# (~70 MB each otherwise) and no software rasterizer for a GPU we never use (~17 MB), no cross-site iframe in a process of its own, at most one renderer per
-# context. The renderers themselves stay: Chromium never shares one between browser contexts, and
+# (~70 MB each otherwise), no software rasterizer for a GPU we never use (~17 MB), no cross-site
+# iframe in a process of its own, at most one renderer per context. The renderers themselves stay: Chromium never shares one between browser contexts, and
 # each account has its own context (its own cookies). Playwright passes its own --enable-features
 # list and Chromium keeps only the last one, so Playwright's two are repeated here.
 CHROMIUM_ARGS += ["--no-zygote", "--in-process-gpu", "--disable-software-rasterizer", "--renderer-process-limit=1",
@@ -183,9 +184,11 @@ class BrowserHost:
             await context.add_cookies(req.get("cookies") or [])
             await context.route("**/*", _allow_only_what_signing_needs(req["page_url"]))
             page = await context.new_page()
+            cdp = await _claim_user_agent(context, page, req)
         except PlaywrightError as exc:
             raise CallFailed("unavailable", _first_line(exc)) from None
-        account = Account(context=context, page=page, page_url=req["page_url"], proxy=req.get("proxy") or None)
+        account = Account(context=context, page=page, page_url=req["page_url"], proxy=req.get("proxy") or None,
+                          cdp=cdp)
         self._accounts[req["account"]] = account
         return account
 
@@ -279,6 +282,47 @@ class BrowserHost:
                 pass
         found.sort(key=lambda item: item[2])    # the browser process (no --type=) first
         return [pid for _, pid, _ in found]
+
+
+async def _claim_user_agent(context: BrowserContext, page: Page, req: dict):
+    """Make the page's client hints (`Sec-Ch-Ua*` headers, `navigator.userAgentData`) say what the
+    User-Agent says. Playwright's `user_agent` option changes the string only: the brands stay
+    Chromium's own ("HeadlessChrome" in the headless build), a contradiction a risk check can see.
+    The override lives as long as the CDP session that set it, which the account keeps."""
+    user_agent = req.get("user_agent") or ""
+    if not user_agent:
+        return None
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Emulation.setUserAgentOverride", {
+        "userAgent": user_agent, "acceptLanguage": req.get("locale") or "zh-CN",
+        "userAgentMetadata": user_agent_metadata(user_agent, req.get("client_hints") or {})})
+    return cdp
+
+
+def user_agent_metadata(user_agent: str, hints: dict) -> dict:
+    """CDP's UserAgentMetadata for a desktop Chrome user agent and the `Sec-Ch-Ua` values sent with it."""
+    brands = [{"brand": b, "version": v} for b, v in _BRAND.findall(hints.get("sec-ch-ua", ""))]
+    full = _CHROME_VERSION.search(user_agent)
+    major = full.group(1).split(".")[0] if full else ""
+    if not brands and major:
+        brands = [{"brand": "Chromium", "version": major}, {"brand": "Google Chrome", "version": major},
+                  {"brand": "Not_A Brand", "version": "99"}]
+    platform = hints.get("sec-ch-ua-platform", "").strip('"') or next(
+        (name for marker, name in _PLATFORMS if marker in user_agent), "Windows")
+    return {"brands": brands,
+            "fullVersionList": [{"brand": b["brand"], "version": full.group(1) if full and b["version"] == major
+                                 else f"{b['version']}.0.0.0"} for b in brands],
+            "fullVersion": full.group(1) if full else "",
+            "platform": platform, "platformVersion": _PLATFORM_VERSIONS.get(platform, ""),
+            "architecture": "x86", "model": "", "mobile": hints.get("sec-ch-ua-mobile") == "?1",
+            "bitness": "64", "wow64": False}
+
+
+_BRAND = re.compile(r'"([^"]*)";v="([^"]*)"')
+_CHROME_VERSION = re.compile(r"Chrome/(\d+(?:\.\d+)*)")
+_PLATFORMS = (("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
+# What desktop Chrome reports: Windows 10 answers "10.0.0" (11 would be "15.0.0").
+_PLATFORM_VERSIONS = {"Windows": "10.0.0", "macOS": "10.15.7", "Linux": ""}
 
 
 def playwright_proxy(url: str) -> dict:
