@@ -35,6 +35,13 @@ BROWSER_TRANSPORT = Counter("jimeng_api_browser_transport_total",
                             "Upstream calls sent through the browser transport, by endpoint and outcome",
                             ["endpoint", "outcome"])
 
+# Company mode: per pool account, by its label (from the operator's file, never a session id).
+POOL_SUBMITS = Counter("jimeng_api_pool_submits_total",
+                       "Submits the account pool sent to an account, by outcome (accepted or the error code)",
+                       ["account", "outcome"])
+POOL_COOLDOWNS = Counter("jimeng_api_pool_cooldowns_total", "Times a pool account was cooled down, by error code",
+                         ["account", "reason"])
+
 
 def request_answered(method: str, route: str, status: int, seconds: float) -> None:
     """`route` is the URL rule (e.g. /v1/videos/tasks/<task_id>) or "unmatched", never the raw path."""
@@ -59,6 +66,15 @@ def task_state_seen(kind: str, status: str) -> None:
 def browser_transport_used(endpoint: str, outcome: str) -> None:
     """For the browser transport: one call it carried (outcome e.g. ok, error, unavailable)."""
     BROWSER_TRANSPORT.labels(endpoint, outcome).inc()
+
+
+def pool_submit(account: str, outcome: str) -> None:
+    """`outcome`: accepted, maybe_created (the answer was lost), or the refusal's error code."""
+    POOL_SUBMITS.labels(account, outcome).inc()
+
+
+def pool_cooldown(account: str, reason: str) -> None:
+    POOL_COOLDOWNS.labels(account, reason).inc()
 
 
 def render() -> tuple[bytes, str]:

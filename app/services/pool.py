@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from app import errors
+from app import errors, metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, SUCCEEDED, parse_record
 from app.jimeng.regions import Token, parse_token
@@ -153,8 +153,11 @@ class AccountPool:
                     raise
                 if "task_id" in exc.extra:
                     # May have reached Jimeng: the slot stays taken until the reservation runs out.
+                    metrics.pool_submit(account.label, "maybe_created")
                     self.note_error(account, exc)
                     raise
+                if "upstream_code" in exc.extra or isinstance(exc, errors.TokenInvalid):
+                    metrics.pool_submit(account.label, exc.code)
                 pick.release()
                 self.note_error(account, exc)
                 if not self._fails_over(exc) or len(accounts) == 1:
@@ -172,6 +175,7 @@ class AccountPool:
                 if name is None:
                     pick.release()      # not a new task on this account (an earlier one answered)
                 else:
+                    metrics.pool_submit(account.label, "accepted")
                     self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
             return result
 
@@ -274,6 +278,7 @@ class AccountPool:
         elif isinstance(exc, errors.InsufficientCredits) and "upstream_code" in exc.extra:
             self.state.put(f"credits:{account.label}", f"0|{now}", _KEEP_SECONDS)
         if cooldown:
+            metrics.pool_cooldown(account.label, exc.code)
             self.state.put(f"cooldown:{account.label}", str(now + cooldown), cooldown)
         self.state.put(f"error:{account.label}", json.dumps(
             {"code": exc.code, "upstream_code": exc.extra.get("upstream_code"), "message": exc.message,

@@ -378,3 +378,14 @@ def test_an_idempotent_submit_goes_through_the_pool_and_is_not_counted_twice(cli
     assert len(jimeng.generated) == 1
     rows = client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]
     assert sum(r["running"] for r in rows) == 1
+
+
+def test_per_account_metrics_name_the_label_never_the_session(client, jimeng):
+    jimeng.refuse["sess-a1-secret"] = "1310"
+    assert submit(client).status_code == 200
+    submit(client)                                   # a2 full: a1 is asked and refuses
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'jimeng_api_pool_submits_total{account="a2",outcome="accepted"}' in text
+    assert 'jimeng_api_pool_submits_total{account="a1",outcome="concurrency_limit"}' in text
+    assert 'jimeng_api_pool_cooldowns_total{account="a1",reason="concurrency_limit"}' in text
+    assert "sess-a1-secret" not in text and "sess-a2-secret" not in text
