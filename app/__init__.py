@@ -28,7 +28,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.request_body import close_spooled
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
-    from app.logs import logging_config, request_id
+    from app.logs import logging_config, request_id, request_secrets
     from app.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
     from app.services.workspaces import Workspaces
@@ -98,6 +98,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         rid = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
         g.request_id = rid
         g.request_id_token = request_id.set(rid)
+        g.request_secrets_token = request_secrets.set(())
 
     @app.after_request
     def _finish(response):
@@ -106,8 +107,10 @@ def create_app(config: Config | dict | None = None) -> Flask:
         seconds = time.monotonic() - g.get("started", time.monotonic())
         method = request.method if request.method in _METHODS else "other"  # any token is a method to HTTP
         metrics.request_answered(method, rule, response.status_code, seconds)
-        access.info("request", extra={"method": request.method, "route": rule, "status": response.status_code,
-                                      "ms": round(seconds * 1000, 1)})
+        # Unmatched requests have no route to name: their path says what was asked (capped).
+        where = {"path": request.path[:200]} if request.url_rule is None else {}
+        access.info("request", extra={"method": request.method, "route": rule, **where,
+                                      "status": response.status_code, "ms": round(seconds * 1000, 1)})
         return response
 
     @app.teardown_request
@@ -115,6 +118,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
         # Threads are reused: the next request's server log lines must not carry this id.
         # Streamed answers push the request context again, so this can run twice: reset once.
         close_spooled()
+        secrets_token = g.pop("request_secrets_token", None)
+        if secrets_token is not None:
+            request_secrets.reset(secrets_token)
         token = g.pop("request_id_token", None)
         if token is not None:
             request_id.reset(token)

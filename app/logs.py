@@ -9,13 +9,28 @@ import logging
 import re
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The session ids of the request being served: masked wherever they appear, even bare (Jimeng
+# echoes them in error messages without any `sessionid=` around them).
+request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("request_secrets", default=())
+MIN_SECRET_LENGTH = 8          # shorter values would mask ordinary words
 
 # Bearer values, session cookies and sid_guard-style values: whatever the source, they are masked.
-_SECRETS = re.compile(r"(?i)(bearer\s+|sessionid(?:_ss)?=|sid_tt=|sid_guard=|\"token\"\s*:\s*\")[^\s;,\"]+")
+_SECRETS = re.compile(r"(?i)(bearer\s+|sessionid(?:_ss)?=|sid_tt=|sid_guard=|\"token\"\s*:\s*\"|"
+                      r"secret_key\s*[=:]\s*['\"]?)[^\s;,\"'\]]+")
 
 
 def redact(text: str) -> str:
-    return _SECRETS.sub(r"\1[redacted]", text)
+    text = _SECRETS.sub(r"\1[redacted]", text)
+    for secret in request_secrets.get():
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def remember_secrets(values) -> None:
+    """Mask these values (this request's session ids) in every message and log line from now on."""
+    known = request_secrets.get()
+    request_secrets.set(known + tuple(v for v in values if len(v) >= MIN_SECRET_LENGTH and v not in known))
 
 
 class ContextFilter(logging.Filter):
@@ -23,11 +38,11 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if record.args:
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args) \
-                if isinstance(record.args, tuple) else record.args
+        try:
+            message = record.getMessage()   # args of any type (gunicorn passes lists) are masked too
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
         return True
 
 

@@ -129,8 +129,9 @@ def parse(chunks: Iterator[bytes], *, max_skeleton: int, max_media_bytes: int) -
                     emit(buf[pos:pos + 2])
                     pos += 2
             elif state == "prefix":
-                stop = _STRING_STOP.search(buf, pos, min(len(buf), pos + PREFIX_BYTES - len(prefix)))
-                end = stop.start() if stop else min(len(buf), pos + PREFIX_BYTES - len(prefix))
+                limit = min(len(buf), pos + max(PREFIX_BYTES - len(prefix), 0))
+                stop = _STRING_STOP.search(buf, pos, limit)
+                end = stop.start() if stop else limit
                 prefix += buf[pos:end]
                 pos = end
                 quote = stop is not None and buf[pos:pos + 1] == b'"'

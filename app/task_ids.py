@@ -86,6 +86,11 @@ class TaskId:
                    id_type=ID_TYPES[id_type], count=count)
 
 
+def short_form(text: str) -> str:
+    """How logs name a task id: its last 12 characters (the tag, different for every task)."""
+    return text[-12:]
+
+
 def is_raw_history_id(text: str) -> bool:
     """Older clients send Jimeng's own numeric history record id."""
     return text.isascii() and text.isdigit() and 0 < len(text) <= 32

@@ -13,6 +13,7 @@ from app.api_keys import ApiKey
 
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
+from app.logs import remember_secrets
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
 from app.services.pool import AccountPool
@@ -53,6 +54,7 @@ def caller() -> Caller:
             raise errors.MissingToken("send your API key as 'Authorization: Bearer <api key>'")
         else:
             raise errors.InvalidApiKey("the API key is not valid (unknown, revoked or mistyped)")
+    remember_secrets(t.session_id for t in who.tokens)   # masked wherever they appear, even bare
     g.caller = who
     return who
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+import re
+
+from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app import errors
+from app.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +19,11 @@ HTTP_CODES = {400: errors.InvalidRequest, 404: errors.NotFound, 405: errors.Meth
               413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType}
 
 
+TASK_PATHS = re.compile(r"^/v1/(videos|images)/tasks/.")
+
+
 def render(exc: errors.ServiceError):
+    exc.message = redact(exc.message)
     response = jsonify(exc.to_dict())
     response.status_code = exc.http_status
     for name, value in exc.headers.items():
@@ -69,7 +76,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.ServiceError)
     def _service_error(exc: errors.ServiceError):
         level = logging.WARNING if exc.http_status >= 500 else logging.INFO
-        log.log(level, "request failed", extra={"error_code": exc.code, "status": exc.http_status})
+        log.log(level, "request failed: %s", exc.message, extra={"error_code": exc.code, "status": exc.http_status})
         return render(exc)
 
     @app.errorhandler(ValidationError)
@@ -84,6 +91,9 @@ def register_error_handlers(app: Flask) -> None:
             flat = messages.get("json", messages.get("form", messages)) if isinstance(messages, dict) else messages
             return render(validation_error(ValidationError(flat)))
         cls = HTTP_CODES.get(exc.code or 500)
+        if cls is errors.NotFound and TASK_PATHS.match(request.path):
+            # A standard-base64 id with "/" splits the path: still an unknown task, not an unknown route.
+            return render(errors.TaskNotFound())
         if cls is errors.PayloadTooLarge:
             return render(errors.PayloadTooLarge("the request body is larger than this service accepts"))
         if cls is errors.MethodNotAllowed:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app import errors
 from app.api import context, videos
@@ -152,7 +152,8 @@ def download_content(video_id: str):
 
 class ListArgs(Schema):
     after = fields.String(metadata={"description": "the `last_id` of the previous page"})
-    limit = fields.Integer(metadata={"description": f"1-{MAX_LIST}, default 20"})
+    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_LIST),
+                           metadata={"description": f"1-{MAX_LIST}, default 20"})
     order = fields.String(metadata={"description": "only `desc` (Jimeng lists newest first)"})
 
 

@@ -63,7 +63,11 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
     if mimetype in FORM_TYPES:
         fields = {}
         for key in request.form:
-            values = request.form.getlist(key)
+            # Form fields are text: the literal "null" is how clients (and the spec's nullable
+            # fields) say "not given", as JSON null does. A prompt may say "null" and mean it.
+            values = [v for v in request.form.getlist(key) if v != "null" or key == "prompt"]
+            if not values:
+                continue
             fields[key] = values if key in LIST_FIELDS and len(values) > 1 else values[-1]
         return fields
     if not mimetype and not request.get_data(cache=True):

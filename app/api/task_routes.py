@@ -5,6 +5,8 @@ blueprint. An id of the other kind is simply not found there (404).
 """
 from __future__ import annotations
 
+import logging
+
 from flask import request
 from flask_smorest import Blueprint
 
@@ -13,6 +15,11 @@ from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, TaskStateSchema
 from app.services.tasks import TaskState, task_state, task_states
+from app.task_ids import short_form
+
+log = logging.getLogger(__name__)
+# At least one id (not just commas and blanks), at most 100 (MAX_BATCH_SIZE's default).
+IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
 
 
 def state_json(state: TaskState) -> dict:
@@ -36,10 +43,12 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
     @blp.response(200, TaskStateSchema)
     def get_task(task_id: str):
         """One task's current state; 404 for an unknown, foreign or other-kind id."""
-        return state_json(task_state(kind, task_id, context.tokens(), context.client(), context.task_settings()))
+        state = task_state(kind, task_id, context.tokens(), context.client(), context.task_settings())
+        log.info("task state", extra={"task": short_form(task_id), "task_status": state.status})
+        return state_json(state)
 
     @blp.post("/tasks/batch")
-    @blp.doc(requestBody={"content": {"application/json": {"schema": BatchRequestSchema,
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": BatchRequestSchema,
                                                            "example": {"task_ids": ["<task_id>", "<task_id>"]}}}},
              security=[{"bearer": []}], summary=f"Many {kind} tasks at once")
     @blp.response(200, BatchResponseSchema)
@@ -51,8 +60,9 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
 
     @blp.get("/tasks")
     @blp.doc(security=[{"bearer": []}], summary=f"Many {kind} tasks, for clients that can only GET",
-             parameters=[{"in": "query", "name": "ids", "required": True, "schema": {"type": "string"},
-                          "description": "comma separated task ids"}])
+             parameters=[{"in": "query", "name": "ids", "required": True,
+                          "schema": {"type": "string", "pattern": IDS_PATTERN},
+                          "description": "comma separated task ids, 1 to 100"}])
     @blp.response(200, BatchResponseSchema)
     def batch_get():
         """The batch query for clients that can only GET."""

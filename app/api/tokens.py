@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.jimeng.regions import parse_token
 from app import errors
+from app.logs import remember_secrets
 from app.services.accounts import credits_of, is_alive, masked
 from app.services.daily_credits import claim_daily
 
@@ -15,17 +16,20 @@ blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng ses
 
 
 class TokenCheckSchema(Schema):
-    token = fields.String(required=True, metadata={"description": "a session id, optionally region-prefixed"})
+    # Printable ASCII without blanks, ';' or ',' (what parse_token accepts); proxies are refused by default.
+    token = fields.String(required=True, validate=validate.Regexp(r"^(?:us-|hk-|jp-|sg-)?[!-+\--:<-~]+$"),
+                          metadata={"description": "a session id, optionally region-prefixed"})
 
 
 @blp.post("/check")
-@blp.doc(requestBody={"content": {"application/json": {"schema": TokenCheckSchema}}}, responses={"200": {
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": TokenCheckSchema}}}, responses={"200": {
     "description": "liveness", "content": {"application/json": {"schema": {
         "type": "object", "properties": {"live": {"type": "boolean"}}}}}}})
 def check():
     """{"live": true|false}: does Jimeng accept this session id."""
-    token = context.checked_proxy(parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"],
-                                              param="token"), "token")
+    token = parse_token(TokenCheckSchema().load(body_fields(SMALL_BODY))["token"], param="token")
+    remember_secrets([token.session_id])
+    token = context.checked_proxy(token, "token")
     return {"live": is_alive(context.client(), token)}
 
 

@@ -18,7 +18,7 @@ from app.services.video_inputs import video_request
 
 blp = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Asynchronous video tasks")
 KIND = "video"
-_BODY_DOC = {"content": {
+_BODY_DOC = {"required": True, "content": {
     "application/json": {"schema": VideoSubmitSchema, "example": {
         "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
         "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},

@@ -335,6 +335,9 @@ class JimengClient:
         data = self.call(token, UPLOAD_TOKEN_PATH, {"scene": scene})
         if not data.get("access_key_id"):
             raise errors.TokenInvalid("Jimeng gave no upload credentials; the session is probably logged out")
+        if not all(isinstance(data.get(k), str) for k in ("access_key_id", "secret_access_key")) or \
+                not isinstance(data.get("session_token") or "", str):
+            raise errors.UpstreamError("Jimeng's upload credentials are not readable")
         return data
 
     def local_items(self, token: Token, item_ids: list[str]) -> dict:

@@ -89,10 +89,10 @@ def upload_image(client: JimengClient, token: Token, media: Media) -> UploadedIm
         raise errors.UpstreamError(f"image upload failed at the commit step (UriStatus {status})")
     plugin = (result.get("PluginResult") or [{}])[0] or {}
     uri = first.get("Uri") or plugin.get("ImageUri")
-    if not uri:
+    if not isinstance(uri, str) or not uri:
         raise errors.UpstreamError("image upload failed at the commit step (the answer has no Uri)")
-    return UploadedImage(uri=uri, width=int(plugin.get("ImageWidth") or media.width or 0),
-                         height=int(plugin.get("ImageHeight") or media.height or 0),
+    return UploadedImage(uri=uri, width=_number(plugin.get("ImageWidth")) or media.width or 0,
+                         height=_number(plugin.get("ImageHeight")) or media.height or 0,
                          format=str(plugin.get("ImageFormat") or media.content_type.rpartition("/")[2]))
 
 
@@ -120,12 +120,13 @@ def upload_video(client: JimengClient, token: Token, media: Media) -> UploadedVi
                          {"Action": "CommitUploadInner", "Version": VOD_VERSION, "SpaceName": space}, body=body)
     first = _first(result.get("Results"), "commit", "Results", flow.what)
     vid = first.get("Vid") or node.get("Vid")
-    if not vid:
+    if not isinstance(vid, str) or not vid:
         raise errors.UpstreamError("video upload failed at the commit step (the answer has no Vid)")
     meta = first.get("VideoMeta") or {}
-    duration_s = float(meta.get("Duration") or media.duration_s or 0.0)
+    meta = meta if isinstance(meta, dict) else {}
+    duration_s = float(_number(meta.get("Duration"), float) or media.duration_s or 0.0)
     _check_length(duration_s, media)
-    return UploadedVideo(vid=vid, width=int(meta.get("Width") or 0), height=int(meta.get("Height") or 0),
+    return UploadedVideo(vid=vid, width=_number(meta.get("Width")), height=_number(meta.get("Height")),
                          duration_ms=round(duration_s * 1000))
 
 
@@ -334,6 +335,15 @@ class _FileBody:
 
 
 # -- small helpers ------------------------------------------------------------------------------
+
+def _number(value: Any, kind: type = int) -> Any:
+    """A number from a storage answer; 0 for anything else (odd values must not become a 500)."""
+    try:
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return number if number == number and abs(number) < 1e12 else 0
+
 
 def _check_length(duration_s: float, media: Media) -> None:
     if duration_s > MAX_VIDEO_SECONDS:

@@ -23,7 +23,7 @@ from app.services.idempotency import IdempotencyKey
 from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, created_time, load_media,
                                      send_generate, upload_checked_image)
 from app.services.tasks import fingerprint_key
-from app.task_ids import TaskId
+from app.task_ids import TaskId, short_form
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +264,8 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
         refusal.extra.update(exc.extra)
         raise refusal from None
     metrics.submitted("video", checked.model.name, checked.mode)
-    log.info("video submitted", extra={"model": checked.model.name, "mode": checked.mode,
-                                       "region": checked.token.region.code})
+    log.info("video submitted", extra={"task": short_form(task_id), "model": checked.model.name,
+                                       "mode": checked.mode, "region": checked.token.region.code})
     return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
                          resolution=checked.resolution, duration=checked.duration_s)
 

@@ -55,3 +55,34 @@ def test_a_huge_upload_token_answer_is_502_not_401(service, upstream, token):
                         headers=auth(token))
 
     assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "upstream_error"
+
+
+MP4 = (ROOT / "sandbox" / "assets" / "sample.mp4").read_bytes()
+OMNI = {"prompt": "a cat like @video_file", "function_mode": "omni_reference", "duration": 6,
+        "model": "jimeng-video-seedance-2.0-fast", "image_file": PNG_URI,
+        "video_file": "data:video/mp4;base64," + base64.b64encode(MP4).decode()}
+
+
+def test_a_vid_that_is_not_text_is_refused_before_generate(service, upstream, token):
+    def odd(answer):
+        answer["Result"]["Results"] = [{"Vid": {"odd": 1}}]
+
+    upstream.inject("/?Action=CommitUploadInner", "odd_records", mutate=odd)
+    before = upstream.calls["/mweb/v1/aigc_draft/generate"]
+
+    resp = service.post("/v1/videos/generations", json=OMNI, headers=auth(token))
+
+    assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "upstream_error"
+    assert upstream.calls["/mweb/v1/aigc_draft/generate"] == before
+
+
+def test_an_image_size_that_is_not_a_number_is_not_a_500(service, upstream, token):
+    def odd(answer):
+        answer["Result"]["PluginResult"] = [{"ImageWidth": "wide", "ImageHeight": [1]}]
+
+    upstream.inject("/?Action=CommitImageUpload", "odd_records", mutate=odd)
+
+    resp = service.post("/v1/videos/generations", json={"prompt": "a cat", "file_paths": [PNG_URI]},
+                        headers=auth(token))
+
+    assert resp.status_code == 200, resp.get_json()

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
+import random
 
 import pytest
 
 from app.streamed_json import SkeletonTooLarge, parse
 
-BLOB = os.urandom(3000)
+BLOB = random.Random(8).randbytes(3000)
 URI = "data:image/png;base64," + base64.b64encode(BLOB).decode()
 
 
@@ -63,3 +63,16 @@ def test_the_json_around_the_data_uris_is_capped():
         spool(json.dumps({"prompt": "x" * 5000, "u": URI}).encode(), 100, max_skeleton=1000)
     data, _ = spool(json.dumps({"prompt": "x" * 500, "u": URI}).encode(), 100, max_skeleton=1000)
     assert data["prompt"] == "x" * 500
+
+
+@pytest.mark.parametrize("media_type", ["image/png", "image/jpeg", "video/mp4", "image/webp;x=1"])
+@pytest.mark.parametrize("size", [1, 7, 100_000])
+def test_escapes_cut_by_the_header_window_are_understood(media_type, size):
+    """Every character escaped (6 bytes each): the 256-byte window that looks for `data:` ends
+    inside an escape at some offset; the escape must survive whole."""
+    blob = b"\xfb\xef\xbe" * 300                       # base64: "++++..."
+    text = "data:" + media_type + ";base64," + base64.b64encode(blob).decode()
+    raw = json.dumps({"u": text}).encode().replace(b"+", b"\\u002b")
+    data, spooled = spool(raw, size)
+    entry = spooled[data["u"]]
+    assert not entry.invalid and entry.file.read() == blob
