@@ -12,7 +12,6 @@ Bodies are compact JSON, serialised once: the bytes sent are the bytes a page sc
 """
 from __future__ import annotations
 
-import hashlib
 import http.cookiejar
 import json
 import logging
@@ -192,7 +191,7 @@ class JimengClient:
                                             "(BROWSER_TRANSPORT=off or no browser configured)")
         page_url = self.base(token.region.site) + self.browser.page_path
         call = BrowserCall(
-            account=hashlib.sha256(f"{token.region.code}\0{token.session_id}".encode()).hexdigest()[:24],
+            account=token.account_key.hex()[:24],
             page_url=page_url, url=url, body=raw.decode(),
             headers={**{k: v for k, v in headers.items()
                         if k.lower() not in _BROWSER_OWNED_HEADERS and not k.lower().startswith("sec-")},
