@@ -199,7 +199,9 @@ class JimengClient:
                      "Content-Type": "application/json"},
             cookies=_context_cookies(headers.get("Cookie", ""), page_url, token.region.site,
                                      bool(self.upstream_url)),
-            user_agent=headers.get("User-Agent", ""), locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
+            user_agent=headers.get("User-Agent", ""),
+            client_hints={k.lower(): v for k, v in headers.items() if k.lower().startswith("sec-ch-ua")},
+            locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
             proxy=token.proxy, timeout=self.browser_timeout)
         t0 = time.monotonic()
         status, text = self.browser.fetch(call)
