@@ -156,6 +156,11 @@ class NotImplementedUpstream(ServiceError):
     default_message = "Jimeng's protocol has no call for this"
 
 
+class StateUnavailable(ServiceError):
+    code, http_status = "state_unavailable", 503
+    default_message = "the service's shared state (Redis) cannot be reached; retry later"
+
+
 class UpstreamTimeout(ServiceError):
     code, http_status, default_message = "upstream_timeout", 504, "Jimeng did not answer in time"
 

@@ -10,8 +10,11 @@ Times are passed in by the caller, so tests move a clock instead of sleeping.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Protocol
+
+from app.errors import StateUnavailable
 
 
 class SharedState(Protocol):
@@ -112,6 +115,19 @@ return n
 """
 
 
+def _answer_503_when_down(method):
+    """Redis down or unreachable: a clear 503, never a 500 (and no half-taken slot: each call is one step)."""
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        import redis
+
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError:
+            raise StateUnavailable() from None
+    return call
+
+
 class RedisState:
     """Redis (`REDIS_URL`): every worker on every host sees the same counts, cooldowns and balances."""
 
@@ -127,27 +143,34 @@ class RedisState:
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    @_answer_503_when_down
     def take_slot(self, group: str, member: str, limit: int, expires_at: float, now: float) -> bool:
         return bool(self._take(keys=[self._k(group)], args=[now, limit, member, expires_at]))
 
+    @_answer_503_when_down
     def rename_slot(self, group: str, old: str, new: str, expires_at: float) -> None:
         pipe = self._redis.pipeline(transaction=True)
         pipe.zrem(self._k(group), old)
         pipe.zadd(self._k(group), {new: expires_at})
         pipe.execute()
 
+    @_answer_503_when_down
     def drop_slot(self, group: str, member: str) -> None:
         self._redis.zrem(self._k(group), member)
 
+    @_answer_503_when_down
     def slots(self, group: str, now: float) -> list[str]:
         return list(self._redis.zrangebyscore(self._k(group), f"({now}", "+inf"))
 
+    @_answer_503_when_down
     def get(self, key: str) -> str | None:
         return self._redis.get(self._k(key))
 
+    @_answer_503_when_down
     def put(self, key: str, value: str, ttl: float) -> None:
         self._redis.set(self._k(key), value, px=max(int(ttl * 1000), 1))
 
+    @_answer_503_when_down
     def count(self, key: str, window: float) -> int:
         return int(self._count(keys=[self._k(key)], args=[max(int(window * 1000), 1)]))
 

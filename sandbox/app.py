@@ -27,6 +27,10 @@ def create_sandbox(settings: dict | None = None) -> Flask:
     return app
 
 
+# What a caller says about its browser: logged so tests can see that the page's fetch says the same.
+CLIENT_HEADERS = ("User-Agent", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform")
+
+
 def _before_call(state: SandboxState) -> Response | None:
     """Log the call, add the configured latency, and play any fault queued for its path."""
     if request.path.startswith("/_sandbox/"):
@@ -34,7 +38,9 @@ def _before_call(state: SandboxState) -> Response | None:
     now = state.now()
     key = f"/?Action={request.args.get('Action', '')}" if request.path == "/" else request.path
     session = request.cookies.get("sessionid")
-    state.faults.log_call(request.method, key, fingerprint(session) if session else None, now)
+    client = {name.lower(): request.headers[name] for name in CLIENT_HEADERS if name in request.headers}
+    state.faults.log_call(request.method, key, fingerprint(session) if session else None, now, client=client,
+                          page_signed="msToken=" in request.query_string.decode("latin-1"))
     if state.settings.latency_ms:
         time.sleep(state.settings.latency_ms / 1000)
     fault = state.faults.take(request.path, key)

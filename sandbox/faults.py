@@ -78,10 +78,12 @@ class FaultBoard:
         with self._lock:
             return [asdict(f) for f in self._faults]
 
-    def log_call(self, method: str, key: str, session: str | None, now: float) -> None:
+    def log_call(self, method: str, key: str, session: str | None, now: float, *, client: dict | None = None,
+                 page_signed: bool = False) -> None:
         with self._lock:
             self._counts[key] += 1
-            self._calls.append({"time": now, "method": method, "path": key, "session": session})
+            self._calls.append({"time": now, "method": method, "path": key, "session": session,
+                                "client": client or {}, "page_signed": page_signed})
 
     def calls(self) -> dict:
         with self._lock:

@@ -12,7 +12,6 @@ Bodies are compact JSON, serialised once: the bytes sent are the bytes a page sc
 """
 from __future__ import annotations
 
-import hashlib
 import http.cookiejar
 import json
 import logging
@@ -208,14 +207,16 @@ class JimengClient:
                                             "(BROWSER_TRANSPORT=off or no browser configured)")
         page_url = self.base(token.region.site) + self.browser.page_path
         call = BrowserCall(
-            account=hashlib.sha256(f"{token.region.code}\0{token.session_id}".encode()).hexdigest()[:24],
+            account=token.account_key.hex()[:24],
             page_url=page_url, url=url, body=raw.decode(),
             headers={**{k: v for k, v in headers.items()
                         if k.lower() not in _BROWSER_OWNED_HEADERS and not k.lower().startswith("sec-")},
                      "Content-Type": "application/json"},
             cookies=_context_cookies(headers.get("Cookie", ""), page_url, token.region.site,
                                      bool(self.upstream_url)),
-            user_agent=headers.get("User-Agent", ""), locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
+            user_agent=headers.get("User-Agent", ""),
+            client_hints={k.lower(): v for k, v in headers.items() if k.lower().startswith("sec-ch-ua")},
+            locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
             proxy=token.proxy, timeout=self.browser_timeout)
         t0 = time.monotonic()
         status, text = self.browser.fetch(call)

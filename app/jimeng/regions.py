@@ -96,6 +96,12 @@ class Token:
 
     __str__ = __repr__
 
+    @property
+    def account_key(self) -> bytes:
+        """This session's key for per-account state (caches, its browser context): a digest, so no
+        cache or browser ever holds the session id itself."""
+        return hashlib.sha256(f"{self.region.code}\0{self.session_id}".encode()).digest()
+
     def fingerprint(self, key: bytes) -> bytes:
         """A keyed 8-byte fingerprint: lets a task id name its token without revealing it.
 

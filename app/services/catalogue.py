@@ -7,7 +7,6 @@ remembered for the same time, so the next request is told at once.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -65,13 +64,8 @@ class LiveCatalogue:
         self._refused: TTLCache = TTLCache(MAX_ACCOUNTS, ttl, timer=clock)
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _key(token: Token) -> bytes:
-        # A digest, so the cache never holds session ids as keys.
-        return hashlib.sha256(f"{token.region.code}\0{token.session_id}".encode()).digest()
-
     def for_token(self, client: JimengClient, token: Token) -> AccountModels:
-        key = self._key(token)
+        key = token.account_key
         with self._lock:
             refused = frozenset(self._refused.get(key, ()))
             if not self.enabled or key in self._failed:
@@ -97,7 +91,7 @@ class LiveCatalogue:
 
     def refused(self, token: Token, model: VideoModel) -> None:
         """Jimeng answered 2061 for this model: treat it as unavailable to the account for a while."""
-        key = self._key(token)
+        key = token.account_key
         with self._lock:
             self._refused[key] = frozenset(self._refused.get(key, ())) | {model.req_key}
 

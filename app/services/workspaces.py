@@ -5,7 +5,6 @@ CN sends none (the browser's `0` is optional there: [ZN], [SB] work without it).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -50,7 +49,7 @@ class Workspaces:
         """The id to send, or None (CN; or the list could not be read: Jimeng will then say why)."""
         if token.region.code == "cn":
             return None
-        key = hashlib.sha256(f"{token.region.code}\0{token.session_id}".encode()).digest()
+        key = token.account_key
         with self._lock:
             if key in self._cache:
                 return self._cache[key]

@@ -17,6 +17,7 @@ import psutil
 import pytest
 import requests
 
+from app.jimeng import constants
 from sandbox.stack import Stack, running_stack
 from tests.e2e.conftest import FAST, TIMEOUT, poll_until_finished, session_for
 
@@ -274,3 +275,19 @@ def test_concurrent_first_calls_of_one_account_share_one_context(stack):
                                                model="jimeng-video-3.5-pro"), range(4)))
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
     assert browser_state(stack)["accounts"] == before + 1
+
+
+def test_the_pages_fetch_tells_the_same_browser_as_its_user_agent(stack):
+    http = cn_token()
+    clear_calls(stack)
+
+    completes(stack, http, prompt=f"{FAST} who is asking", model="jimeng-video-seedance-2.0")
+
+    log = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+    from_the_page = [c["client"] for c in log if c["path"] == GENERATE and c["page_signed"]]
+    assert from_the_page
+    for client in from_the_page:
+        assert "Headless" not in client["sec-ch-ua"] and "Headless" not in client["user-agent"]
+        assert client["user-agent"] == constants.CHROME_UA
+        assert client["sec-ch-ua"] == constants.SEC_CH_UA                 # the brands the UA claims
+        assert client["sec-ch-ua-platform"] == constants.SEC_CH_UA_PLATFORM

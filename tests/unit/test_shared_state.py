@@ -60,3 +60,16 @@ def test_concurrent_takers_never_exceed_the_limit(shared_state, clock):
         t.join()
     assert len(won) == 3
     assert len(shared_state.slots("busy", now)) == 3
+
+
+def test_redis_out_of_reach_is_a_503_not_a_500():
+    import pytest
+
+    from app.errors import StateUnavailable
+    from app.shared_state import RedisState
+    from sandbox.stack import free_ports
+
+    state = RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")   # nothing listens there
+    with pytest.raises(StateUnavailable) as err:
+        state.take_slot("g", "m", 1, 10.0, 0.0)
+    assert err.value.http_status == 503

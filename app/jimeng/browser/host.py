@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psutil
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
@@ -23,6 +24,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-extensions", "--mute-audio",
                  "--disable-blink-features=AutomationControlled"]
+# Fewer processes, measured with bench/bench_browser.py (README "Browser transport"): no zygotes
+# (two processes of ~48 MB RSS each), the GPU and network services inside the browser process
+# (~70 MB each otherwise), no software rasterizer for a GPU we never use (~17 MB), no cross-site
+# iframe in a process of its own, at most one renderer per context. The renderers themselves stay: Chromium never shares one between browser contexts, and
+# each account has its own context (its own cookies). Playwright passes its own --enable-features
+# list and Chromium keeps only the last one, so Playwright's two are repeated here.
+CHROMIUM_ARGS += ["--no-zygote", "--in-process-gpu", "--disable-software-rasterizer", "--renderer-process-limit=1",
+                  "--disable-site-isolation-trials",
+                  "--enable-features=NetworkServiceInProcess2,CDPScreenshotNewSurface,"
+                  "SkipListAccountsWithoutGaiaCookies"]
 # What the page needs to sign: its document, its scripts and its API calls. Images, fonts, styles
 # and media only cost memory ([WZ], [FK] block them too).
 ALLOWED_TYPES = frozenset({"document", "script", "xhr", "fetch", "other"})
@@ -66,6 +77,9 @@ class Account:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     ready: bool = False
+    proxy: str | None = None        # part of the context's identity: a new proxy needs a new context
+    users: int = 0                  # calls that picked this account and have not finished
+    cdp: object | None = None       # the session that holds the page's user agent override
 
 
 class BrowserHost:
@@ -93,15 +107,18 @@ class BrowserHost:
         self.last_call = time.monotonic()
         deadline = time.monotonic() + float(req["timeout"])
         try:
-            account = await self._account(req)
+            account = await self._account(req)     # counted as in use from here: housekeeping keeps it
             try:
-                await asyncio.wait_for(account.lock.acquire(), max(deadline - time.monotonic(), 0.01))
-            except TimeoutError:
-                raise CallFailed("queued_too_long") from None
-            try:
-                return await self._fetch_in_page(account, req, deadline)
+                try:
+                    await asyncio.wait_for(account.lock.acquire(), max(deadline - time.monotonic(), 0.01))
+                except TimeoutError:
+                    raise CallFailed("queued_too_long") from None
+                try:
+                    return await self._fetch_in_page(account, req, deadline)
+                finally:
+                    account.lock.release()
             finally:
-                account.lock.release()
+                account.users -= 1
                 account.last_used = time.monotonic()
         finally:
             self.queued -= 1
@@ -145,29 +162,33 @@ class BrowserHost:
         async with self._open_lock:     # two first calls of one account must not open two contexts
             key = req["account"]
             account = self._accounts.get(key)
-            if account is not None and self._usable(account, req["page_url"]):
-                return account
-            if account is not None:     # its page or the whole browser died: start afresh
-                await self._drop(key)
-            return await self._open(req)
+            if account is None or not self._usable(account, req):
+                if account is not None:     # its page or the browser died, or its proxy changed
+                    await self._drop(key)
+                account = await self._open(req)
+            account.users += 1          # under the same lock close_idle takes: never closed from here on
+            return account
 
-    def _usable(self, account: Account, page_url: str) -> bool:
-        return self._connected() and not account.page.is_closed() and account.page_url == page_url
+    def _usable(self, account: Account, req: dict) -> bool:
+        return (self._connected() and not account.page.is_closed() and account.page_url == req["page_url"]
+                and account.proxy == (req.get("proxy") or None))
 
     async def _open(self, req: dict) -> Account:
         browser = await self._ensure_browser()
         options = {"user_agent": req.get("user_agent") or None, "locale": req.get("locale") or "zh-CN",
                    "viewport": {"width": 1280, "height": 800}, "service_workers": "block"}
         if req.get("proxy"):
-            options["proxy"] = {"server": req["proxy"]}
+            options["proxy"] = playwright_proxy(req["proxy"])
         try:
             context = await browser.new_context(**options)
             await context.add_cookies(req.get("cookies") or [])
             await context.route("**/*", _allow_only_what_signing_needs(req["page_url"]))
             page = await context.new_page()
+            cdp = await _claim_user_agent(context, page, req)
         except PlaywrightError as exc:
             raise CallFailed("unavailable", _first_line(exc)) from None
-        account = Account(context=context, page=page, page_url=req["page_url"])
+        account = Account(context=context, page=page, page_url=req["page_url"], proxy=req.get("proxy") or None,
+                          cdp=cdp)
         self._accounts[req["account"]] = account
         return account
 
@@ -182,8 +203,10 @@ class BrowserHost:
     async def close_idle(self) -> None:
         """Close accounts unused for `idle_seconds`; the whole browser when none is left for as long."""
         now = time.monotonic()
-        for key, account in list(self._accounts.items()):
-            if now - account.last_used > self.idle_seconds and not account.lock.locked():
+        async with self._open_lock:     # a call picks its account under this lock (and marks it used)
+            idle = [key for key, account in self._accounts.items()
+                    if account.users == 0 and now - account.last_used > self.idle_seconds]
+            for key in idle:
                 await self._drop(key)
         if self._browser is not None and not self._accounts and self.queued == 0 \
                 and now - self.last_call > self.idle_seconds:
@@ -259,6 +282,60 @@ class BrowserHost:
                 pass
         found.sort(key=lambda item: item[2])    # the browser process (no --type=) first
         return [pid for _, pid, _ in found]
+
+
+async def _claim_user_agent(context: BrowserContext, page: Page, req: dict):
+    """Make the page's client hints (`Sec-Ch-Ua*` headers, `navigator.userAgentData`) say what the
+    User-Agent says. Playwright's `user_agent` option changes the string only: the brands stay
+    Chromium's own ("HeadlessChrome" in the headless build), a contradiction a risk check can see.
+    The override lives as long as the CDP session that set it, which the account keeps."""
+    user_agent = req.get("user_agent") or ""
+    if not user_agent:
+        return None
+    cdp = await context.new_cdp_session(page)
+    await cdp.send("Emulation.setUserAgentOverride", {
+        "userAgent": user_agent, "acceptLanguage": req.get("locale") or "zh-CN",
+        "userAgentMetadata": user_agent_metadata(user_agent, req.get("client_hints") or {})})
+    return cdp
+
+
+def user_agent_metadata(user_agent: str, hints: dict) -> dict:
+    """CDP's UserAgentMetadata for a desktop Chrome user agent and the `Sec-Ch-Ua` values sent with it."""
+    brands = [{"brand": b, "version": v} for b, v in _BRAND.findall(hints.get("sec-ch-ua", ""))]
+    full = _CHROME_VERSION.search(user_agent)
+    major = full.group(1).split(".")[0] if full else ""
+    if not brands and major:
+        brands = [{"brand": "Chromium", "version": major}, {"brand": "Google Chrome", "version": major},
+                  {"brand": "Not_A Brand", "version": "99"}]
+    platform = hints.get("sec-ch-ua-platform", "").strip('"') or next(
+        (name for marker, name in _PLATFORMS if marker in user_agent), "Windows")
+    return {"brands": brands,
+            "fullVersionList": [{"brand": b["brand"], "version": full.group(1) if full and b["version"] == major
+                                 else f"{b['version']}.0.0.0"} for b in brands],
+            "fullVersion": full.group(1) if full else "",
+            "platform": platform, "platformVersion": _PLATFORM_VERSIONS.get(platform, ""),
+            "architecture": "x86", "model": "", "mobile": hints.get("sec-ch-ua-mobile") == "?1",
+            "bitness": "64", "wow64": False}
+
+
+_BRAND = re.compile(r'"([^"]*)";v="([^"]*)"')
+_CHROME_VERSION = re.compile(r"Chrome/(\d+(?:\.\d+)*)")
+_PLATFORMS = (("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))
+# What desktop Chrome reports: Windows 10 answers "10.0.0" (11 would be "15.0.0").
+_PLATFORM_VERSIONS = {"Windows": "10.0.0", "macOS": "10.15.7", "Linux": ""}
+
+
+def playwright_proxy(url: str) -> dict:
+    """A token's proxy URL as Playwright takes it: credentials apart from `server` (Chromium
+    ignores user:pass@ inside the server URL and would answer the proxy's 407)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    proxy = {"server": f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")}
+    if parts.username is not None:
+        proxy["username"] = unquote(parts.username)
+        proxy["password"] = unquote(parts.password or "")
+    return proxy
 
 
 def _allow_only_what_signing_needs(page_url: str):

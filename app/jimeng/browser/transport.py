@@ -46,6 +46,7 @@ class BrowserCall:
     body: str                                 # the exact text sent: its UTF-8 bytes are what is signed
     cookies: list[dict] = field(default_factory=list)
     user_agent: str = ""
+    client_hints: dict[str, str] = field(default_factory=dict)   # Sec-Ch-Ua* as sent direct: the page says the same
     locale: str = "zh-CN"
     proxy: str | None = None
     timeout: float = 60.0
