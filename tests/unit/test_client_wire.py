@@ -68,12 +68,14 @@ def server():
     srv.close()
 
 
-def ordinary_post(server: RecordingServer, token, path: str, body: dict, params: dict | None = None) -> bytes:
+def ordinary_post(server: RecordingServer, token, path: str, body: dict, params: dict | None = None,
+                  session_headers: dict | None = None) -> bytes:
     """The same call through `Session.post`, as the client made it before the lean path."""
     query = {**signing.default_params(token.region), **(params or {})}
     headers = {**signing.headers(token, path=path, origin=token.region.main_base, referer=None,
                                  device_time=int(CLOCK)), "Content-Type": "application/json"}
     session = make_session()
+    session.headers.update(session_headers or {})
     before = len(server.requests)
     session.post(server.url + path, params=query, data=compact_json(body), headers=headers,
                  timeout=(5, 10)).raise_for_status()
@@ -111,3 +113,18 @@ def test_response_cookies_are_kept_nowhere(server):
     client = JimengClient(upstream_url=server.url, clock=lambda: CLOCK)
     client.history_by_ids(parse_token("sess-wire-0123456789"), ["1"])
     assert len(client.session.cookies) == 0
+
+
+def test_session_headers_merge_as_requests_merges_them(server):
+    """A session header spelled differently from the call's is replaced in place, keeping its spot."""
+    extra = {"accept": "text/html", "X-Trace": "1", "user-agent": "someone"}
+    token = parse_token("sess-wire-0123456789")
+    client = JimengClient(upstream_url=server.url, clock=lambda: CLOCK)
+    client.session.headers.update(extra)
+    client.history_by_ids(token, ["1"])
+    sent = server.requests[-1]
+    assert sent == ordinary_post(server, token, HISTORY_PATH, {"history_ids": ["1"]}, session_headers=extra)
+    head = sent.split(b"\r\n\r\n")[0].decode().split("\r\n")[1:]
+    names = [line.split(":")[0] for line in head]
+    assert names.count("Accept") == 1 and "accept" not in names and "X-Trace" in names
+    assert "User-Agent: someone" not in head
