@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from app import errors, metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
-from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS
+from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS, VIDEO_MODELS_BY_KEY
 from app.jimeng.regions import Token
 from app.services.hd_results import upgrade_to_hd
 from app.services.progress import progress_for
@@ -232,8 +232,21 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
                          error=f"Jimeng returned a record this service cannot read ({reason})")
 
 
+def record_kind(record: HistoryRecord) -> str | None:
+    """"video" or "image" as far as the record shows it (model key, then results); None when it
+    cannot tell (a fresh record names neither)."""
+    if record.model_key in VIDEO_MODELS_BY_KEY or record.video_url:
+        return VIDEO.name
+    if record.model_key in IMAGE_MODELS_BY_KEY or record.images or record.total_image_count:
+        return IMAGE.name
+    return None
+
+
 def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: float,
                   settings: TaskSettings) -> TaskState:
+    if tid is None and record_kind(record) not in (None, lk.kind):
+        # A raw history id names no kind: an image record is not a video task, and the other way round.
+        return not_found(lk.text)
     kind = KINDS[lk.kind]
     submitted = tid.submitted_at if tid else int(record.created_time or now)
     # Only the forecast fixed in the task id: Jimeng's own may change between polls.
@@ -247,9 +260,7 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
     if record.phase == SUCCEEDED and delivered >= expected:
         state.status = "completed"
         state.result = kind.result(record)
-    elif record.phase == SUCCEEDED and record.total_image_count > delivered:
-        pass  # a round is done, more results are coming (protocol 6.4): still processing
-    elif record.phase == SUCCEEDED:
+    elif record.phase == SUCCEEDED and record.total_image_count <= delivered:
         _fail(state, "generation_failed", f"Jimeng finished the task with {delivered} of {expected} results"
               if delivered else "Jimeng finished the task but returned no result")
     elif record.phase == FAILED:
@@ -257,12 +268,15 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
         _fail(state, code, f"{reason} (fail_code {record.fail_code})" if record.fail_code else reason)
         state.upstream_code = record.fail_code or None
     elif now - submitted > settings.timeouts[lk.kind]:
+        # Also a round that is done while more results never come (protocol 6.4): never processing
+        # forever.
         hours = settings.timeouts[lk.kind] / 3600
         _fail(state, "timeout", f"the task did not finish within {hours:g} hours")
     elif record.phase == QUEUED:
         state.status = "pending"
         state.queue = {"position": record.queue_position or None, "length": record.queue_length or None,
                        "eta_seconds": (record.forecast_queue_cost + record.forecast_generate_cost) or None}
+    # Otherwise processing, including a round that is done with more results to come (protocol 6.4).
     state.progress = progress_for(state.status, now - submitted, forecast,
                                   done_fraction=min(delivered / expected, 1.0))
     return state

@@ -230,6 +230,16 @@ def test_a_round_marked_done_with_more_to_come_is_still_processing(app, client, 
 
 
 @responses.activate
+def test_a_round_done_whose_rest_never_comes_fails_with_timeout(app, client, clock):
+    tid = image_id(app, 8, submitted_at=clock.now - app.config["IMAGE_TASK_TIMEOUT"] - 1)
+    responses.post(HISTORY_URL, json=envelope({RID: image_record(status=50, delivered=4, total=8)}))
+
+    body = client.get(f"/v1/images/tasks/{tid}", headers=auth("sess")).get_json()
+
+    assert (body["status"], body["error_code"]) == ("failed", "timeout")
+
+
+@responses.activate
 def test_finished_with_fewer_images_than_asked_is_failed_not_completed(app, client, clock):
     tid = image_id(app, 4, submitted_at=clock.now)
     responses.post(HISTORY_URL, json=envelope({RID: image_record(status=50, delivered=3, total=3)}))
@@ -258,6 +268,30 @@ def test_image_and_video_ids_are_404_on_each_others_routes(app, client, clock):
     assert client.get(f"/v1/videos/tasks/{image_task}", headers=auth("sess")).status_code == 404
     assert client.get(f"/v1/images/tasks/{video_task}", headers=auth("sess")).status_code == 404
     assert client.get(f"/v1/images/tasks/{image_task}", headers=auth("sess")).status_code == 200
+
+
+def video_record(record_id: str = RID) -> dict:
+    return {"history_record_id": record_id, "status": 20, "created_time": 1770000000, "item_list": [],
+            "draft_content": json.dumps({"component_list": [{"abilities": {"gen_video": {"text_to_video_params": {
+                "model_req_key": "dreamina_ic_generate_video_model_vgfm_3.5_pro"}}}}]})}
+
+
+@pytest.mark.parametrize("route,record", [("videos", image_record), ("images", video_record)])
+@responses.activate
+def test_a_raw_history_id_of_the_other_kind_is_404(client, route, record):
+    responses.post(HISTORY_URL, json=envelope({RID: record()}))
+
+    resp = client.get(f"/v1/{route}/tasks/{RID}", headers=auth("sess"))
+
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "task_not_found"
+
+
+@pytest.mark.parametrize("route,record", [("images", image_record), ("videos", video_record)])
+@responses.activate
+def test_a_raw_history_id_of_the_same_kind_is_answered(client, route, record):
+    responses.post(HISTORY_URL, json=envelope({RID: record()}))
+
+    assert client.get(f"/v1/{route}/tasks/{RID}", headers=auth("sess")).status_code == 200
 
 
 @responses.activate
