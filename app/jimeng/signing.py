@@ -5,17 +5,20 @@ Facts from the protocol document, sections 2.1-2.4.
 from __future__ import annotations
 
 import hashlib
-import random
 import urllib.parse
-import uuid
 
 from app.jimeng import constants as c
 from app.jimeng.regions import Region, Token
 
-# One random web id and user id per process, shared by all accounts (protocol 2.4; a fixed value
-# was tried upstream and reverted to avoid correlating accounts).
-WEB_ID = str(7 * 10**18 + random.SystemRandom().randrange(10**18))
-USER_ID = uuid.uuid4().hex
+
+def device_ids(token: Token) -> tuple[str, str]:
+    """(web id, user id) of this account's calls (protocol 2.4): derived from the account, not drawn
+    per process. Every worker on every host then sends the same pair, matching the cookies the
+    shared browser set once for the account's context (a per-process draw made a second worker's
+    webId differ from the page's _tea_web_id: 1019 "shark not pass"); no two accounts share them
+    (one fixed pair for all was tried upstream and reverted: it correlates accounts)."""
+    digest = hashlib.sha256(b"jimeng-device\0" + token.account_key).digest()
+    return str(7 * 10**18 + int.from_bytes(digest[:8], "big") % 10**18), digest[8:24].hex()
 
 
 def sign(path: str, device_time: int, *, pf: str = c.PLATFORM_CODE, appvr: str = c.APP_VERSION) -> str:
@@ -24,10 +27,11 @@ def sign(path: str, device_time: int, *, pf: str = c.PLATFORM_CODE, appvr: str =
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def default_params(region: Region) -> dict[str, str]:
+def default_params(token: Token) -> dict[str, str]:
+    region = token.region
     params = {"aid": str(region.aid), "device_platform": "web", "region": region.query_region}
     if region.sends_web_id:
-        params["webId"] = WEB_ID
+        params["webId"] = device_ids(token)[0]
     params.update({"da_version": c.DA_VERSION, "os": "windows", "web_component_open_flag": "1",
                    "web_version": c.WEB_VERSION, "aigc_features": "app_lip_sync"})
     return params
@@ -35,9 +39,10 @@ def default_params(region: Region) -> dict[str, str]:
 
 def cookie_header(token: Token, now_s: int) -> str:
     sid = token.session_id
+    web_id, user_id = device_ids(token)
     guard = urllib.parse.quote_plus(f"{sid}|{now_s}|5184000|Mon, 03-Feb-2025 08:17:09 GMT")
-    pairs = [("_tea_web_id", WEB_ID), ("is_staff_user", "false"), ("sid_guard", guard),
-             ("uid_tt", USER_ID), ("uid_tt_ss", USER_ID), ("sid_tt", sid), ("sessionid", sid),
+    pairs = [("_tea_web_id", web_id), ("is_staff_user", "false"), ("sid_guard", guard),
+             ("uid_tt", user_id), ("uid_tt_ss", user_id), ("sid_tt", sid), ("sessionid", sid),
              ("sessionid_ss", sid)]
     return "; ".join(f"{k}={v}" for k, v in pairs)
 

@@ -71,7 +71,7 @@ def server():
 def ordinary_post(server: RecordingServer, token, path: str, body: dict, params: dict | None = None,
                   session_headers: dict | None = None) -> bytes:
     """The same call through `Session.post`, as the client made it before the lean path."""
-    query = {**signing.default_params(token.region), **(params or {})}
+    query = {**signing.default_params(token), **(params or {})}
     headers = {**signing.headers(token, path=path, origin=token.region.main_base, referer=None,
                                  device_time=int(CLOCK)), "Content-Type": "application/json"}
     session = make_session()

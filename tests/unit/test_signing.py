@@ -27,11 +27,27 @@ def test_cookies_carry_the_session_without_region_prefix():
     pairs = dict(p.split("=", 1) for p in cookie.split("; "))
     assert pairs["sessionid"] == pairs["sessionid_ss"] == pairs["sid_tt"] == "abc123"
     assert pairs["sid_guard"].startswith("abc123%7C1700000000%7C5184000%7C")
-    assert pairs["_tea_web_id"] == signing.WEB_ID
+    assert pairs["_tea_web_id"] == signing.device_ids(parse_token("us-abc123"))[0]
+    assert pairs["uid_tt"] == pairs["uid_tt_ss"] == signing.device_ids(parse_token("us-abc123"))[1]
 
 
 def test_web_id_is_sent_only_in_cn_and_matches_the_cookie():
-    cn = signing.default_params(parse_token("abc").region)
-    us = signing.default_params(parse_token("us-abc").region)
-    assert cn["webId"] == signing.WEB_ID and len(signing.WEB_ID) == 19 and signing.WEB_ID.startswith("7")
+    token = parse_token("abc")
+    cn = signing.default_params(token)
+    us = signing.default_params(parse_token("us-abc"))
+    cookies = dict(p.split("=", 1) for p in signing.cookie_header(token, 1).split("; "))
+    assert cn["webId"] == cookies["_tea_web_id"] and len(cn["webId"]) == 19 and cn["webId"].startswith("7")
     assert "webId" not in us and us["region"] == "US" and us["aid"] == "513641"
+
+
+def test_device_ids_are_the_accounts_own_and_the_same_in_every_process():
+    """Workers share one browser whose context keeps an account's first cookies: every worker must
+    send that account the same webId, and two accounts must not look like one device."""
+    import subprocess
+    import sys
+    code = "from app.jimeng import signing, regions; print(signing.device_ids(regions.parse_token('abc')))"
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other_process.stdout.strip() == str(signing.device_ids(parse_token("abc")))
+    assert signing.device_ids(parse_token("abc")) != signing.device_ids(parse_token("abd"))
+    assert signing.device_ids(parse_token("abc")) != signing.device_ids(parse_token("us-abc"))
+    assert "abc" not in "".join(signing.device_ids(parse_token("abc")))
