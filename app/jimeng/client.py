@@ -158,7 +158,7 @@ class JimengClient:
 
         `model` (generate only) lets the transport policy choose direct or browser per model."""
         real_base = self.api_base(token.region, path)
-        query = signing.default_params(token.region) if default_params else {}
+        query = signing.default_params(token) if default_params else {}
         query.update(params or {})
         # The URL and body are fixed here, once: a page script signs exactly these bytes.
         url = self.base(real_base) + path + (f"?{_query_string(query)}" if query else "")
@@ -196,8 +196,13 @@ class JimengClient:
                         data = self._browser_answer(token, url, path, referer, real_base, raw)
                     except errors.BrowserUnavailable as unavailable:
                         log.warning("no browser for the resend: %s", unavailable.message)
-                        # Nothing was sent: Jimeng's own refusal (403 risk_control) is the true answer.
-                        raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+                        # Nothing more was sent and nothing is learned (one risky account must not
+                        # mark a model for everyone). The call needs the browser to have a chance:
+                        # say how to get one, and what Jimeng said to the unsigned call.
+                        refusal = envelope.error_for(exc.ret, exc.errmsg, exc.fail)
+                        raise errors.BrowserUnavailable(
+                            f"{unavailable.message}; without it Jimeng refused the unsigned call: "
+                            f"{refusal.message}") from None
                     self.policy.learn(path, model)
                     return data
                 raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None

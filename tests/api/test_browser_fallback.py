@@ -1,5 +1,6 @@
-"""BROWSER_TRANSPORT=auto on a host without a usable Chromium: one risky account must not turn a
-model into 503 for everyone. Jimeng is mocked at the HTTP boundary and refuses one session only."""
+"""BROWSER_TRANSPORT=auto on a host without a usable Chromium: a refused submit says the browser
+is missing (503 browser_unavailable, with the fix and Jimeng's words), and one refused account must
+not turn a model into 503 for everyone (nothing is learned). Jimeng is mocked at the HTTP boundary and refuses one session only."""
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ def answer_per_session(request):
 
 
 @responses.activate
-def test_a_risky_account_gets_jimengs_403_and_healthy_accounts_keep_working(tmp_path):
+def test_a_refused_account_gets_503_with_the_fix_and_healthy_accounts_keep_working(tmp_path):
     app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "BROWSER_TRANSPORT": "auto",
                       "BROWSER_EXECUTABLE": str(tmp_path / "no-chromium-here")})
     client = app.test_client()
@@ -33,9 +34,10 @@ def test_a_risky_account_gets_jimengs_403_and_healthy_accounts_keep_working(tmp_
     assert healthy.status_code == 200, healthy.get_json()
 
     risky = client.post("/v1/videos/generations", json=submit, headers=auth("risky-account"))
-    assert risky.status_code == 403, risky.get_json()            # Jimeng's refusal, not 503
-    assert risky.get_json()["error"]["code"] == "risk_control"
-    assert RISK_MESSAGE in risky.get_json()["error"]["message"]
+    assert risky.status_code == 503, risky.get_json()
+    assert risky.get_json()["error"]["code"] == "browser_unavailable"
+    assert "BROWSER_EXECUTABLE" in risky.get_json()["error"]["message"]     # the fix
+    assert RISK_MESSAGE in risky.get_json()["error"]["message"]             # Jimeng's own words
 
     again = client.post("/v1/videos/generations", json=submit, headers=auth("healthy-account"))
     assert again.status_code == 200, again.get_json()            # nothing learned from one account

@@ -166,6 +166,11 @@ def test_no_usable_chromium_answers_503_browser_unavailable_and_serves_the_rest(
         assert "BROWSER_EXECUTABLE" in resp.json()["error"]["message"]
         assert GENERATE not in calls(broken)                                 # nothing was sent
         cn = cn_token()
+        refused = post(broken, cn, prompt="x", model="jimeng-video-seedance-2.0")   # protected in CN
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "browser_unavailable"
+        assert "BROWSER_EXECUTABLE" in refused.json()["error"]["message"]
+        assert requests.get(f"{broken.sandbox_url}/_sandbox/records", timeout=TIMEOUT).json()["records"] == []
         completes(broken, cn, prompt=f"{FAST} direct still works", model="jimeng-video-3.5-pro")
         health = requests.get(f"{broken.service_url}/healthz", timeout=TIMEOUT)
         assert health.status_code == 200 and health.json()["browser"]["state"] == "unavailable"
@@ -291,3 +296,22 @@ def test_the_pages_fetch_tells_the_same_browser_as_its_user_agent(stack):
         assert client["user-agent"] == constants.CHROME_UA
         assert client["sec-ch-ua"] == constants.SEC_CH_UA                 # the brands the UA claims
         assert client["sec-ch-ua-platform"] == constants.SEC_CH_UA_PLATFORM
+
+
+def test_every_worker_signs_one_accounts_submits_through_the_one_shared_browser():
+    """Two workers, one browser: whichever worker opened the account's context, the other's calls
+    carry the same device ids as its cookies (a mismatch is Jimeng's 1019)."""
+    with running_stack(workers=2) as two:
+        token = f"e2e-two-workers-{secrets.token_hex(6)}"
+
+        def submit(i: int) -> requests.Response:
+            fresh = session_for(token)            # a new connection each time: both workers answer
+            fresh.headers["Connection"] = "close"
+            return post(two, fresh, prompt=f"{FAST} worker {i}", model="jimeng-video-seedance-2.0")
+
+        answers = [submit(i) for i in range(8)]
+
+        assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+        log = requests.get(f"{two.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+        assert sum(1 for c in log if c["path"] == GENERATE and c["page_signed"]) == 8
+        assert browser_state(two)["accounts"] == 1

@@ -50,13 +50,15 @@ def test_off_answers_risk_control_with_jimengs_own_message_and_never_resends():
 
 
 @responses.activate
-def test_auto_without_a_browser_answers_jimengs_refusal_and_learns_nothing():
+def test_auto_without_a_browser_is_browser_unavailable_with_the_fix_and_jimengs_refusal_and_learns_nothing():
     responses.post(GENERATE_URL, json=CN_REFUSAL)
     jimeng = client("auto")
     for _ in range(2):                                # not learned: the next submit goes direct again
-        with pytest.raises(errors.RiskControl) as info:
+        with pytest.raises(errors.BrowserUnavailable) as info:
             jimeng.generate(parse_token("s"), SEEDANCE)
-        assert "生成失败，疑似存在异常行为，请重新尝试" in info.value.message
+        assert info.value.http_status == 503
+        assert "install" in info.value.message                             # the fix
+        assert "生成失败，疑似存在异常行为，请重新尝试" in info.value.message      # and Jimeng's own words
     assert len(responses.calls) == 2                  # one direct try each; the browser sent nothing
     assert jimeng.policy.learned() == []
 
