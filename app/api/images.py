@@ -69,9 +69,12 @@ def _submit(*, compose: bool):
     def submit():
         return context.submit_image_task(req, tokens)
 
-    if fields["respond_async"] or prefers_async():
+    asked_async = prefers_async()
+    if fields["respond_async"] or asked_async:
         task = submit()
-        return {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+        body = {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+        # RFC 7240: name the preference honoured; a body's `"async": true` was no preference.
+        return (body, {"Preference-Applied": "respond-async"}) if asked_async else body
     # OpenAI's answer waits for the images (WAIT_TIMEOUT); `Prefer: wait=N` bounds it: 202 with the task.
     cfg = context.config()
     wait_s = preferred_wait_seconds(cfg.WAIT_TIMEOUT)

@@ -348,3 +348,20 @@ def test_hostile_references_are_refused_before_anything_is_sent(client, jimeng, 
 
     assert 400 <= resp.status_code < 500 and resp.get_json()["error"]["param"] == "images[0]"
     assert not [c for c in jimeng.calls if c.request.url.startswith(GENERATE_URL)]
+
+
+@pytest.mark.parametrize("route,body", [("generations", {"prompt": "a fox"}),
+                                        ("compositions", {"prompt": "a fox", "images": [PNG_URI]})])
+def test_prefer_respond_async_is_named_in_preference_applied(client, jimeng, route, body):
+    resp = client.post(f"/v1/images/{route}", headers={**auth("sess"), "Prefer": "respond-async, wait=5"},
+                       json=body)
+
+    assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
+    assert resp.headers["Preference-Applied"] == "respond-async"
+
+
+def test_async_in_the_body_alone_applies_no_preference(client, jimeng):
+    resp = client.post("/v1/images/generations", headers=auth("sess"), json={"prompt": "a fox", "async": True})
+
+    assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
+    assert "Preference-Applied" not in resp.headers
