@@ -25,6 +25,9 @@ TIMEOUT = (5.0, 60.0)  # (connect, read) seconds for every call; the service ans
 EXIT_OK, EXIT_TASK_FAILED, EXIT_ERROR = 0, 1, 2
 FINISHED = ("completed", "failed")
 URL_PREFIXES = ("http://", "https://", "data:")
+# A task id does not say its kind to a client (ids are opaque): each kind has its own routes, and an
+# id of the other kind is 404 there. `--kind` picks the routes.
+KIND_ROUTES = {"video": "videos", "image": "images"}
 
 
 class CliError(Exception):
@@ -51,7 +54,7 @@ class ServiceHttpError(CliError):
 
 
 class ServiceClient:
-    """The service's video endpoints over one `requests.Session`; answers parsed JSON or raises."""
+    """The service's video and image endpoints over one `requests.Session`; answers parsed JSON or raises."""
 
     def __init__(self, base_url: str, token: str | None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -94,11 +97,11 @@ class ServiceClient:
                     form += [(key, str(v)) for v in (value if isinstance(value, list) else [value])]
             return self._json("POST", path, data=form, files=parts)
 
-    def task(self, task_id: str, kind: str = "videos") -> dict:
-        return self._json("GET", f"/v1/{kind}/tasks/{_quote(task_id)}")
+    def task(self, task_id: str, kind: str = "video") -> dict:
+        return self._json("GET", f"/v1/{KIND_ROUTES[kind]}/tasks/{_quote(task_id)}")
 
-    def batch(self, task_ids: list[str]) -> list[dict]:
-        return self._json("POST", "/v1/videos/tasks/batch", json={"task_ids": task_ids})["data"]
+    def batch(self, task_ids: list[str], kind: str = "video") -> list[dict]:
+        return self._json("POST", f"/v1/{KIND_ROUTES[kind]}/tasks/batch", json={"task_ids": task_ids})["data"]
 
     def download(self, task_id: str, target: Path, *, progress: bool = True) -> int:
         """Stream the finished video to `target` (written whole or not at all); the byte count."""
@@ -139,7 +142,10 @@ def describe(task: dict) -> str:
     if status == "pending" and queue:
         parts.append(_queue_text(queue))
     if status == "completed":
-        parts.append(str((task.get("result") or {}).get("url", "")))
+        result = task.get("result") or {}
+        parts.append(str(result.get("url", "")))
+        if len(result.get("images") or []) > 1:
+            parts.append(f"({len(result['images'])} images)")
     if status in ("failed", "not_found"):
         parts.append(f"{task.get('error', '')} ({task.get('error_code', 'unknown')})")
     return "  ".join(p for p in parts if p)
@@ -162,7 +168,7 @@ def _print_json(value: Any) -> None:
 # -- following a task --------------------------------------------------------------------------
 
 def follow(client: ServiceClient, task_id: str, *, interval: float, timeout: float | None,
-           progress: bool = True, kind: str = "videos") -> dict:
+           progress: bool = True, kind: str = "video") -> dict:
     """Poll until the task is completed or failed, driving a progress bar; the last state seen."""
     deadline = time.monotonic() + timeout if timeout else None
     # Ids share their first characters (version, kind, time); the last ones tell tasks apart.
@@ -181,12 +187,16 @@ def follow(client: ServiceClient, task_id: str, *, interval: float, timeout: flo
                 return task
             if deadline is not None and time.monotonic() + interval > deadline:
                 raise CliError(f"gave up after {timeout:g} s; task {task_id} is still {status} "
-                               f"(resume with: wait {task_id})")
+                               f"(resume with: {_wait_command(task_id, kind)})")
             time.sleep(interval)  # `time` is looked up here, so tests can swap in a fake clock
 
 
-def _finish(client: ServiceClient, task: dict, args: argparse.Namespace) -> int:
-    """Report a finished task (and download it); the exit code."""
+def _wait_command(task_id: str, kind: str) -> str:
+    return f"wait {task_id}" if kind == "video" else f"wait --kind {kind} {task_id}"
+
+
+def _finish(client: ServiceClient, task: dict, args: argparse.Namespace, kind: str = "video") -> int:
+    """Report a finished task (and download it: the video, or every image); the exit code."""
     task_id = task.get("task_id", "")
     if task.get("status") == "failed":
         if args.json:
@@ -194,6 +204,9 @@ def _finish(client: ServiceClient, task: dict, args: argparse.Namespace) -> int:
         print(f"task {task_id} failed: {task.get('error', '')} ({task.get('error_code', 'unknown')})",
               file=sys.stderr)
         return EXIT_TASK_FAILED
+    if kind == "image":
+        urls = [i["url"] for i in (task.get("result") or {}).get("images") or [] if i.get("url")]
+        return _report_images(task, urls, args)
     if args.output:
         size = client.download(task_id, Path(args.output), progress=not args.quiet)
         print(f"saved {args.output} ({size} bytes)", file=sys.stderr)
@@ -266,6 +279,24 @@ def cmd_submit(client: ServiceClient, args: argparse.Namespace) -> int:
     return _finish(client, final, args)
 
 
+def _report_images(answer: dict, urls: list[str], args: argparse.Namespace) -> int:
+    """Save every image to --output (a directory) and print where, or print the URLs without it."""
+    if not args.output:
+        if args.json:
+            _print_json(answer)
+        else:
+            print("\n".join(urls))
+        return EXIT_OK
+    stem = re.sub(r"[^A-Za-z0-9_-]", "", str(answer.get("task_id", ""))[-12:]) or "image"
+    saved = save_images(urls, Path(args.output), stem, progress=not args.quiet)
+    if args.json:
+        _print_json({**answer, "saved": [str(p) for p in saved]})
+    else:
+        for target in saved:
+            print(target)
+    return EXIT_OK
+
+
 def save_images(urls: list[str], directory: Path, stem: str, *, progress: bool = True) -> list[Path]:
     """Download every image to `directory` as <stem>-<n>.<ext>. Image hosts are not the service:
     they get no Authorization header."""
@@ -302,29 +333,29 @@ def cmd_image(client: ServiceClient, args: argparse.Namespace) -> int:
         fields["async"] = True
     path = "/v1/images/compositions" if args.image else "/v1/images/generations"
     answer = client.submit(path, fields, files)
+    if not args.respond_async:
+        return _report_images(answer, [d["url"] for d in answer.get("data") or [] if d.get("url")], args)
     task_id = answer.get("task_id", "")
-    if args.respond_async:
-        print(f"submitted {task_id}", file=sys.stderr)
-        final = follow(client, task_id, interval=args.interval, timeout=args.timeout, progress=not args.quiet,
-                       kind="images")
-        if final.get("status") == "failed":
-            return _finish(client, final, args)
-        image_urls = [i["url"] for i in (final.get("result") or {}).get("images") or []]
-    else:
-        final = answer
-        image_urls = [d["url"] for d in answer.get("data") or [] if d.get("url")]
-    stem = re.sub(r"[^A-Za-z0-9_-]", "", task_id[-12:]) or "image"
-    saved = save_images(image_urls, Path(args.output), stem, progress=not args.quiet)
-    if args.json:
-        _print_json({**final, "saved": [str(p) for p in saved]})
-    else:
-        for target in saved:
-            print(target)
-    return EXIT_OK
+    # The id goes first, so an interrupted run can be resumed: wait --kind image ID --output DIR.
+    print(f"submitted {task_id} (follow it with: {_wait_command(task_id, 'image')})", file=sys.stderr)
+    final = follow(client, task_id, interval=args.interval, timeout=args.timeout, progress=not args.quiet,
+                   kind="image")
+    return _finish(client, final, args, kind="image")
+
+
+def _other_kind_hint(exc: ServiceHttpError, kind: str) -> ServiceHttpError:
+    """A 404 may be an id of the other kind: say how to ask the other routes."""
+    if exc.status == 404:
+        other = "image" if kind == "video" else "video"
+        exc.args = (f"{exc} (if it is {'an' if other == 'image' else 'a'} {other} task: add --kind {other})",)
+    return exc
 
 
 def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
-    task = client.task(args.task_id)
+    try:
+        task = client.task(args.task_id, args.kind)
+    except ServiceHttpError as exc:
+        raise _other_kind_hint(exc, args.kind) from None
     if args.json:
         _print_json(task)
     else:
@@ -333,13 +364,16 @@ def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
 
 
 def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
-    final = follow(client, args.task_id, interval=args.interval, timeout=args.timeout,
-                   progress=not args.quiet)
-    return _finish(client, final, args)
+    try:
+        final = follow(client, args.task_id, interval=args.interval, timeout=args.timeout,
+                       progress=not args.quiet, kind=args.kind)
+    except ServiceHttpError as exc:
+        raise _other_kind_hint(exc, args.kind) from None
+    return _finish(client, final, args, kind=args.kind)
 
 
 def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
-    tasks = client.batch(args.task_ids)
+    tasks = client.batch(args.task_ids, args.kind)
     if args.json:
         _print_json({"data": tasks})
     else:
@@ -359,9 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the service's JSON instead of text")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    kind = argparse.ArgumentParser(add_help=False)
+    kind.add_argument("--kind", choices=tuple(KIND_ROUTES), default="video",
+                      help="the task's kind: video (default) or image (ids printed by `image --async`)")
     following = argparse.ArgumentParser(add_help=False)
-    following.add_argument("--output", "-o", metavar="FILE",
-                           help="download the finished video to FILE (submit: implies --wait)")
+    following.add_argument("--output", "-o", metavar="PATH",
+                           help="a video: download it to the file PATH (submit: implies --wait); "
+                                "an image task: save every image in the directory PATH")
     following.add_argument("--interval", type=_positive, default=2.0, metavar="S",
                            help="seconds between status queries (default 2)")
     following.add_argument("--timeout", type=_positive, default=3600.0, metavar="S",
@@ -405,15 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive, default=3600.0, metavar="S", help="--async: give up after S s")
     p.set_defaults(handler=cmd_image)
 
-    p = sub.add_parser("status", parents=[common], help="one task's current state")
+    p = sub.add_parser("status", parents=[common, kind], help="one task's current state")
     p.add_argument("task_id")
     p.set_defaults(handler=cmd_status)
 
-    p = sub.add_parser("wait", parents=[common, following], help="follow a task until it finishes")
+    p = sub.add_parser("wait", parents=[common, kind, following], help="follow a task until it finishes")
     p.add_argument("task_id")
     p.set_defaults(handler=cmd_wait)
 
-    p = sub.add_parser("batch", parents=[common], help="many tasks' states, one line each")
+    p = sub.add_parser("batch", parents=[common, kind], help="many tasks' states, one line each")
     p.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     p.set_defaults(handler=cmd_batch)
     return parser
