@@ -180,7 +180,8 @@ def idempotency() -> IdempotencyKey | None:
                                        request.headers.get("X-Stainless-Retry-Count"))
 
 
-def submit_image_task(req: ImageRequest, tokens: Sequence[Token]) -> SubmittedTask:
+def submit_image_task(req: ImageRequest, tokens: Sequence[Token],
+                      idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """Every image route submits through here, so company mode's pool sees each submit too."""
-    return submit_task(lambda toks, settings: submit_image(req, toks, client(), settings), tokens, req.model,
-                       req.rewind)
+    return submit_task(lambda toks, settings: submit_image(req, toks, client(), settings, idempotency=idempotency),
+                       tokens, req.model, req.rewind)

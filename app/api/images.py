@@ -15,7 +15,7 @@ from app.api.blocking import blocking_answer
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
-from app.schemas.tasks import PREFER_PARAMETER, SubmittedSchema
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest
 from app.services.submitting import MediaInput
 
@@ -28,6 +28,7 @@ _TEXT_EXAMPLE = {"model": "jimeng-5.0-pro", "prompt": "a red fox in fresh snow, 
 _OPENAI_EXAMPLE = {"prompt": "a red fox in fresh snow", "n": 1, "size": "1024x1024", "quality": "hd"}
 _COMPOSE_EXAMPLE = {"prompt": "the cat of the first picture on the sofa of the second", "ratio": "4:3",
                     "images": ["https://example.com/cat.png", "https://example.com/sofa.jpg"]}
+_HEADERS = [PREFER_PARAMETER, IDEMPOTENCY_PARAMETER]
 _ANSWERS = {"200": {"description": "OpenAI's images answer (default), or with `async` a task: "
                                    "`{created, task_id, status, model}`",
                     "content": {"application/json": {"schema": ImagesAnswerSchema}}}}
@@ -53,6 +54,7 @@ def _references(fields: dict) -> list[MediaInput]:
 
 def _submit(*, compose: bool):
     tokens = context.tokens()
+    idem_key = context.idempotency()
     fields = ImageRequestSchema().load(body_fields(spool_data_uris=True))
     references = _references(fields)
     if compose and not references:
@@ -67,7 +69,7 @@ def _submit(*, compose: bool):
                        references=references)
 
     def submit():
-        return context.submit_image_task(req, tokens)
+        return context.submit_image_task(req, tokens, idem_key)
 
     asked_async = prefers_async()
     if fields["respond_async"] or asked_async:
@@ -84,7 +86,7 @@ def _submit(*, compose: bool):
 
 
 @blp.post("/generations")
-@blp.doc(requestBody=_body_doc(_TEXT_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+@blp.doc(requestBody=_body_doc(_TEXT_EXAMPLE), security=[{"bearer": []}], parameters=_HEADERS,
          responses=_ANSWERS, summary="Text to image", description=(
              "Makes `n` images (1-8). Answers OpenAI's `{created, data: [{url|b64_json, revised_prompt}]}` once "
              "they exist; with `\"async\": true` or `Prefer: respond-async`, at once with a task "
@@ -96,7 +98,7 @@ def generations():
 
 
 @blp.post("/compositions")
-@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=_HEADERS,
          responses=_ANSWERS,
          summary="Image to image", description=(
              "The generation fields plus 1-10 reference images: `images` as URLs or data URIs (JSON), or files "
@@ -107,7 +109,7 @@ def compositions():
 
 
 @blp.post("/edits")
-@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=[PREFER_PARAMETER],
+@blp.doc(requestBody=_body_doc(_COMPOSE_EXAMPLE), security=[{"bearer": []}], parameters=_HEADERS,
          responses=_ANSWERS,
          summary="OpenAI's image edit: image to image", description=(
              "OpenAI's edit form (multipart `image` or `image[]`, `prompt`, `n`, `size`, `response_format`) "

@@ -11,23 +11,29 @@
   (the OpenAI SDKs send `x-stainless-retry-count`), whose key is not listed, cannot prove the first
   attempt failed: it is answered 409 with the task id rather than risking a second charge.
 
-One mechanism for every submit route: video and image services call `prepare`, `find` and
-`submit_id`/`tag`, and put `tag` where their payload carries `originSubmitId`.
+One mechanism for every submit route: the video and image services pick their account with
+`chooser`, then call `claim` (kind "video" or "image"), which answers the earlier task or names the
+new one; they put its `origin_submit_id` where their payload carries a UUID of their own choosing
+(videos: metrics `originSubmitId`; images: the draft's `id`).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from app import errors
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
+from app.services.submitting import SubmitSettings, created_time
 from app.services.tasks import fingerprint_key
-from app.task_ids import derive_key
+from app.task_ids import TaskId, derive_key
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 255
 
@@ -121,3 +127,59 @@ def choose_for(key: str, secret: str):
                                                            hashlib.sha256).digest())
         return ranked[0]
     return choose
+
+
+def chooser(idempotency: IdempotencyKey | None, settings: SubmitSettings) -> Callable[[Sequence[Token]], Token]:
+    """The token chooser of a submit: with a key (unless the account pool chooses), the same
+    account for the same key; otherwise the settings' own."""
+    if idempotency is not None and settings.stable_choice:
+        return choose_for(idempotency.key, settings.secret_key)
+    return settings.choose
+
+
+@dataclass(frozen=True)
+class Claim:
+    """How a submit names its Jimeng task, or the earlier task that answers it instead."""
+
+    submit_id: str
+    origin_submit_id: str | None = None   # the body tag; None without a key
+    earlier_task_id: str | None = None    # set: answer this task, send nothing
+    earlier_created: int = 0
+
+
+def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: Sequence[Token],
+          client: JimengClient, settings: SubmitSettings, digest: Callable[[], bytes], *, count: int = 0) -> Claim:
+    """The submit id (and body tag) for a task of `kind` on `token`'s account. Without a key: a fresh
+    random id. With one: the task an earlier request with this key made, if Jimeng lists it; 409 when
+    it was made from another body (`digest`), or when this is a retry whose first attempt Jimeng does
+    not list yet (it may still be charged: never risk a second). `count` travels in image task ids."""
+    if idempotency is None:
+        return Claim(submit_id=str(uuid.uuid4()))
+    secret = settings.secret_key
+    fp_key = fingerprint_key(secret)
+    sid = submit_id(secret, idempotency.key, token.fingerprint(fp_key))
+    body = digest()
+    previous = find(client, tokens, secret, idempotency.key, fp_key)
+    if previous is None:
+        if idempotency.retried:
+            maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
+                           token_fp=token.fingerprint(fp_key), id_type="submit", count=count)
+            raise errors.IdempotencyConflict(
+                "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt "
+                "may still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not "
+                "found after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(secret)})
+        return Claim(submit_id=sid, origin_submit_id=tag(secret, sid, body))
+    record = previous.record
+    created = created_time(record, int(settings.clock()))
+    history_id = str(record.get("history_record_id") or "")
+    task = TaskId(kind=kind, region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
+                  submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
+                  id_type="history" if history_id else "submit", count=count)
+    task_id = task.encode(secret)
+    # The tag of the account that took the task (the account pool may choose another one this time).
+    if not same_body(previous, tag(secret, previous.submit_id, body)):
+        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
+                                         "task is task_id", extra={"task_id": task_id})
+    log.info("idempotent submit answered with the earlier task",
+             extra={"kind": kind, "region": previous.token.region.code})
+    return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created)

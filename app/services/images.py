@@ -3,11 +3,13 @@
 Same order as videos: every check that needs no network first (a bad request costs nothing), then
 the references are fetched (all of them, so a bad URL fails before any upload), uploaded and
 content-checked, then one generate call that asks Jimeng for exactly `count` images.
+With an `Idempotency-Key`, the same mechanism as videos (app/services/idempotency.py): an earlier
+task made with the same key and body is answered instead, and nothing is sent again.
 """
 from __future__ import annotations
 
+import json
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +19,10 @@ from app.jimeng.client import JimengClient
 from app.jimeng.image_payloads import build_image_generate_body
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS, MAX_IMAGES, ImageModel,
                                image_models_in)
+from app.jimeng.payloads import compact_json
 from app.jimeng.regions import Token
+from app.services import idempotency as idem
+from app.services.idempotency import IdempotencyKey
 from app.services.openai_images import resolve_size
 from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, load_media, send_generate,
                                      upload_checked_image)
@@ -92,19 +97,45 @@ def check_image_request(req: ImageRequest, tokens: Sequence[Token], choose: Call
 
 
 def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClient,
-                 settings: SubmitSettings) -> SubmittedTask:
+                 settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """One image task of `req.count` images; its task id carries the count."""
-    checked = check_image_request(req, tokens, settings.choose, settings.max_prompt_chars)
+    checked = check_image_request(req, tokens, idem.chooser(idempotency, settings), settings.max_prompt_chars)
     token = checked.token
+    claim = idem.claim("image", idempotency, token, tokens, client, settings, lambda: _digest(req, checked),
+                       count=req.count)
+    if claim.earlier_task_id is not None:
+        return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name)
     loaded = [load_media(ref, settings, "image") for ref in req.references]
     references = tuple(upload_checked_image(client, token, m) for m in loaded)
     draft = ImageDraft(model=checked.model, region=token.region.code, prompt=req.prompt, ratio=checked.ratio,
                        resolution=checked.resolution, count=req.count, negative_prompt=req.negative_prompt,
                        sample_strength=req.sample_strength, references=references, aid=token.region.aid)
     workspace_id = settings.workspaces.for_token(client, token) if settings.workspaces else None
-    body = build_image_generate_body(draft, submit_id=str(uuid.uuid4()), workspace_id=workspace_id)
-    task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count)
+    body = build_image_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id)
+    if claim.origin_submit_id is not None:
+        body = _tagged(body, claim.origin_submit_id)
+    # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
+    task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count,
+                                          stable_id=idempotency is not None)
     metrics.submitted("image", checked.model.name, "references" if references else "text")
     log.info("image submitted", extra={"model": checked.model.name, "region": token.region.code,
                                        "count": req.count, "references": len(references)})
     return SubmittedTask(task_id=task_id, created=submitted_at, model=checked.model.name)
+
+
+def _digest(req: ImageRequest, checked: CheckedImageRequest) -> bytes:
+    """What the request asks for once defaults are filled in (size and quality resolved), the same
+    from each image route, JSON or multipart."""
+    fields = {"prompt": req.prompt, "model": checked.model.name, "ratio": checked.ratio,
+              "resolution": checked.resolution, "count": req.count, "negative_prompt": req.negative_prompt,
+              "sample_strength": req.sample_strength}
+    # By position, not field name: `images` (ours) and `image[]` (OpenAI's edit) name the same thing.
+    return idem.body_digest(fields, [("reference", m.url, m.stream) for m in req.references])
+
+
+def _tagged(body: dict, origin_submit_id: str) -> dict:
+    """The body tag as the draft's own id: a UUID the client chooses, which Jimeng stores with the
+    record (image metrics carry no originSubmitId)."""
+    draft_content = json.loads(body["draft_content"])
+    draft_content["id"] = origin_submit_id
+    return {**body, "draft_content": compact_json(draft_content)}

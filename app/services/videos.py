@@ -6,7 +6,6 @@ the generate call is made once and never repeated (it costs credits).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,10 +19,9 @@ from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
 from app.services.idempotency import IdempotencyKey
-from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, created_time, load_media,
-                                     send_generate, upload_checked_image)
-from app.services.tasks import fingerprint_key
-from app.task_ids import TaskId, short_form
+from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, load_media, send_generate,
+                                     upload_checked_image)
+from app.task_ids import short_form
 
 log = logging.getLogger(__name__)
 
@@ -231,24 +229,15 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     check_prompts(req, settings.max_prompt_chars)
     catalogue = settings.catalogue
     models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
-    stable = idempotency is not None and settings.stable_choice
-    choose = idem.choose_for(idempotency.key, settings.secret_key) if stable else settings.choose
-    checked = check_request(req, tokens, choose, models_for)
-    fp = checked.token.fingerprint(fingerprint_key(settings.secret_key))
-    origin_submit_id = None
-    if idempotency is None:
-        submit_id = str(uuid.uuid4())
-    else:
-        submit_id = idem.submit_id(settings.secret_key, idempotency.key, fp)
-        digest = _digest(req, checked)
-        origin_submit_id = idem.tag(settings.secret_key, submit_id, digest)
-        earlier = _earlier_task(req, tokens, client, settings, checked, idempotency, submit_id, digest)
-        if earlier is not None:
-            return earlier
+    checked = check_request(req, tokens, idem.chooser(idempotency, settings), models_for)
+    claim = idem.claim("video", idempotency, checked.token, tokens, client, settings, lambda: _digest(req, checked))
+    if claim.earlier_task_id is not None:
+        return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name,
+                             ratio=checked.ratio, resolution=checked.resolution, duration=checked.duration_s)
     draft = build_draft(req, checked, client, settings)
     workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
-    body = payloads.build_video_generate_body(draft, submit_id=submit_id, workspace_id=workspace_id,
-                                              origin_submit_id=origin_submit_id)
+    body = payloads.build_video_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id,
+                                              origin_submit_id=claim.origin_submit_id)
     try:
         # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
         task_id, created = send_generate("video", checked.token, body, client, settings,
@@ -279,34 +268,3 @@ def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
     media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
     return idem.body_digest(fields, media)
 
-
-def _earlier_task(req: VideoRequest, tokens: Sequence[Token], client: JimengClient, settings: SubmitSettings,
-                  checked: CheckedRequest, idempotency: IdempotencyKey, submit_id: str,
-                  digest: bytes) -> SubmittedTask | None:
-    """The task an earlier request with this key made; 409 when the body differs, or when this is a
-    retry whose first attempt Jimeng does not list yet (it may still be charged: never risk a second)."""
-    fp_key = fingerprint_key(settings.secret_key)
-    previous = idem.find(client, tokens, settings.secret_key, idempotency.key, fp_key)
-    if previous is None:
-        if not idempotency.retried:
-            return None
-        maybe = TaskId(kind="video", region=checked.token.region.code, upstream_id=submit_id,
-                       submitted_at=int(settings.clock()), token_fp=checked.token.fingerprint(fp_key), id_type="submit")
-        raise errors.IdempotencyConflict(
-            "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt may "
-            "still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not found "
-            "after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(settings.secret_key)})
-    record = previous.record
-    created = created_time(record, int(settings.clock()))
-    history_id = str(record.get("history_record_id") or "")
-    task = TaskId(kind="video", region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
-                  submitted_at=created, token_fp=previous.token.fingerprint(fp_key),
-                  id_type="history" if history_id else "submit")
-    task_id = task.encode(settings.secret_key)
-    # The tag of the account that took the task (the account pool may choose another one this time).
-    if not idem.same_body(previous, idem.tag(settings.secret_key, previous.submit_id, digest)):
-        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
-                                         "task is task_id", extra={"task_id": task_id})
-    log.info("idempotent submit answered with the earlier task", extra={"region": previous.token.region.code})
-    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
-                         resolution=checked.resolution, duration=checked.duration_s)

@@ -1,10 +1,13 @@
 """Idempotency-Key: stateless, from Jimeng's history; never a second generate for one key."""
+import io
 import json
 
+import pytest
 import responses
 
 from tests.api.helpers import auth
-from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, generate_answer
+from tests.api.test_images import PNG, PNG_URI, image_record
+from tests.jimeng_fakes import ALGO_URL, GENERATE_URL, HISTORY_URL, envelope, generate_answer, register_image_flow
 
 RID = "4722540945676"
 
@@ -113,3 +116,116 @@ def test_a_malformed_key_is_a_400(client):
     for key in ("", "x" * 256, "naïve"):
         resp = client.post("/v1/videos", json={"prompt": "a"}, headers={**auth("s"), "Idempotency-Key": key})
         assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "Idempotency-Key"
+
+
+# -- the image routes: the same mechanism, one code path ---------------------------------------------
+
+def image_history(listed: dict):
+    """get_history_by_ids: a key lookup (`submit_ids`) finds what `listed` holds; a task poll
+    (`history_ids`) finds the record finished, with its images."""
+    def answer(request):
+        asked = json.loads(request.body)
+        if "submit_ids" in asked:
+            data = {s: listed[s] for s in asked["submit_ids"] if s in listed}
+        else:
+            data = {h: image_record(h, delivered=2, total=2) for h in asked.get("history_ids", [])}
+        return 200, {}, json.dumps(envelope(data))
+    return answer
+
+
+def image_listed_as_sent(sent: dict) -> dict:
+    record = image_record(RID, delivered=2, total=2)
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"],
+                  draft_content=sent["draft_content"])
+    return record
+
+
+def image_submit(client, route: str, key: str, *, prompt: str = "a fox", **headers):
+    """Each image route as its clients send it: JSON for ours, multipart for OpenAI's edit."""
+    headers = {**auth("s"), "Idempotency-Key": key, **headers}
+    if route == "/v1/images/edits":
+        form = {"prompt": prompt, "n": "2", "async": "true", "image[]": (io.BytesIO(PNG), "cat.png")}
+        return client.post(route, data=form, headers=headers, content_type="multipart/form-data")
+    body = {"prompt": prompt, "n": 2, "async": True}
+    if route == "/v1/images/compositions":
+        body["images"] = [PNG_URI]
+    return client.post(route, json=body, headers=headers)
+
+
+IMAGE_ROUTES = ["/v1/images/generations", "/v1/images/compositions", "/v1/images/edits"]
+
+
+@pytest.fixture
+def image_jimeng():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        register_image_flow(rsps)
+        rsps.post(ALGO_URL, json=envelope({}))
+        rsps.post(GENERATE_URL, json=generate_answer(RID))
+        listed: dict = {}
+        rsps.add_callback(responses.POST, HISTORY_URL, callback=image_history(listed))
+        rsps.listed = listed
+        yield rsps
+
+
+def image_generates(rsps) -> list[dict]:
+    return [json.loads(c.request.body) for c in rsps.calls if c.request.url.startswith(GENERATE_URL)]
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+def test_a_repeated_key_on_an_image_route_answers_the_first_task_without_a_second_generate(client, image_jimeng,
+                                                                                         route):
+    first = image_submit(client, route, "img-42")
+    assert first.status_code == 200, first.get_json()
+    sent = image_generates(image_jimeng)[0]
+    image_jimeng.listed[sent["submit_id"]] = image_listed_as_sent(sent)
+    again = image_submit(client, route, "img-42")
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["task_id"] == first.get_json()["task_id"]
+    assert len(image_generates(image_jimeng)) == 1
+    state = client.get(f"/v1/images/tasks/{again.get_json()['task_id']}", headers=auth("s")).get_json()
+    assert state["status"] == "completed" and len(state["result"]["images"]) == 2
+
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+def test_the_same_key_with_another_image_body_is_409_and_names_the_task(client, image_jimeng, route):
+    first = image_submit(client, route, "img-43")
+    sent = image_generates(image_jimeng)[0]
+    image_jimeng.listed[sent["submit_id"]] = image_listed_as_sent(sent)
+    resp = image_submit(client, route, "img-43", prompt="a dog")
+    err = resp.get_json()["error"]
+    assert resp.status_code == 409 and err["code"] == "idempotency_conflict"
+    assert err["task_id"] == first.get_json()["task_id"]
+    assert resp.headers["x-should-retry"] == "false" and len(image_generates(image_jimeng)) == 1
+
+
+def test_the_image_submit_id_is_derived_from_the_key_and_the_draft_carries_the_body_tag(client, image_jimeng):
+    for key in ("k1", "k1", "k2"):
+        image_submit(client, "/v1/images/generations", key)
+    ids = [g["submit_id"] for g in image_generates(image_jimeng)]
+    assert ids[0] == ids[1] != ids[2]
+    drafts = [json.loads(g["draft_content"])["id"] for g in image_generates(image_jimeng)]
+    assert drafts[0] == drafts[1] != drafts[2] and ids[0] not in drafts
+
+
+def test_a_blocking_image_answer_retried_with_its_key_answers_the_images_of_the_first_task(client, image_jimeng):
+    """The OpenAI SDK's answer was lost (its read timeout): its retry with the same key is not a second task."""
+    def blocking(**headers):
+        return client.post("/v1/images/generations", json={"prompt": "a fox", "n": 2},
+                           headers={**auth("s"), "Idempotency-Key": "img-44", **headers})
+
+    first = blocking()
+    assert first.status_code == 200, first.get_json()
+    sent = image_generates(image_jimeng)[0]
+    image_jimeng.listed[sent["submit_id"]] = image_listed_as_sent(sent)
+    again = blocking(**{"X-Stainless-Retry-Count": "1"})
+    assert again.status_code == 200 and again.get_json()["task_id"] == first.get_json()["task_id"]
+    assert len(again.get_json()["data"]) == 2 and len(image_generates(image_jimeng)) == 1
+
+
+def test_an_image_retry_whose_first_attempt_is_not_listed_yet_is_409_never_a_second_charge(client, image_jimeng):
+    resp = image_submit(client, "/v1/images/generations", "img-45", **{"X-Stainless-Retry-Count": "2"})
+    err = resp.get_json()["error"]
+    assert resp.status_code == 409 and err["code"] == "idempotency_conflict" and err["task_id"]
+    assert resp.headers["x-should-retry"] == "false" and image_generates(image_jimeng) == []
+    state = client.get(f"/v1/images/tasks/{err['task_id']}", headers=auth("s"))
+    assert state.status_code == 200 and state.get_json()["status"] == "pending"
