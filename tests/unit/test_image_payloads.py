@@ -16,6 +16,8 @@ GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 SEED = 123456789
 REFS = (UploadedImage("tos-cn-i-tb4s082cfz/0000000000000000000000000000000c", 1024, 768, "png"),
         UploadedImage("tos-cn-i-tb4s082cfz/0000000000000000000000000000000d", 800, 800, "jpeg"))
+ABROAD_REFS = (UploadedImage("tos-alisg-i-wopfjsm1ax/0000000000000000000000000000000e", 640, 480, "png"),
+               UploadedImage("tos-alisg-i-wopfjsm1ax/0000000000000000000000000000000f", 512, 512, "webp"))
 
 # One body per family: (draft, submit id, workspace id).
 FAMILIES = {
@@ -31,6 +33,19 @@ FAMILIES = {
     "image_5.0_lite_blend": (ImageDraft(IMAGE_MODELS["jimeng-5.0-lite"], "cn", "第一张图的猫坐在第二张图的沙发上", "3:2",
                                         "2k", 4, sample_strength=0.7, references=REFS),
                              "1a6e0000-0000-4000-8000-0000000000b1", None),
+    "image_2.0_pro_text_1k": (ImageDraft(IMAGE_MODELS["jimeng-2.0-pro"], "cn", "一座雾中的石桥", "1:1", "1k", 1),
+                              "1a6e0000-0000-4000-8000-000000000020", None),
+    "image_nanobanana_text_1k": (ImageDraft(IMAGE_MODELS["nanobanana"], "hk", "a paper boat on a puddle", "9:16",
+                                            "1k", 3, aid=513641), "1a6e0000-0000-4000-8000-0000000000bb", 249443284237),
+    "image_gpt_image_text_2k": (ImageDraft(IMAGE_MODELS["dreamina-gpt-image-2.5-sunburst"], "us",
+                                           "a neon diner at night", "2:3", "2k", 2, negative_prompt="blur",
+                                           aid=513641), "1a6e0000-0000-4000-8000-00000000025f", 249443284237),
+    "image_lib_img_text_4k": (ImageDraft(IMAGE_MODELS["dreamina-lib-img-20260423"], "sg", "a tea field at dawn",
+                                         "16:9", "4k", 1, aid=513641),
+                              "1a6e0000-0000-4000-8000-000000000423", 249443284237),
+    "image_abroad_blend": (ImageDraft(IMAGE_MODELS["nanobananapro"], "jp", "the hat of the first on the dog of the "
+                                      "second", "4:3", "2k", 2, sample_strength=0.6, references=ABROAD_REFS,
+                                      aid=513641), "1a6e0000-0000-4000-8000-0000000000ab", 249443284237),
 }
 
 
@@ -102,3 +117,42 @@ def test_blend_prompt_carries_two_hashes_per_reference_and_no_seed():
 def test_a_count_outside_1_to_8_is_never_built(count):
     with pytest.raises(ValueError):
         build(ImageDraft(IMAGE_MODELS["jimeng-4.5"], "cn", "x", "1:1", "2k", count))
+
+
+# Per family, the facts read off the protocol's tables, not off the builder: the upstream key (6.1,
+# update 4.2), width x height, resolution_type and image_ratio (6.2; 1k and 1.5k from update 4.2),
+# and the component's gen_type (CN only, [DB]). So a golden regenerated from a wrong body fails here.
+PROTOCOL_FACTS = {
+    "image_5.0_pro_text": ("high_aes_general_v50p_large", (1920, 1080), "1.5k", 3, 1),
+    "image_4.x_text_4k": ("high_aes_general_v43", (2880, 5120), "4k", 105, 1),
+    "image_3.x_text_1k": ("high_aes_general_v30l_art:general_v3.0_18b", (1472, 1104), "1k", 4, None),
+    "image_nanobananapro_4k": ("gemini_3_image_pro", (6197, 2656), "4k", 8, None),
+    "image_5.0_lite_blend": ("high_aes_general_v50", (2496, 1664), "2k", 7, 12),
+    "image_2.0_pro_text_1k": ("high_aes_general_v20_L:general_v2.0_L", (1328, 1328), "1k", 1, 1),
+    "image_nanobanana_text_1k": ("external_model_gemini_flash_image_v25", (936, 1664), "1k", 5, None),
+    "image_gpt_image_text_2k": ("dreamina_gpt_image_2_5_sunburst", (1664, 2496), "2k", 6, None),
+    "image_lib_img_text_4k": ("dreamina_lib_img_20260423", (5120, 2880), "4k", 103, None),
+    "image_abroad_blend": ("gemini_3_image_pro", (2304, 1728), "2k", 4, None),
+}
+
+
+def test_every_family_has_its_protocol_facts_and_a_golden_file():
+    assert set(PROTOCOL_FACTS) == set(FAMILIES)
+    assert {p.stem for p in GOLDEN_DIR.glob("image_*.json")} == set(FAMILIES)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_golden_file_carries_the_protocol_facts_of_its_family(family):
+    key, (width, height), resolution, code, gen_type = PROTOCOL_FACTS[family]
+    golden = json.loads((GOLDEN_DIR / f"{family}.json").read_text(encoding="utf-8"))
+    component = golden["draft_content"]["component_list"][0]
+    abilities = component["abilities"]
+    core = (abilities.get("generate") or abilities["blend"])["core_param"]
+    abroad = FAMILIES[family][0].region != "cn"
+
+    assert golden["extend"]["root_model"] == core["model"] == key
+    assert (core["large_image_info"]["width"], core["large_image_info"]["height"]) == (width, height)
+    assert (core["large_image_info"]["resolution_type"], core["image_ratio"]) == (resolution, code)
+    assert component.get("gen_type") == gen_type
+    assert golden["http_common_info"]["aid"] == (513641 if abroad else 513695)
+    assert ("workspace_id" in golden["extend"]) == abroad
