@@ -75,6 +75,9 @@ class Config:
         self.FETCH_TIMEOUT = _float("FETCH_TIMEOUT", 30.0)
         # Blocking mode (`wait: true`): total wait, poll interval and how many may wait at once.
         self.WAIT_TIMEOUT = _int("WAIT_TIMEOUT", 900)
+        # The images answer (OpenAI's shape) waits at most this long (and never past WAIT_TIMEOUT): under the
+        # OpenAI SDK's 600 s read timeout, so the SDK gets the 504 naming the task rather than retrying blind.
+        self.IMAGE_WAIT_TIMEOUT = _int("IMAGE_WAIT_TIMEOUT", 540)
         self.WAIT_POLL_SECONDS = _float("WAIT_POLL_SECONDS", 10.0)
         self.MAX_WAITERS = _int("MAX_WAITERS", 8)
         self.LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -132,7 +135,7 @@ class Config:
             ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
         except ValueError as exc:
             problems.append(str(exc))
-        if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0:
+        if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0 or self.IMAGE_WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
         if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):
             problems.append("BROWSER_TRANSPORT must be auto, always or off")

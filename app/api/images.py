@@ -77,11 +77,13 @@ def _submit(*, compose: bool):
         body = {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
         # RFC 7240: name the preference honoured; a body's `"async": true` was no preference.
         return (body, {"Preference-Applied": "respond-async"}) if asked_async else body
-    # OpenAI's answer waits for the images (WAIT_TIMEOUT); `Prefer: wait=N` bounds it: 202 with the task.
+    # OpenAI's answer waits for the images (IMAGE_WAIT_TIMEOUT, under the SDK's read timeout); `Prefer: wait=N`
+    # bounds it instead: 202 with the task.
     cfg = context.config()
     wait_s = preferred_wait_seconds(cfg.WAIT_TIMEOUT)
+    default_s = min(cfg.WAIT_TIMEOUT, cfg.IMAGE_WAIT_TIMEOUT)
     return blocking_answer(KIND, submit, tokens, prompt=req.prompt, response_format=fields["response_format"],
-                           wait_s=cfg.WAIT_TIMEOUT if wait_s is None else wait_s, quiet=wait_s is not None,
+                           wait_s=default_s if wait_s is None else wait_s, quiet=wait_s is not None,
                            applied=None if wait_s is None else f"wait={wait_s}")
 
 

@@ -229,3 +229,32 @@ def test_an_image_retry_whose_first_attempt_is_not_listed_yet_is_409_never_a_sec
     assert resp.headers["x-should-retry"] == "false" and image_generates(image_jimeng) == []
     state = client.get(f"/v1/images/tasks/{err['task_id']}", headers=auth("s"))
     assert state.status_code == 200 and state.get_json()["status"] == "pending"
+
+
+def test_a_blocking_image_answer_gives_up_before_the_openai_sdks_read_timeout_and_names_its_task(
+        app, client, monkeypatch):
+    """The SDK reads for 600 s, then retries twice: the image answer must end first, with the task id
+    and `x-should-retry: false`, so that a slow task is polled rather than submitted three times."""
+    from app.api import blocking
+    from config import Config
+
+    for name in ("WAIT_TIMEOUT", "IMAGE_WAIT_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    production = Config()
+    cfg = app.extensions["app_config"]
+    monkeypatch.setattr(cfg, "WAIT_TIMEOUT", production.WAIT_TIMEOUT)
+    monkeypatch.setattr(cfg, "IMAGE_WAIT_TIMEOUT", production.IMAGE_WAIT_TIMEOUT, raising=False)
+    waited, real_wait = [], blocking.wait_for_task
+
+    def wait_for_task(*args, timeout, **kwargs):
+        waited.append(timeout)
+        return real_wait(*args, timeout=0, **kwargs)     # the deadline, reached at once
+
+    monkeypatch.setattr(blocking, "wait_for_task", wait_for_task)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(HISTORY_URL, json=envelope({}))          # not listed yet: pending
+        rsps.post(GENERATE_URL, json=generate_answer(RID))
+        resp = client.post("/v1/images/generations", json={"prompt": "a slow fox"}, headers=auth("s"))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 504 and err["task_id"] and resp.headers["x-should-retry"] == "false"
+    assert waited and waited[0] < 600 <= production.WAIT_TIMEOUT
