@@ -12,8 +12,10 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.api.blocking import blocking_answer
+from app.api.openai_shapes import resolve_alias
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
+from app.jimeng.models import DEFAULT_IMAGE_MODEL
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest
@@ -63,7 +65,10 @@ def _submit(*, compose: bool):
     if not compose and references:
         raise errors.InvalidRequest("text to image takes no images; send them to /v1/images/compositions",
                                     param="images")
-    req = ImageRequest(prompt=fields["prompt"], model=fields["model"], ratio=fields["ratio"],
+    # OPENAI_MODEL_ALIASES (off by default): e.g. dall-e-3 -> "default", the region's default image model.
+    model = resolve_alias(fields["model"], context.config().OPENAI_MODEL_ALIASES, tokens[0].region.code,
+                          DEFAULT_IMAGE_MODEL)
+    req = ImageRequest(prompt=fields["prompt"], model=model, ratio=fields["ratio"],
                        resolution=fields["resolution"], count=fields["n"], negative_prompt=fields["negative_prompt"],
                        sample_strength=fields["sample_strength"], size=fields["size"], quality=fields["quality"],
                        references=references)

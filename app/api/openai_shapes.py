@@ -52,7 +52,8 @@ def check_seconds(seconds, model: VideoModel) -> int:
 
 def resolve_alias(name: str | None, aliases: Mapping[str, str], region: str,
                   defaults: Mapping[str, str]) -> str | None:
-    """An aliased model name -> ours; the target "default" means the region's default video model."""
+    """An aliased model name -> ours; the target "default" means the region's default model of the
+    route's kind (`defaults`: DEFAULT_VIDEO_MODEL on video routes, DEFAULT_IMAGE_MODEL on image routes)."""
     if name is None or name not in aliases:
         return name
     target = aliases[name]

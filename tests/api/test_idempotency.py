@@ -258,3 +258,21 @@ def test_a_blocking_image_answer_gives_up_before_the_openai_sdks_read_timeout_an
     err = resp.get_json()["error"]
     assert resp.status_code == 504 and err["task_id"] and resp.headers["x-should-retry"] == "false"
     assert waited and waited[0] < 600 <= production.WAIT_TIMEOUT
+
+
+# -- OPENAI_MODEL_ALIASES on the image routes (here beside the other OpenAI-client guarantees) ----------
+
+@pytest.mark.parametrize("route", IMAGE_ROUTES)
+def test_openai_image_model_names_are_refused_unless_aliased(app, client, image_jimeng, route):
+    def named(model: str):
+        body = {"prompt": "a fox", "model": model, "async": True}
+        if route != "/v1/images/generations":
+            body["images"] = [PNG_URI]
+        return client.post(route, json=body, headers=auth("s"))
+
+    refused = named("dall-e-3")
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "unsupported_model"
+    app.extensions["app_config"].OPENAI_MODEL_ALIASES = {"dall-e-3": "default", "gpt-image-1": "jimeng-4.0"}
+    assert named("dall-e-3").get_json()["model"] == "jimeng-5.0-pro"     # the region's default image model
+    assert named("gpt-image-1").get_json()["model"] == "jimeng-4.0"
+    assert named("jimeng-4.5").get_json()["model"] == "jimeng-4.5"      # our names pass untouched
