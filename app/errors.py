@@ -159,6 +159,7 @@ class NotImplementedUpstream(ServiceError):
 class StateUnavailable(ServiceError):
     code, http_status = "state_unavailable", 503
     default_message = "the service's shared state (Redis) cannot be reached; retry later"
+    retry_after = 5
 
 
 class UpstreamTimeout(ServiceError):

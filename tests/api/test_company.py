@@ -389,3 +389,16 @@ def test_per_account_metrics_name_the_label_never_the_session(client, jimeng):
     assert 'jimeng_api_pool_submits_total{account="a1",outcome="concurrency_limit"}' in text
     assert 'jimeng_api_pool_cooldowns_total{account="a1",reason="concurrency_limit"}' in text
     assert "sess-a1-secret" not in text and "sess-a2-secret" not in text
+
+
+# -- shared state out of reach -------------------------------------------------------------------
+def test_redis_out_of_reach_is_503_with_retry_after_and_nothing_submitted(files, clock, jimeng):
+    from app.shared_state import RedisState
+    from sandbox.stack import free_ports
+
+    down = RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")     # nothing listens there
+    client = build_app(files, clock, down).test_client()
+    resp = submit(client)
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
+    assert resp.headers["Retry-After"] == "5"
+    assert jimeng.generated == []
