@@ -41,16 +41,22 @@ http {{
 
 @contextlib.contextmanager
 def running_nginx(upstream: str, *, max_upload_mb: int, wait_timeout: int, submit_rate: str = "60r/m",
-                  startup_timeout: float = 15.0) -> Iterator[str]:
-    """nginx proxying to `upstream` (host:port); yields its base URL."""
+                  read_timeout: int | None = None, startup_timeout: float = 15.0) -> Iterator[str]:
+    """nginx proxying to `upstream` (host:port); yields its base URL.
+
+    `read_timeout` (seconds) replaces the rendered proxy_read_timeout, to make nginx give up first.
+    """
     prefix = Path(tempfile.mkdtemp(prefix="jimeng-nginx-"))
     prefix.chmod(0o755)   # nginx's workers run as an unprivileged user when we are root
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / sub).mkdir()
         (prefix / sub).chmod(0o777)
     (port,) = free_ports(1)
-    site = render(values(listen=f"{HOST}:{port}", upstream=upstream, max_upload_mb=max_upload_mb,
-                         wait_timeout=wait_timeout, submit_rate=submit_rate))
+    filled = values(listen=f"{HOST}:{port}", upstream=upstream, max_upload_mb=max_upload_mb,
+                    wait_timeout=wait_timeout, submit_rate=submit_rate)
+    if read_timeout is not None:
+        filled["JIMENG_READ_TIMEOUT"] = str(read_timeout)
+    site = render(filled)
     (prefix / "jimeng-api.conf").write_text(site)
     (prefix / "nginx.conf").write_text(MAIN_CONF.format(prefix=prefix))
     log = (prefix / "stdout.log").open("wb")

@@ -1,8 +1,8 @@
 """The documented deployment: Debian's nginx, configured by deploy/nginx.conf, in front of gunicorn.
 
 The main flows go through it: submit, poll, batch, content with Range, a 20 MB upload, blocking
-mode past nginx's 60 s default, nginx's own errors in our JSON shape, and slow clients that must
-not hold up anyone else.
+mode past nginx's 60 s default, nginx's own errors in our JSON shape (413, 429, 502, 504), and
+slow clients that must not hold up anyone else.
 """
 from __future__ import annotations
 
@@ -145,6 +145,41 @@ def test_nginx_own_502_is_our_json_error_when_the_service_is_gone(gateway):
             resp = requests.get(f"{url}/v1/models", timeout=TIMEOUT)
     assert resp.status_code == 502 and resp.headers["Content-Type"].startswith("application/json")
     assert resp.json()["error"]["code"] == "service_unavailable" and resp.headers["Retry-After"] == "5"
+
+
+def test_a_burst_of_submits_gets_nginx_own_429_in_our_json_shape(gateway, http):
+    # A gateway of its own (its own limit_req zone): the shared one's other tests submit freely.
+    # 1 r/m with nginx.conf's burst of 20: the first 21 submits pass, the rest are nginx's 429.
+    with running_nginx(urlsplit(gateway.stack.service_url).netloc, max_upload_mb=MAX_UPLOAD_MB,
+                       wait_timeout=WAIT_TIMEOUT, submit_rate="1r/m") as url:
+        # OpenAI's create, POST /v1/videos: a submit like the others. Invalid bodies: the service
+        # answers 400 at once and starts nothing, but each one still counts against the limit.
+        statuses = [http.post(f"{url}/v1/videos", json={"seconds": "nope"}, timeout=TIMEOUT).status_code
+                    for _ in range(24)]
+        limited = http.post(f"{url}/v1/images/compositions", json={}, headers={"X-Request-Id": "rid-429"},
+                            timeout=TIMEOUT)
+        listed = http.get(f"{url}/v1/videos", timeout=TIMEOUT)       # the list shares the path: never limited
+    assert 429 not in statuses[:21] and statuses[21:] == [429, 429, 429], statuses
+    assert limited.status_code == 429 and limited.headers["Content-Type"].startswith("application/json")
+    assert limited.headers["Retry-After"] == "5" and limited.headers["X-Request-Id"] == "rid-429"
+    error = limited.json()["error"]
+    assert error["code"] == "rate_limited" and error["request_id"] == "rid-429" and "param" in error
+    assert listed.status_code != 429, listed.text
+
+
+def test_nginx_own_504_is_our_json_error_when_the_service_answers_too_late(gateway, http):
+    # proxy_read_timeout shortened to 2 s; the service waits (Prefer: wait) on a task queued for 6 s.
+    with running_nginx(urlsplit(gateway.stack.service_url).netloc, max_upload_mb=MAX_UPLOAD_MB,
+                       wait_timeout=WAIT_TIMEOUT, read_timeout=2) as url:
+        started = time.monotonic()
+        resp = http.post(f"{url}/v1/videos", json={"prompt": "[sandbox:queue=6] [sandbox:generate=1] late tide"},
+                         headers={"Prefer": "wait", "X-Request-Id": "rid-504"}, timeout=TIMEOUT)
+        took = time.monotonic() - started
+    assert resp.status_code == 504 and resp.headers["Content-Type"].startswith("application/json"), resp.text
+    assert 1.5 < took < 6, took
+    assert resp.headers["X-Request-Id"] == "rid-504"
+    error = resp.json()["error"]
+    assert error["code"] == "gateway_timeout" and error["request_id"] == "rid-504" and "param" in error
 
 
 def slow_header_connections(host: str, port: int, count: int, stack: ExitStack) -> list[socket.socket]:
