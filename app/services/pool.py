@@ -100,6 +100,12 @@ def parse_accounts(raw: object, allowlist: ProxyAllowlist,
     return tuple(accounts)
 
 
+@dataclass(frozen=True)
+class _LostAnswer:
+    """What `slot_name` reads of a submit whose answer was lost: the task id that finds it by submit id."""
+    task_id: str
+
+
 class _Pick:
     """The `choose` of one submit attempt: takes a slot on the best eligible account it is offered.
 
@@ -138,7 +144,9 @@ class AccountPool:
     def submit(self, attempt: Callable[[Sequence[Token], Callable[[Sequence[Token]], Token]], T],
                slot_name: Callable[[T, Token], str | None]) -> T:
         """Run `attempt(tokens, choose)` on the pool, moving to the next account on refusals that
-        created nothing; the chosen account's slot then belongs to the task `slot_name` names."""
+        created nothing; the chosen account's slot then belongs to the task `slot_name` names
+        (given the result, or for a submit that may have reached Jimeng an object whose only
+        attribute is the error's `task_id`)."""
         excluded: set[str] = set()
         while True:
             accounts = [a for a in self.accounts() if a.label not in excluded]
@@ -152,8 +160,10 @@ class AccountPool:
                 if account is None:
                     raise
                 if "task_id" in exc.extra:
-                    # May have reached Jimeng: the slot stays taken until the reservation runs out.
+                    # May have reached Jimeng: the slot becomes the task's (found by its submit id),
+                    # so it counts until a query or a sweep sees it finished, or the task timeout.
                     metrics.pool_submit(account.label, "maybe_created")
+                    self._keep_slot(account, pick, slot_name(_LostAnswer(exc.extra["task_id"]), account.token))
                     self.note_error(account, exc)
                     raise
                 if "upstream_code" in exc.extra or isinstance(exc, errors.TokenInvalid):
@@ -176,8 +186,14 @@ class AccountPool:
                     pick.release()      # not a new task on this account (an earlier one answered)
                 else:
                     metrics.pool_submit(account.label, "accepted")
-                    self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
+                    self._keep_slot(account, pick, name)
             return result
+
+    def _keep_slot(self, account: Account, pick: _Pick, name: str | None) -> None:
+        """The reservation becomes the task `name` (its upstream id), counted until the task timeout."""
+        if name is None:
+            return
+        self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
 
     def _fails_over(self, exc: errors.ServiceError) -> bool:
         if "upstream_code" not in exc.extra and not isinstance(exc, errors.TokenInvalid):

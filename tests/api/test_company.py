@@ -14,7 +14,8 @@ import pytest
 import requests
 import responses
 
-from app import create_app
+from app import create_app, errors
+from app.services.pool import RESERVATION_SECONDS
 from tests.conftest import UPSTREAM
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, queued_record
 
@@ -60,14 +61,17 @@ class FakeJimeng:
         session = self.session(request)
         if self.refuse.get(session) == "cut":
             raise requests.ConnectionError("connection reset after sending")
-        if session in self.refuse:
+        if session in self.refuse and self.refuse[session] != "lost":
             return 200, {}, json.dumps(envelope(None, ret=self.refuse[session], errmsg="refused"))
         self.seq += 1
         self.generated.append(session)
+        self.last_submit_id = json.loads(request.body)["submit_id"]
         self.ids.append(str(self.seq))
         sent = json.loads(request.body)
         submit_id = sent["submit_id"]
         self.by_submit_id[submit_id] = (session, str(self.seq), sent.get("metrics_extra", ""))
+        if self.refuse.get(session) == "lost":
+            raise requests.ConnectionError("connection reset after Jimeng created the task")
         return 200, {}, json.dumps(generate_answer(str(self.seq), submit_id))
 
     def finish_all(self) -> None:
@@ -80,7 +84,8 @@ class FakeJimeng:
         for submit_id in body.get("submit_ids", []):
             session, history_id, metrics = self.by_submit_id.get(submit_id, (None, None, None))
             if session == self.session(request):
-                records[submit_id] = {**queued_record(history_id), "submit_id": submit_id, "metrics_extra": metrics}
+                record = finished_record(history_id) if history_id in self.finished else queued_record(history_id)
+                records[submit_id] = {**record, "submit_id": submit_id, "metrics_extra": metrics}
         return 200, {}, json.dumps(envelope(records))
 
     def credit(self, request):
@@ -317,6 +322,22 @@ def test_a_submit_that_may_have_reached_jimeng_is_not_moved(client, jimeng):
     assert generate_calls(jimeng) == 1
     rows = client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]
     assert sum(r["running"] for r in rows) == 1         # the maybe-task still counts against its account
+
+
+def test_a_submit_whose_answer_was_lost_counts_until_its_task_is_seen_finished(client, jimeng, clock, shared_state):
+    jimeng.refuse.update({"sess-a1-secret": "lost", "sess-a2-secret": "lost"})
+    resp = submit(client)
+    assert resp.status_code == 503 and len(jimeng.generated) == 1        # Jimeng has it; we never heard
+    task = resp.get_json()["error"]["task_id"]
+    owner = "a1" if jimeng.generated[0] == "sess-a1-secret" else "a2"
+    clock.advance(RESERVATION_SECONDS + 60)                              # a mere reservation would be gone
+    assert shared_state.slots(f"slots:{owner}", clock()) == [jimeng.last_submit_id]
+    assert client.get(f"/v1/videos/tasks/{task}", headers=bearer(KEY_A)).get_json()["status"] != "completed"
+    rows = {r["label"]: r for r in client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]}
+    assert rows[owner]["running"] == 1
+    jimeng.finish_all()
+    assert client.get(f"/v1/videos/tasks/{task}", headers=bearer(KEY_A)).get_json()["status"] == "completed"
+    assert shared_state.slots(f"slots:{owner}", clock()) == []
 
 
 def test_queries_route_to_the_submitting_account(client, jimeng):
