@@ -69,7 +69,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
         with state.sessions.admission:   # the parallel check and the create are one step
             state.sessions.check_parallel(caller.session_id, state.records.running(caller.session_id, now))
             # Charged last, right before the task exists: every refusal above charges nothing.
-            state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count))
+            state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count, draft.model_key))
             record = state.records.create(caller, body, draft, scenario, now, logid,
                                           state.settings.queue_seconds, state.settings.generate_seconds)
         return {"aigc_data": render(record, now, request.host_url, state.media),

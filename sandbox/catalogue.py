@@ -90,19 +90,24 @@ class ImageModel:
     regions: frozenset[str]
     resolutions: frozenset[str]
     own_4k_sizes: bool = False        # keeps ratio codes 1..8 at 4k (nanobananapro, protocol 6.2)
+    credits: int = 1                  # per image (update 4.2, CN figures; see IMAGE_MODELS)
+    intelligent_ratio: bool = False   # may leave image_ratio out (protocol 6.2, 6.3)
 
 
 _IMG_4X = frozenset({"2k", "4k"})
 _IMG_ALL_RES = frozenset({"1k", "2k", "4k"})
 # Protocol 6.1 and the 2026 update 4.2 (newer), keyed by the upstream `model` (= extend.root_model).
+# Credits per image, update 4.2: 5.0 Pro 8 and 5.0 Lite 3 (figures given at 2k only, charged at every
+# resolution), 4.x 4, 3.x and 2.0 Pro 1; the abroad-only models have benefit keys but no figure, so
+# they keep the sandbox's own 1. `intelligent_ratio` takes effect only for 4.0/4.1/4.5/4.6/5.0 (6.2).
 IMAGE_MODELS: dict[str, ImageModel] = {
-    "high_aes_general_v50p_large": ImageModel(ALL, frozenset({"1.5k", "2k", "4k"})),     # 5.0 Pro
-    "high_aes_general_v50": ImageModel(ALL, _IMG_4X),                                    # 5.0 Lite
-    "high_aes_general_v43": ImageModel(ALL, _IMG_4X),                                    # 4.7
-    "high_aes_general_v42": ImageModel(ALL, _IMG_4X),
-    "high_aes_general_v40l": ImageModel(ALL, _IMG_4X),
-    "high_aes_general_v41": ImageModel(ALL, _IMG_4X),
-    "high_aes_general_v40": ImageModel(ALL, _IMG_4X),
+    "high_aes_general_v50p_large": ImageModel(ALL, frozenset({"1.5k", "2k", "4k"}), credits=8),   # 5.0 Pro
+    "high_aes_general_v50": ImageModel(ALL, _IMG_4X, credits=3, intelligent_ratio=True),        # 5.0 Lite
+    "high_aes_general_v43": ImageModel(ALL, _IMG_4X, credits=4),                                # 4.7
+    "high_aes_general_v42": ImageModel(ALL, _IMG_4X, credits=4, intelligent_ratio=True),        # 4.6
+    "high_aes_general_v40l": ImageModel(ALL, _IMG_4X, credits=4, intelligent_ratio=True),       # 4.5
+    "high_aes_general_v41": ImageModel(ALL, _IMG_4X, credits=4, intelligent_ratio=True),        # 4.1
+    "high_aes_general_v40": ImageModel(ALL, _IMG_4X, credits=4, intelligent_ratio=True),        # 4.0
     "high_aes_general_v30l_art_fangzhou:general_v3.0_18b": ImageModel(CN, frozenset({"1k", "2k"})),
     "high_aes_general_v30l_art:general_v3.0_18b": ImageModel(ALL - CN, frozenset({"1k", "2k"})),
     "high_aes_general_v30l:general_v3.0_18b": ImageModel(ALL, frozenset({"1k", "2k"})),
@@ -118,6 +123,28 @@ IMAGE_RESOLUTIONS = frozenset({"1k", "1.5k", "2k", "4k"})
 # image_ratio code -> (width, height) shape: the captured table (update 4.2); 4k adds 100 (6.2).
 IMAGE_RATIO_CODES = {1: (1, 1), 2: (3, 4), 3: (16, 9), 4: (4, 3), 5: (9, 16), 6: (2, 3), 7: (3, 2), 8: (21, 9)}
 RATIO_TOLERANCE = 0.04            # width/height may differ this much from the code's shape (rounding)
+
+
+def _with_mirrors(*sizes: tuple[int, int]) -> frozenset[tuple[int, int]]:
+    return frozenset(sizes) | frozenset((h, w) for w, h in sizes)
+
+
+# width x height each resolution_type may carry. 1k: iptag's table (protocol 6.2, 3:4 / 4:3 rows
+# swapped as printed) and [ZN]'s 3.x sizes (update 4.2); 1.5k: [ZN]'s 5.0 Pro sizes; 2k and 4k:
+# protocol 6.2, which the update keeps.
+IMAGE_SIZES: dict[str, frozenset[tuple[int, int]]] = {
+    "1k": _with_mirrors((1024, 1024), (1024, 768), (1024, 576), (1024, 682), (1195, 512),
+                        (1328, 1328), (1664, 936), (1472, 1104), (2016, 846)),
+    "1.5k": _with_mirrors((1536, 1536), (1920, 1080), (1728, 1296), (2268, 972)),
+    "2k": _with_mirrors((2048, 2048), (2304, 1728), (2560, 1440), (2496, 1664), (3024, 1296)),
+    "4k": _with_mirrors((4096, 4096), (4608, 3456), (5120, 2880), (4992, 3328), (6048, 2592)),
+}
+OWN_4K_SIZES = _with_mirrors((4096, 4096), (4693, 3520), (5404, 3040), (4992, 3328), (6197, 2656))  # 6.2
+# At 1k and 1.5k the sources disagree (iptag vs [ZN]) or list no size for some ratios (3:2 / 2:3 in
+# [ZN]), and the server normalises what it gets ([DB]: 1024x576 at 1k came back 1280x720). There a
+# size of the code's shape is taken when its pixel count lies within the listed sizes' range; at 2k
+# and 4k (one table, every ratio listed) only a listed size is.
+NORMALISED_RESOLUTIONS = frozenset({"1k", "1.5k"})
 GEN_COUNT = (1, 8)                # abilities.gen_option.gen_count ([MJ], [ZN] v1.2.7)
 IMAGES_WITHOUT_COUNT = 4          # without gen_count the server made 4 images (update 4.2)
 IMAGES_PER_ROUND = 4              # results arrive in rounds of up to 4 (protocol 6.4)

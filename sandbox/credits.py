@@ -19,21 +19,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sandbox import catalogue
 from sandbox.envelope import Refusal
 
 DAILY_CREDITS = 60                 # [ZN]/[MJ] quote 60-80 a day
 VIDEO_CREDITS_PER_SECOND = 5       # the sandbox's own price; Jimeng's varies by model (update 7)
-IMAGE_CREDITS = 1                  # per image
+IMAGE_CREDITS = 1                  # per image of a model without a price of its own
 RET_NO_CREDIT_2026 = "1006"
 RET_PARAM_ERROR = "34010100"       # protocol 10: credit_receive "param error"
 NO_CREDIT_KEY = "web_dre_m10n_generate_popup_credit_ininsufficient_title"
 NO_CREDIT_MESSAGE = "Not enough credits left (or no relevant benefits)"
 
 
-def price(kind: str, duration_ms: int, count: int = 1) -> int:
-    """Images: per image made (gen_count, update 4.2); videos: per started second."""
+def price(kind: str, duration_ms: int, count: int = 1, model_key: str = "") -> int:
+    """Images: per image made (gen_count), at the model's price (update 4.2, sandbox/catalogue.py);
+    videos: per started second."""
     if kind == "image":
-        return IMAGE_CREDITS * count
+        model = catalogue.IMAGE_MODELS.get(model_key)
+        return (model.credits if model else IMAGE_CREDITS) * count
     return VIDEO_CREDITS_PER_SECOND * max(1, math.ceil(duration_ms / 1000))
 
 

@@ -234,7 +234,7 @@ class _Reader:
         for name in ("prompt", "negative_prompt"):
             if not isinstance(core.get(name), str):
                 raise bad(f"core_param.{name} must be a string")
-        _check_image_size(core, key, model)
+        _check_image_size(core, key, model, mode)
         return Draft("image", mode, key, 0, (core["prompt"],), tuple(self.uris), count=count,
                      references=references)
 
@@ -265,9 +265,10 @@ def _gen_count(abilities: dict) -> int:
     return count
 
 
-def _check_image_size(core: dict, key: str, model: catalogue.ImageModel) -> None:
-    """resolution_type offered by the model, a known image_ratio code of the right resolution, and a
-    width x height of the code's shape."""
+def _check_image_size(core: dict, key: str, model: catalogue.ImageModel, mode: str) -> None:
+    """resolution_type offered by the model, a width x height of that resolution (the size table),
+    and a known image_ratio code of the right resolution whose shape the size has. Text to image may
+    leave image_ratio out only with intelligent_ratio on a model where it takes effect (6.2, 6.3)."""
     size = _dig(core, "large_image_info")
     for name in ("width", "height"):
         if not isinstance(size.get(name), int) or isinstance(size.get(name), bool) or size[name] <= 0:
@@ -275,8 +276,12 @@ def _check_image_size(core: dict, key: str, model: catalogue.ImageModel) -> None
     resolution = size.get("resolution_type")
     if resolution not in model.resolutions:
         raise bad(f"resolution_type {resolution!r} is not one of {sorted(model.resolutions)} for {key}")
+    _check_size_of_resolution(size["width"], size["height"], resolution, model)
     if "image_ratio" not in core:
-        return              # text to image with intelligent_ratio: the server picks (6.3)
+        if mode == "generate" and core.get("intelligent_ratio") is True and model.intelligent_ratio:
+            return          # the server picks the ratio (6.3)
+        raise bad(f"core_param.image_ratio is required for {key}: intelligent_ratio only stands in for it in "
+                  f"text to image with the 4.0/4.1/4.5/4.6/5.0 models, when true")
     code = core["image_ratio"]
     high_codes = resolution == "4k" and not model.own_4k_sizes
     base = code - 100 if high_codes and isinstance(code, int) else code
@@ -286,6 +291,22 @@ def _check_image_size(core: dict, key: str, model: catalogue.ImageModel) -> None
     w, h = catalogue.IMAGE_RATIO_CODES[base]
     if abs(size["width"] / size["height"] / (w / h) - 1) > catalogue.RATIO_TOLERANCE:
         raise bad(f"large_image_info {size['width']}x{size['height']} is not the {w}:{h} of image_ratio {code}")
+
+
+def _check_size_of_resolution(width: int, height: int, resolution: str, model: catalogue.ImageModel) -> None:
+    """The size must be one the size table gives this resolution (the model's own at 4k where it has
+    them); at 1k and 1.5k, any size within the listed sizes' pixel range (the server normalises)."""
+    listed = catalogue.OWN_4K_SIZES if resolution == "4k" and model.own_4k_sizes else \
+        catalogue.IMAGE_SIZES[resolution]
+    if (width, height) in listed:
+        return
+    if resolution in catalogue.NORMALISED_RESOLUTIONS:
+        low, high = min(w * h for w, h in listed), max(w * h for w, h in listed)
+        if low <= width * height <= high:
+            return
+        raise bad(f"large_image_info {width}x{height} is not a {resolution} size ({low}..{high} pixels)")
+    raise bad(f"large_image_info {width}x{height} is not a {resolution} size (one of "
+              f"{', '.join(f'{w}x{h}' for w, h in sorted(listed))})")
 
 
 def _video_mode(draft: dict, given: dict) -> str:

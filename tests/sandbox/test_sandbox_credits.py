@@ -60,7 +60,8 @@ def test_each_accepted_generate_deducts_and_refusals_deduct_nothing(jimeng, clie
     assert refused["data"]["fail_code"] == "1006"
     assert balance(jimeng, "sess-pay")["credit"]["purchase_credit"] == 5
     assert [r["session"] for r in client.get("/_sandbox/records").get_json()["records"]].count(fp) == 1
-    assert jimeng.submit(image_body(), session="sess-pay")["ret"] == "0"                  # 4 images: 4 credits
+    three = image_body(model="high_aes_general_v30l:general_v3.0_18b", resolution="1k", size=(1328, 1328))
+    assert jimeng.submit(three, session="sess-pay")["ret"] == "0"       # 4 images of 3.0 at 1 credit: 4
     assert balance(jimeng, "sess-pay")["credit"]["purchase_credit"] == 1
 
 

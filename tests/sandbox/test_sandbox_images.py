@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sandbox import credits
 from tests.sandbox.test_sandbox_credits import balance, set_credits
 from tests.sandbox.wire import image_body
 
@@ -26,6 +27,14 @@ def record(jimeng, history_id) -> dict:
 
 def urls(rec: dict) -> list[str]:
     return [item["image"]["large_images"][0]["image_url"] for item in rec["item_list"]]
+
+
+def image_body_in(*, workspace=None, **kwargs) -> dict:
+    """An image body; abroad ones carry the account's workspace id in `extend`."""
+    body = image_body(**kwargs)
+    if workspace is not None:
+        body["extend"]["workspace_id"] = workspace
+    return body
 
 
 def with_draft(body: dict, change) -> dict:
@@ -118,7 +127,95 @@ def test_content_policy_failure_carries_its_fail_code(jimeng, clock):
     assert failed["fail_starling_message"]
 
 
-def test_an_image_task_charges_one_credit_per_image_asked_for(jimeng, client):
-    set_credits(client, "sess-img", 10)
-    accepted(jimeng, image_body(gen_count=3), session="sess-img")
-    assert balance(jimeng, "sess-img")["credit"]["purchase_credit"] == 7
+@pytest.mark.parametrize("key, resolution, size, per_image", [
+    ("high_aes_general_v50p_large", "2k", (2048, 2048), 8),      # 5.0 Pro: 8 at 2k (update 4.2)
+    ("high_aes_general_v50p_large", "1.5k", (1536, 1536), 8),    # no other figure: the 2k one
+    ("high_aes_general_v50", "2k", (2048, 2048), 3),             # 5.0 Lite
+    ("high_aes_general_v43", "2k", (2048, 2048), 4),             # 4.7
+    ("high_aes_general_v40l", "2k", (2048, 2048), 4),            # 4.5
+    ("high_aes_general_v30l:general_v3.0_18b", "1k", (1328, 1328), 1),
+    ("high_aes_general_v20_L:general_v2.0_L", "1k", (1328, 1328), 1),
+])
+def test_an_image_task_charges_the_models_price_per_image_asked_for(jimeng, client, key, resolution, size,
+                                                                     per_image):
+    set_credits(client, "sess-img", 100)
+    accepted(jimeng, image_body(model=key, resolution=resolution, size=size, gen_count=3), session="sess-img")
+    assert balance(jimeng, "sess-img")["credit"]["purchase_credit"] == 100 - 3 * per_image
+
+
+def test_a_model_without_a_published_price_costs_the_sandboxs_own_one_credit():
+    assert credits.price("image", 0, 5, "gpt_image_2") == 5
+    assert credits.price("image", 0, 2, "not-a-model") == 2
+
+
+def test_an_image_task_the_account_cannot_pay_at_the_models_price_is_1006(jimeng, client):
+    set_credits(client, "sess-img", 15)
+    answer = jimeng.submit(image_body(model="high_aes_general_v50p_large", gen_count=2), session="sess-img")
+    assert answer["ret"] == "1006" and "costs 16" in answer["errmsg"]
+    assert balance(jimeng, "sess-img")["credit"]["purchase_credit"] == 15
+
+
+# -- sizes belong to their resolution (protocol 6.2, update 4.2) ---------------------------------
+
+@pytest.mark.parametrize("kwargs", [
+    {"resolution": "4k", "size": (1328, 1328), "ratio_code": 101},       # a 1k size labelled 4k
+    {"resolution": "2k", "size": (1328, 1328), "ratio_code": 1},         # a 1k size labelled 2k
+    {"resolution": "2k", "size": (4096, 4096), "ratio_code": 1},         # a 4k size labelled 2k
+    {"resolution": "2k", "size": (2560, 1430), "ratio_code": 3},         # near 16:9, but no 2k size
+    {"model": "high_aes_general_v50p_large", "resolution": "1.5k", "size": (2048, 2048)},
+    {"model": "high_aes_general_v30l:general_v3.0_18b", "resolution": "1k", "size": (2048, 2048)},
+])
+def test_a_size_of_another_resolution_is_refused(jimeng, kwargs):
+    assert f"is not a {kwargs['resolution']} size" in refused(jimeng, image_body(**kwargs))
+
+
+@pytest.mark.parametrize("key, resolution, size, code", [
+    ("high_aes_general_v30l:general_v3.0_18b", "1k", (1024, 576), 3),      # iptag's 1k row
+    ("high_aes_general_v30l:general_v3.0_18b", "1k", (1280, 720), 3),      # normalised ([DB]), not listed
+    ("high_aes_general_v30l:general_v3.0_18b", "1k", (1584, 1056), 7),     # 3:2 [ZN] does not list
+    ("high_aes_general_v50p_large", "1.5k", (1248, 1872), 6),              # 2:3 [ZN] does not list
+    ("high_aes_general_v50p_large", "4k", (3328, 4992), 106),
+])
+def test_sizes_of_the_table_and_normalised_1k_sizes_are_accepted(jimeng, key, resolution, size, code):
+    accepted(jimeng, image_body(model=key, resolution=resolution, size=size, ratio_code=code))
+
+
+@pytest.mark.parametrize("size, code, ok", [((6197, 2656), 8, True), ((3520, 4693), 2, True),
+                                            ((5120, 2880), 3, False)])   # the others' 4k size is not its own
+def test_nanobananapro_at_4k_takes_its_own_sizes_only(jimeng, size, code, ok):
+    body = image_body_in(model="gemini_3_image_pro", resolution="4k", size=size, ratio_code=code, aid=513641,
+                         workspace=jimeng.workspace_id(region="hk"))
+    if ok:
+        accepted(jimeng, body, region="hk")
+    else:
+        assert "is not a 4k size" in refused(jimeng, body, region="hk")
+
+
+# -- image_ratio is required unless intelligent_ratio stands in for it (protocol 6.2, 6.3) -------
+
+def without_ratio(body: dict, *, intelligent: bool, ability: str = "generate") -> dict:
+    def change(component):
+        core = component["abilities"][ability]["core_param"]
+        del core["image_ratio"]
+        core["intelligent_ratio"] = intelligent
+    return with_draft(body, change)
+
+
+@pytest.mark.parametrize("key", ["high_aes_general_v40", "high_aes_general_v41", "high_aes_general_v40l",
+                                 "high_aes_general_v42", "high_aes_general_v50"])
+def test_text_to_image_with_intelligent_ratio_may_leave_image_ratio_out(jimeng, key):
+    accepted(jimeng, without_ratio(image_body(model=key), intelligent=True))
+
+
+@pytest.mark.parametrize("key, intelligent", [
+    ("high_aes_general_v40l", False),             # intelligent_ratio false: the code is needed
+    ("high_aes_general_v43", True),               # 4.7: intelligent_ratio takes no effect
+    ("high_aes_general_v50p_large", True),        # 5.0 Pro: neither
+])
+def test_text_to_image_without_image_ratio_is_refused_otherwise(jimeng, key, intelligent):
+    assert "image_ratio is required" in refused(jimeng, without_ratio(image_body(model=key), intelligent=intelligent))
+
+
+def test_even_without_image_ratio_the_size_must_be_of_its_resolution(jimeng):
+    body = without_ratio(image_body(resolution="4k", size=(2048, 2048)), intelligent=True)
+    assert "not a 4k size" in refused(jimeng, body)
