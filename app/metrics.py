@@ -50,7 +50,8 @@ def request_answered(method: str, route: str, status: int, seconds: float) -> No
 
 
 def upstream_call(endpoint: str, outcome: str, seconds: float) -> None:
-    """`outcome`: ok, ret_error, rate_limited, http_error, timeout or unreachable."""
+    """`outcome`: ok, ret_error, rate_limited, unavailable, timeout or bad_answer. Direct calls and
+    the browser transport's both count here."""
     UPSTREAM_CALLS.labels(endpoint, outcome).inc()
     UPSTREAM_SECONDS.labels(endpoint).observe(seconds)
 
@@ -64,7 +65,8 @@ def task_state_seen(kind: str, status: str) -> None:
 
 
 def browser_transport_used(endpoint: str, outcome: str) -> None:
-    """For the browser transport: one call it carried (outcome e.g. ok, error, unavailable)."""
+    """For the browser transport: one call it carried, also counted by `upstream_call` (its time
+    is there). `outcome` as there; unavailable includes no usable browser."""
     BROWSER_TRANSPORT.labels(endpoint, outcome).inc()
 
 

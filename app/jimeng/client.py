@@ -236,9 +236,20 @@ class JimengClient:
             locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
             proxy=token.proxy, timeout=self.browser_timeout)
         t0 = time.monotonic()
-        status, text = self.browser.fetch(call)
-        log.debug("upstream %s via browser -> HTTP %s in %.0f ms", path, status, (time.monotonic() - t0) * 1000)
-        return self._answer(path, status, None, text)
+        outcome = "ok"
+        try:
+            status, text = self.browser.fetch(call)
+            log.debug("upstream %s via browser -> HTTP %s in %.0f ms", path, status, (time.monotonic() - t0) * 1000)
+            return self._answer(path, status, None, text)
+        except BaseException as exc:
+            # No browser to carry it is "unavailable", like a Jimeng that cannot be reached.
+            outcome = "unavailable" if isinstance(exc, errors.BrowserUnavailable) else \
+                _OUTCOMES.get(type(exc), "bad_answer")
+            raise
+        finally:
+            # Counted like a direct call (by endpoint and outcome, with its time), and as the browser's.
+            metrics.upstream_call(path, outcome, time.monotonic() - t0)
+            metrics.browser_transport_used(path, outcome)
 
     def _should_retry(self, attempt: int, attempts: int, started: float) -> bool:
         if attempt >= attempts:
