@@ -164,7 +164,10 @@ class AccountPool:
                     # so it counts until a query or a sweep sees it finished, or the task timeout.
                     metrics.pool_submit(account.label, "maybe_created")
                     self._keep_slot(account, pick, slot_name(_LostAnswer(exc.extra["task_id"]), account.token))
-                    self.note_error(account, exc)
+                    try:
+                        self.note_error(account, exc)
+                    except errors.StateUnavailable:
+                        pass            # the client must get this error: it carries the task id
                     raise
                 if "upstream_code" in exc.extra or isinstance(exc, errors.TokenInvalid):
                     metrics.pool_submit(account.label, exc.code)
@@ -190,10 +193,18 @@ class AccountPool:
             return result
 
     def _keep_slot(self, account: Account, pick: _Pick, name: str | None) -> None:
-        """The reservation becomes the task `name` (its upstream id), counted until the task timeout."""
+        """The reservation becomes the task `name` (its upstream id), counted until the task timeout.
+
+        Jimeng may have the task already (and charged it): a state backend failing now must not
+        turn that into an answer without its task id, which a client would resubmit. The slot then
+        stays a reservation (it still counts, for RESERVATION_SECONDS)."""
         if name is None:
             return
-        self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
+        try:
+            self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
+        except errors.StateUnavailable as exc:
+            log.warning("could not hand the account's slot to its task; the reservation counts until it "
+                        "expires", extra={"account": account.label, "code": exc.code})
 
     def _fails_over(self, exc: errors.ServiceError) -> bool:
         if "upstream_code" not in exc.extra and not isinstance(exc, errors.TokenInvalid):

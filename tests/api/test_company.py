@@ -340,6 +340,49 @@ def test_a_submit_whose_answer_was_lost_counts_until_its_task_is_seen_finished(c
     assert shared_state.slots(f"slots:{owner}", clock()) == []
 
 
+class WritesFailAfterTake:
+    """A state backend that goes away between taking a slot and handing it to the task (reads still work,
+    so the test can look at what stayed)."""
+
+    def __init__(self, inner) -> None:
+        self._inner, self.down = inner, False
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def take_slot(self, *args) -> bool:
+        taken = self._inner.take_slot(*args)
+        self.down = taken
+        return taken
+
+    def rename_slot(self, *args) -> None:
+        raise errors.StateUnavailable()
+
+    def put(self, *args) -> None:
+        if self.down:
+            raise errors.StateUnavailable()
+        self._inner.put(*args)
+
+
+@pytest.mark.parametrize("answer", ["accepted", "lost"])
+def test_a_state_failure_after_jimeng_took_the_task_still_answers_its_task_id(files, clock, shared_state, jimeng,
+                                                                            caplog, answer):
+    client = build_app(files, clock, WritesFailAfterTake(shared_state)).test_client()
+    if answer == "lost":
+        jimeng.refuse.update({"sess-a1-secret": "lost", "sess-a2-secret": "lost"})
+    resp = submit(client)
+    # Not a 503 state_unavailable without a task id: the client (or its SDK) would submit and pay again.
+    if answer == "accepted":
+        assert resp.status_code == 200 and resp.get_json()["task_id"]
+    else:
+        assert resp.status_code == 503 and resp.get_json()["error"]["code"] != "state_unavailable"
+        assert resp.get_json()["error"]["task_id"]
+    assert len(jimeng.generated) == 1
+    assert "could not hand the account's slot to its task" in caplog.text
+    rows = client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]
+    assert sum(r["running"] for r in rows) == 1                          # the reservation still counts
+
+
 def test_queries_route_to_the_submitting_account(client, jimeng):
     task = submit(client).get_json()["task_id"]
     first = jimeng.generated[0]
