@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 RESERVATION_SECONDS = 900      # a slot held while a submit uploads media, before it has a task id
 SWEEP_EVERY_SECONDS = 15       # a full account's running tasks are looked up at most this often
+CREDITS_RETRY_SECONDS = 30     # a balance that could not be read is not asked again sooner (at most credits_ttl)
 _KEEP_SECONDS = 7 * 24 * 3600  # how long cooldowns, balances and last errors stay stored at most
 
 
@@ -278,18 +279,27 @@ class AccountPool:
         return float(raw) if raw else 0.0
 
     def credits(self, account: Account, now: float) -> int | None:
-        """The cached balance, refreshed when older than credits_ttl; None when it cannot be known."""
+        """The cached balance, refreshed when older than credits_ttl; None when it cannot be known.
+
+        A failed read is remembered too (for CREDITS_RETRY_SECONDS, across workers): while the
+        credit endpoint fails, submits do not each wait for it to fail again."""
         raw = self.state.get(f"credits:{account.label}")
         if raw:
             total, fetched = raw.split("|")
             if now - float(fetched) < self.settings.credits_ttl:
                 return int(total)
+        retry = min(CREDITS_RETRY_SECONDS, self.settings.credits_ttl)
+        failed_at = self.state.get(f"credits-failed:{account.label}")
+        if failed_at and now - float(failed_at) < retry:
+            return None
         try:
             balance = credits_of(self.client, account.token)
             # Abroad, claimed daily credits can show only as expiring while `credit` says 0.
             total = balance.total or balance.expiring
         except errors.ServiceError as exc:
             self.note_error(account, exc)
+            if retry > 0:
+                self.state.put(f"credits-failed:{account.label}", str(now), retry)
             return None
         self.state.put(f"credits:{account.label}", f"{total}|{now}", _KEEP_SECONDS)
         return total

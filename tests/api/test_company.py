@@ -15,7 +15,7 @@ import requests
 import responses
 
 from app import create_app, errors
-from app.services.pool import RESERVATION_SECONDS
+from app.services.pool import CREDITS_RETRY_SECONDS, RESERVATION_SECONDS
 from tests.conftest import UPSTREAM
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, queued_record
 
@@ -47,6 +47,8 @@ class FakeJimeng:
         self.ids: list[str] = []                  # history id of each accepted generate
         self.by_submit_id: dict[str, tuple[str, str, str]] = {}
         self.credit_calls = 0
+        self.credit_sessions: list[str] = []      # session of each balance read
+        self.credit_broken: set[str] = set()      # sessions whose balance read fails
         self.seq = 1000
         self.calls = rsps.calls
         rsps.add_callback(responses.POST, GENERATE_URL, callback=self.generate)
@@ -90,6 +92,9 @@ class FakeJimeng:
 
     def credit(self, request):
         self.credit_calls += 1
+        self.credit_sessions.append(self.session(request))
+        if self.session(request) in self.credit_broken:
+            return 200, {}, json.dumps(envelope(None, ret="1", errmsg="system busy"))
         gift = self.credits.get(self.session(request), 100)
         return 200, {}, json.dumps(envelope({"credit": {"gift_credit": gift, "purchase_credit": 0, "vip_credit": 0}}))
 
@@ -257,6 +262,18 @@ def test_an_account_without_credits_is_not_chosen_and_balances_are_cached(client
     assert [submit(client).status_code for _ in range(3)] == [200, 200, 429]
     assert jimeng.generated == ["sess-a1-secret", "sess-a1-secret"]
     assert jimeng.credit_calls == 2             # one balance per account, not one per submit
+
+
+def test_a_failed_balance_read_is_not_retried_on_every_submit(client, jimeng, clock):
+    jimeng.credit_broken.add("sess-a2-secret")
+    assert [submit(client).status_code for _ in range(4)] == [200, 200, 200, 429]   # unknown balance: tried
+    assert jimeng.credit_sessions.count("sess-a2-secret") == 1
+    rows = {a["label"]: a for a in client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]}
+    assert rows["a2"]["credits"] is None and rows["a2"]["last_error"]["code"] == "upstream_error"
+    clock.advance(CREDITS_RETRY_SECONDS + 1)
+    submit(client)
+    assert jimeng.credit_sessions.count("sess-a2-secret") == 2                      # asked again later
+    assert jimeng.credit_sessions.count("sess-a1-secret") == 1                      # a good balance stays cached
 
 
 def test_every_account_out_of_credits_is_402(client, jimeng):
