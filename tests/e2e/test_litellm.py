@@ -1,13 +1,15 @@
-"""litellm, unchanged, as an OpenAI-compatible video client (`openai/<model>` + `api_base`)."""
+"""litellm, unchanged, as an OpenAI-compatible video and image client (`openai/<model>` + `api_base`)."""
 from __future__ import annotations
 
+import io
 import secrets
 import time
 
 import litellm
 import pytest
+import requests
 
-from tests.e2e.conftest import FAST, POLL_DEADLINE, POLL_INTERVAL
+from tests.e2e.conftest import FAST, POLL_DEADLINE, POLL_INTERVAL, TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -26,3 +28,24 @@ def test_litellm_creates_follows_and_downloads_a_video(stack):
     assert litellm.video_content(video_id=video.id, **where)[4:8] == b"ftyp"
     listed = litellm.video_list(custom_llm_provider="openai", **where)
     assert [v["status"] for v in listed["data"]] == ["completed"]
+
+
+def test_litellm_image_generation_answers_the_images(stack):
+    where = {"api_base": f"{stack.service_url}/v1", "api_key": f"e2e-litellm-{secrets.token_hex(8)}"}
+    answer = litellm.image_generation(prompt=f"{FAST} a paper crane", model="openai/jimeng-5.0-pro", n=2,
+                                      size="1024x1024", **where)
+    assert len(answer.data) == 2 and all(d.url.startswith("http") for d in answer.data)
+    assert requests.get(answer.data[0].url, timeout=TIMEOUT).content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_litellm_image_edit_sends_the_file_and_answers_images(stack):
+    where = {"api_base": f"{stack.service_url}/v1", "api_key": f"e2e-litellm-{secrets.token_hex(8)}"}
+    png = requests.get(f"{stack.sandbox_url}/assets/sample.png", timeout=TIMEOUT).content
+    counts = lambda: requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["counts"]  # noqa: E731
+    before = counts().get("/?Action=CommitImageUpload", 0)
+    image = io.BytesIO(png)
+    image.name = "crane.png"        # litellm sends file objects (its tuple form fails in httpx)
+    answer = litellm.image_edit(image=image, prompt=f"{FAST} the same crane, in ink",
+                                model="openai/jimeng-5.0-pro", **where)
+    assert answer.data and answer.data[0].url.startswith("http")
+    assert counts().get("/?Action=CommitImageUpload", 0) - before == 1
