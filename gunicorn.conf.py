@@ -50,14 +50,23 @@ control_socket_disable = True
 # Metrics across workers: prometheus_client's multiprocess mode needs a directory shared by the
 # workers and empty at start (stale files would add a previous run's counts). Set before any worker
 # imports prometheus_client; an operator's PROMETHEUS_MULTIPROC_DIR is used (and emptied) as given.
-_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _own_metrics_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jimeng-api-metrics-")
-_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+# gunicorn runs this file again on every HUP, in the same master: a reload must neither empty the
+# directory (the old workers, still draining, and the new ones keep counting into it) nor mistake
+# the directory made at the first load for the operator's. Hence the emptying in on_starting (once
+# per master), and JIMENG_OWN_METRICS_DIR remembering which directory is ours to remove.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if not _metrics_dir:
+    _metrics_dir = tempfile.mkdtemp(prefix="jimeng-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["JIMENG_OWN_METRICS_DIR"] = _metrics_dir
+_own_metrics_dir = os.environ.get("JIMENG_OWN_METRICS_DIR") == _metrics_dir
 os.makedirs(_metrics_dir, exist_ok=True)
-for _name in os.listdir(_metrics_dir):
-    if _name.endswith(".db"):
-        os.remove(os.path.join(_metrics_dir, _name))
+
+
+def on_starting(server):
+    """Once per master, before the first worker: a previous run's metric files go."""
+    for name in os.listdir(_metrics_dir):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir, name))
 
 
 def child_exit(server, worker):
