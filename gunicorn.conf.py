@@ -1,6 +1,7 @@
 """gunicorn settings. Every value can be overridden from the environment; `--bind` on the command line wins."""
 import os
 import shutil
+import sys
 import tempfile
 
 from app.logs import logging_config
@@ -16,9 +17,18 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # gevent answered 476 req/s at 256 pollers against 316 for gthread x128 and 142 for gthread x16.
 # Nothing here is CPU-bound for long (media checks are milliseconds; Chromium runs in its own process).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+
+
+def _pool_in_memory() -> bool:
+    """Company mode without REDIS_URL: the account pool counts in each worker's own memory."""
+    return bool(os.environ.get("JIMENG_ACCOUNTS_FILE")) and not os.environ.get("REDIS_URL")
+
+
 # One worker per core: past the waits, requests are CPU (the GIL), so more workers than cores only
-# add memory (see the README's sizing).
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+# add memory (see the README's sizing). Except for an account pool kept in memory: there each
+# worker would count running tasks, cooldowns and balances alone, and together they would pass
+# every account's max_parallel; one worker is then the default, and more are refused at start.
+workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _pool_in_memory() else os.cpu_count() or 2))
 # gthread only: in-flight requests per worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # gevent only: in-flight requests (and open client connections) per worker.
@@ -63,10 +73,29 @@ os.makedirs(_metrics_dir, exist_ok=True)
 
 
 def on_starting(server):
-    """Once per master, before the first worker: a previous run's metric files go."""
+    """Once per master, before the first worker: the worker count is checked, a previous run's metric files go."""
+    _check_workers_for_the_pool(server)
     for name in os.listdir(_metrics_dir):
         if name.endswith(".db"):
             os.remove(os.path.join(_metrics_dir, name))
+
+
+def _check_workers_for_the_pool(server):
+    """Refuse several workers over an in-memory account pool (`--workers` included); say why one was chosen."""
+    if not _pool_in_memory():
+        return
+    if server.cfg.workers > 1:
+        server.log.error(
+            "refusing to start: company mode (JIMENG_ACCOUNTS_FILE) keeps the account pool in each "
+            "worker's memory when REDIS_URL is empty, so %d workers would each count an account's "
+            "running tasks alone and together exceed its max_parallel. Set REDIS_URL to share the "
+            "pool between workers, or run one worker (WEB_CONCURRENCY=1, --workers 1).", server.cfg.workers)
+        if _own_metrics_dir:
+            shutil.rmtree(_metrics_dir, ignore_errors=True)    # on_exit does not run after this
+        sys.exit(1)
+    if "WEB_CONCURRENCY" not in os.environ:
+        server.log.info("one worker: the account pool lives in process memory (REDIS_URL is empty); "
+                        "set REDIS_URL to run more")
 
 
 def child_exit(server, worker):

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from sandbox.checks import fingerprint
-from sandbox.stack import running_stack
+from sandbox.stack import StackError, running_stack
 from tests.e2e.conftest import TIMEOUT
 
 pytestmark = pytest.mark.e2e
@@ -60,6 +62,24 @@ def company(request, tmp_path_factory):
         assert sandbox.post(f"{stack.sandbox_url}/_sandbox/sessions", timeout=TIMEOUT, json={
             "session": sessions["one"], "max_parallel": 1}).status_code == 200
         yield {"stack": stack, "sessions": sessions, "keys": keys, "accounts_file": accounts_file}
+
+
+def test_an_in_memory_pool_refuses_several_workers_and_runs_one_by_default(tmp_path):
+    """Each worker would count an account's tasks alone: gunicorn stops with the reason instead."""
+    keys_file, accounts_file = tmp_path / "keys.json", tmp_path / "accounts.json"
+    write(keys_file, {"keys": [{"name": "k1", "key": secrets.token_hex(16)}]})
+    write(accounts_file, {"accounts": [{"label": "a1", "session_id": f"e2e-a1-{secrets.token_hex(4)}"}]})
+    env = {"API_KEYS_FILE": str(keys_file), "JIMENG_ACCOUNTS_FILE": str(accounts_file), "REDIS_URL": ""}
+    with pytest.raises(StackError, match="service exited with code 1") as refused:
+        with running_stack(service_env=env, workers=2):
+            pass
+    assert "refusing to start" in str(refused.value) and "REDIS_URL" in str(refused.value)
+    shutil.rmtree(re.search(r"last lines of (.+)/service\.log:", str(refused.value)).group(1), ignore_errors=True)
+    with running_stack(service_env=env, workers=None, keep_logs=True) as stack:     # gunicorn.conf.py decides
+        assert requests.get(f"{stack.service_url}/ping", timeout=TIMEOUT).status_code == 200
+        log = (stack.log_dir / "service.log").read_text()
+    shutil.rmtree(stack.log_dir, ignore_errors=True)
+    assert log.count("Booting worker with pid") == 1 and "one worker: the account pool lives in process memory" in log
 
 
 def client_for(key: str) -> requests.Session:

@@ -83,3 +83,57 @@ def test_bad_account_entries_are_refused_without_the_session_id(entry, problem):
 def test_duplicate_labels_are_refused():
     with pytest.raises(ConfigFileError, match="twice"):
         parse_accounts({"accounts": [{"label": "a", "session_id": "s1"}, {"label": "a", "session_id": "s2"}]}, NONE)
+
+
+# -- gunicorn.conf.py: an in-memory pool and several workers -----------------------------------------
+class FakeServer:
+    """What gunicorn's on_starting hook reads of the arbiter: the final worker count and its log."""
+
+    def __init__(self, workers: int) -> None:
+        self.cfg = type("Cfg", (), {"workers": workers})()
+        self.errors: list[str] = []
+        self.infos: list[str] = []
+        self.log = type("Log", (), {"error": lambda _, msg, *a: self.errors.append(msg % a),
+                                    "info": lambda _, msg, *a: self.infos.append(msg % a)})()
+
+
+def gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
+    import runpy
+    from pathlib import Path
+
+    for name in ("JIMENG_ACCOUNTS_FILE", "REDIS_URL", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))   # no temp dir of its own
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+
+
+def test_an_in_memory_pool_runs_one_worker_by_default_and_says_why(monkeypatch, tmp_path):
+    conf = gunicorn_conf(monkeypatch, tmp_path, JIMENG_ACCOUNTS_FILE="accounts.json")
+    assert conf["workers"] == 1
+    server = FakeServer(conf["workers"])
+    conf["on_starting"](server)
+    assert server.errors == [] and "REDIS_URL" in server.infos[0]
+
+
+@pytest.mark.parametrize("env, flag", [({"WEB_CONCURRENCY": "4"}, 4), ({}, 2)])   # 2: `--workers 2`
+def test_an_in_memory_pool_refuses_several_workers(monkeypatch, tmp_path, env, flag):
+    conf = gunicorn_conf(monkeypatch, tmp_path, JIMENG_ACCOUNTS_FILE="accounts.json", **env)
+    server = FakeServer(flag)
+    with pytest.raises(SystemExit) as stop:
+        conf["on_starting"](server)
+    assert stop.value.code == 1
+    assert "refusing to start" in server.errors[0] and "REDIS_URL" in server.errors[0]
+    assert f"{flag} workers" in server.errors[0]
+
+
+@pytest.mark.parametrize("env", [{"JIMENG_ACCOUNTS_FILE": "accounts.json", "REDIS_URL": "redis://r:6379/0"}, {}])
+def test_several_workers_are_fine_with_redis_or_without_a_pool(monkeypatch, tmp_path, env):
+    import os
+
+    conf = gunicorn_conf(monkeypatch, tmp_path, **env)
+    assert conf["workers"] == (os.cpu_count() or 2)
+    server = FakeServer(4)
+    conf["on_starting"](server)
+    assert server.errors == [] and server.infos == []
