@@ -7,6 +7,8 @@
 | `[sandbox:expire]` | `get_history_by_ids` never lists the record |
 | `[sandbox:hide=<s>]` | not listed for the first s seconds (eventual consistency) |
 | `[sandbox:position=<n>]`, `[sandbox:length=<n>]` | queue position at submit and queue length |
+| `[sandbox:pause=<s>]` | images: after each round of 4 but the last, s seconds "done with more to come" (6.4) |
+| `[sandbox:paused_status=<code>]` | the record status shown in such a pause (default 50) |
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class Scenario:
     hide_s: float = 0.0
     position: int | None = None
     length: int | None = None
+    pause_s: float = 0.0                # images: pause after each round but the last
+    paused_status: int = 50             # the status a paused record shows (open question 8)
 
 
 def parse_directives(texts: Iterable[str]) -> Scenario:
@@ -42,9 +46,9 @@ def _apply(scenario: Scenario, name: str, value: str) -> Scenario:
         return replace(scenario, expire=True)
     if name == "fail" and re.fullmatch(r"-?\d+", value):
         return replace(scenario, fail_code=value)
-    seconds = {"queue": "queue_s", "generate": "generate_s", "hide": "hide_s"}
+    seconds = {"queue": "queue_s", "generate": "generate_s", "hide": "hide_s", "pause": "pause_s"}
     if name in seconds and re.fullmatch(r"\d+(\.\d+)?", value):
         return replace(scenario, **{seconds[name]: float(value)})
-    if name in ("position", "length") and value.isdigit():
+    if name in ("position", "length", "paused_status") and value.isdigit():
         return replace(scenario, **{name: int(value)})
     raise ValueError(f"unknown or malformed sandbox directive [sandbox:{name}{'=' + value if value else ''}]")

@@ -1,5 +1,11 @@
 """History records and their life cycle: queued -> processing -> completed (50) or failed (30).
 
+Image records deliver in rounds of up to 4. With `[sandbox:pause=<s>]` each round but the last is
+followed by a pause of s seconds in which the record is "done with more to come" (protocol 6.4 and
+L1's `needs_more`, 6.5): status 50 (or `[sandbox:paused_status=<code>]`: which status a paused
+record shows is open question 8), `finish_time` set, fewer items than `total_image_count`; then the
+next round generates (status 20 again) and more images follow.
+
 A record's state is computed from the clock at each query, never advanced by a timer, so tests
 move time with a fake clock and nothing sleeps. The shape follows the capture in protocol 3.4 and
 the finished record in shared/fixtures/jimeng-upstream/.
@@ -56,30 +62,60 @@ class Record:
     generate_s: float
     item_ids: tuple[str, ...]
 
+    @property
+    def rounds(self) -> int:
+        """Rounds of results: images come up to 4 at a time (protocol 6.4); a video in one."""
+        return math.ceil(len(self.item_ids) / IMAGES_PER_ROUND) if self.draft.kind == "image" else 1
+
+    @property
+    def pause_s(self) -> float:
+        """The pause after each round but the last (images only)."""
+        return self.scenario.pause_s if self.draft.kind == "image" else 0.0
+
+    @property
+    def active_s(self) -> float:
+        """From the end of the queue to the end: the generation plus the pauses between rounds."""
+        return self.generate_s + self.pause_s * (self.rounds - 1)
+
+    def _round(self, now: float) -> tuple[int, bool]:
+        """While active: (rounds finished, whether it is pausing after the last of them)."""
+        t = now - self.origin - self.queue_s
+        length = self.generate_s / self.rounds
+        cycle = length + self.pause_s
+        if cycle <= 0:
+            return self.rounds, False
+        k = min(int(t // cycle), self.rounds - 1)
+        return (k + 1, True) if t - k * cycle >= length else (k, False)
+
     def delivered(self, now: float) -> int:
         """Results finished so far. Images come in rounds of up to 4 spread over the generation
-        (protocol 6.4: the server makes 4 at a time); the record is 50 only once all are there."""
+        (protocol 6.4: the server makes 4 at a time); the record is 50 with all of them only at the
+        end (before, 50 only in a pause: done with more to come)."""
         phase = self.phase(now)
         if phase == "completed":
             return len(self.item_ids)
-        if phase != "processing" or self.draft.kind != "image":
+        if phase not in ("processing", "paused") or self.draft.kind != "image":
             return 0
-        rounds = math.ceil(len(self.item_ids) / IMAGES_PER_ROUND)
-        done = int((now - self.origin - self.queue_s) / self.generate_s * rounds) if self.generate_s else rounds
-        return min(done * IMAGES_PER_ROUND, len(self.item_ids))
+        return min(self._round(now)[0] * IMAGES_PER_ROUND, len(self.item_ids))
 
     def phase(self, now: float) -> str:
         elapsed = now - self.origin
         if elapsed < self.queue_s:
             return "queued"
-        if elapsed < self.queue_s + self.generate_s:
-            return "processing"
+        if elapsed < self.queue_s + self.active_s:
+            return "paused" if self._round(now)[1] else "processing"
         return "failed" if self.scenario.fail_code else "completed"
 
     @property
     def finish_time(self) -> int:
         """When it finishes (or finished): the end of its generation, never before its creation."""
-        return int(max(self.created, self.origin + self.queue_s + self.generate_s))
+        return int(max(self.created, self.origin + self.queue_s + self.active_s))
+
+    def round_finish_time(self, now: float) -> int:
+        """In a pause: when the round just done finished."""
+        done, _ = self._round(now)
+        length = self.generate_s / self.rounds
+        return int(max(self.created, self.origin + self.queue_s + done * length + (done - 1) * self.pause_s))
 
     def listed(self, now: float) -> bool:
         """Whether get_history_by_ids shows it yet (the hide and expire directives)."""
@@ -90,7 +126,8 @@ class Record:
         return {"history_record_id": self.history_id, "submit_id": self.submit_id,
                 "session": fingerprint(self.session_id), "region": self.region, "kind": self.draft.kind,
                 "mode": self.draft.mode, "model": self.draft.model_key, "phase": self.phase(now),
-                "listed": self.listed(now), "created_time": self.created, "scenario": asdict(self.scenario)}
+                "listed": self.listed(now), "created_time": self.created, "delivered": self.delivered(now),
+                "results": len(self.item_ids), "scenario": asdict(self.scenario)}
 
 
 @dataclass
@@ -125,7 +162,7 @@ class RecordBook:
         """How many of the session's tasks are queued or generating (Jimeng's parallel count)."""
         with self._lock:
             return sum(1 for r in self._records.values()
-                       if r.session_id == session_id and r.phase(now) in ("queued", "processing"))
+                       if r.session_id == session_id and r.phase(now) in ("queued", "processing", "paused"))
 
     def find(self, session_id: str, history_ids: list[str], submit_ids: list[str], now: float) -> dict[str, Record]:
         """The caller's listed records, keyed by the id asked with; others' records are absent."""
@@ -181,8 +218,9 @@ def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict
     """The record as get_history_by_ids and the generate answer show it at time `now`."""
     phase = record.phase(now)
     done = phase in ("completed", "failed")
-    finish_time = record.finish_time if done else 0
-    status = {"completed": STATUS_DONE, "failed": STATUS_FAILED}.get(phase, STATUS_PENDING)
+    finish_time = record.finish_time if done else record.round_finish_time(now) if phase == "paused" else 0
+    status = {"completed": STATUS_DONE, "failed": STATUS_FAILED,
+              "paused": record.scenario.paused_status}.get(phase, STATUS_PENDING)
     fail_code = record.scenario.fail_code if phase == "failed" else ""
     images = record.draft.kind == "image"
     items = _items(record, base_url, media, record.delivered(now))
@@ -238,16 +276,16 @@ def _queue_info(record: Record, phase: str, now: float) -> dict:
                     queue_length=max(record.scenario.length or DEFAULT_LENGTH, position))
     elif phase == "processing":
         info.update(queue_status=QUEUE_RUNNING)
-    return info
+    return info      # paused: a round is done, as a finished record shows it
 
 
 def _forecast(record: Record, phase: str, now: float) -> dict:
     """Forecast costs in seconds (appendix A): queue time left, and generation time (left)."""
     elapsed = now - record.origin
     queue_left = max(0.0, record.queue_s - elapsed) if phase == "queued" else 0.0
-    generate = record.generate_s
-    if phase == "processing":
-        generate = record.queue_s + record.generate_s - elapsed
+    generate = record.active_s
+    if phase in ("processing", "paused"):
+        generate = record.queue_s + record.active_s - elapsed
     return {"forecast_queue_cost": math.ceil(queue_left), "forecast_generate_cost": math.ceil(generate)}
 
 

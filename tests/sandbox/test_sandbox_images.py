@@ -219,3 +219,58 @@ def test_text_to_image_without_image_ratio_is_refused_otherwise(jimeng, key, int
 def test_even_without_image_ratio_the_size_must_be_of_its_resolution(jimeng):
     body = without_ratio(image_body(resolution="4k", size=(2048, 2048)), intelligent=True)
     assert "not a 4k size" in refused(jimeng, body)
+
+
+# -- done with more to come: a round marked finished, then more images (protocol 6.4, 6.5) ---------
+
+def test_a_round_is_marked_finished_in_a_pause_and_more_images_follow(jimeng, client, clock):
+    # queue 2 s, two rounds of 2 s each (the 4 s generation), a 3 s pause between them
+    history_id = accepted(jimeng, image_body("eight [sandbox:pause=3]", gen_count=8))["history_record_id"]
+    clock.advance(3)
+    first = record(jimeng, history_id)
+    assert (first["status"], first["finished_image_count"], first["finish_time"]) == (20, 0, 0)
+
+    clock.advance(2)                                                       # 5 s: in the pause
+    paused = record(jimeng, history_id)
+    assert (paused["status"], paused["total_image_count"], paused["finished_image_count"]) == (50, 8, 4)
+    assert len(urls(paused)) == 4 and paused["finish_time"] > 0 and paused["queue_info"]["queue_status"] == 3
+    assert client.get(urls(paused)[3]).status_code == 200
+    summary = next(r for r in client.get("/_sandbox/records").get_json()["records"]
+                   if r["history_record_id"] == history_id)
+    assert (summary["phase"], summary["delivered"], summary["results"]) == ("paused", 4, 8)
+
+    clock.advance(3)                                                       # 8 s: the second round
+    resumed = record(jimeng, history_id)
+    assert (resumed["status"], resumed["finished_image_count"], resumed["finish_time"]) == (20, 4, 0)
+
+    clock.advance(1.5)                                                     # 9.5 s: all there
+    done = record(jimeng, history_id)
+    assert (done["status"], done["finished_image_count"], len(urls(done))) == (50, 8, 8)
+
+
+def test_the_status_a_paused_record_shows_can_be_chosen(jimeng, clock):
+    history_id = accepted(jimeng, image_body("[sandbox:pause=3] [sandbox:paused_status=20]",
+                                             gen_count=5))["history_record_id"]
+    clock.advance(5)
+    paused = record(jimeng, history_id)
+    assert (paused["status"], paused["total_image_count"], paused["finished_image_count"]) == (20, 5, 4)
+
+
+def test_a_task_of_one_round_never_pauses(jimeng, clock):
+    history_id = accepted(jimeng, image_body("[sandbox:pause=30]", gen_count=4))["history_record_id"]
+    clock.advance(6)
+    assert record(jimeng, history_id)["status"] == 50
+
+
+def test_a_paused_task_still_counts_as_running(jimeng, client, clock):
+    accepted(jimeng, image_body("[sandbox:pause=30]", gen_count=8))
+    clock.advance(5)
+    summary = client.get("/_sandbox/records").get_json()["records"][-1]
+    assert summary["phase"] == "paused"
+    client.post("/_sandbox/sessions", json={"session": "sess-alice", "max_parallel": 1})
+    assert jimeng.submit(image_body(gen_count=1))["ret"] != "0"
+
+
+@pytest.mark.parametrize("directive", ["[sandbox:pause=soon]", "[sandbox:paused_status=fifty]"])
+def test_a_malformed_pause_directive_is_refused(jimeng, directive):
+    assert "sandbox directive" in refused(jimeng, image_body(f"a cat {directive}", gen_count=8))
