@@ -5,8 +5,12 @@ import uuid
 import pytest
 
 from app import errors
+from app.jimeng.regions import parse_token
 from app.services import idempotency as idem
 from app.services.history_pages import decode_cursor, encode_cursor
+from app.services.submitting import SubmitSettings
+from app.services.tasks import fingerprint_key
+from app.task_ids import TaskId
 
 SECRET = "unit-secret-0123456789"
 FP_A, FP_B = b"A" * 8, b"B" * 8
@@ -57,3 +61,33 @@ def test_a_cursor_round_trips_and_refuses_tampering():
     assert decode_cursor(SECRET, cursor[:-1] + ("A" if cursor[-1] != "A" else "B")) is None
     assert decode_cursor(SECRET, "page_" + "A" * 200) is None
     assert decode_cursor(SECRET, encode_cursor(SECRET, FP_A, 0)) is None   # 0 is "from the start", never a cursor
+
+
+class _History:
+    """A Jimeng client whose history lists `listed` (submit id -> record)."""
+
+    def __init__(self, listed: dict | None = None) -> None:
+        self.listed = listed or {}
+
+    def history_by_ids(self, token, ids, id_field):
+        return {i: self.listed[i] for i in ids if i in self.listed}
+
+
+def _settings():
+    return SubmitSettings(secret_key=SECRET, max_upload_bytes=1, fetch_timeout=1.0, clock=lambda: 1_770_000_000.0)
+
+
+def test_one_claim_serves_both_kinds_and_image_ids_carry_the_count():
+    token = parse_token("s")
+    assert uuid.UUID(idem.claim("video", None, token, [token], _History(), _settings(), lambda: b"").submit_id)
+    key = idem.IdempotencyKey("k", retried=True)
+    sid = idem.submit_id(SECRET, "k", token.fingerprint(fingerprint_key(SECRET)))
+    with pytest.raises(errors.IdempotencyConflict) as caught:   # a retry, not listed yet: the window
+        idem.claim("image", key, token, [token], _History(), _settings(), lambda: b"body", count=4)
+    window = TaskId.decode(caught.value.extra["task_id"], SECRET)
+    assert (window.kind, window.count, window.id_type, window.upstream_id) == ("image", 4, "submit", sid)
+    record = {"history_record_id": "123", "created_time": 1769999990.5,
+              "draft_content": '{"id":"%s"}' % idem.tag(SECRET, sid, b"body")}
+    found = idem.claim("image", key, token, [token], _History({sid: record}), _settings(), lambda: b"body", count=4)
+    earlier = TaskId.decode(found.earlier_task_id, SECRET)
+    assert (earlier.kind, earlier.count, earlier.upstream_id, found.earlier_created) == ("image", 4, "123", 1769999990)
