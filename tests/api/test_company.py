@@ -313,11 +313,25 @@ def test_1310_fails_over_and_cools_the_account_down(client, jimeng, clock):
     assert submit(client).status_code == 200
 
 
-def test_a_risk_refusal_is_not_spread_to_other_accounts(client, jimeng):
+def accounts_view(client) -> dict[str, dict]:
+    return {a["label"]: a for a in client.get("/v1/accounts", headers=bearer(KEY_OPS)).get_json()["data"]}
+
+
+def test_a_risk_refusal_is_not_spread_to_other_accounts(client, jimeng, clock):
     jimeng.refuse.update({"sess-a1-secret": "4013", "sess-a2-secret": "4013"})
     resp = submit(client)
     assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "risk_control"
     assert generate_calls(jimeng) == 1
+    rows = accounts_view(client)
+    refused = [label for label, row in rows.items() if row["last_error"]]
+    assert len(refused) == 1 and rows[refused[0]]["last_error"]["upstream_code"] == "4013"
+    assert 590 <= rows[refused[0]]["cooldown_seconds"] <= 600          # POOL_COOLDOWN_SECONDS
+    other = ({"a1", "a2"} - set(refused)).pop()
+    assert rows[other]["cooldown_seconds"] == 0
+    jimeng.refuse.clear()
+    assert submit(client).status_code == 200 and jimeng.generated == [f"sess-{other}-secret"]   # it rests
+    clock.advance(601)
+    assert submit(client).status_code == 200 and jimeng.generated[-1] == f"sess-{refused[0]}-secret"
 
 
 def test_pool_failover_1_moves_risk_refusals_too(files, clock, shared_state, jimeng):
@@ -325,11 +339,23 @@ def test_pool_failover_1_moves_risk_refusals_too(files, clock, shared_state, jim
     jimeng.refuse.update({"sess-a1-secret": "4013", "sess-a2-secret": "4013"})
     assert submit(client).status_code == 403
     assert generate_calls(jimeng) == 2
+    rows = accounts_view(client)
+    assert all(row["cooldown_seconds"] > 0 and row["last_error"]["upstream_code"] == "4013" for row in rows.values())
 
 
-def test_an_expired_login_fails_over(client, jimeng):
+def test_an_expired_login_fails_over_and_cools_the_account_down(client, jimeng, clock):
     jimeng.refuse["sess-a1-secret"] = "1015"
     assert submit(client).status_code == 200 and jimeng.generated == ["sess-a2-secret"]
+    rows = accounts_view(client)
+    assert rows["a1"]["last_error"]["code"] == "token_invalid" and rows["a1"]["last_error"]["upstream_code"] == "1015"
+    assert 590 <= rows["a1"]["cooldown_seconds"] <= 600                 # POOL_COOLDOWN_SECONDS
+    assert rows["a2"]["cooldown_seconds"] == 0
+    del jimeng.refuse["sess-a1-secret"]
+    before = generate_calls(jimeng)
+    assert submit(client).status_code == 429                            # a2 full, a1 cooling down: not asked
+    assert generate_calls(jimeng) == before
+    clock.advance(601)
+    assert submit(client).status_code == 200 and jimeng.generated[-1] == "sess-a1-secret"
 
 
 def test_a_submit_that_may_have_reached_jimeng_is_not_moved(client, jimeng):
