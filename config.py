@@ -126,9 +126,9 @@ class Config:
             problems.append("LOG_FORMAT must be 'json' or 'text'")
         if not 1 <= self.MAX_BATCH_SIZE <= 1000:
             problems.append("MAX_BATCH_SIZE must be between 1 and 1000")
-        from app.jimeng.models import VIDEO_MODELS
+        from app.jimeng.models import IMAGE_MODELS, VIDEO_MODELS
         for name, target in self.OPENAI_MODEL_ALIASES.items():
-            if target != "default" and target not in VIDEO_MODELS:
+            if target != "default" and target not in VIDEO_MODELS and target not in IMAGE_MODELS:
                 problems.append(f"OPENAI_MODEL_ALIASES maps {name} to unknown model {target}")
         try:
             from app.proxies import ProxyAllowlist

@@ -31,6 +31,14 @@ def test_healthz_reports_a_bad_config(app, client):
     assert resp.status_code == 503 and "SECRET_KEY" in resp.get_json()["problems"][0]
 
 
+def test_model_aliases_may_name_image_models_and_unknown_ones_are_a_bad_config(app, client):
+    app.extensions["app_config"].OPENAI_MODEL_ALIASES = {"gpt-image-1": "jimeng-4.0", "sora-2": "default"}
+    assert client.get("/healthz").status_code == 200
+    app.extensions["app_config"].OPENAI_MODEL_ALIASES = {"gpt-image-1": "no-such-model"}
+    resp = client.get("/healthz")
+    assert resp.status_code == 503 and "no-such-model" in resp.get_json()["problems"][0]
+
+
 def test_openapi_spec_is_generated_from_the_schemas(client):
     spec = client.get("/openapi.json").get_json()
     assert "/v1/videos/generations" in spec["paths"] and "/v1/videos/tasks/batch" in spec["paths"]
