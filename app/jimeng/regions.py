@@ -27,16 +27,25 @@ class Region:
     sigv4_region: str
     imagex_service_fallback: str
     lan: str
-    loc: str
+    loc: str               # `Loc` header: CN `cn` (protocol 2.2); abroad upper case, `US` (update 2.6)
     sends_web_id: bool
     content_check: bool    # CN runs uploaded images through algo_proxy
     upload_origin: str
+    # Abroad only (update 2.6, [DR]'s capture of a Dreamina generate): `Store-Country-Code` (the
+    # account's country, lower case) with `Store-Country-Code-Src: uid`. CN sends neither ("").
+    store_country: str = ""
+    accept_language: str = "zh-CN,zh;q=0.9"   # also the browser context's locale (its first tag)
 
 
 _SG = dict(main_base="https://mweb-api-sg.capcut.com", commerce_base="https://commerce-api-sg.capcut.com",
            site="https://dreamina.capcut.com", imagex_host="https://imagex-normal-sg.capcutapi.com",
            sigv4_region="ap-southeast-1", imagex_service_fallback="wopfjsm1ax", aid=513641,
            sends_web_id=False, content_check=False, upload_origin="https://mweb-api-sg.capcut.com")
+
+# Abroad browsers speak the `Lan` the app sends: no source gives Dreamina's Accept-Language (a choice,
+# docs/protocol.md "Abroad accounts"); the form is desktop Chrome's for that language.
+_EN = "en-US,en;q=0.9"
+_JA = "ja-JP,ja;q=0.9"
 
 REGIONS: dict[str, Region] = {
     "cn": Region(code="cn", query_region="cn", aid=513695, main_base="https://jimeng.jianying.com",
@@ -49,11 +58,12 @@ REGIONS: dict[str, Region] = {
     "us": Region(code="us", query_region="US", aid=513641, main_base="https://dreamina-api-us-ttp2.us.capcut.com",
                  commerce_base="https://commerce-us-ttp2.us.capcut.com", site="https://dreamina.capcut.com",
                  imagex_host="https://imagex16-normal-us-ttp.capcutapi.us", sigv4_region="us-east-1",
-                 imagex_service_fallback="wopfjsm1ax", lan="en", loc="us", sends_web_id=False,
-                 content_check=False, upload_origin="https://dreamina-api-us-ttp2.us.capcut.com"),
-    "hk": Region(code="hk", query_region="HK", lan="en", loc="hk", **_SG),
-    "jp": Region(code="jp", query_region="JP", lan="ja", loc="jp", **_SG),
-    "sg": Region(code="sg", query_region="SG", lan="en", loc="sg", **_SG),
+                 imagex_service_fallback="wopfjsm1ax", lan="en", loc="US", sends_web_id=False,
+                 content_check=False, upload_origin="https://dreamina-api-us-ttp2.us.capcut.com",
+                 store_country="us", accept_language=_EN),
+    "hk": Region(code="hk", query_region="HK", lan="en", loc="HK", store_country="hk", accept_language=_EN, **_SG),
+    "jp": Region(code="jp", query_region="JP", lan="ja", loc="JP", store_country="jp", accept_language=_JA, **_SG),
+    "sg": Region(code="sg", query_region="SG", lan="en", loc="SG", store_country="sg", accept_language=_EN, **_SG),
 }
 
 

@@ -8,7 +8,7 @@ import hashlib
 import urllib.parse
 
 from app.jimeng import constants as c
-from app.jimeng.regions import Region, Token
+from app.jimeng.regions import REGIONS, Region, Token
 
 
 def device_ids(token: Token) -> tuple[str, str]:
@@ -47,16 +47,28 @@ def cookie_header(token: Token, now_s: int) -> str:
     return "; ".join(f"{k}={v}" for k, v in pairs)
 
 
-def browser_identity() -> dict[str, str]:
+def browser_identity(region: Region | None = None) -> dict[str, str]:
     """What Chrome sends on every request, API call or upload alike: language and the client hints
-    matching the User-Agent (ImageX and upload calls used to lack them)."""
+    matching the User-Agent (ImageX and upload calls used to lack them). The language is the
+    region's (CN's when none is given): a Dreamina account's browser does not speak Chinese."""
     return {
-        "Accept-Language": "zh-CN,zh;q=0.9",
+        "Accept-Language": (region or REGIONS["cn"]).accept_language,
         "User-Agent": c.CHROME_UA,
         "Sec-Ch-Ua": c.SEC_CH_UA,
         "Sec-Ch-Ua-Mobile": "?0",
         "Sec-Ch-Ua-Platform": c.SEC_CH_UA_PLATFORM,
     }
+
+
+def app_region_headers(region: Region) -> dict[str, str]:
+    """The app's language and place headers. Abroad, Dreamina's app also sends the account's
+    country, with where it came from (update 2.6: [DR] 10.1 lists them among the app headers an
+    in-page fetch must set by hand; without those a page-signed generate is refused 3018 / 1017),
+    and `Loc` in upper case. CN's page sends neither pair (protocol 2.2 capture): unchanged."""
+    place = {"Lan": region.lan, "Loc": region.loc}
+    if region.store_country:
+        place.update({"Store-Country-Code": region.store_country, "Store-Country-Code-Src": "uid"})
+    return place
 
 
 def headers(token: Token, *, path: str, origin: str, referer: str | None, device_time: int) -> dict[str, str]:
@@ -75,13 +87,12 @@ def headers(token: Token, *, path: str, origin: str, referer: str | None, device
         "Device-Time": str(device_time),
         "Sign": sign(path, device_time),
         "Sign-Ver": c.SIGN_VERSION,
-        "Lan": region.lan,
-        "Loc": region.loc,
+        **app_region_headers(region),
         "Tdid": "",
         "Origin": origin,
         "Referer": referer or origin,
         "Cookie": cookie_header(token, device_time),
-        **browser_identity(),
+        **browser_identity(region),
         "Sec-Fetch-Dest": "empty",
         "Sec-Fetch-Mode": "cors",
         "Sec-Fetch-Site": "same-origin",

@@ -18,7 +18,8 @@ def test_headers_sign_with_the_same_device_time_they_send():
                         referer=None, device_time=1700000000)
     assert h["Device-Time"] == "1700000000"
     assert h["Sign"] == signing.sign("/mweb/v1/get_history_by_ids", 1700000000)
-    assert (h["Appid"], h["Lan"], h["Loc"]) == ("513641", "en", "hk")
+    assert (h["Appid"], h["Lan"], h["Loc"]) == ("513641", "en", "HK")
+    assert (h["Store-Country-Code"], h["Store-Country-Code-Src"]) == ("hk", "uid")
     assert h["Origin"] == h["Referer"] == "https://mweb-api-sg.capcut.com"
 
 
@@ -51,3 +52,23 @@ def test_device_ids_are_the_accounts_own_and_the_same_in_every_process():
     assert signing.device_ids(parse_token("abc")) != signing.device_ids(parse_token("abd"))
     assert signing.device_ids(parse_token("abc")) != signing.device_ids(parse_token("us-abc"))
     assert "abc" not in "".join(signing.device_ids(parse_token("abc")))
+
+
+def test_each_region_sends_its_place_and_language_as_dreaminas_app_does():
+    """Update 2.6: `loc` upper case, `store-country-code` lower case, `store-country-code-src: uid`
+    abroad; CN unchanged (protocol 2.2 capture: `loc: cn`, no store-country-code)."""
+    def sent(token):
+        h = signing.headers(parse_token(token), path="/mweb/v1/aigc_draft/generate", origin="https://x.test",
+                            referer=None, device_time=1)
+        return (h["Lan"], h["Loc"], h.get("Store-Country-Code"), h.get("Store-Country-Code-Src"),
+                h["Accept-Language"])
+
+    assert sent("abc") == ("zh-Hans", "cn", None, None, "zh-CN,zh;q=0.9")
+    assert sent("us-abc") == ("en", "US", "us", "uid", "en-US,en;q=0.9")
+    assert sent("sg-abc") == ("en", "SG", "sg", "uid", "en-US,en;q=0.9")
+    assert sent("jp-abc") == ("ja", "JP", "jp", "uid", "ja-JP,ja;q=0.9")
+
+
+def test_browser_identity_speaks_the_regions_language_and_cns_by_default():
+    assert signing.browser_identity()["Accept-Language"] == "zh-CN,zh;q=0.9"
+    assert signing.browser_identity(parse_token("us-abc").region)["Accept-Language"] == "en-US,en;q=0.9"

@@ -34,6 +34,52 @@ def test_api_calls_send_chromes_brand_order_and_language(jimeng):
 
 
 @responses.activate
+def test_abroad_calls_carry_the_accounts_country_and_language(jimeng):
+    """Update 2.6 ([DR]'s capture of a Dreamina generate): `loc US`, `store-country-code us`,
+    `store-country-code-src uid`; a US account's browser asks for English, not Chinese."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    jimeng.history_by_ids(parse_token("us-sess"), ["1"])
+    headers = responses.calls[0].request.headers
+    assert (headers["Lan"], headers["Loc"]) == ("en", "US")
+    assert headers["Store-Country-Code"] == "us" and headers["Store-Country-Code-Src"] == "uid"
+    assert headers["Accept-Language"] == "en-US,en;q=0.9"
+
+
+@responses.activate
+def test_cn_calls_keep_their_headers_and_send_no_store_country(jimeng):
+    responses.post(HISTORY_URL, json=envelope({}))
+    jimeng.history_by_ids(parse_token("sess"), ["1"])
+    headers = responses.calls[0].request.headers
+    assert (headers["Lan"], headers["Loc"], headers["Accept-Language"]) == ("zh-Hans", "cn", "zh-CN,zh;q=0.9")
+    assert "Store-Country-Code" not in headers and "Store-Country-Code-Src" not in headers
+
+
+class RecordingBrowser:
+    """Stands in for the browser transport: keeps the in-page call it was given."""
+
+    page_path = "/ai-tool/video/generate"
+
+    def __init__(self) -> None:
+        self.calls = []
+
+    def fetch(self, call):
+        self.calls.append(call)
+        return 200, json.dumps(generate_answer())
+
+
+def test_an_abroad_in_page_generate_sets_the_country_headers_and_an_english_browser():
+    browser = RecordingBrowser()
+    jimeng = JimengClient(upstream_url="http://jimeng.test", sleep=lambda s: None, clock=lambda: 1770000000.0,
+                          browser=browser)
+    jimeng.generate(parse_token("us-sess"), {"submit_id": "x"}, kind="video")   # abroad: the browser at once
+    call = browser.calls[0]
+    assert call.headers["Loc"] == "US" and call.headers["Lan"] == "en"
+    assert call.headers["Store-Country-Code"] == "us" and call.headers["Store-Country-Code-Src"] == "uid"
+    assert call.headers["Accept-Language"] == "en-US,en;q=0.9"
+    assert call.locale == "en-US"          # the context's navigator.language and default Accept-Language
+
+
+@responses.activate
 def test_the_passport_check_sends_an_empty_body(jimeng):
     responses.post("http://jimeng.test/passport/account/info/v2", json=envelope({"user_id": 7}),
                    match=[matchers.query_param_matcher({"account_sdk_source": "web"}, strict_match=False)])
