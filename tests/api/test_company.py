@@ -346,6 +346,7 @@ def test_pool_failover_1_moves_risk_refusals_too(files, clock, shared_state, jim
 def test_an_expired_login_fails_over_and_cools_the_account_down(client, jimeng, clock):
     jimeng.refuse["sess-a1-secret"] = "1015"
     assert submit(client).status_code == 200 and jimeng.generated == ["sess-a2-secret"]
+    assert submit(client).status_code == 429            # a2 full; a1 is asked (if not before) and refuses
     rows = accounts_view(client)
     assert rows["a1"]["last_error"]["code"] == "token_invalid" and rows["a1"]["last_error"]["upstream_code"] == "1015"
     assert 590 <= rows["a1"]["cooldown_seconds"] <= 600                 # POOL_COOLDOWN_SECONDS
@@ -509,3 +510,4 @@ def test_redis_out_of_reach_is_503_with_retry_after_and_nothing_submitted(files,
     assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
     assert resp.headers["Retry-After"] == "5"
     assert jimeng.generated == []
+
