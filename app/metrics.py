@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess
 
 # Most answers come within a few upstream round trips; blocking mode can take minutes.
@@ -41,6 +41,17 @@ POOL_SUBMITS = Counter("jimeng_api_pool_submits_total",
                        ["account", "outcome"])
 POOL_COOLDOWNS = Counter("jimeng_api_pool_cooldowns_total", "Times a pool account was cooled down, by error code",
                          ["account", "reason"])
+
+# Per pool account, set from the shared state just before a scrape renders them. The value belongs to
+# the account, not to the worker that read it: across workers the most recently set value is the
+# truth (an earlier read by another worker, even one since recycled, is only older).
+POOL_RUNNING = Gauge("jimeng_api_pool_running_tasks", "Tasks counted against a pool account's max_parallel",
+                     ["account"], multiprocess_mode="mostrecent")
+POOL_CREDITS = Gauge("jimeng_api_pool_credits", "A pool account's cached credit balance (absent until read)",
+                     ["account"], multiprocess_mode="mostrecent")
+POOL_COOLDOWN = Gauge("jimeng_api_pool_cooldown_seconds",
+                      "Seconds until a pool account may take submits again (0: not cooling down)",
+                      ["account"], multiprocess_mode="mostrecent")
 
 
 def request_answered(method: str, route: str, status: int, seconds: float) -> None:
@@ -87,3 +98,11 @@ def render() -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def pool_account(account: str, running: int, credits: int | None, cooldown_seconds: float) -> None:
+    """One pool account's state as the shared state has it now (`account` is its label)."""
+    POOL_RUNNING.labels(account).set(running)
+    if credits is not None:
+        POOL_CREDITS.labels(account).set(credits)
+    POOL_COOLDOWN.labels(account).set(cooldown_seconds)

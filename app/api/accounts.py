@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Blueprint
 
 from app import errors
@@ -33,6 +33,14 @@ def install(app: Flask, cfg) -> None:
         PoolSettings(cooldown_seconds=cfg.POOL_COOLDOWN_SECONDS, busy_cooldown_seconds=cfg.POOL_BUSY_COOLDOWN_SECONDS,
                      credits_ttl=cfg.POOL_CREDITS_TTL, failover_on_risk=cfg.POOL_FAILOVER,
                      task_timeout=max(cfg.VIDEO_TASK_TIMEOUT, cfg.IMAGE_TASK_TIMEOUT)), clock)
+    refreshed = [float("-inf")]
+
+    @app.before_request
+    def _account_gauges():
+        """A scrape shows each account as the shared state has it now (read at most once a second)."""
+        if request.path == "/metrics" and time.monotonic() - refreshed[0] >= 1.0:
+            refreshed[0] = time.monotonic()
+            app.extensions["pool"].publish_metrics()
 
 
 @blp.get("")

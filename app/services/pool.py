@@ -339,5 +339,16 @@ class AccountPool:
         return rows
 
 
+    def publish_metrics(self) -> None:
+        """Per-account gauges from the shared state (for a scrape); the last values stay if it fails."""
+        try:
+            rows = self.status()
+        except errors.StateUnavailable:
+            log.warning("account gauges not refreshed: the shared state cannot be reached")
+            return
+        for row in rows:
+            metrics.pool_account(row["label"], row["running"], row["credits"], row["cooldown_seconds"])
+
+
 def _slots(account: Account) -> str:
     return f"slots:{account.label}"

@@ -511,3 +511,28 @@ def test_redis_out_of_reach_is_503_with_retry_after_and_nothing_submitted(files,
     assert resp.headers["Retry-After"] == "5"
     assert jimeng.generated == []
 
+
+def test_per_account_gauges_show_running_credits_and_cooldown(client, jimeng, clock):
+    from tests.api.test_metrics import sample
+
+    jimeng.refuse["sess-a1-secret"] = "1310"
+    jimeng.credits["sess-a2-secret"] = 42
+    assert submit(client).status_code == 200         # on a2 (a1 refuses, or is not asked yet)
+    submit(client)                                   # a2 full: a1 is asked and refuses
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "jimeng_api_pool_running_tasks", account="a2") == 1
+    assert sample(text, "jimeng_api_pool_running_tasks", account="a1") == 0
+    assert sample(text, "jimeng_api_pool_credits", account="a2") == 42
+    assert sample(text, "jimeng_api_pool_credits", account="a1") == 100
+    assert 50 <= sample(text, "jimeng_api_pool_cooldown_seconds", account="a1") <= 60   # POOL_BUSY_COOLDOWN_SECONDS
+    assert sample(text, "jimeng_api_pool_cooldown_seconds", account="a2") == 0
+    assert "sess-a1-secret" not in text and "sess-a2-secret" not in text
+
+
+def test_account_gauges_keep_metrics_up_when_the_state_is_down(files, clock, jimeng):
+    from app.shared_state import RedisState
+    from sandbox.stack import free_ports
+
+    client = build_app(files, clock, RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")).test_client()
+    resp = client.get("/metrics")
+    assert resp.status_code == 200 and "jimeng_api_requests_total" in resp.get_data(as_text=True)
