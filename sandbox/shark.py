@@ -13,7 +13,8 @@ a client, and this module checks them:
 
 Who is checked: in CN, generate calls whose `extend.root_model` is in the protected set
 (Seedance 2.0 and 2.0 Fast by default); abroad, every generate call, which must also carry the
-app's Sign headers. Reads are never checked. A refusal creates and charges nothing.
+app's Sign headers and its place headers (`Loc`, `Store-Country-Code`, `Store-Country-Code-Src`).
+Reads are never checked. A refusal creates and charges nothing.
 """
 from __future__ import annotations
 
@@ -86,9 +87,22 @@ def _check_abroad(query_string: bytes, headers: Mapping[str, str], body: bytes) 
     if not _signed(query_string, body, headers, ("X-Bogus", "X-Gnarly"), (X_BOGUS_KEY, X_GNARLY_KEY)):
         raise Refusal(RET_SHARK_REJECT, "shark not pass reject",
                       data={"aigc_data": None, "fail_code": "", "fail_starling_message": INTL_RISK_MESSAGE})
-    if not headers.get("Sign") or not headers.get("Device-Time"):
+    expected = app_headers(_pairs(query_string))
+    if not headers.get("Sign") or not headers.get("Device-Time") or any(
+            headers.get(name) != value for name, value in expected.items()):
         # [DR] 10.1: a page-signed fetch without the app's headers (a bare in-page fetch).
         raise Refusal(RET_PERMISSION_DENIED, "permission denied", data={"aigc_data": None, "fail_code": "1017"})
+
+
+def app_headers(params: Mapping[str, str]) -> dict[str, str]:
+    """The app's place headers an abroad generate must carry besides `Sign` and `Device-Time`
+    (present here; checks.py verifies them) and the page's signatures (update 2.6, [DR] 10.1):
+    `Loc` the account's region as the capture spells it (`US`), `Store-Country-Code` the same in
+    lower case (`us`), `Store-Country-Code-Src: uid`. The account's region is the call's `region`
+    query. A missing or differently spelt one is refused alike (3018 / fail_code 1017): the update
+    gives no other shape."""
+    region = params.get("region", "")
+    return {"Loc": region.upper(), "Store-Country-Code": region.lower(), "Store-Country-Code-Src": "uid"}
 
 
 def risk_refusal() -> Refusal:

@@ -142,6 +142,34 @@ def test_abroad_in_page_without_sign_headers_is_3018_with_fail_code_1017(jimeng,
     assert records(client) == []
 
 
+@pytest.mark.parametrize("header", ["Loc", "Store-Country-Code", "Store-Country-Code-Src"])
+def test_abroad_in_page_without_a_place_header_is_3018_with_fail_code_1017(jimeng, client, header):
+    """Update 2.6: a Dreamina generate carries `loc US`, `store-country-code us`,
+    `store-country-code-src uid` beside Sign; a page-signed call without one is the bare in-page fetch."""
+    body = video_body(**US_MODEL)
+    body["extend"]["workspace_id"] = jimeng.workspace_id(region="us")
+    answer = jimeng.submit(body, region="us", drop=(header,))
+
+    assert (answer["ret"], answer["errmsg"]) == ("3018", "permission denied")
+    assert answer["data"] == {"aigc_data": None, "fail_code": "1017"}
+    assert records(client) == []
+
+
+@pytest.mark.parametrize("header, value", [("Loc", "us"), ("Store-Country-Code", "US"),
+                                           ("Store-Country-Code", "sg"), ("Store-Country-Code-Src", "ip")])
+def test_abroad_place_headers_must_be_spelt_as_the_capture_and_name_the_accounts_region(jimeng, client,
+                                                                                        header, value):
+    body = video_body(**US_MODEL)
+    body["extend"]["workspace_id"] = jimeng.workspace_id(region="us")
+    answer = jimeng.submit(body, region="us", headers={header: value})
+    assert answer["ret"] == "3018" and answer["data"]["fail_code"] == "1017"
+    assert records(client) == []
+
+
+def test_cn_generate_needs_no_place_headers(jimeng):
+    assert jimeng.submit(video_body(**SEEDANCE), drop=("Loc", "Lan"))["ret"] == "0"
+
+
 def test_abroad_signed_with_sign_headers_is_accepted(jimeng, client):
     body = video_body(**US_MODEL)
     body["extend"]["workspace_id"] = jimeng.workspace_id(region="us")

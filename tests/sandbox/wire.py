@@ -61,6 +61,9 @@ class Jimeng:
         if region == "cn":
             query["webId"] = WEB_ID
             cookies["_tea_web_id"] = WEB_ID
+        else:   # Dreamina's app names the account's country (update 2.6)
+            headers.update({"Loc": region_value, "Store-Country-Code": region_value.lower(),
+                            "Store-Country-Code-Src": "uid"})
         return headers, query, cookies
 
     def call(self, path: str, body: dict | None = None, *, session: str = "sess-alice", region: str = "cn",
