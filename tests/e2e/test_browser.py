@@ -69,6 +69,10 @@ def test_seedance_2_with_a_cn_token_completes_through_the_browser(stack, model):
     seen = calls(stack)
     assert seen[GENERATE] in (1, 2)            # 2: refused direct once, then signed (auto learns it)
     assert browser_state(stack)["state"] == "running"
+    log = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+    generates = [c for c in log if c["path"] == GENERATE]
+    assert generates[-1]["page_signed"]        # the accepted one came through the page
+    assert [c["page_signed"] for c in generates[:-1]] in ([], [False])   # at most the refused direct try
 
 
 def test_auto_remembers_the_protected_model_and_goes_to_the_browser_at_once(stack):
@@ -315,3 +319,4 @@ def test_every_worker_signs_one_accounts_submits_through_the_one_shared_browser(
         log = requests.get(f"{two.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
         assert sum(1 for c in log if c["path"] == GENERATE and c["page_signed"]) == 8
         assert browser_state(two)["accounts"] == 1
+
