@@ -33,8 +33,13 @@ class StandInPage:
     def __init__(self, context: StandInContext) -> None:
         self.context = context
 
+        self.closed = False
+
     def is_closed(self) -> bool:
-        return self.context.closed
+        return self.closed or self.context.closed
+
+    async def close(self) -> None:
+        self.closed = True
 
     async def goto(self, url: str, **options) -> None:
         pass
@@ -123,3 +128,27 @@ def test_the_same_proxy_keeps_the_context():
     browser = host._browser = OpeningBrowser()
     asyncio.run(host.fetch(request(proxy="http://old.example:3128")))
     assert not context.closed and browser.opened == []
+
+
+def test_past_the_warm_pages_the_least_recently_used_idle_page_closes_and_its_context_stays():
+    host = BrowserHost(executable="/bin/false", max_queue=4, idle_seconds=300.0, ready_timeout=5.0, warm_pages=2)
+    host._browser = OpeningBrowser()
+    for key in ("a", "b", "c"):
+        asyncio.run(host.fetch(request(account=key)))
+    a, b, c = (host._accounts[key] for key in ("a", "b", "c"))
+
+    assert a.page is None and not a.context.closed          # its cookies stay for its next call
+    assert b.page is not None and c.page is not None
+
+    answer = asyncio.run(host.fetch(request(account="a")))  # a new page in a's own context
+    assert answer["ok"] and host._accounts["a"] is a and a.page is not None and a.ready
+    assert b.page is None and not b.context.closed
+
+
+def test_a_page_a_call_has_picked_is_never_closed_for_room():
+    host = BrowserHost(executable="/bin/false", max_queue=4, idle_seconds=300.0, ready_timeout=5.0, warm_pages=1)
+    host._browser = OpeningBrowser()
+    asyncio.run(host.fetch(request(account="a")))
+    host._accounts["a"].users = 1                          # picked by a call that has not finished
+    asyncio.run(host.fetch(request(account="b")))
+    assert host._accounts["a"].page is not None and host._accounts["b"].page is not None

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 
-from app.jimeng.browser.host import BrowserHost, CallFailed
+from app.jimeng.browser.host import WARM_PAGES, BrowserHost, CallFailed
 from app.jimeng.browser.transport import MAX_MESSAGE, peer_uid, secure_directory
 
 log = logging.getLogger("app.jimeng.browser")
@@ -124,11 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-queue", type=int, default=32)
     parser.add_argument("--idle-seconds", type=float, default=300.0)
     parser.add_argument("--ready-timeout", type=float, default=20.0)
+    # Not passed by the workers: read here from the environment the service gave this process.
+    parser.add_argument("--warm-pages", type=int, default=int(os.environ.get("BROWSER_WARM_PAGES") or WARM_PAGES))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s browser[%(process)d] %(levelname)s %(message)s")
     host = BrowserHost(executable=args.executable, max_queue=args.max_queue, idle_seconds=args.idle_seconds,
-                       ready_timeout=args.ready_timeout)
+                       ready_timeout=args.ready_timeout, warm_pages=args.warm_pages)
     asyncio.run(BrowserServer(host, args.socket, args.owner_pid).run())
 
 
