@@ -320,3 +320,23 @@ def test_every_worker_signs_one_accounts_submits_through_the_one_shared_browser(
         assert sum(1 for c in log if c["path"] == GENERATE and c["page_signed"]) == 8
         assert browser_state(two)["accounts"] == 1
 
+
+def test_calls_on_one_accounts_page_run_one_at_a_time(stack):
+    """Two submits of one account at once: the second in-page fetch starts only when the first has
+    its answer (the sandbox holds each for DELAY seconds and logs when each arrived)."""
+    delay = 2.0
+    http = us_token()
+    completes(stack, http, prompt=f"{FAST} open the page", model="jimeng-video-3.5-pro")
+    clear_calls(stack)
+    requests.post(f"{stack.sandbox_url}/_sandbox/faults", json={"path": GENERATE, "delay": delay, "count": 2},
+                  timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda i: post(stack, http, prompt=f"{FAST} in turn {i}",
+                                               model="jimeng-video-3.5-pro"), range(2)))
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    log = requests.get(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT).json()["calls"]
+    arrived = sorted(c["time"] for c in log if c["path"] == GENERATE)
+    assert len(arrived) == 2
+    assert arrived[1] - arrived[0] >= delay - 0.05, arrived    # together, they would arrive at once
