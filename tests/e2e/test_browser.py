@@ -323,7 +323,7 @@ def test_every_worker_signs_one_accounts_submits_through_the_one_shared_browser(
 
 def test_calls_on_one_accounts_page_run_one_at_a_time(stack):
     """Two submits of one account at once: the second in-page fetch starts only when the first has
-    its answer (the sandbox holds each for DELAY seconds and logs when each arrived)."""
+    its answer (the sandbox holds each for `delay` seconds and logs when each arrived)."""
     delay = 2.0
     http = us_token()
     completes(stack, http, prompt=f"{FAST} open the page", model="jimeng-video-3.5-pro")
@@ -340,3 +340,25 @@ def test_calls_on_one_accounts_page_run_one_at_a_time(stack):
     arrived = sorted(c["time"] for c in log if c["path"] == GENERATE)
     assert len(arrived) == 2
     assert arrived[1] - arrived[0] >= delay - 0.05, arrived    # together, they would arrive at once
+
+
+def test_an_in_page_fetch_past_browser_timeout_is_504_with_the_task_id_and_is_not_resent():
+    with running_stack(service_env={"BROWSER_TIMEOUT": "5"}) as own:
+        http = us_token()
+        completes(own, http, prompt=f"{FAST} warm up", model="jimeng-video-3.5-pro")   # page loaded
+        requests.post(f"{own.sandbox_url}/_sandbox/faults", json={"path": GENERATE, "delay": 8}, timeout=TIMEOUT)
+        clear_calls(own)
+
+        started = time.monotonic()
+        resp = post(own, http, prompt=f"{FAST} too slow", model="jimeng-video-3.5-pro")
+        took = time.monotonic() - started
+
+        assert resp.status_code == 504, resp.text
+        assert took < 8, took                                              # the timeout, not Jimeng's answer
+        error = resp.json()["error"]
+        assert error["code"] == "upstream_timeout"
+        assert resp.headers.get("x-should-retry") == "false"
+        task_id = error["task_id"]
+        final = poll_until_finished(own, http, task_id)[-1]               # Jimeng took it after all
+        assert final["status"] == "completed", final
+        assert calls(own)[GENERATE] == 1                                   # never resent
