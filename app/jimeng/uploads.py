@@ -199,7 +199,7 @@ class _Flow:
         self.headers = {"Accept": "*/*", "Origin": self.region.upload_origin,
                         "Referer": self.region.upload_origin + "/ai-tool/generate",
                         "sec-fetch-site": "cross-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty",
-                        **browser_identity()}
+                        **browser_identity(self.region)}
         self.secrets = [s for s in (self.creds.get("access_key_id"), self.creds.get("secret_access_key"),
                                     self.creds.get("session_token")) if s]
 

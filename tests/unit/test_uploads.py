@@ -173,7 +173,7 @@ def test_storage_requests_look_like_the_browser_and_carry_no_jimeng_cookies(clie
         assert headers["sec-fetch-site"] == "cross-site" and headers["Accept"] == "*/*"
         # The same browser identity as the API calls: UA, language and the client-hint trio.
         assert headers["User-Agent"] == constants.CHROME_UA and "Chrome/142" in headers["User-Agent"]
-        assert headers["Accept-Language"] == "zh-CN,zh;q=0.9"
+        assert headers["Accept-Language"] == "en-US,en;q=0.9"     # the account's region, as its API calls
         assert headers["Sec-Ch-Ua"] == '"Chromium";v="142", "Google Chrome";v="142", "Not_A Brand";v="99"'
         assert headers["Sec-Ch-Ua-Mobile"] == "?0"
         assert headers["Sec-Ch-Ua-Platform"] == '"Windows"'
