@@ -67,6 +67,11 @@ class FaultyUpstream:
                     return faults.pop(0)
         return None
 
+    def pending(self, key: str) -> int:
+        """How many faults queued for `key` no call has played yet."""
+        with self._lock:
+            return len(self._faults.get(key, ()))
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()

@@ -20,8 +20,10 @@ def upstream():
 
 @pytest.fixture
 def service(upstream):
+    # The live catalogue is on, as in production: each submit reads get_common_config first.
     app = create_app({"JIMENG_UPSTREAM_URL": upstream.url, "JIMENG_TIMEOUT": DEADLINE,
-                      "JIMENG_CONNECT_TIMEOUT": DEADLINE, "ALLOW_LOOPBACK_MEDIA": True, "FETCH_TIMEOUT": 5.0})
+                      "JIMENG_CONNECT_TIMEOUT": DEADLINE, "ALLOW_LOOPBACK_MEDIA": True, "FETCH_TIMEOUT": 5.0,
+                      "LIVE_CATALOGUE": True})
     app.extensions["jimeng_client"].sleep = lambda s: None
     return app.test_client()
 
