@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from app import errors
 from app.jimeng.client import JimengClient
-from app.jimeng.numbers import upstream_count
+from app.jimeng.numbers import upstream_int
 from app.jimeng.regions import Token
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,12 @@ def time_zone_for(token: Token) -> str:
 def claim_daily(client: JimengClient, token: Token) -> Claim:
     """Claim today's free credits; `received` is what Jimeng says it added (`receive_quota`)."""
     data = client.receive_credits(token, time_zone_for(token))
-    return Claim(received=upstream_count(data.get("receive_quota")), first_today=data.get("is_first_receive") is True)
+    # An amount that cannot be read is not "nothing to claim today": the claim may have added credits.
+    received = upstream_int(data.get("receive_quota", 0))
+    if received is None or received < 0:
+        raise errors.UpstreamError("Jimeng's answer to the daily credit claim names no readable amount "
+                                   "(receive_quota); the claim may have gone through: see /token/points")
+    return Claim(received=received, first_today=data.get("is_first_receive") is True)
 
 
 def generate_claiming_daily(client: JimengClient, token: Token, body: dict, *, kind: str) -> dict:

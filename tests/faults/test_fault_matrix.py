@@ -96,6 +96,10 @@ def _odd_local_items(answer):
     answer["data"] = {"item_list": [5, {"common_attr": {"id": {"odd": 1}}, "video": "x"}], "extra": None}
 
 
+def _odd_receive(answer):
+    answer["data"]["receive_quota"] = "lots"
+
+
 @dataclass(frozen=True)
 class CallType:
     name: str
@@ -133,7 +137,9 @@ CALLS = [
              generates=1),
     CallType("history_list", "/mweb/v1/get_history", "list", _odd_history_list, (200, None)),
     CallType("hd_items", "/mweb/v1/get_local_item_list", "status_hd", _odd_local_items, (200, None)),
-    CallType("credit_receive", "/commerce/v1/benefits/credit_receive", "receive", None, (200, None), attempts=1),
+    # A claim whose amount cannot be read is not "nothing to claim today" (received: 0).
+    CallType("credit_receive", "/commerce/v1/benefits/credit_receive", "receive", _odd_receive,
+             (200, "upstream_error"), attempts=1),
     CallType("image_generate", GENERATE, "submit_images_async", _odd_generate, (502, "upstream_error"),
              attempts=1, generates=1),
     CallType("image_generate_waiting", GENERATE, "submit_images", _odd_generate, (502, "upstream_error"),
