@@ -10,6 +10,8 @@ from tests.fault_upstream import running_faulty_upstream
 
 DEADLINE = 1.0          # JIMENG_TIMEOUT for these tests, seconds
 SLACK = 4.0             # generous: the answer must come within DEADLINE * calls + SLACK
+# What test_fuzz.py sent and got, shown in the terminal summary (plain `pytest -q` too).
+FUZZ_SEEN: dict = {"cases": 0, "server_errors": 0, "by_status": {}}
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +39,11 @@ def token() -> str:
 def no_leftover_faults(upstream):
     yield
     upstream.clear()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ_SEEN["cases"]:
+        statuses = ", ".join(f"{status}: {n}" for status, n in sorted(FUZZ_SEEN["by_status"].items()))
+        terminalreporter.write_sep("-", "schemathesis fuzz")
+        terminalreporter.write_line(f"{FUZZ_SEEN['cases']} generated requests, {FUZZ_SEEN['server_errors']} "
+                                    f"undocumented server errors; statuses {statuses}")

@@ -1,8 +1,9 @@
 """schemathesis against /openapi.json, in `make test`: a bounded number of generated requests per
 operation, sent to the service in front of the sandbox (issue 8, "fuzzing in CI").
 
-Two checks: no generated request, valid or not, gets a 500; and data the spec calls valid is not
-refused, for every operation whose rules the spec can state. Submits are left out of the second
+Two checks: no generated request, valid or not, gets a 5xx other than one its operation documents
+(the sandbox behind the service works, so Jimeng's 502-504 have no cause here); and data the spec
+calls valid is not refused, for every operation whose rules the spec can state. Submits are left out of the second
 check: whether a model offers a mode, a duration or a size, and how many media a mode takes, are
 rules across fields that the schema does not express; so is the list route, whose `after` is a
 signed cursor.
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from app import create_app
+from tests.faults.conftest import FUZZ_SEEN as SEEN
 
 EXAMPLES_PER_OPERATION = 40
 TOKEN = "fuzz-session-5c1d0e7a9b"
@@ -23,7 +25,8 @@ CROSS_FIELD_RULES = {"POST /v1/videos/generations", "POST /v1/videos", "POST /v1
                      "POST /v1/images/compositions",
                      "POST /v1/images/edits"}
 OPAQUE_CURSOR = {"GET /v1/videos"}      # `after` is a signed cursor from an earlier page: no pattern fits it
-SEEN = {"cases": 0, "server_errors": 0, "by_status": {}}
+# The only 5xx an operation answers by design: OpenAI's delete, which Jimeng has no call for.
+DOCUMENTED_5XX = {"DELETE /v1/videos/{video_id}": {501}}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +36,6 @@ def api_schema(upstream):
     app.extensions["jimeng_client"].sleep = lambda s: None
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     yield {op.ok().label: op.ok() for op in schema.get_all_operations()}
-    print(f"\nschemathesis: {SEEN['cases']} generated requests, {SEEN['server_errors']} server errors, "
-          f"statuses {dict(sorted(SEEN['by_status'].items()))}")
 
 
 @pytest.mark.parametrize("label", LABELS)
@@ -49,10 +50,10 @@ def test_generated_requests_get_no_server_error_and_valid_ones_are_accepted(api_
         response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
         SEEN["cases"] += 1
         SEEN["by_status"][response.status_code] = SEEN["by_status"].get(response.status_code, 0) + 1
-        if response.status_code == 500:
+        undocumented = response.status_code >= 500 and response.status_code not in DOCUMENTED_5XX.get(label, ())
+        if undocumented:
             SEEN["server_errors"] += 1
-        # 501 is the documented answer of DELETE /v1/videos/{id}; 502-504 are Jimeng's (the sandbox's).
-        assert response.status_code != 500, response.text[:300]
+        assert not undocumented, f"{response.status_code}: {response.text[:300]}"
         if checks:
             case.validate_response(response, checks=checks)
 
