@@ -6,6 +6,7 @@ import json
 import pytest
 import responses
 
+from app.task_ids import TaskId
 from tests.api.helpers import auth, task_id_for
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer
 
@@ -63,7 +64,7 @@ def test_deeply_nested_brackets_in_a_multipart_list_field_are_a_400(client, name
 
 @responses.activate
 @pytest.mark.parametrize("rid", [{"x": 1}, [1, 2], True, 1.5])
-def test_a_history_record_id_that_is_not_an_id_is_refused_at_submit_with_the_submit_id(client, rid):
+def test_a_history_record_id_that_is_not_an_id_is_refused_at_submit_with_the_submit_id(app, client, rid):
     answer = generate_answer()
     answer["data"]["aigc_data"]["history_record_id"] = rid
     responses.post(GENERATE_URL, json=answer)
@@ -75,5 +76,7 @@ def test_a_history_record_id_that_is_not_an_id_is_refused_at_submit_with_the_sub
     assert error["task_id"] and "history_record_id" in error["message"]
     # The id handed out finds the task by its submit id, which went to Jimeng.
     sent = json.loads(responses.calls[0].request.body)["submit_id"]
-    assert sent in json.dumps(error) or error["task_id"]
+    decoded = TaskId.decode(error["task_id"], app.config["SECRET_KEY"])
+    assert decoded is not None, "the task id does not decode under the app's key"
+    assert (decoded.id_type, decoded.upstream_id) == ("submit", sent)
     assert len([c for c in responses.calls if c.request.url.startswith(GENERATE_URL)]) == 1
