@@ -8,11 +8,18 @@ import pytest
 
 from app import create_app
 from tests.api.helpers import auth
-from tests.conftest import UPSTREAM
+
+# Jimeng is HTTPS, so an HTTP proxy is asked to CONNECT, as in production.
+UPSTREAM = "https://jimeng.test"
 
 
 class Listener:
-    """A loopback TCP port that counts connections and hangs up on each (an 'open port')."""
+    """A loopback TCP port that counts connections and answers each with an HTTP 200 page (an open
+    port where a web server listens). Whatever a client sends (a CONNECT, a plain request, a SOCKS
+    greeting), it gets the page back: this is what told an open port from a closed one before."""
+
+    ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 23\r\nConnection: close\r\n\r\n"
+              b"<html>it works!</html>\n")
 
     def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -30,7 +37,13 @@ class Listener:
             except OSError:
                 continue
             self.accepted += 1
-            conn.close()
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(self.ANSWER)
+                except OSError:
+                    pass
 
     def close(self) -> None:
         self._stop.set()
@@ -94,11 +107,13 @@ def test_a_listed_cidr_lets_a_private_proxy_through(listener):
     assert resp.status_code == 503
 
 
-def test_open_and_closed_ports_answer_alike(listener):
+@pytest.mark.parametrize("scheme", ["http", "socks5"])
+def test_open_and_closed_ports_answer_alike(listener, scheme):
+    """Before, an open port that spoke HTTP answered `(SSLError)` and a closed one `(ProxyError)`."""
     client = make_client("127.0.0.0/8")
     answers = []
     for port in (listener.port, closed_port()):
-        resp = client.post("/token/check", json={"token": f"socks5://127.0.0.1:{port}@x"})
+        resp = client.post("/token/check", json={"token": f"{scheme}://127.0.0.1:{port}@x"})
         answers.append((resp.status_code, resp.get_json()["error"]["code"], resp.get_json()["error"]["message"]))
 
     assert listener.accepted >= 1
