@@ -1,5 +1,5 @@
 """The generate bodies per video mode, against golden files of the exact upstream body and against
-a real browser draft (shared/fixtures/jimeng-upstream)."""
+a real browser draft (tests/fixtures, vendored from the project's upstream samples)."""
 from __future__ import annotations
 
 import itertools
@@ -15,9 +15,9 @@ from app.jimeng.assets import Frame, Material, UploadedImage, UploadedVideo, Vid
 from app.jimeng.models import (FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE, VIDEO_MODELS)
 from app.jimeng.payloads import (MULTI_FRAME_VIDEO_MODE, build_video_generate_body, compact_json,
                                  omni_reference_names, parse_main_reference_prompt, parse_omni_prompt)
+from tests.conftest import load_fixture
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
-FIXTURE_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "jimeng-upstream"
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Fields that travel as JSON strings inside JSON (protocol doc 0).
@@ -349,10 +349,7 @@ def test_first_last_duration_is_sent_in_ms_and_seconds():
 
 @pytest.fixture(scope="module")
 def browser_record() -> dict:
-    path = FIXTURE_DIR / "history_record_video_success_see-video-server.json"
-    if not path.exists():
-        pytest.skip(f"shared fixture not found: {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load_fixture("history_record_video_success_see-video-server.json")
 
 
 def test_first_last_metrics_extra_is_byte_identical_to_the_browsers(browser_record):
