@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import io
+import os
 import secrets
 import time
 
-import litellm
-import pytest
-import requests
+# litellm fetches its price table from the internet at import unless told to use its bundled copy;
+# CI has no internet, so the fetch only costs retries.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+import pytest  # noqa: E402
+import requests  # noqa: E402
 
 from tests.e2e.conftest import FAST, POLL_DEADLINE, POLL_INTERVAL, TIMEOUT
 
