@@ -44,6 +44,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
     from app.services.workspaces import Workspaces
+    from app.shared_state import shared_state
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -87,6 +88,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
     app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
     app.extensions["workspaces"] = Workspaces()
+    # Idempotency markers, and in company mode the pool and key limits: Redis with REDIS_URL.
+    app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, lambda: (app.extensions.get("clock") or time.time)())
     accounts.install(app, cfg)
 
     class JimengApi(Api):

@@ -10,7 +10,6 @@ from app import errors
 from app.api import context
 from app.api_keys import ApiKeys
 from app.services.pool import AccountPool, PoolSettings
-from app.shared_state import shared_state
 
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="The server-held account pool")
 
@@ -25,9 +24,8 @@ def install(app: Flask, cfg) -> None:
     def clock() -> float:
         return (app.extensions.get("clock") or time.time)()
 
-    state = shared_state(cfg.REDIS_URL, clock)
+    state = app.extensions["shared_state"]
     app.extensions["api_keys"] = ApiKeys(cfg.API_KEYS_FILE)
-    app.extensions["shared_state"] = state
     app.extensions["pool"] = AccountPool(
         cfg.JIMENG_ACCOUNTS_FILE, app.extensions["proxy_allowlist"], state, app.extensions["jimeng_client"],
         PoolSettings(cooldown_seconds=cfg.POOL_COOLDOWN_SECONDS, busy_cooldown_seconds=cfg.POOL_BUSY_COOLDOWN_SECONDS,

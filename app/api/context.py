@@ -163,7 +163,8 @@ def submit_settings() -> SubmitSettings:
     return SubmitSettings(secret_key=_key_secret(_api_key()), max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                           max_prompt_chars=cfg.MAX_PROMPT_CHARS,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
-                          clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"])
+                          clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"],
+                          state=current_app.extensions["shared_state"], listing_window=cfg.HISTORY_GRACE_SECONDS)
 
 
 def submit_video_task(req: VideoRequest, tokens: Sequence[Token],

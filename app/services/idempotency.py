@@ -10,6 +10,12 @@
 - The window: right after a submit, Jimeng may not list it yet. A request that says it is a retry
   (the OpenAI SDKs send `x-stainless-retry-count`), whose key is not listed, cannot prove the first
   attempt failed: it is answered 409 with the task id rather than risking a second charge.
+- Clients that do not say so are covered by a short-lived marker in the shared state (process
+  memory, or Redis with REDIS_URL, so every worker sees it), kept for the listing window: the
+  submit being made is counted under its submit id; a second request meanwhile gets the same 409;
+  once Jimeng accepted, the marker holds the task id (and body tag), so a repeat is answered with
+  that task as a listed one would be. A submit that failed before anything reached Jimeng drops
+  its mark: the key may be used again at once. The marker is a cache, never the truth: history is.
 
 One mechanism for every submit route: the video and image services pick their account with
 `chooser`, then call `claim` (kind "video" or "image"), which answers the earlier task or names the
@@ -24,12 +30,12 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from app import errors
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
-from app.services.submitting import SubmitSettings, created_time
+from app.services.submitting import SubmitSettings, SubmittedTask, created_time
 from app.services.tasks import fingerprint_key
 from app.task_ids import TaskId, derive_key
 
@@ -145,6 +151,7 @@ class Claim:
     origin_submit_id: str | None = None   # the body tag; None without a key
     earlier_task_id: str | None = None    # set: answer this task, send nothing
     earlier_created: int = 0
+    marker: str | None = None             # the shared-state key of this submit while it is not listed
 
 
 def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: Sequence[Token],
@@ -161,14 +168,26 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
     body = digest()
     previous = find(client, tokens, secret, idempotency.key, fp_key)
     if previous is None:
+        expected = tag(secret, sid, body)
+        maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
+                       token_fp=token.fingerprint(fp_key), id_type="submit", count=count).encode(secret)
+        marker = f"idem:{kind}:{sid}"
+        if settings.state is not None:
+            done = _accepted(settings, marker, expected)
+            if done is not None:
+                return done
         if idempotency.retried:
-            maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
-                           token_fp=token.fingerprint(fp_key), id_type="submit", count=count)
             raise errors.IdempotencyConflict(
                 "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt "
                 "may still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not "
-                "found after a few minutes, submit again with a new key", extra={"task_id": maybe.encode(secret)})
-        return Claim(submit_id=sid, origin_submit_id=tag(secret, sid, body))
+                "found after a few minutes, submit again with a new key", extra={"task_id": maybe})
+        if settings.state is not None and settings.state.count(marker, settings.listing_window) > 1:
+            raise errors.IdempotencyConflict(
+                "a request with this Idempotency-Key is being submitted or was just submitted, and Jimeng does not "
+                "list its task yet. Poll task_id; if it is not found after a few minutes, submit again with a new "
+                "key", extra={"task_id": maybe})
+        return Claim(submit_id=sid, origin_submit_id=expected,
+                     marker=marker if settings.state is not None else None)
     record = previous.record
     created = created_time(record, int(settings.clock()))
     history_id = str(record.get("history_record_id") or "")
@@ -183,3 +202,44 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
     log.info("idempotent submit answered with the earlier task",
              extra={"kind": kind, "region": previous.token.region.code})
     return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created)
+
+
+def _accepted(settings: SubmitSettings, marker: str, expected_tag: str) -> Claim | None:
+    """The task this key's submit got from Jimeng, as its marker holds it (None: no accepted submit)."""
+    held = settings.state.get(marker + ":task")
+    if not held:
+        return None
+    stored_tag, created, task_id = held.split(" ", 2)
+    if stored_tag != expected_tag:
+        raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
+                                         "task is task_id", extra={"task_id": task_id})
+    log.info("idempotent submit answered with the task just accepted")
+    return Claim(submit_id="", earlier_task_id=task_id, earlier_created=int(created))
+
+
+Submitted = TypeVar("Submitted", bound=SubmittedTask)
+
+
+def submitted_under(claim: Claim, settings: SubmitSettings, submit: Callable[[], Submitted]) -> Submitted:
+    """Run the submit a claim names, keeping its marker true: dropped when the submit failed before
+    anything reached Jimeng (an error without a task id), the accepted task once Jimeng took it."""
+    if claim.marker is None or settings.state is None:
+        return submit()
+    try:
+        task = submit()
+    except errors.ServiceError as exc:
+        if "task_id" not in exc.extra:
+            _quietly(settings.state.put, claim.marker, "0", settings.listing_window)
+        raise
+    _quietly(settings.state.put, f"{claim.marker}:task", f"{claim.origin_submit_id} {task.created} {task.task_id}",
+             settings.listing_window)
+    return task
+
+
+def _quietly(write: Callable, *args) -> None:
+    """A marker write that fails (Redis gone) must not turn an accepted task into an error: history
+    still finds it once listed."""
+    try:
+        write(*args)
+    except errors.StateUnavailable:
+        log.warning("idempotency marker not written: shared state unavailable")

@@ -105,6 +105,14 @@ def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClien
                        count=req.count)
     if claim.earlier_task_id is not None:
         return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name)
+    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings,
+                                                             stable_id=idempotency is not None))
+
+
+def _send(req: ImageRequest, checked: CheckedImageRequest, claim: idem.Claim, client: JimengClient,
+          settings: SubmitSettings, *, stable_id: bool) -> SubmittedTask:
+    """Upload the references, build the draft, generate once."""
+    token = checked.token
     loaded = [load_media(ref, settings, "image") for ref in req.references]
     references = tuple(upload_checked_image(client, token, m) for m in loaded)
     draft = ImageDraft(model=checked.model, region=token.region.code, prompt=req.prompt, ratio=checked.ratio,
@@ -116,7 +124,7 @@ def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClien
         body = _tagged(body, claim.origin_submit_id)
     # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
     task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count,
-                                          stable_id=idempotency is not None)
+                                          stable_id=stable_id)
     metrics.submitted("image", checked.model.name, "references" if references else "text")
     log.info("image submitted", extra={"model": checked.model.name, "region": token.region.code,
                                        "count": req.count, "references": len(references)})

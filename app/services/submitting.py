@@ -21,6 +21,7 @@ from app.services.catalogue import LiveCatalogue
 from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
+from app.shared_state import SharedState
 from app.task_ids import TaskId
 
 
@@ -54,6 +55,10 @@ class SubmitSettings:
     stable_choice: bool = True
     catalogue: LiveCatalogue | None = None     # None: the static table only
     workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
+    # Where an Idempotency-Key's submit is marked while Jimeng may not list it yet (None: unmarked),
+    # and for how long (HISTORY_GRACE_SECONDS).
+    state: SharedState | None = None
+    listing_window: float = 600.0
 
 
 @dataclass(frozen=True)

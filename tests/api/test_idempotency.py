@@ -49,9 +49,12 @@ def test_a_repeated_key_answers_the_first_task_without_a_second_generate(client)
 @responses.activate
 def test_the_submit_id_is_derived_from_key_and_account_and_metrics_carry_the_body_tag(client):
     responses.post(HISTORY_URL, json=envelope({}))
+    # The first attempt is refused (Jimeng's parallel limit: nothing created), so the key may be sent again.
+    responses.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
     responses.post(GENERATE_URL, json=generate_answer(RID))
-    for token, key in (("alice", "k1"), ("alice", "k1"), ("bob", "k1"), ("alice", "k2")):
-        submit(client, {"prompt": "a cat"}, key=key, token=token)
+    answers = [submit(client, {"prompt": "a cat"}, key=key, token=token).status_code
+               for token, key in (("alice", "k1"), ("alice", "k1"), ("bob", "k1"), ("alice", "k2"))]
+    assert answers[0] == 429 and answers[1:] == [200, 200, 200]
     ids = [g["submit_id"] for g in generate_calls()]
     assert ids[0] == ids[1] and len({ids[0], ids[2], ids[3]}) == 3
     metrics = json.loads(generate_calls()[0]["metrics_extra"])
@@ -110,6 +113,88 @@ def test_a_lookup_that_fails_submits_nothing_and_may_be_retried(client):
     resp = submit(client, {"prompt": "a cat"})
     assert resp.status_code == 503 and "task_id" not in resp.get_json()["error"]
     assert "x-should-retry" not in resp.headers and generate_calls() == []
+
+
+# -- inside the listing window, for clients that do not say they retry -----------------------------
+
+@responses.activate
+def test_a_repeat_without_a_retry_header_before_jimeng_lists_the_task_answers_the_same_task(client):
+    """A client of its own (no x-stainless-retry-count) sends its key again right away: Jimeng does
+    not list the task yet, and it is still not a second charge."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    first = submit(client, {"prompt": "a cat"})
+    again = submit(client, {"prompt": "a cat"})
+    assert first.status_code == again.status_code == 200
+    assert again.get_json()["task_id"] == first.get_json()["task_id"] and len(generate_calls()) == 1
+    other = submit(client, {"prompt": "a dog"})
+    err = other.get_json()["error"]
+    assert other.status_code == 409 and err["code"] == "idempotency_conflict"
+    assert err["task_id"] == first.get_json()["task_id"] and len(generate_calls()) == 1
+
+
+@responses.activate
+def test_a_second_request_while_the_first_is_being_submitted_is_409_with_the_task_id(client):
+    """Two requests with one key at once: the one that comes second while the first is at Jimeng."""
+    seen = []
+
+    def generate(request):
+        seen.append(submit(client, {"prompt": "a cat"}))   # arrives while this generate is under way
+        return 200, {}, json.dumps(generate_answer(RID))
+
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.add_callback(responses.POST, GENERATE_URL, callback=generate)
+    first = submit(client, {"prompt": "a cat"})
+    assert first.status_code == 200 and len(seen) == 1
+    err = seen[0].get_json()["error"]
+    assert seen[0].status_code == 409 and err["code"] == "idempotency_conflict" and err["task_id"]
+    assert "being submitted" in err["message"] and len(generate_calls()) == 1
+
+
+@responses.activate
+def test_a_lost_generate_answer_keeps_the_key_from_being_submitted_again(client):
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, status=502)
+    lost = submit(client, {"prompt": "a cat"})
+    assert lost.status_code == 503 and lost.get_json()["error"]["task_id"]
+    again = submit(client, {"prompt": "a cat"})
+    err = again.get_json()["error"]
+    assert again.status_code == 409 and err["task_id"] and len(generate_calls()) == 1
+
+
+@responses.activate
+def test_the_window_ends_with_the_listing_grace(client, clock):
+    """After HISTORY_GRACE_SECONDS the marker is gone: history alone answers, as without it."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, status=502)
+    submit(client, {"prompt": "a cat"})
+    clock.advance(client.application.config["HISTORY_GRACE_SECONDS"] + 1)
+    responses.replace(responses.POST, GENERATE_URL, json=generate_answer(RID))
+    assert submit(client, {"prompt": "a cat"}).status_code == 200 and len(generate_calls()) == 2
+
+
+def test_with_redis_every_worker_sees_the_key_before_jimeng_lists_it(redis_url, clock):
+    """Two app instances (two workers, or two hosts) sharing REDIS_URL: the second answers the task
+    the first just submitted, without a generate of its own."""
+    import redis
+
+    from app import create_app
+    from tests.conftest import UPSTREAM
+
+    redis.Redis.from_url(redis_url).flushdb()
+    workers = []
+    for _ in range(2):
+        worker = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "REDIS_URL": redis_url})
+        worker.extensions["clock"] = clock
+        workers.append(worker.test_client())
+    with responses.RequestsMock() as rsps:
+        rsps.post(HISTORY_URL, json=envelope({}))
+        rsps.post(GENERATE_URL, json=generate_answer(RID))
+        first = submit(workers[0], {"prompt": "a cat"}, key="shared-1")
+        again = submit(workers[1], {"prompt": "a cat"}, key="shared-1")
+        generates = [c for c in rsps.calls if c.request.url.startswith(GENERATE_URL)]
+    assert first.status_code == again.status_code == 200
+    assert again.get_json()["task_id"] == first.get_json()["task_id"] and len(generates) == 1
 
 
 def test_a_malformed_key_is_a_400(client):
@@ -199,8 +284,11 @@ def test_the_same_key_with_another_image_body_is_409_and_names_the_task(client, 
 
 
 def test_the_image_submit_id_is_derived_from_the_key_and_the_draft_carries_the_body_tag(client, image_jimeng):
-    for key in ("k1", "k1", "k2"):
-        image_submit(client, "/v1/images/generations", key)
+    image_jimeng.replace(responses.POST, GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    assert image_submit(client, "/v1/images/generations", "k1").status_code == 429   # refused: nothing created
+    image_jimeng.replace(responses.POST, GENERATE_URL, json=generate_answer(RID))
+    for key in ("k1", "k2"):
+        assert image_submit(client, "/v1/images/generations", key).status_code == 200
     ids = [g["submit_id"] for g in image_generates(image_jimeng)]
     assert ids[0] == ids[1] != ids[2]
     drafts = [json.loads(g["draft_content"])["id"] for g in image_generates(image_jimeng)]
