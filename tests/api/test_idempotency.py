@@ -1,6 +1,7 @@
 """Idempotency-Key: stateless, from Jimeng's history; never a second generate for one key."""
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import responses
@@ -139,7 +140,10 @@ def test_a_second_request_while_the_first_is_being_submitted_is_409_with_the_tas
     seen = []
 
     def generate(request):
-        seen.append(submit(client, {"prompt": "a cat"}))   # arrives while this generate is under way
+        # Another request thread, arriving while this generate is under way (a request nested in this
+        # thread would share its Flask context, which no server does).
+        with ThreadPoolExecutor(1) as other:
+            seen.append(other.submit(submit, client, {"prompt": "a cat"}).result())
         return 200, {}, json.dumps(generate_answer(RID))
 
     responses.post(HISTORY_URL, json=envelope({}))
