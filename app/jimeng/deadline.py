@@ -11,13 +11,16 @@ import contextvars
 import heapq
 import itertools
 import os
+import select
 import socket
 import threading
 import time
 
 import requests
 import urllib3
+from gevent.monkey import get_original
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 CHUNK_BYTES = 64 * 1024
@@ -129,12 +132,40 @@ class _WatchedPool:
         return conn
 
 
-class _HTTPPool(_WatchedPool, HTTPConnectionPool):
+# The system's poll, whatever gevent patched: a zero-timeout poll never blocks, so it needs no hub.
+_native_poll = get_original("select", "poll")
+
+
+class _QuickDropCheck:
+    """Before reusing a pooled connection urllib3 asks whether the host closed it, with a zero-timeout
+    poll. Under gunicorn's gevent worker that poll is gevent's, which sets up a hub watcher and a
+    greenlet switch for a question the kernel answers at once: 7% of a status query's CPU at 256
+    pollers. The same question, asked of the kernel directly: readable (data, EOF, error or hang-up)
+    on an idle keep-alive connection means it is no longer usable."""
+
+    @property
+    def is_connected(self) -> bool:
+        if self.sock is None:   # type: ignore[attr-defined]
+            return False
+        poller = _native_poll()
+        poller.register(self.sock.fileno(), select.POLLIN)   # type: ignore[attr-defined]
+        return not poller.poll(0)
+
+
+class _HTTPConnection(_QuickDropCheck, HTTPConnection):
     pass
+
+
+class _HTTPSConnection(_QuickDropCheck, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(_WatchedPool, HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
 
 
 class _HTTPSPool(_WatchedPool, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _HTTPSConnection
 
 
 class DeadlineAdapter(HTTPAdapter):

@@ -7,6 +7,7 @@ first call and for later ones (the default query string is remembered between ca
 import json
 import socket
 import threading
+import time
 
 import pytest
 import requests
@@ -25,6 +26,8 @@ class RecordingServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.requests: list[bytes] = []
+        self.connections = 0
+        self.hang_up_after_answer = False   # keep-alive promised, then the connection is closed
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -34,6 +37,7 @@ class RecordingServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
 
     def _connection(self, conn: socket.socket) -> None:
@@ -56,6 +60,8 @@ class RecordingServer:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: sessionid=someone-else; Path=/\r\n"
                              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                              % (len(payload), payload))
+                if self.hang_up_after_answer:
+                    return
 
     def close(self) -> None:
         self.sock.close()
@@ -128,3 +134,19 @@ def test_session_headers_merge_as_requests_merges_them(server):
     names = [line.split(":")[0] for line in head]
     assert names.count("Accept") == 1 and "accept" not in names and "X-Trace" in names
     assert "User-Agent: someone" not in head
+
+
+def test_a_pooled_connection_the_host_closed_is_not_reused(server):
+    """Hosts close idle keep-alive connections. The next call must see that before sending: sent on
+    the dead connection, a submit would fail after leaving the client, and could not be resent."""
+    server.hang_up_after_answer = True
+    token = parse_token("sess-wire-0123456789")
+    client = JimengClient(upstream_url=server.url, clock=lambda: CLOCK)
+    for n in range(1, 4):
+        # Sent once, never retried (as a submit is): it only succeeds if it went out on a live connection.
+        assert client.call(token, HISTORY_PATH, {"history_ids": ["1"]}, idempotent=False) == {}
+        deadline = time.monotonic() + 5
+        while server.connections < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)   # the server's close reaches the client's socket
+    assert len(server.requests) == 3 and server.connections == 3
