@@ -133,7 +133,7 @@ def test_several_workers_are_fine_with_redis_or_without_a_pool(monkeypatch, tmp_
     import os
 
     conf = gunicorn_conf(monkeypatch, tmp_path, **env)
-    assert conf["workers"] == (os.cpu_count() or 2)
+    assert conf["workers"] == (os.cpu_count() or 1) + 1
     server = FakeServer(4)
     conf["on_starting"](server)
     assert server.errors == [] and server.infos == []
