@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import request
+from flask import jsonify, request
 from flask_smorest import Blueprint
 
 from app import errors
@@ -23,8 +23,12 @@ IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
 
 
 def state_json(state: TaskState) -> dict:
-    """The public task shape: optional parts only where they apply (the route's schema dumps it once)."""
+    """The public task shape (TaskStateSchema's fields): optional parts only where they apply."""
     return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
+
+
+# The task routes answer the shape they built, already plain JSON types: the schemas document it
+# (a test holds answers to them), and dumping it again through marshmallow cost a fifth of a batch.
 
 
 def batch_states(kind: str, ids: list[str], tokens: list) -> dict:
@@ -45,7 +49,7 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
         """One task's current state; 404 for an unknown, foreign or other-kind id."""
         state = task_state(kind, task_id, context.tokens(), context.client(), context.task_settings())
         log.info("task state", extra={"task": short_form(task_id), "task_status": state.status})
-        return state_json(state)
+        return jsonify(state_json(state))
 
     @blp.post("/tasks/batch")
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": BatchRequestSchema,
@@ -56,7 +60,7 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
         """Many tasks at once, in the order asked; unknown ids are `not_found` items."""
         tokens = context.tokens()  # 401 comes before any body problem
         fields = BatchRequestSchema().load(body_fields(SMALL_BODY))
-        return batch_states(kind, fields["task_ids"], tokens)
+        return jsonify(batch_states(kind, fields["task_ids"], tokens))
 
     @blp.get("/tasks")
     @blp.doc(security=[{"bearer": []}], summary=f"Many {kind} tasks, for clients that can only GET",
@@ -68,4 +72,4 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
         """The batch query for clients that can only GET."""
         tokens = context.tokens()
         ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
-        return batch_states(kind, ids, tokens)
+        return jsonify(batch_states(kind, ids, tokens))

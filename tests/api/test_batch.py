@@ -3,8 +3,9 @@ import json
 
 import responses
 
+from app.schemas.tasks import BatchResponseSchema, TaskStateSchema
 from tests.api.helpers import auth, task_id_for
-from tests.jimeng_fakes import (HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record, local_item,
+from tests.jimeng_fakes import (HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record, finished_record, local_item,
                                 local_items_answer, queued_record)
 
 
@@ -83,3 +84,21 @@ def test_a_huge_batch_body_is_413_and_long_ids_are_400(client):
 def test_not_found_items_have_no_progress(client):
     data = client.post("/v1/videos/tasks/batch", json={"task_ids": ["nope"]}, headers=auth("sess")).get_json()["data"]
     assert data == [{"task_id": "nope", "status": "not_found", "error": data[0]["error"], "error_code": "task_not_found"}]
+
+
+@responses.activate
+def test_answers_are_exactly_the_documented_shapes(app, client, clock):
+    """The task routes answer what they built without a schema dump: every state must still be
+    what the OpenAPI document says (no extra key, no wrong type)."""
+    records = {"1": finished_record("1"), "2": failed_record("2"), "3": queued_record("3")}
+    tids = [task_id_for(app, "sess", rid, submitted_at=clock.now) for rid in ("1", "2", "3", "4")]
+    responses.post(HISTORY_URL, json=envelope(records))
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    batch = client.post("/v1/videos/tasks/batch", json={"task_ids": [*tids, "garbage"]}, headers=auth("sess"))
+    answer = batch.get_json()
+    assert [d["status"] for d in answer["data"]] == ["completed", "failed", "pending", "pending", "not_found"]
+    assert BatchResponseSchema().validate(answer) == {}
+    for tid in tids[:3]:
+        one = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+        assert one.status_code == 200 and TaskStateSchema().validate(one.get_json()) == {}
+    assert TaskStateSchema().validate({**answer["data"][0], "record": {}}) != {}   # the check can fail
