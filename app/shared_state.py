@@ -37,6 +37,12 @@ class SharedState(Protocol):
     def count(self, key: str, window: float) -> int:
         """Add one to a counter that starts at 0 and disappears `window` seconds after its first use."""
 
+    def put_new(self, key: str, value: str, ttl: float) -> str | None:
+        """Set `key` only if it holds nothing (atomic): None when set, else the value it holds."""
+
+    def drop(self, key: str, value: str) -> None:
+        """Delete `key` only if it still holds `value` (atomic): a later owner's value stays."""
+
 
 class MemoryState:
     """One process's memory: correct for one worker (gunicorn -w 1), not shared between workers."""
@@ -87,6 +93,19 @@ class MemoryState:
         with self._lock:
             self._values[key] = (value, self._clock() + ttl)
 
+    def put_new(self, key: str, value: str, ttl: float) -> str | None:
+        with self._lock:
+            held = self._values.get(key)
+            if held is not None and held[1] > self._clock():
+                return held[0]
+            self._values[key] = (value, self._clock() + ttl)
+            return None
+
+    def drop(self, key: str, value: str) -> None:
+        with self._lock:
+            if self._values.get(key, ("", 0.0))[0] == value:
+                del self._values[key]
+
     def count(self, key: str, window: float) -> int:
         with self._lock:
             now = self._clock()
@@ -114,6 +133,19 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
+# KEYS[1]; ARGV value, ttl in milliseconds. Returns the value held, or false once set.
+_PUT_NEW = """
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
+# KEYS[1]; ARGV value. Deletes only the value this caller wrote.
+_DROP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 def _answer_503_when_down(method):
     """Redis down or unreachable: a clear 503, never a 500 (and no half-taken slot: each call is one step)."""
@@ -139,6 +171,8 @@ class RedisState:
         self._prefix = prefix
         self._take = self._redis.register_script(_TAKE_SLOT)
         self._count = self._redis.register_script(_COUNT)
+        self._put_new = self._redis.register_script(_PUT_NEW)
+        self._drop = self._redis.register_script(_DROP)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -173,6 +207,14 @@ class RedisState:
     @_answer_503_when_down
     def count(self, key: str, window: float) -> int:
         return int(self._count(keys=[self._k(key)], args=[max(int(window * 1000), 1)]))
+
+    @_answer_503_when_down
+    def put_new(self, key: str, value: str, ttl: float) -> str | None:
+        return self._put_new(keys=[self._k(key)], args=[value, max(int(ttl * 1000), 1)]) or None
+
+    @_answer_503_when_down
+    def drop(self, key: str, value: str) -> None:
+        self._drop(keys=[self._k(key)], args=[value])
 
 
 def shared_state(redis_url: str, clock=None) -> SharedState:

@@ -43,6 +43,33 @@ def test_values_and_counters(shared_state):
     assert [shared_state.count("c", 60) for _ in range(3)] == [1, 2, 3]
 
 
+def test_put_new_keeps_the_first_value_and_drop_only_removes_its_own(shared_state):
+    assert shared_state.put_new("claim", "first", 60) is None
+    assert shared_state.put_new("claim", "second", 60) == "first"
+    shared_state.drop("claim", "second")          # not its value: stays
+    assert shared_state.get("claim") == "first"
+    shared_state.drop("claim", "first")
+    assert shared_state.get("claim") is None
+    assert shared_state.put_new("claim", "second", 60) is None
+
+
+def test_concurrent_put_new_has_one_winner(shared_state):
+    won = []
+    lock = threading.Lock()
+
+    def put(i):
+        if shared_state.put_new("race", f"r{i}", 60) is None:
+            with lock:
+                won.append(i)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and shared_state.get("race") == f"r{won[0]}"
+
+
 def test_concurrent_takers_never_exceed_the_limit(shared_state, clock):
     now = clock()
     won = []
