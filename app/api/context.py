@@ -160,11 +160,16 @@ def task_settings() -> TaskSettings:
 
 def submit_settings() -> SubmitSettings:
     cfg = config()
-    return SubmitSettings(secret_key=_key_secret(_api_key()), max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
+    who = caller()
+    secret = _key_secret(_api_key())
+    scope = "" if who.key is not None else ",".join(
+        sorted(t.fingerprint(fingerprint_key(secret)).hex() for t in who.tokens))
+    return SubmitSettings(secret_key=secret, max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                           max_prompt_chars=cfg.MAX_PROMPT_CHARS,
                           fetch_timeout=cfg.FETCH_TIMEOUT, allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA,
                           clock=_clock(), catalogue=catalogue(), workspaces=current_app.extensions["workspaces"],
-                          state=current_app.extensions["shared_state"], listing_window=cfg.HISTORY_GRACE_SECONDS)
+                          state=current_app.extensions["shared_state"], listing_window=cfg.HISTORY_GRACE_SECONDS,
+                          idempotency_scope=scope)
 
 
 def submit_video_task(req: VideoRequest, tokens: Sequence[Token],

@@ -11,11 +11,12 @@
   (the OpenAI SDKs send `x-stainless-retry-count`), whose key is not listed, cannot prove the first
   attempt failed: it is answered 409 with the task id rather than risking a second charge.
 - Clients that do not say so are covered by a short-lived marker in the shared state (process
-  memory, or Redis with REDIS_URL, so every worker sees it), kept for the listing window: the
-  submit being made is counted under its submit id; a second request meanwhile gets the same 409;
-  once Jimeng accepted, the marker holds the task id (and body tag), so a repeat is answered with
-  that task as a listed one would be. A submit that failed before anything reached Jimeng drops
-  its mark: the key may be used again at once. The marker is a cache, never the truth: history is.
+  memory, or Redis with REDIS_URL, so every worker sees it), kept for the listing window: the first
+  request to mark the key owns it (set-if-absent), a second one meanwhile gets the same 409; the
+  mark's time restarts just before the generate; once Jimeng accepted, the marker holds the task id
+  (and what was asked), so a repeat is answered with that task as a listed one would be. A submit
+  that failed before anything reached Jimeng drops its own mark: the key may be used again at once.
+  The marker is a cache, never the truth: history is.
 
 One mechanism for every submit route: the video and image services pick their account with
 `chooser`, then call `claim` (kind "video" or "image"), which answers the earlier task or names the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -144,6 +146,17 @@ def chooser(idempotency: IdempotencyKey | None, settings: SubmitSettings) -> Cal
 
 
 @dataclass(frozen=True)
+class Marker:
+    """The shared-state keys that cover one Idempotency-Key until Jimeng lists its task. Named by the
+    key and whose it is (SubmitSettings.idempotency_scope), not by account or kind: the account pool
+    may put a repeat on another account, and a key reused for the other kind must meet the first."""
+
+    name: str    # held while a submit is under way: "<owner nonce> <task id by submit id>"; + ":task" once accepted
+    owner: str   # this request's value in `name`
+    body: str    # what the request asks for, its kind included: a repeat or another request
+
+
+@dataclass(frozen=True)
 class Claim:
     """How a submit names its Jimeng task, or the earlier task that answers it instead."""
 
@@ -151,7 +164,7 @@ class Claim:
     origin_submit_id: str | None = None   # the body tag; None without a key
     earlier_task_id: str | None = None    # set: answer this task, send nothing
     earlier_created: int = 0
-    marker: str | None = None             # the shared-state key of this submit while it is not listed
+    marker: Marker | None = None          # covers this key in shared state until Jimeng lists the task
 
 
 def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: Sequence[Token],
@@ -171,23 +184,23 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
         expected = tag(secret, sid, body)
         maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
                        token_fp=token.fingerprint(fp_key), id_type="submit", count=count).encode(secret)
-        marker = f"idem:{kind}:{sid}"
+        marker = None
         if settings.state is not None:
-            done = _accepted(settings, marker, expected)
+            marker = _marker(settings, idempotency.key, kind, body, maybe)
+            done = _accepted(settings, marker)
             if done is not None:
                 return done
         if idempotency.retried:
             raise errors.IdempotencyConflict(
                 "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt "
                 "may still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not "
-                "found after a few minutes, submit again with a new key", extra={"task_id": maybe})
-        if settings.state is not None and settings.state.count(marker, settings.listing_window) > 1:
-            raise errors.IdempotencyConflict(
-                "a request with this Idempotency-Key is being submitted or was just submitted, and Jimeng does not "
-                "list its task yet. Poll task_id; if it is not found after a few minutes, submit again with a new "
-                "key", extra={"task_id": maybe})
-        return Claim(submit_id=sid, origin_submit_id=expected,
-                     marker=marker if settings.state is not None else None)
+                "found after a few minutes, submit again with a new key",
+                extra={"task_id": (marker and _in_flight(settings, marker)) or maybe})
+        if marker is not None:
+            held = settings.state.put_new(marker.name, marker.owner, settings.listing_window)
+            if held is not None:
+                raise _being_submitted(held)
+        return Claim(submit_id=sid, origin_submit_id=expected, marker=marker)
     record = previous.record
     created = created_time(record, int(settings.clock()))
     history_id = str(record.get("history_record_id") or "")
@@ -204,17 +217,51 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
     return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created)
 
 
-def _accepted(settings: SubmitSettings, marker: str, expected_tag: str) -> Claim | None:
+def _marker(settings: SubmitSettings, key: str, kind: str, body: bytes, maybe: str) -> Marker:
+    secret = settings.secret_key
+    name = hmac.new(derive_key(secret, "idempotency-marker"), f"{settings.idempotency_scope}\0{key}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+    asked = hmac.new(derive_key(secret, "idempotency-marker-body"), kind.encode() + b"\0" + body,
+                     hashlib.sha256).hexdigest()[:32]
+    return Marker(name=f"idem:{name}", owner=f"{secrets.token_hex(8)} {maybe}", body=asked)
+
+
+def _accepted(settings: SubmitSettings, marker: Marker) -> Claim | None:
     """The task this key's submit got from Jimeng, as its marker holds it (None: no accepted submit)."""
-    held = settings.state.get(marker + ":task")
-    if not held:
+    held = (settings.state.get(marker.name + ":task") or "").split(" ", 2)
+    if len(held) != 3 or not held[1].isdigit():
         return None
-    stored_tag, created, task_id = held.split(" ", 2)
-    if stored_tag != expected_tag:
+    asked, created, task_id = held
+    if asked != marker.body:
         raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
                                          "task is task_id", extra={"task_id": task_id})
     log.info("idempotent submit answered with the task just accepted")
     return Claim(submit_id="", earlier_task_id=task_id, earlier_created=int(created))
+
+
+def _in_flight(settings: SubmitSettings, marker: Marker) -> str | None:
+    """The task id of the submit under way with this key (its account's submit id), if one is."""
+    held = settings.state.get(marker.name)
+    return held.split(" ", 1)[1] if held and " " in held else None
+
+
+def _being_submitted(held: str) -> errors.IdempotencyConflict:
+    return errors.IdempotencyConflict(
+        "a request with this Idempotency-Key is being submitted or was just submitted, and Jimeng does not "
+        "list its task yet. Poll task_id; if it is not found after a few minutes, submit again with a new key",
+        extra={"task_id": held.split(" ", 1)[-1]})
+
+
+def before_generate(claim: Claim, settings: SubmitSettings) -> None:
+    """Just before the generate: the mark is still this request's (else 409, nothing sent), and its
+    time starts again, so the listing window runs from the submit however long the uploads took."""
+    if claim.marker is None or settings.state is None:
+        return
+    held = settings.state.put_new(claim.marker.name, claim.marker.owner, settings.listing_window)
+    if held is None or held == claim.marker.owner:
+        _quietly(settings.state.put, claim.marker.name, claim.marker.owner, settings.listing_window)
+        return
+    raise _being_submitted(held)
 
 
 Submitted = TypeVar("Submitted", bound=SubmittedTask)
@@ -222,16 +269,17 @@ Submitted = TypeVar("Submitted", bound=SubmittedTask)
 
 def submitted_under(claim: Claim, settings: SubmitSettings, submit: Callable[[], Submitted]) -> Submitted:
     """Run the submit a claim names, keeping its marker true: dropped when the submit failed before
-    anything reached Jimeng (an error without a task id), the accepted task once Jimeng took it."""
+    anything reached Jimeng (an error without a task id), the accepted task once Jimeng took it.
+    Any other failure keeps the mark until the window ends: safe (a 409), never a second charge."""
     if claim.marker is None or settings.state is None:
         return submit()
     try:
         task = submit()
     except errors.ServiceError as exc:
         if "task_id" not in exc.extra:
-            _quietly(settings.state.put, claim.marker, "0", settings.listing_window)
+            _quietly(settings.state.drop, claim.marker.name, claim.marker.owner)
         raise
-    _quietly(settings.state.put, f"{claim.marker}:task", f"{claim.origin_submit_id} {task.created} {task.task_id}",
+    _quietly(settings.state.put, f"{claim.marker.name}:task", f"{claim.marker.body} {task.created} {task.task_id}",
              settings.listing_window)
     return task
 

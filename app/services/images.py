@@ -122,6 +122,7 @@ def _send(req: ImageRequest, checked: CheckedImageRequest, claim: idem.Claim, cl
     body = build_image_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id)
     if claim.origin_submit_id is not None:
         body = _tagged(body, claim.origin_submit_id)
+    idem.before_generate(claim, settings)
     # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
     task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count,
                                           stable_id=stable_id)

@@ -59,6 +59,9 @@ class SubmitSettings:
     # and for how long (HISTORY_GRACE_SECONDS).
     state: SharedState | None = None
     listing_window: float = 600.0
+    # Whose Idempotency-Keys these are, beyond secret_key (which is per API key in company mode):
+    # the bearer's accounts in personal mode, so two clients' equal keys never meet.
+    idempotency_scope: str = ""
 
 
 @dataclass(frozen=True)

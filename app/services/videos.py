@@ -246,6 +246,7 @@ def _send(req: VideoRequest, checked: CheckedRequest, claim: idem.Claim, client:
     workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
     body = payloads.build_video_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id,
                                               origin_submit_id=claim.origin_submit_id)
+    idem.before_generate(claim, settings)
     try:
         # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
         task_id, created = send_generate("video", checked.token, body, client, settings,

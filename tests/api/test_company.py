@@ -50,6 +50,7 @@ class FakeJimeng:
         self.credit_sessions: list[str] = []      # session of each balance read
         self.credit_broken: set[str] = set()      # sessions whose balance read fails
         self.seq = 1000
+        self.listed = True                        # False: the listing window, submit ids not found yet
         self.calls = rsps.calls
         rsps.add_callback(responses.POST, GENERATE_URL, callback=self.generate)
         rsps.add_callback(responses.POST, HISTORY_URL, callback=self.history)
@@ -83,7 +84,7 @@ class FakeJimeng:
         body = json.loads(request.body)
         ids = body.get("history_ids", [])
         records = {i: (finished_record(i) if i in self.finished else queued_record(i)) for i in ids}
-        for submit_id in body.get("submit_ids", []):
+        for submit_id in body.get("submit_ids", []) if self.listed else []:
             session, history_id, metrics = self.by_submit_id.get(submit_id, (None, None, None))
             if session == self.session(request):
                 record = finished_record(history_id) if history_id in self.finished else queued_record(history_id)
@@ -536,3 +537,19 @@ def test_account_gauges_keep_metrics_up_when_the_state_is_down(files, clock, jim
     client = build_app(files, clock, RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")).test_client()
     resp = client.get("/metrics")
     assert resp.status_code == 200 and "jimeng_api_requests_total" in resp.get_data(as_text=True)
+
+
+def test_a_repeated_key_before_jimeng_lists_its_task_is_one_generate_on_whichever_account(client, jimeng):
+    """The pool may put the repeat on another account (the first holds a running slot), with another
+    submit id: the key's marker is the key's, so the repeat answers the task just accepted. Another
+    API key's equal Idempotency-Key is its own request."""
+    jimeng.listed = False
+    headers = {**bearer(KEY_A), "Idempotency-Key": "order-77"}
+    first = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=headers)
+    again = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.get_json()["task_id"] == first.get_json()["task_id"] and len(jimeng.generated) == 1
+    other = client.post("/v1/videos/generations", json={"prompt": "a cat", "model": "jimeng-video-3.5-pro"},
+                        headers={**bearer(KEY_B), "Idempotency-Key": "order-77"})
+    assert other.status_code == 200 and other.get_json()["task_id"] != first.get_json()["task_id"]
+    assert len(jimeng.generated) == 2

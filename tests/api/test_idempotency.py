@@ -368,3 +368,50 @@ def test_openai_image_model_names_are_refused_unless_aliased(app, client, image_
     assert named("dall-e-3").get_json()["model"] == "jimeng-5.0-pro"     # the region's default image model
     assert named("gpt-image-1").get_json()["model"] == "jimeng-4.0"
     assert named("jimeng-4.5").get_json()["model"] == "jimeng-4.5"      # our names pass untouched
+
+
+def test_a_key_reused_for_an_image_while_its_video_is_not_listed_is_409(client, image_jimeng):
+    """The marker is the key's, not the kind's: an image request with a video's key is another request."""
+    video = submit(client, {"prompt": "a cat"}, key="k-x")
+    assert video.status_code == 200, video.get_json()
+    image = image_submit(client, "/v1/images/generations", "k-x")
+    assert image.status_code == 409 and image.get_json()["error"]["task_id"] == video.get_json()["task_id"]
+    assert len(image_generates(image_jimeng)) == 1
+
+
+def test_the_mark_outlives_slow_uploads_and_a_late_comer_never_makes_a_second_generate(client, clock):
+    """Uploads may take longer than the listing window. A repeat that arrives after the first
+    request's mark expired takes the key; the first then finds the key taken just before its
+    generate and sends nothing: one generate for the key either way."""
+    seen, started = [], []
+
+    def content_check(request):
+        if not started:
+            started.append(True)
+            clock.advance(client.application.config["HISTORY_GRACE_SECONDS"] + 1)
+            with ThreadPoolExecutor(1) as other:   # the repeat, on another thread, while uploads go on
+                seen.append(other.submit(image_submit, client, "/v1/images/compositions", "slow-1").result())
+        return 200, {}, json.dumps(envelope({}))
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        register_image_flow(rsps)
+        rsps.add_callback(responses.POST, ALGO_URL, callback=content_check)
+        rsps.post(GENERATE_URL, json=generate_answer(RID))
+        rsps.add_callback(responses.POST, HISTORY_URL, callback=image_history({}))
+        first = image_submit(client, "/v1/images/compositions", "slow-1")
+        generates = image_generates(rsps)
+    assert seen[0].status_code == 200 and len(generates) == 1
+    err = first.get_json()["error"]
+    assert first.status_code == 409 and err["code"] == "idempotency_conflict"
+    assert err["task_id"] and "being submitted" in err["message"]
+
+
+def test_two_clients_with_equal_keys_never_meet(client):
+    """Keys are the client's own: another bearer's equal Idempotency-Key is another request."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.post(HISTORY_URL, json=envelope({}))
+        rsps.post(GENERATE_URL, json=generate_answer(RID))
+        a = submit(client, {"prompt": "a cat"}, key="shared", token="alice")
+        b = submit(client, {"prompt": "a cat"}, key="shared", token="bob")
+        generates = [c for c in rsps.calls if c.request.url.startswith(GENERATE_URL)]
+    assert a.status_code == b.status_code == 200 and len(generates) == 2
