@@ -88,6 +88,12 @@ def on_starting(server):
 def _check_workers_for_the_pool(server):
     """Refuse several workers over an in-memory account pool (`--workers` included); say why one was chosen."""
     if not _pool_in_memory():
+        if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+            server.log.warning(
+                "%d workers without REDIS_URL: each keeps its own Idempotency-Key markers, so a repeat that "
+                "lands on another worker before Jimeng lists the first task is not recognised (a client "
+                "that says it retries still is). Set REDIS_URL if clients send Idempotency-Key.",
+                server.cfg.workers)
         return
     if server.cfg.workers > 1:
         server.log.error(

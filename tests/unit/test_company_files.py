@@ -93,8 +93,10 @@ class FakeServer:
         self.cfg = type("Cfg", (), {"workers": workers})()
         self.errors: list[str] = []
         self.infos: list[str] = []
+        self.warnings: list[str] = []
         self.log = type("Log", (), {"error": lambda _, msg, *a: self.errors.append(msg % a),
-                                    "info": lambda _, msg, *a: self.infos.append(msg % a)})()
+                                    "info": lambda _, msg, *a: self.infos.append(msg % a),
+                                    "warning": lambda _, msg, *a: self.warnings.append(msg % a)})()
 
 
 def gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
@@ -137,3 +139,5 @@ def test_several_workers_are_fine_with_redis_or_without_a_pool(monkeypatch, tmp_
     server = FakeServer(4)
     conf["on_starting"](server)
     assert server.errors == [] and server.infos == []
+    # Without Redis, Idempotency-Key markers are per worker: said once at start.
+    assert [("REDIS_URL" in w and "Idempotency-Key" in w) for w in server.warnings] == ([] if env else [True])

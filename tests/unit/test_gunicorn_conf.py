@@ -39,7 +39,8 @@ def test_loading_the_config_keeps_metric_files_and_on_starting_empties_them(tmp_
         assert os.listdir({str(tmp_path)!r}), "loading the config emptied the directory"
         runpy.run_path({str(CONF)!r})                      # a HUP's re-read
         assert "counter_1234.db" in os.listdir({str(tmp_path)!r}), "a reload emptied the directory"
-        conf["on_starting"](None)
+        from types import SimpleNamespace
+        conf["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=1)))
         conf["on_exit"](None)                                # the operator's directory: left in place
     """, {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
