@@ -53,39 +53,32 @@ def test_put_new_keeps_the_first_value_and_drop_only_removes_its_own(shared_stat
     assert shared_state.put_new("claim", "second", 60) is None
 
 
-def test_concurrent_put_new_has_one_winner(shared_state):
+def winners(attempt, count: int = 20) -> list[int]:
+    """Run `attempt(i)` for i in range(count) on as many threads at once; the i that returned True."""
     won = []
     lock = threading.Lock()
 
-    def put(i):
-        if shared_state.put_new("race", f"r{i}", 60) is None:
+    def run(i):
+        if attempt(i):
             with lock:
                 won.append(i)
 
-    threads = [threading.Thread(target=put, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return won
+
+
+def test_concurrent_put_new_has_one_winner(shared_state):
+    won = winners(lambda i: shared_state.put_new("race", f"r{i}", 60) is None)
     assert len(won) == 1 and shared_state.get("race") == f"r{won[0]}"
 
 
 def test_concurrent_takers_never_exceed_the_limit(shared_state, clock):
     now = clock()
-    won = []
-    lock = threading.Lock()
-
-    def take(i):
-        if shared_state.take_slot("busy", f"t{i}", 3, now + 100, now):
-            with lock:
-                won.append(i)
-
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(won) == 3
+    assert len(winners(lambda i: shared_state.take_slot("busy", f"t{i}", 3, now + 100, now))) == 3
     assert len(shared_state.slots("busy", now)) == 3
 
 
