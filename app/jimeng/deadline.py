@@ -13,12 +13,12 @@ import itertools
 import os
 import select
 import socket
+import sys
 import threading
 import time
 
 import requests
 import urllib3
-from gevent.monkey import get_original
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -133,7 +133,9 @@ class _WatchedPool:
 
 
 # The system's poll, whatever gevent patched: a zero-timeout poll never blocks, so it needs no hub.
-_native_poll = get_original("select", "poll")
+# gevent is only asked when something (gunicorn's gevent worker) loaded it: no import cost elsewhere.
+_gevent_monkey = sys.modules.get("gevent.monkey")
+_native_poll = _gevent_monkey.get_original("select", "poll") if _gevent_monkey else select.poll
 
 
 class _QuickDropCheck:
