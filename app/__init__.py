@@ -89,8 +89,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
     app.extensions["workspaces"] = Workspaces()
     # Idempotency markers, and in company mode the pool and key limits: Redis with REDIS_URL.
-    app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, lambda: (app.extensions.get("clock") or time.time)())
-    accounts.install(app, cfg)
+    def clock() -> float:
+        """Tests put a hand-moved clock in app.extensions["clock"]; otherwise real time."""
+        return (app.extensions.get("clock") or time.time)()
+
+    app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, clock)
+    accounts.install(app, cfg, clock)
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer

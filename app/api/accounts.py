@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import Flask, request
 from flask_smorest import Blueprint
@@ -14,15 +15,13 @@ from app.services.pool import AccountPool, PoolSettings
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="The server-held account pool")
 
 
-def install(app: Flask, cfg) -> None:
-    """Company mode when API_KEYS_FILE and JIMENG_ACCOUNTS_FILE are set (a bad file stops the start)."""
+def install(app: Flask, cfg, clock: Callable[[], float]) -> None:
+    """Company mode when API_KEYS_FILE and JIMENG_ACCOUNTS_FILE are set (a bad file stops the start).
+    `clock` is the app's (a test's hand-moved one when set)."""
     if not (cfg.API_KEYS_FILE or cfg.JIMENG_ACCOUNTS_FILE):
         return
     if not (cfg.API_KEYS_FILE and cfg.JIMENG_ACCOUNTS_FILE):
         raise RuntimeError("company mode needs both API_KEYS_FILE and JIMENG_ACCOUNTS_FILE")
-
-    def clock() -> float:
-        return (app.extensions.get("clock") or time.time)()
 
     state = app.extensions["shared_state"]
     app.extensions["api_keys"] = ApiKeys(cfg.API_KEYS_FILE)

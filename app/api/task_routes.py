@@ -23,12 +23,11 @@ IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
 
 
 def state_json(state: TaskState) -> dict:
-    """The public task shape (TaskStateSchema's fields): optional parts only where they apply."""
+    """The public task shape (TaskStateSchema's fields): optional parts only where they apply.
+
+    The task routes answer it as built, already plain JSON types: the schemas document it (a test
+    holds answers to them), and dumping it again through marshmallow cost a fifth of a batch."""
     return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
-
-
-# The task routes answer the shape they built, already plain JSON types: the schemas document it
-# (a test holds answers to them), and dumping it again through marshmallow cost a fifth of a batch.
 
 
 def batch_states(kind: str, ids: list[str], tokens: list) -> dict:

@@ -239,17 +239,22 @@ def _accepted(settings: SubmitSettings, marker: Marker) -> Claim | None:
     return Claim(submit_id="", earlier_task_id=task_id, earlier_created=int(created))
 
 
+def _task_in(held: str) -> str:
+    """The task id in an owner's mark ("<nonce> <task id>")."""
+    return held.split(" ", 1)[-1]
+
+
 def _in_flight(settings: SubmitSettings, marker: Marker) -> str | None:
     """The task id of the submit under way with this key (its account's submit id), if one is."""
     held = settings.state.get(marker.name)
-    return held.split(" ", 1)[1] if held and " " in held else None
+    return _task_in(held) if held else None
 
 
 def _being_submitted(held: str) -> errors.IdempotencyConflict:
     return errors.IdempotencyConflict(
         "a request with this Idempotency-Key is being submitted or was just submitted, and Jimeng does not "
         "list its task yet. Poll task_id; if it is not found after a few minutes, submit again with a new key",
-        extra={"task_id": held.split(" ", 1)[-1]})
+        extra={"task_id": _task_in(held)})
 
 
 def before_generate(claim: Claim, settings: SubmitSettings) -> None:
