@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import responses
 
+from app import errors
+
 from tests.api.helpers import auth
 from tests.api.test_images import PNG, PNG_URI, image_record
 from tests.jimeng_fakes import ALGO_URL, GENERATE_URL, HISTORY_URL, envelope, generate_answer, register_image_flow
@@ -415,3 +417,37 @@ def test_two_clients_with_equal_keys_never_meet(client):
         b = submit(client, {"prompt": "a cat"}, key="shared", token="bob")
         generates = [c for c in rsps.calls if c.request.url.startswith(GENERATE_URL)]
     assert a.status_code == b.status_code == 200 and len(generates) == 2
+
+
+class StateDown:
+    """The shared state (Redis) unreachable for the calls named in `failing`."""
+
+    def __init__(self, inner, failing: set[str]) -> None:
+        self._inner, self.failing = inner, failing
+
+    def __getattr__(self, name):
+        if name in self.failing:
+            def down(*args):
+                raise errors.StateUnavailable()
+            return down
+        return getattr(self._inner, name)
+
+
+@responses.activate
+def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sent(app, client):
+    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"get", "put_new"})
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    resp = submit(client, {"prompt": "a cat"})
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
+    assert generate_calls() == []
+
+
+@responses.activate
+def test_a_marker_write_that_fails_after_jimeng_took_the_task_still_answers_the_task(app, client, caplog):
+    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"put"})
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    resp = submit(client, {"prompt": "a cat"})
+    assert resp.status_code == 200 and resp.get_json()["task_id"] and len(generate_calls()) == 1
+    assert "idempotency marker not written" in caplog.text
