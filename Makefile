@@ -3,18 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Where `make serve`, `make sandbox` and `make try` listen (loopback).
+PORT ?= 8000
+SANDBOX_PORT ?= 8701
 
-.PHONY: install system-deps test test-fast demo bench serve sandbox deploy-check clean
+.PHONY: install system-deps test test-fast demo try bench serve sandbox deploy-check clean
 
 # Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
 # prefers), nginx, Redis and wrk come from Debian.
 # The machines are Debian and we are root; install what is missing, never skip a test for it.
 SYSTEM_DEPS := chromium:chromium chromium-headless-shell:chromium-headless-shell nginx:nginx redis-server:redis-server wrk:wrk
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The checkout itself is installed (editable, no dependencies of its own) for the `jimeng-api` command.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,13 +54,19 @@ bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
 	$(PY) -m bench.bench_browser
 
-## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)
-serve: $(STAMP)
-	APP_ENV=$${APP_ENV:-development} $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+## make try: the sandbox and the service wired together for trying by hand (prints a URL and a token)
+try: $(STAMP)
+	$(PY) -m sandbox.try_it --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-## make sandbox: the fake Jimeng on 127.0.0.1:8701
+## make serve: the service alone under gunicorn on 127.0.0.1:$(PORT), talking to the real Jimeng
+## (JIMENG_UPSTREAM_URL=http://127.0.0.1:8701 ALLOW_LOOPBACK_MEDIA=1 for a sandbox: or use make try)
+serve: $(STAMP)
+	@$(PY) -c 'import sys; from sandbox.stack import require_free_port; require_free_port($(PORT), "PORT")'
+	APP_ENV=$${APP_ENV:-development} $(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app --bind 127.0.0.1:$(PORT)
+
+## make sandbox: the fake Jimeng alone on 127.0.0.1:$(SANDBOX_PORT)
 sandbox: $(STAMP)
-	$(PY) -m sandbox --host 127.0.0.1 --port 8701
+	$(PY) -m sandbox --host 127.0.0.1 --port $(SANDBOX_PORT)
 
 ## make deploy-check: build the image, run compose.yaml (nginx in front) and query it; skipped without Docker
 deploy-check: $(STAMP)

@@ -4,7 +4,7 @@ import shutil
 import sys
 import tempfile
 
-from app.logs import logging_config
+from app.logs import default_log_format, logging_config
 
 # Where to listen (a --bind given on the command line replaces this).
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -56,7 +56,7 @@ limit_request_line = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Structured logs through the app's own config: request ids, tokens redacted.
 logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "INFO").upper(),
-                                os.environ.get("LOG_FORMAT", "json").lower())
+                                os.environ.get("LOG_FORMAT", default_log_format(os.environ.get("APP_ENV"))).lower())
 accesslog = None
 # gunicorn 27 opens a control socket at one path per user; several instances on a host would share it.
 control_socket_disable = True

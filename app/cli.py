@@ -1,7 +1,7 @@
 """A small command-line client of the service's HTTP API: submit, follow, query and download tasks.
 
-Run it as `python -m app.cli --help`. It speaks only the public contract (ARCHITECTURE.md
-sections 2-4), so it works against any deployment. Exit codes: 0 ok, 1 the task failed,
+Run it as `jimeng-api --help` (`make install` puts the command in .venv/bin). It speaks only the
+public contract (ARCHITECTURE.md sections 2-4), so it works against any deployment. Exit codes: 0 ok, 1 the task failed,
 2 a usage error, an HTTP error from the service, or the service could not be reached.
 The token is sent in the Authorization header and never printed.
 """
@@ -405,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     following.add_argument("--timeout", type=_positive, default=3600.0, metavar="S",
                            help="give up waiting after S seconds (default 3600)")
 
-    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="jimeng-api", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", default=os.environ.get("JIMENG_API_URL", DEFAULT_BASE_URL),
                         help="the service (env JIMENG_API_URL, default %(default)s)")
     parser.add_argument("--token", default=os.environ.get("JIMENG_TOKEN"),

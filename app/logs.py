@@ -46,13 +46,31 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """Text lines (development) with the same fields as the JSON lines: extras follow as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from pythonjsonlogger.core import RESERVED_ATTRS
+
+        line = super().format(record)
+        extras = {k: v for k, v in record.__dict__.items()
+                  if k not in RESERVED_ATTRS and k not in ("request_id", "taskName") and not k.startswith("_")}
+        return line + "".join(f" {k}={v}" for k, v in extras.items())
+
+
+def default_log_format(env_name: str | None) -> str:
+    """Readable text in development (and the tests), JSON lines everywhere else: one format per mode,
+    for the app's lines and gunicorn's alike."""
+    return "text" if (env_name or "production").lower() in ("development", "testing") else "json"
+
+
 def logging_config(level: str = "INFO", fmt: str = "json") -> dict:
     """A dictConfig for the app and gunicorn alike."""
     formatters = {
         "json": {"()": "pythonjsonlogger.json.JsonFormatter",
                  "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                  "rename_fields": {"asctime": "time", "levelname": "level"}},
-        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        "text": {"()": TextFormatter, "fmt": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
     }
     return {
         "version": 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from sandbox.app import create_sandbox
+from sandbox.stack import require_free_port
 
 
 def main() -> None:
@@ -11,6 +12,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8701)
     args = parser.parse_args()
+    require_free_port(args.port, "SANDBOX_PORT", host=args.host)
     create_sandbox().run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
 

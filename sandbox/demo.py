@@ -1,14 +1,15 @@
 """`make demo`: the whole stack on loopback, and one video task followed by the CLI to its file.
 
-Starts the sandbox and the service (`sandbox.stack.running_stack`), runs
-`python -m app.cli submit "<prompt>" --wait --output out/demo.mp4` against them so the progress
-bar moves from submitted to completed, prints the URL and the file's size, and stops everything.
+Starts the sandbox and the service (`sandbox.stack.running_stack`), runs the CLI
+(`jimeng-api submit "<prompt>" --wait --output out/demo.mp4`) against them so the progress bar
+moves from submitted to completed, checks the file is an MP4, and stops everything.
 Ctrl-C (or SIGTERM) still stops the children.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -28,10 +29,12 @@ def main() -> int:
     try:
         with running_stack() as stack:
             print(f"sandbox (fake Jimeng) at {stack.sandbox_url}, service at {stack.service_url}")
-            argv = [sys.executable, "-m", "app.cli", "--base-url", stack.service_url, "submit", PROMPT,
+            # `make install` puts the CLI beside this interpreter.
+            command = os.path.relpath(Path(sys.executable).with_name("jimeng-api"), ROOT)
+            argv = [command, "--base-url", stack.service_url, "submit", PROMPT,
                     "--ratio", "16:9", "--wait", "--interval", "0.5", "--output", str(OUTPUT)]
-            print("$ JIMENG_TOKEN=demo-session-... python -m app.cli --base-url "
-                  f"{stack.service_url} submit \"{PROMPT[:40]}...\" --wait --output {OUTPUT}", flush=True)
+            # The whole command, pasteable while a stack runs (the sandbox's token is no secret).
+            print(f"$ JIMENG_TOKEN={token} {shlex.join(argv)}", flush=True)
             # The token goes through the environment, not argv, where `ps` would show it.
             cli = subprocess.run(argv, cwd=ROOT, env={**os.environ, "JIMENG_TOKEN": token},
                                  stdout=subprocess.PIPE, text=True)
@@ -47,7 +50,7 @@ def main() -> int:
     head = output.read_bytes()[:12]
     kind = "an MP4" if head[4:8] == b"ftyp" else "NOT an MP4"
     print(f"video URL: {cli.stdout.strip()}")
-    print(f"saved {OUTPUT}: {output.stat().st_size} bytes, {kind}")
+    print(f"checked {OUTPUT}: {kind} of {output.stat().st_size} bytes")
     print("demo done; the stack is stopped")
     return 0 if kind == "an MP4" else 1
 

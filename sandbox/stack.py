@@ -78,6 +78,16 @@ class _Child:
             self.proc.wait(timeout=STOP_TIMEOUT)
 
 
+def require_free_port(port: int, setting: str, host: str = HOST) -> None:
+    """Exit with a sentence naming the setting to change when `port` is taken (not a retry loop)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            sys.exit(f"port {port} on {host} is already in use: stop what listens there, or choose "
+                     f"another with {setting}=<port> (e.g. make ... {setting}={port + 1})")
+
+
 def free_ports(count: int) -> list[int]:
     """`count` distinct loopback ports the kernel says are free right now."""
     with contextlib.ExitStack() as stack:
@@ -118,10 +128,12 @@ def _wait_until_answering(children: list[_Child], timeout: float) -> None:
 
 @contextlib.contextmanager
 def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None = None, workers: int | None = 1,
-                  keep_logs: bool = False, startup_timeout: float = STARTUP_TIMEOUT) -> Iterator[Stack]:
-    """Start the sandbox and the service on free loopback ports; stop exactly those on exit."""
+                  keep_logs: bool = False, startup_timeout: float = STARTUP_TIMEOUT,
+                  ports: tuple[int, int] | None = None) -> Iterator[Stack]:
+    """Start the sandbox and the service on loopback (`ports`: sandbox's and service's, else free
+    ones); stop exactly those on exit."""
     log_dir = Path(tempfile.mkdtemp(prefix="jimeng-stack-"))
-    sandbox_port, service_port = free_ports(2)
+    sandbox_port, service_port = ports or free_ports(2)
     sandbox_url, service_url = f"http://{HOST}:{sandbox_port}", f"http://{HOST}:{service_port}"
     base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     children: list[_Child] = []
