@@ -101,6 +101,15 @@ def _time(raw: dict, name: str) -> float:
     return seconds
 
 
+def created_seconds(raw: dict, fallback: int = 0) -> int:
+    """A record's `created_time` in whole seconds, as task ids hold it (the generate answer's record
+    and the history list's give the same), or `fallback` when it has none."""
+    try:
+        return int(float(raw.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+
+
 def _check_shapes(raw: dict) -> None:
     """Fields we read must have the types Jimeng sends; anything else is refused by name."""
     for name, kind, label in (("item_list", list, "a list"), ("draft_content", str, "text"),

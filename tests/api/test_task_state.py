@@ -171,7 +171,7 @@ def test_the_session_id_never_appears_in_answers_or_task_ids(app, client, clock)
 
 @responses.activate
 def test_progress_ignores_jimengs_revised_forecasts(app, client, clock):
-    tid = task_id_for(app, "sess", RID, submitted_at=clock.now, eta=0)
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
     responses.post(HISTORY_URL, json=envelope({}))
     clock.advance(60)
     before = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
