@@ -168,11 +168,6 @@ class BrowserUnavailable(ServiceError):
                        "Debian's 'chromium' package or set BROWSER_EXECUTABLE")
 
 
-class NotImplementedUpstream(ServiceError):
-    code, http_status = "not_implemented", 501
-    default_message = "Jimeng's protocol has no call for this"
-
-
 class StateUnavailable(ServiceError):
     code, http_status = "state_unavailable", 503
     default_message = "the service's shared state (Redis) cannot be reached; retry later"

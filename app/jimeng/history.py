@@ -50,9 +50,10 @@ FAILURE_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
     ("fail_code", "3000"): ("region_not_allowed", "this is not available in the account's region"),
 }
 GENERIC_FAILURE = ("generation_failed", "Jimeng could not generate the result")
+TASK_STATUS_PROMPT_REFUSED, TASK_STATUS_CANCELLED, TASK_STATUS_OUTPUT_REFUSED = 10, 30, 40
+CANCELLED = FAILURE_CLASSES[("task.status", str(TASK_STATUS_CANCELLED))]
 # Every error_code a failed record can map to, in the table's order (docs and the OpenAPI spec read it).
 FAILURE_CODES = tuple(dict.fromkeys(code for code, _ in (*FAILURE_CLASSES.values(), GENERIC_FAILURE)))
-TASK_STATUS_PROMPT_REFUSED, TASK_STATUS_CANCELLED, TASK_STATUS_OUTPUT_REFUSED = 10, 30, 40
 
 
 def failure_key(task_status: int, queue_status: int, fail_code: str) -> tuple[str, str]:

@@ -148,6 +148,14 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
     When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
     when only some fail, the affected items carry that error instead.
     """
+    return [state for state, _ in _located_states(kind, texts, tokens, client, settings, finish=True)]
+
+
+def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
+                    settings: TaskSettings, *, finish: bool) -> list[tuple[TaskState, Token | None]]:
+    """Each id's state and the token of the account that holds it: the one that listed its record,
+    else the one the id names (None for an id that names none). `finish`: the kind's last read
+    (videos: the HD URL), which only an answer that shows the result needs."""
     lookups = [_resolve(t, kind, tokens, settings) for t in texts]
     # Group the upstream ids per (token, id field): one history call per token and chunk.
     groups: dict[tuple[int, str], list[str]] = {}
@@ -183,17 +191,29 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
             # A record Jimeng no longer lists after the grace period runs no more either.
             settings.on_seen(lk.tokens[0], lk.upstream_id, states[-1].finished or states[-1].status == "not_found")
         owners.append(owner)
-    if KINDS[kind].finish is not None:
+    if finish and KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners))
     for state in states:
         metrics.task_state_seen(kind, state.status)
-    return states
+    named = [owner or (lk.tokens[0] if lk.task_id is not None else None) for owner, lk in zip(owners, lookups)]
+    return list(zip(states, named))
 
 
 def task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClient,
-               settings: TaskSettings, **kw) -> TaskState:
+               settings: TaskSettings) -> TaskState:
     """One task; an unknown, tampered or foreign id raises TaskNotFound (404)."""
-    state = task_states(kind, [text], tokens, client, settings, **kw)[0]
+    return _one(task_states(kind, [text], tokens, client, settings)[0])
+
+
+def located_task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClient,
+                       settings: TaskSettings) -> tuple[TaskState, Token | None]:
+    """One task and the token of the account that holds it, for a call that acts on the task;
+    errors as `task_state`. Without the HD read: acting on a task needs no download link."""
+    state, owner = _located_states(kind, [text], tokens, client, settings, finish=False)[0]
+    return _one(state), owner
+
+
+def _one(state: TaskState) -> TaskState:
     if state.status == "not_found":
         raise errors.TaskNotFound()
     if state.status == "unknown":
