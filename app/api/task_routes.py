@@ -39,6 +39,7 @@ def batch_states(kind: str, ids: list[str], tokens: list) -> dict:
     return {"data": [state_json(s) for s in states]}
 
 
+CANCEL_SUMMARY = {"video": "Cancel a queued video task", "image": "Image tasks cannot be cancelled (409)"}
 CANCEL_DOC = {
     "video": ("Cancel a video task still waiting in Jimeng's queue: Jimeng returns its credits. The answer is the "
               "task, now `failed` with `error_code` `cancelled`; a repeat answers the same. A task already running "
@@ -85,7 +86,7 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
         return jsonify(batch_states(kind, ids, tokens))
 
     @blp.post("/tasks/<task_id>/cancel")
-    @blp.doc(security=[{"bearer": []}], summary=f"Cancel a queued {kind} task", description=CANCEL_DOC[kind],
+    @blp.doc(security=[{"bearer": []}], summary=CANCEL_SUMMARY[kind], description=CANCEL_DOC[kind],
              responses={"409": {"description": "`task_not_cancellable`: running, ended, an image or abroad; the "
                                                "message says which"}})
     @blp.response(200, TaskStateSchema)
