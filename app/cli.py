@@ -1,4 +1,4 @@
-"""A small command-line client of the service's HTTP API: submit, follow, query and download tasks.
+"""A small command-line client of the service's HTTP API: submit, follow, query, cancel and download tasks.
 
 Run it as `jimeng-api --help` (`make install` puts the command in .venv/bin). It speaks only the
 public contract (ARCHITECTURE.md sections 2-4), so it works against any deployment. Exit codes: 0 ok, 1 the task failed,
@@ -102,6 +102,9 @@ class ServiceClient:
 
     def batch(self, task_ids: list[str], kind: str = "video") -> list[dict]:
         return self._json("POST", f"/v1/{KIND_ROUTES[kind]}/tasks/batch", json={"task_ids": task_ids})["data"]
+
+    def cancel(self, task_id: str, kind: str = "video") -> dict:
+        return self._json("POST", f"/v1/{KIND_ROUTES[kind]}/tasks/{_quote(task_id)}/cancel")
 
     def download(self, task_id: str, target: Path, *, progress: bool = True) -> int:
         """Stream the finished video to `target` (written whole or not at all); the byte count."""
@@ -372,6 +375,19 @@ def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
     return _finish(client, final, args, kind=args.kind)
 
 
+def cmd_cancel(client: ServiceClient, args: argparse.Namespace) -> int:
+    """Cancel a queued task; a task that cannot be cancelled is an HTTP error (409) saying why."""
+    try:
+        task = client.cancel(args.task_id, args.kind)
+    except ServiceHttpError as exc:
+        raise _other_kind_hint(exc, args.kind) from None
+    if args.json:
+        _print_json(task)
+    else:
+        print(describe(task))
+    return EXIT_OK
+
+
 def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
     tasks = client.batch(args.task_ids, args.kind)
     if args.json:
@@ -450,6 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("wait", parents=[common, kind, following], help="follow a task until it finishes")
     p.add_argument("task_id")
     p.set_defaults(handler=cmd_wait)
+
+    p = sub.add_parser("cancel", parents=[common, kind],
+                       help="cancel a task still queued at Jimeng (the credits come back); safe to repeat")
+    p.add_argument("task_id")
+    p.set_defaults(handler=cmd_cancel)
 
     p = sub.add_parser("batch", parents=[common, kind], help="many tasks' states, one line each")
     p.add_argument("task_ids", nargs="+", metavar="TASK_ID")

@@ -44,6 +44,14 @@ class ContentRejected(ServiceError):
     code, http_status, default_message = "content_rejected", 400, "Jimeng rejected the content"
 
 
+class PromptRejected(ContentRejected):
+    code, default_message = "prompt_rejected", "Jimeng refused the prompt when the task was submitted"
+
+
+class OutputRejected(ContentRejected):
+    code, default_message = "output_rejected", "Jimeng's review refused the result; no credits were charged"
+
+
 class MissingToken(ServiceError):
     code, http_status = "missing_token", 401
     default_message = "send your Jimeng session id as 'Authorization: Bearer <sessionid>'"
@@ -92,6 +100,15 @@ class MethodNotAllowed(ServiceError):
 
 class TaskNotFinished(ServiceError):
     code, http_status, default_message = "task_not_finished", 409, "the task has not completed yet"
+
+
+class TaskCancelled(ServiceError):
+    code, http_status = "cancelled", 409
+    default_message = "the task was cancelled while queued; Jimeng returned the credits"
+
+
+class TaskNotCancellable(ServiceError):
+    code, http_status, default_message = "task_not_cancellable", 409, "this task cannot be cancelled"
 
 
 class IdempotencyConflict(ServiceError):
@@ -149,11 +166,6 @@ class BrowserUnavailable(ServiceError):
     retry_after = 60
     default_message = ("this call needs the browser transport, but no usable Chromium was found; install "
                        "Debian's 'chromium' package or set BROWSER_EXECUTABLE")
-
-
-class NotImplementedUpstream(ServiceError):
-    code, http_status = "not_implemented", 501
-    default_message = "Jimeng's protocol has no call for this"
 
 
 class StateUnavailable(ServiceError):

@@ -66,14 +66,38 @@ def create_blueprint(state: SandboxState) -> Blueprint:
             scenario = parse_directives(draft.texts)
         except ValueError as exc:
             raise drafts.bad(str(exc)) from None
+        state.settle_refunds(now)
         with state.sessions.admission:   # the parallel check and the create are one step
             state.sessions.check_parallel(caller.session_id, state.records.running(caller.session_id, now))
-            # Charged last, right before the task exists: every refusal above charges nothing.
-            state.credits.charge(caller.session_id, credits.price(draft.kind, draft.duration_ms, draft.count, draft.model_key))
+            # Charged last, right before the task exists: every refusal above charges nothing. A prompt
+            # refused at submit is charged nothing either (not documented: the sandbox's guess).
+            cost = 0 if scenario.refuse == "prompt" else credits.price(draft.kind, draft.duration_ms, draft.count,
+                                                                        draft.model_key)
+            state.credits.charge(caller.session_id, cost)
             record = state.records.create(caller, body, draft, scenario, now, logid,
-                                          state.settings.queue_seconds, state.settings.generate_seconds)
+                                          state.settings.queue_seconds, state.settings.generate_seconds, cost)
         return {"aigc_data": render(record, now, request.host_url, state.media),
                 "fail_code": "", "fail_starling_key": "", "fail_starling_message": ""}
+
+    @route("/mweb/v1/aigc_draft/cancel_generate")
+    def cancel_generate(caller, body, now, logid):
+        """Cancel a queued video (addendum 2026-12, [JF]): `{"history_id": "<history_record_id>"}`;
+        the record becomes status 30 / task.status 30 / queue_status 3 and its credits come back.
+        Evidence covers queued CN videos only, and Jimeng's answer to a cancel it refuses is not
+        documented: everything else is refused with ret 1000 and a message naming why."""
+        history_id = body.get("history_id")
+        if not isinstance(history_id, str) or not history_id.isdigit():
+            raise drafts.bad("history_id must be a history_record_id (a string of digits)")
+        if caller.region != "cn":
+            raise drafts.bad("cancel_generate is documented for CN accounts only")
+        try:
+            record = state.records.cancel(caller.session_id, history_id, now)
+        except LookupError:
+            raise drafts.bad(f"no record {history_id} for this account") from None
+        except ValueError as exc:
+            raise drafts.bad(f"record {history_id} cannot be cancelled: {exc}") from None
+        state.credits.refund(caller.session_id, record.charged)
+        return {}
 
     @route("/mweb/v1/get_history_by_ids")
     def get_history_by_ids(caller, body, now, logid):
@@ -151,6 +175,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
     def user_credit(caller, body, now, logid):
         """The balance (update 7): in CN, default query params or another Referer than the image
         page answer 1014 "system busy", as [SB] saw."""
+        state.settle_refunds(now)
         if caller.region == "cn":
             sent = sorted(name for name in checks.DEFAULT_QUERY if name in request.args)
             if sent:

@@ -89,6 +89,13 @@ class CreditBook:
             account.purchase -= cost - from_gift
             account.spent += cost
 
+    def refund(self, session_id: str, amount: int) -> None:
+        """Credits back for a task that did not run (cancelled, or refused by review)."""
+        with self._lock:
+            account = self._account(session_id)
+            account.purchase += amount
+            account.spent -= amount
+
     def receive(self, session_id: str, time_zone: object, now: float) -> int:
         """Today's claim: DAILY_CREDITS the first time a day (in `time_zone`), else 0."""
         if not isinstance(time_zone, str) or not time_zone:

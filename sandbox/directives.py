@@ -9,6 +9,8 @@
 | `[sandbox:position=<n>]`, `[sandbox:length=<n>]` | queue position at submit and queue length |
 | `[sandbox:pause=<s>]` | images: after each round of 4 but the last, s seconds "done with more to come" (6.4) |
 | `[sandbox:paused_status=<code>]` | the record status shown in such a pause (default 50) |
+| `[sandbox:refuse=prompt]` | the prompt is refused at submit: the record is failed at once, `task.status` 10 |
+| `[sandbox:refuse=output]` | after processing, review refuses the result: `task.status` 40, credits returned |
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class Scenario:
     length: int | None = None
     pause_s: float = 0.0                # images: pause after each round but the last
     paused_status: int = 50             # the status a paused record shows (open question 8)
+    refuse: str | None = None           # "prompt" (at submit) or "output" (by review): addendum 2026-12
 
 
 def parse_directives(texts: Iterable[str]) -> Scenario:
@@ -44,6 +47,8 @@ def parse_directives(texts: Iterable[str]) -> Scenario:
 def _apply(scenario: Scenario, name: str, value: str) -> Scenario:
     if name == "expire" and not value:
         return replace(scenario, expire=True)
+    if name == "refuse" and value in ("prompt", "output"):
+        return replace(scenario, refuse=value)
     if name == "fail" and re.fullmatch(r"-?\d+", value):
         return replace(scenario, fail_code=value)
     seconds = {"queue": "queue_s", "generate": "generate_s", "hide": "hide_s", "pause": "pause_s"}

@@ -1,5 +1,11 @@
 """History records and their life cycle: queued -> processing -> completed (50) or failed (30).
 
+A queued CN video may be cancelled (`cancel_generate`, addendum 2026-12): status 30, `task.status`
+30, `queue_status` 3, "你已取消生成，积分已返还", its credits returned. The addendum's other failure
+sub-codes come from directives: a prompt refused at submit (`task.status` 10, failed from the start,
+nothing charged: the sandbox's guess) and a result refused by review (`task.status` 40, its credits
+returned when it fails, as Jimeng's message says).
+
 Image records deliver in rounds of up to 4. With `[sandbox:pause=<s>]` each round but the last is
 followed by a pause of s seconds in which the record is "done with more to come" (protocol 6.4 and
 L1's `needs_more`, 6.5): status 50 (or `[sandbox:paused_status=<code>]`: which status a paused
@@ -27,6 +33,10 @@ from sandbox.drafts import Draft
 DEFAULT_POSITION, DEFAULT_LENGTH = 5, 120
 STATUS_PENDING, STATUS_FAILED, STATUS_DONE = 20, 30, 50       # 5.3
 QUEUE_WAITING, QUEUE_RUNNING, QUEUE_DONE = 1, 2, 3            # 5.6 / appendix A
+# Failed records' `task.status` sub-codes and Jimeng's own words for them (addendum 2026-12, [JF]).
+SUB_CODES = {"prompt": (10, "你输入的文字不符合平台规则，请修改后重试"),
+             "output": (40, "视频未通过审核，本次不消耗积分"),
+             "cancelled": (30, "你已取消生成，积分已返还")}
 STORED_DRAFT_VERSION = "3.0.5"   # 2.5: the server echoes drafts with `version` rewritten
 
 
@@ -61,6 +71,9 @@ class Record:
     queue_s: float
     generate_s: float
     item_ids: tuple[str, ...]
+    charged: int = 0                       # credits the generate took
+    cancelled_at: float | None = None      # set by cancel_generate
+    refunded: bool = False                 # its credits went back (cancelled, or refused by review)
 
     @property
     def rounds(self) -> int:
@@ -99,16 +112,30 @@ class Record:
         return min(self._round(now)[0] * IMAGES_PER_ROUND, len(self.item_ids))
 
     def phase(self, now: float) -> str:
+        if self.cancelled_at is not None:
+            return "cancelled"
+        if self.scenario.refuse == "prompt":
+            return "failed"            # refused at submit: never queued
         elapsed = now - self.origin
         if elapsed < self.queue_s:
             return "queued"
         if elapsed < self.queue_s + self.active_s:
             return "paused" if self._round(now)[1] else "processing"
-        return "failed" if self.scenario.fail_code else "completed"
+        return "failed" if self.scenario.fail_code or self.scenario.refuse else "completed"
+
+    @property
+    def sub_code(self) -> str | None:
+        """Which SUB_CODES entry a failed (or cancelled) record shows; None: an ordinary failure."""
+        return "cancelled" if self.cancelled_at is not None else self.scenario.refuse
 
     @property
     def finish_time(self) -> int:
-        """When it finishes (or finished): the end of its generation, never before its creation."""
+        """When it finishes (or finished): the end of its generation (a cancel: its moment; a prompt
+        refused at submit: its creation), never before its creation."""
+        if self.cancelled_at is not None:
+            return int(max(self.created, self.cancelled_at))
+        if self.scenario.refuse == "prompt":
+            return int(self.created)
         return int(max(self.created, self.origin + self.queue_s + self.active_s))
 
     def round_finish_time(self, now: float) -> int:
@@ -127,7 +154,8 @@ class Record:
                 "session": fingerprint(self.session_id), "region": self.region, "kind": self.draft.kind,
                 "mode": self.draft.mode, "model": self.draft.model_key, "phase": self.phase(now),
                 "listed": self.listed(now), "created_time": self.created, "delivered": self.delivered(now),
-                "results": len(self.item_ids), "scenario": asdict(self.scenario)}
+                "results": len(self.item_ids), "charged": self.charged, "refunded": self.refunded,
+                "scenario": asdict(self.scenario)}
 
 
 @dataclass
@@ -140,7 +168,7 @@ class RecordBook:
     _seq: int = 0
 
     def create(self, caller: Caller, body: dict, draft: Draft, scenario: Scenario, now: float, generate_id: str,
-               queue_s: float, generate_s: float) -> Record:
+               queue_s: float, generate_s: float, charged: int = 0) -> Record:
         """A new task. A repeated submit_id makes a second task (whether Jimeng de-duplicates is
         unknown, protocol 10.7); lookups by submit_id then find the newest."""
         with self._lock:
@@ -153,10 +181,37 @@ class RecordBook:
                 metrics_extra=body["metrics_extra"], generate_id=generate_id, created=round(now, 3), origin=now,
                 queue_s=scenario.queue_s if scenario.queue_s is not None else queue_s,
                 generate_s=scenario.generate_s if scenario.generate_s is not None else generate_s,
-                item_ids=tuple("7" + str(secrets.randbelow(10 ** 18)).zfill(18) for _ in range(count)))
+                item_ids=tuple("7" + str(secrets.randbelow(10 ** 18)).zfill(18) for _ in range(count)),
+                charged=charged)
             self._records[history_id] = record
             self._by_submit[(caller.session_id, record.submit_id)] = record
             return record
+
+    def cancel(self, session_id: str, history_id: str, now: float) -> Record:
+        """Cancel the caller's queued video: one step under the lock, so a record that starts
+        meanwhile is refused. ValueError says why it cannot be cancelled; LookupError: no such
+        record for this caller (unknown, not listed yet, or another account's)."""
+        with self._lock:
+            record = self._records.get(history_id)
+            if record is None or record.session_id != session_id or not record.listed(now):
+                raise LookupError(history_id)
+            phase = record.phase(now)
+            if record.draft.kind != "video":
+                raise ValueError("only video tasks can be cancelled")
+            if phase != "queued":
+                raise ValueError(f"the task is {phase}, not queued")
+            record.cancelled_at = now
+            record.refunded = True
+            return record
+
+    def refunds_due(self, now: float) -> list[Record]:
+        """Records refused by review since the last call (their credits go back): marked refunded."""
+        with self._lock:
+            due = [r for r in self._records.values() if r.scenario.refuse == "output" and not r.refunded
+                   and r.phase(now) == "failed"]
+            for record in due:
+                record.refunded = True
+        return due
 
     def running(self, session_id: str, now: float) -> int:
         """How many of the session's tasks are queued or generating (Jimeng's parallel count)."""
@@ -217,11 +272,14 @@ def _unique_digits(n: int, taken: dict) -> str:
 def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict:
     """The record as get_history_by_ids and the generate answer show it at time `now`."""
     phase = record.phase(now)
-    done = phase in ("completed", "failed")
+    done = phase in ("completed", "failed", "cancelled")
     finish_time = record.finish_time if done else record.round_finish_time(now) if phase == "paused" else 0
-    status = {"completed": STATUS_DONE, "failed": STATUS_FAILED,
+    status = {"completed": STATUS_DONE, "failed": STATUS_FAILED, "cancelled": STATUS_FAILED,
               "paused": record.scenario.paused_status}.get(phase, STATUS_PENDING)
-    fail_code = record.scenario.fail_code if phase == "failed" else ""
+    fail_code = (record.scenario.fail_code or "") if phase == "failed" and not record.sub_code else ""
+    task_status, message = status, f"sandbox: generation failed with fail_code {fail_code}" if fail_code else ""
+    if phase in ("failed", "cancelled") and record.sub_code:
+        task_status, message = SUB_CODES[record.sub_code]
     images = record.draft.kind == "image"
     items = _items(record, base_url, media, record.delivered(now))
     return {
@@ -234,12 +292,12 @@ def render(record: Record, now: float, base_url: str, media: MediaFacts) -> dict
         "finish_time": finish_time,
         "status": status,
         "fail_code": fail_code,
-        "fail_starling_key": f"sandbox_fail_{fail_code}" if fail_code else "",
-        "fail_starling_message": f"sandbox: generation failed with fail_code {fail_code}" if fail_code else "",
+        "fail_starling_key": f"sandbox_fail_{fail_code or record.sub_code}" if message else "",
+        "fail_starling_message": message,
         "item_list": items,
         "origin_item_list": [],
         "task": {"task_id": record.history_id, "history_id": record.history_id, "submit_id": record.submit_id,
-                 "status": status, "finish_time": finish_time, "aid": 0, "priority": 0,
+                 "status": task_status, "finish_time": finish_time, "aid": 0, "priority": 0,
                  "resp_ret": {"ret": "0"}},
         "queue_info": _queue_info(record, phase, now),
         **_forecast(record, phase, now),

@@ -27,6 +27,12 @@ class SandboxState:
     def now(self) -> float:
         return self.settings.clock()
 
+    def settle_refunds(self, now: float) -> None:
+        """Give back the credits of records review has refused by now (their state is read from
+        the clock, so refunds are settled whenever a balance is read or spent)."""
+        for record in self.records.refunds_due(now):
+            self.credits.refund(record.session_id, record.charged)
+
     def reset(self) -> None:
         """Forget every record, upload, fault, credit balance and logged call."""
         self.records.reset()

@@ -70,6 +70,23 @@ def failed_record(record_id: str = "4722540945676", fail_code: str = "2038") -> 
     return record
 
 
+# The failed records of the 2026-12 addendum ([JF]): status 30, a `task.status` sub-code, Jimeng's own words.
+PROMPT_REFUSED = (10, "你输入的文字不符合平台规则，请修改后重试")
+OUTPUT_REFUSED = (40, "视频未通过审核，本次不消耗积分")
+CANCELLED = (30, "你已取消生成，积分已返还")
+
+
+def failed_with(sub_code: tuple[int, str], record_id: str = "4722540945676", *, fail_code: str = "",
+                queue_status: int = 3) -> dict:
+    """A status-30 record whose `task.status` says why (PROMPT_REFUSED, OUTPUT_REFUSED, CANCELLED)."""
+    task_status, message = sub_code
+    record = failed_record(record_id, fail_code)
+    record["task"] = {"task_id": record_id, "history_id": record_id, "status": task_status, "finish_time": 0}
+    record["fail_starling_message"] = message
+    record["queue_info"]["queue_status"] = queue_status
+    return record
+
+
 ALGO_URL = "http://jimeng.test/mweb/v1/algo_proxy"
 
 

@@ -1,4 +1,4 @@
-"""OpenAI's video routes (`/v1/videos`), as the official SDK and gateways call them.
+"""OpenAI's video routes (`/v1/videos`), as the official SDK and gateways call them (delete cancels).
 
 A second view over the same task machinery as `/v1/videos/generations` and `/v1/videos/tasks`:
 the request is mapped into our submit fields, the task state into OpenAI's `Video` object.
@@ -17,6 +17,7 @@ from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_w
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
 from app.schemas.videos import VideoSubmitSchema
+from app.services.cancelling import cancel_task
 from app.services.history_pages import recent_videos
 from app.services.tasks import TaskState, task_state
 from app.services.video_inputs import video_request
@@ -178,10 +179,23 @@ def list_videos(after: str | None = None, limit: int | None = None, order: str |
             "has_more": page.has_more}
 
 
+_DELETE_DOC = {"description": "the cancelled video: OpenAI's `VideoDeleteResponse` fields (`id`, `object` "
+                              "`video.deleted`, `deleted` true) with the `Video` object's, now `failed` with "
+                              "`error.code` `cancelled`", "content": {"application/json": {"example": {
+    "id": "AQIA...", "object": "video.deleted", "deleted": True, "status": "failed", "progress": 12,
+    "created_at": 1764050000, "completed_at": 1764050042, "expires_at": None, "model": "jimeng-video-3.0",
+    "seconds": "5", "size": "1280x720", "remixed_from_video_id": None,
+    "error": {"code": "cancelled", "message": "the task was cancelled while queued; Jimeng returned the credits"}}}}}
+
+
 @blp.delete("/<video_id>")
-@blp.doc(security=[{"bearer": []}], responses={"501": {"description": "Jimeng's protocol has no delete call"}})
+@blp.doc(security=[{"bearer": []}], responses={"200": _DELETE_DOC, "409": {
+    "description": "`task_not_cancellable`: the video is running or ended (Jimeng has no call that deletes a "
+                   "history record), or belongs to an abroad account"}}, description=(
+    "OpenAI's delete, as a cancel: a video still queued at Jimeng is cancelled (Jimeng returns the credits) and "
+    "the answer is what the SDK's `videos.delete` reads, plus the video itself. The record stays in the account's "
+    "history: the video is still found, `failed` / `cancelled`. A repeat answers the same."))
 def delete(video_id: str):
-    """Not available: no documented Jimeng call removes a history record. The task stays."""
-    context.tokens()
-    raise errors.NotImplementedUpstream("Jimeng's protocol has no documented call that deletes a history record; "
-                                        "the video stays in the account's history")
+    """Cancel a queued video; answered in the shape of OpenAI's VideoDeleteResponse plus the Video."""
+    state = cancel_task(KIND, video_id, context.tokens(), context.client(), context.task_settings())
+    return videos.json_answer({**_object(state), "object": "video.deleted", "deleted": True})

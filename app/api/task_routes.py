@@ -1,4 +1,4 @@
-"""The task routes every kind has: one task, a batch by POST, a batch by GET.
+"""The task routes every kind has: one task, a batch by POST, a batch by GET, cancel.
 
 One set of views for videos and images: `add_task_routes(blp, kind)` puts them on a kind's
 blueprint. An id of the other kind is simply not found there (404).
@@ -14,6 +14,7 @@ from app import errors
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, TaskStateSchema
+from app.services.cancelling import cancel_task
 from app.services.tasks import TaskState, task_state, task_states
 from app.task_ids import short_form
 
@@ -38,8 +39,19 @@ def batch_states(kind: str, ids: list[str], tokens: list) -> dict:
     return {"data": [state_json(s) for s in states]}
 
 
+CANCEL_SUMMARY = {"video": "Cancel a queued video task", "image": "Image tasks cannot be cancelled (409)"}
+CANCEL_DOC = {
+    "video": ("Cancel a video task still waiting in Jimeng's queue: Jimeng returns its credits. The answer is the "
+              "task, now `failed` with `error_code` `cancelled`; a repeat answers the same. A task already running "
+              "or ended, or of an abroad account, is 409 `task_not_cancellable` with the reason (what Jimeng does "
+              "with a running task is not known)."),
+    "image": ("Image tasks cannot be cancelled: Jimeng's cancel call is known for queued videos only. An existing "
+              "task is 409 `task_not_cancellable` with the reason; an unknown one 404."),
+}
+
+
 def add_task_routes(blp: Blueprint, kind: str) -> None:
-    """GET /tasks/<id>, POST /tasks/batch and GET /tasks?ids= for tasks of `kind`."""
+    """GET /tasks/<id>, POST /tasks/batch, GET /tasks?ids= and POST /tasks/<id>/cancel for tasks of `kind`."""
 
     @blp.get("/tasks/<task_id>")
     @blp.doc(security=[{"bearer": []}], summary=f"One {kind} task's current state")
@@ -72,3 +84,14 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
         tokens = context.tokens()
         ids = [i.strip() for i in request.args.get("ids", "").split(",") if i.strip()]
         return jsonify(batch_states(kind, ids, tokens))
+
+    @blp.post("/tasks/<task_id>/cancel")
+    @blp.doc(security=[{"bearer": []}], summary=CANCEL_SUMMARY[kind], description=CANCEL_DOC[kind],
+             responses={"409": {"description": "`task_not_cancellable`: running, ended, an image or abroad; the "
+                                               "message says which"}})
+    @blp.response(200, TaskStateSchema)
+    def cancel(task_id: str):
+        """Cancel the task if Jimeng still has it queued; the task as it then is."""
+        state = cancel_task(kind, task_id, context.tokens(), context.client(), context.task_settings())
+        log.info("task cancel", extra={"task": short_form(task_id), "task_status": state.status})
+        return jsonify(state_json(state))

@@ -33,6 +33,7 @@ from app.jimeng.regions import Region, Token
 log = logging.getLogger(__name__)
 
 GENERATE_PATH = "/mweb/v1/aigc_draft/generate"
+CANCEL_PATH = "/mweb/v1/aigc_draft/cancel_generate"
 HISTORY_PATH = "/mweb/v1/get_history_by_ids"
 HISTORY_LIST_PATH = "/mweb/v1/get_history"
 VIDEO_GENERATE_TYPE = 10   # a record's generate_type for videos (protocol 3.4; update section 6)
@@ -349,6 +350,12 @@ class JimengClient:
         extend = body.get("extend") if isinstance(body.get("extend"), dict) else {}
         return self.call(token, GENERATE_PATH, body, params=params, referer=referer, idempotent=False,
                          model=str(extend.get("root_model") or ""))
+
+    def cancel_generate(self, token: Token, history_id: str) -> dict:
+        """Cancel a queued task (addendum of 2026-12: queued CN videos; the credits are returned).
+        A write: never repeated here, since what Jimeng answers to a second cancel is not known."""
+        return self.call(token, CANCEL_PATH, {"history_id": history_id},
+                         referer=f"{token.region.site}/ai-tool/generate?type=video", idempotent=False)
 
     def history_by_ids(self, token: Token, ids: list[str], *, id_field: str = "history_ids",
                        image_info: dict | None = None) -> dict[str, dict]:

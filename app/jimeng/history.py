@@ -22,24 +22,49 @@ STATUS_MAYBE_SUCCEEDED = frozenset({10})
 STATUS_FAILED = frozenset({30})
 QUEUE_STATUS_QUEUED = 1      # appendix A: 1 = queued, 3 = done; 2 seen right after submit
 
-# fail_code -> (our error_code, a reason a person understands). One table (5.4 and appendix A).
-FAIL_CODES: dict[str, tuple[str, str]] = {
-    "2038": ("content_rejected", "Jimeng's content policy rejected the prompt or the result"),
-    "2047": ("content_rejected", "Jimeng's content policy rejected the video (Seedance)"),
-    "2003": ("content_rejected", "Jimeng's content check rejected an input image"),
-    "4001": ("content_rejected", "Jimeng's content policy rejected the prompt or media"),
-    "4011": ("content_rejected", "Jimeng refused the material because it shows a real person's face"),
-    "2043": ("generation_failed", "Jimeng's video generation failed"),
-    "2039": ("insufficient_credits", "the account has not enough credits for this task"),
-    "4013": ("risk_control", "Jimeng's anti-abuse check stopped the task (suspected unusual activity)"),
-    "1001": ("generation_failed", "Jimeng could not generate it, probably because of sensitive text or images"),
-    "5000": ("insufficient_credits", "the account ran out of credits"),
-    "1015": ("token_invalid", "the Jimeng session expired while the task was queued"),
-    "1018": ("risk_control", "Jimeng restricted this account"),
-    "1019": ("risk_control", "Jimeng's anti-abuse check stopped the task"),
-    "3000": ("region_not_allowed", "this is not available in the account's region"),
+QUEUE_STATUS_DONE = 3
+
+# Why a status-30 record failed, by codes only: Jimeng's messages vary between clients and regions
+# and are not a safe key (update, addendum 2026-12). One table: (field, value) -> (our error_code, a
+# reason a person understands). `task.status` sub-codes come first (they also say whether credits
+# were charged), then `fail_code` (protocol 5.4 and appendix A); see `failure_key`.
+FAILURE_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
+    # The addendum's sub-codes ([JF]): prompt refused at submit, output refused by review with no
+    # credits charged, cancelled by the user (also queue_status 3, and no fail_code).
+    ("task.status", "10"): ("prompt_rejected", "Jimeng refused the prompt when the task was submitted"),
+    ("task.status", "40"): ("output_rejected", "Jimeng's review refused the result; no credits were charged"),
+    ("task.status", "30"): ("cancelled", "the task was cancelled while queued; Jimeng returned the credits"),
+    ("fail_code", "2038"): ("content_rejected", "Jimeng's content policy rejected the prompt or the result"),
+    ("fail_code", "2047"): ("content_rejected", "Jimeng's content policy rejected the video (Seedance)"),
+    ("fail_code", "2003"): ("content_rejected", "Jimeng's content check rejected an input image"),
+    ("fail_code", "4001"): ("content_rejected", "Jimeng's content policy rejected the prompt or media"),
+    ("fail_code", "4011"): ("content_rejected", "Jimeng refused the material because it shows a real person's face"),
+    ("fail_code", "2043"): ("generation_failed", "Jimeng's video generation failed"),
+    ("fail_code", "2039"): ("insufficient_credits", "the account has not enough credits for this task"),
+    ("fail_code", "4013"): ("risk_control", "Jimeng's anti-abuse check stopped the task (suspected unusual activity)"),
+    ("fail_code", "1001"): ("generation_failed", "Jimeng could not generate it, probably because of sensitive text or images"),
+    ("fail_code", "5000"): ("insufficient_credits", "the account ran out of credits"),
+    ("fail_code", "1015"): ("token_invalid", "the Jimeng session expired while the task was queued"),
+    ("fail_code", "1018"): ("risk_control", "Jimeng restricted this account"),
+    ("fail_code", "1019"): ("risk_control", "Jimeng's anti-abuse check stopped the task"),
+    ("fail_code", "3000"): ("region_not_allowed", "this is not available in the account's region"),
 }
 GENERIC_FAILURE = ("generation_failed", "Jimeng could not generate the result")
+TASK_STATUS_PROMPT_REFUSED, TASK_STATUS_CANCELLED, TASK_STATUS_OUTPUT_REFUSED = 10, 30, 40
+CANCELLED = FAILURE_CLASSES[("task.status", str(TASK_STATUS_CANCELLED))]
+# Every error_code a failed record can map to, in the table's order (docs and the OpenAPI spec read it).
+FAILURE_CODES = tuple(dict.fromkeys(code for code, _ in (*FAILURE_CLASSES.values(), GENERIC_FAILURE)))
+
+
+def failure_key(task_status: int, queue_status: int, fail_code: str) -> tuple[str, str]:
+    """The FAILURE_CLASSES key of a failed record. A cancel is task.status 30 with queue_status 3 and
+    no fail_code: an ordinary failure may show 30 / 3 too, but it names what went wrong."""
+    if task_status in (TASK_STATUS_PROMPT_REFUSED, TASK_STATUS_OUTPUT_REFUSED):
+        return "task.status", str(task_status)
+    if task_status == TASK_STATUS_CANCELLED and queue_status == QUEUE_STATUS_DONE and not fail_code:
+        return "task.status", str(task_status)
+    return "fail_code", fail_code
+
 
 _VIDEO_URL_PATHS = (
     ("common_attr", "transcoded_video", "origin", "video_url"),
@@ -101,6 +126,15 @@ def _time(raw: dict, name: str) -> float:
     return seconds
 
 
+def created_seconds(raw: dict, fallback: int = 0) -> int:
+    """A record's `created_time` in whole seconds, as task ids hold it (the generate answer's record
+    and the history list's give the same), or `fallback` when it has none."""
+    try:
+        return int(float(raw.get("created_time"))) or fallback
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+
+
 def _check_shapes(raw: dict) -> None:
     """Fields we read must have the types Jimeng sends; anything else is refused by name."""
     for name, kind, label in (("item_list", list, "a list"), ("draft_content", str, "text"),
@@ -128,6 +162,8 @@ class HistoryRecord:
     phase: str                  # queued | running | succeeded | failed
     fail_code: str
     fail_message: str           # Jimeng's own human text (fail_starling_message), when it gives one
+    task_status: int            # `task.status`: inside a failed record, why (FAILURE_CLASSES)
+    queue_status: int           # `queue_info.queue_status` (appendix A: 1 queued, 3 done)
     created_time: float
     finish_time: float
     queue_position: int
@@ -168,8 +204,10 @@ class HistoryRecord:
 
     @property
     def failure(self) -> tuple[str, str]:
-        """(error_code, reason) for a failed record; Jimeng's own message is appended when given."""
-        code, reason = FAIL_CODES.get(self.fail_code, GENERIC_FAILURE)
+        """(error_code, reason) for a failed record, classified by codes; Jimeng's own message is
+        appended when given."""
+        key = failure_key(self.task_status, self.queue_status, self.fail_code)
+        code, reason = FAILURE_CLASSES.get(key, GENERIC_FAILURE)
         return code, f"{reason}: {self.fail_message}" if self.fail_message else reason
 
     @property
@@ -250,12 +288,14 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
     status = upstream_int(raw.get("status") if raw.get("status") is not None else _dig(raw, ("task", "status")), 0)
     queue = raw.get("queue_info") if isinstance(raw.get("queue_info"), dict) else {}
     queue_position = upstream_int(queue.get("queue_idx"), 0)
+    queue_status = upstream_int(queue.get("queue_status"), 0)
+    task = raw.get("task") if isinstance(raw.get("task"), dict) else {}
     has_result = bool(url or images)
     if status in STATUS_FAILED:
         phase = FAILED
     elif status in STATUS_SUCCEEDED or (status in STATUS_MAYBE_SUCCEEDED and has_result):
         phase = SUCCEEDED
-    elif queue_position > 0 or upstream_int(queue.get("queue_status"), 0) == QUEUE_STATUS_QUEUED:
+    elif queue_position > 0 or queue_status == QUEUE_STATUS_QUEUED:
         phase = QUEUED
     else:
         phase = RUNNING
@@ -271,6 +311,7 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         status=status, phase=phase,
         fail_code=str(raw.get("fail_code") or ""),
         fail_message=str(raw.get("fail_starling_message") or "")[:300],
+        task_status=upstream_int(task.get("status"), 0), queue_status=queue_status,
         created_time=_time(raw, "created_time"),
         finish_time=_time(raw, "finish_time"),
         queue_position=queue_position,

@@ -1,6 +1,8 @@
 """Task shapes shared by video and image tasks."""
 from marshmallow import Schema, fields, validate
 
+from app.jimeng.history import FAILURE_CODES
+
 
 class QueueSchema(Schema):
     position = fields.Integer(allow_none=True, metadata={"description": "place in Jimeng's queue"})
@@ -13,7 +15,8 @@ class TaskStateSchema(Schema):
     status = fields.String(required=True, metadata={
         "enum": ["pending", "processing", "completed", "failed", "not_found", "unknown"]})
     progress = fields.Integer(metadata={"description": "0-100; never decreases; 100 only when completed"})
-    created = fields.Integer(metadata={"description": "submit time, unix seconds"})
+    created = fields.Integer(metadata={"description": "when Jimeng created the task (its record's created_time), "
+                                                      "unix seconds"})
     model = fields.String(allow_none=True)
     queue = fields.Nested(QueueSchema, metadata={"description": "pending only, when Jimeng tells"})
     result = fields.Dict(metadata={"description": (
@@ -21,9 +24,10 @@ class TaskStateSchema(Schema):
         "the preview transcode), `hd` (false when url is the preview, with the reason in `hd_error`) and "
         "media facts")})
     error = fields.String(metadata={"description": "failed or not_found: a reason a person understands"})
-    error_code = fields.String(metadata={"description": "failed: content_rejected, insufficient_credits, "
-                                         "token_invalid, risk_control, region_not_allowed, timeout, "
-                                         "generation_failed; not_found: task_not_found"})
+    error_code = fields.String(metadata={"description": (
+        f"failed: {', '.join(FAILURE_CODES)}, timeout (classified by Jimeng's codes, never its messages: "
+        "prompt_rejected = refused at submit, output_rejected = refused by review with no credits charged, "
+        "cancelled = cancelled while queued, credits returned); not_found: task_not_found")})
     upstream_code = fields.String(metadata={"description": "Jimeng's raw fail_code, when there is one"})
 
 

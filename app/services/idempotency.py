@@ -37,7 +37,8 @@ from typing import BinaryIO, TypeVar
 from app import errors
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
-from app.services.submitting import SubmitSettings, SubmittedTask, created_time
+from app.jimeng.history import created_seconds
+from app.services.submitting import SubmitSettings, SubmittedTask
 from app.services.tasks import fingerprint_key
 from app.task_ids import TaskId, derive_key
 
@@ -202,7 +203,7 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
                 raise _being_submitted(held)
         return Claim(submit_id=sid, origin_submit_id=expected, marker=marker)
     record = previous.record
-    created = created_time(record, int(settings.clock()))
+    created = created_seconds(record, int(settings.clock()))
     history_id = str(record.get("history_record_id") or "")
     task = TaskId(kind=kind, region=previous.token.region.code, upstream_id=history_id or previous.submit_id,
                   submitted_at=created, token_fp=previous.token.fingerprint(fp_key),

@@ -105,12 +105,11 @@ def submit_image(req: ImageRequest, tokens: Sequence[Token], client: JimengClien
                        count=req.count)
     if claim.earlier_task_id is not None:
         return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name)
-    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings,
-                                                             stable_id=idempotency is not None))
+    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings))
 
 
 def _send(req: ImageRequest, checked: CheckedImageRequest, claim: idem.Claim, client: JimengClient,
-          settings: SubmitSettings, *, stable_id: bool) -> SubmittedTask:
+          settings: SubmitSettings) -> SubmittedTask:
     """Upload the references, build the draft, generate once."""
     token = checked.token
     loaded = [load_media(ref, settings, "image") for ref in req.references]
@@ -123,9 +122,7 @@ def _send(req: ImageRequest, checked: CheckedImageRequest, claim: idem.Claim, cl
     if claim.origin_submit_id is not None:
         body = _tagged(body, claim.origin_submit_id)
     idem.before_generate(claim, settings)
-    # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
-    task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count,
-                                          stable_id=stable_id)
+    task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count)
     metrics.submitted("image", checked.model.name, "references" if references else "text")
     log.info("image submitted", extra={"model": checked.model.name, "region": token.region.code,
                                        "count": req.count, "references": len(references)})

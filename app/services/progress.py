@@ -1,8 +1,11 @@
 """A progress number that never goes backwards, computed without stored state.
 
-It depends only on the time since submit and the forecast fixed when the task id was made, never
-on anything Jimeng may revise (its forecasts, or a queue state that flips back), so every worker on
-every host answers the same for the same moment, and later answers are never lower.
+Its inputs are fixed for a task or only grow: the time since Jimeng created it (the record's
+`created_time`, which the task id holds), the kind's typical duration (`TaskKind.forecast`, one
+constant per kind; ids of version 1 keep the forecast they carry) and the share of results
+delivered (a count Jimeng only raises). Never anything Jimeng may revise between polls (its queue
+and generation forecasts, or a queue state that flips back), so every worker on every host answers
+the same for the same moment, and later answers are never lower.
 """
 from __future__ import annotations
 

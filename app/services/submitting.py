@@ -9,12 +9,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from app import errors, media
 from app.jimeng import uploads
 from app.jimeng.assets import Media, UploadedImage
+from app.jimeng.history import created_seconds
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
 from app.services.catalogue import LiveCatalogue
@@ -107,10 +108,13 @@ def upload_checked_image(client: JimengClient, token: Token, loaded: Media) -> U
 
 
 def send_generate(kind: str, token: Token, body: dict, client: JimengClient, settings: SubmitSettings, *,
-                  count: int = 0, stable_id: bool = False) -> tuple[str, int]:
+                  count: int = 0) -> tuple[str, int]:
     """Submit once; (task id, its created time). `count` (results asked for) travels in the task id.
-    `stable_id` spells the id from the record alone (its created_time, no forecast), so that a
-    retry with the same Idempotency-Key that finds the task answers the very same id.
+
+    The id is spelled from what the history record gives back by itself: its history id and
+    Jimeng's own `created_time` (not our clock, not the forecast), so the list, a retry with the same
+    Idempotency-Key and every other route show the very same id. Only a generate answer without a
+    created_time falls back on our clock.
 
     A failure that may have reached Jimeng carries the task id that finds it by submit id, and is
     never retried here; a refusal Jimeng answered (it has an upstream code) created nothing.
@@ -137,24 +141,13 @@ def send_generate(kind: str, token: Token, body: dict, client: JimengClient, set
             "Jimeng accepted the task but answered with a history_record_id that is not an id; "
             "poll task_id (it finds the task by its submit id) before submitting again",
             extra={"task_id": by_submit_id.encode(settings.secret_key), "submit_id": submit_id})
-    eta = _seconds(record.get("forecast_queue_cost")) + _seconds(record.get("forecast_generate_cost"))
-    task = TaskId(kind=kind, region=token.region.code, upstream_id=str(raw_id or ""), submitted_at=submitted_at,
-                  token_fp=by_submit_id.token_fp, eta_seconds=eta, count=count)
-    if stable_id:
-        task = replace(task, submitted_at=created_time(record, submitted_at), eta_seconds=0)
+    task = TaskId(kind=kind, region=token.region.code, upstream_id=str(raw_id or ""),
+                  submitted_at=created_seconds(record, submitted_at), token_fp=by_submit_id.token_fp, count=count)
     try:
         return task.encode(settings.secret_key), task.submitted_at
     except (ValueError, UnicodeEncodeError):
         # No usable history id: the submit_id (ours, known to be well formed) finds it too.
-        return by_submit_id.encode(settings.secret_key), task.submitted_at
-
-
-def created_time(record: dict, fallback: int) -> int:
-    """A record's created_time in whole seconds, or `fallback`."""
-    try:
-        return int(float(record.get("created_time"))) or fallback
-    except (TypeError, ValueError, OverflowError):
-        return fallback
+        return by_submit_id.encode(settings.secret_key), submitted_at
 
 
 def _is_record_id(value) -> bool:
@@ -163,9 +156,3 @@ def _is_record_id(value) -> bool:
         return True
     return isinstance(value, int) and not isinstance(value, bool)
 
-
-def _seconds(value) -> int:
-    try:
-        return max(int(float(value)), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0

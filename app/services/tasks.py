@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from app import errors, metrics
 from app.jimeng.client import JimengClient
-from app.jimeng.history import FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, parse_record
+from app.jimeng.history import (FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, created_seconds,
+                                parse_record)
 from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS, VIDEO_MODELS_BY_KEY
 from app.jimeng.regions import Token
 from app.services.hd_results import upgrade_to_hd
@@ -36,7 +37,7 @@ class TaskKind:
     progress, batch, waiting) is one machinery that reads these fields."""
 
     name: str                                     # as in task ids and TaskSettings.timeouts
-    default_forecast: int                         # seconds, when the task id holds no forecast
+    forecast: int                                 # typical seconds from submit to end: paces progress
     delivered: Callable[[HistoryRecord], int]     # how many results the record holds
     result: Callable[[HistoryRecord], dict]       # the public `result` of a completed task
     image_info: dict | None = None                # sent with get_history_by_ids (protocol 5.1)
@@ -65,9 +66,9 @@ IMAGE_INFO = {"width": 2048, "height": 2048, "format": "webp", "image_scene_list
         (360, 360), (480, 480), (720, 720), (720, 480), (360, 240), (240, 320), (480, 640))),
     *(_scene("normal", n, n, str(n)) for n in (2400, 1080, 720, 480, 360))]}
 
-VIDEO = TaskKind("video", default_forecast=300, delivered=lambda r: 1 if r.video_url else 0, result=_video_result,
+VIDEO = TaskKind("video", forecast=300, delivered=lambda r: 1 if r.video_url else 0, result=_video_result,
                  finish=upgrade_to_hd)
-IMAGE = TaskKind("image", default_forecast=60, delivered=lambda r: len(r.images), result=_image_result,
+IMAGE = TaskKind("image", forecast=60, delivered=lambda r: len(r.images), result=_image_result,
                  image_info=IMAGE_INFO)
 KINDS = {k.name: k for k in (VIDEO, IMAGE)}
 
@@ -147,6 +148,14 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
     When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
     when only some fail, the affected items carry that error instead.
     """
+    return [state for state, _ in _located_states(kind, texts, tokens, client, settings, finish=True)]
+
+
+def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
+                    settings: TaskSettings, *, finish: bool) -> list[tuple[TaskState, Token | None]]:
+    """Each id's state and the token of the account that holds it: the one that listed its record,
+    else the one the id names (None for an id that names none). `finish`: the kind's last read
+    (videos: the HD URL), which only an answer that shows the result needs."""
     lookups = [_resolve(t, kind, tokens, settings) for t in texts]
     # Group the upstream ids per (token, id field): one history call per token and chunk.
     groups: dict[tuple[int, str], list[str]] = {}
@@ -182,17 +191,29 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
             # A record Jimeng no longer lists after the grace period runs no more either.
             settings.on_seen(lk.tokens[0], lk.upstream_id, states[-1].finished or states[-1].status == "not_found")
         owners.append(owner)
-    if KINDS[kind].finish is not None:
+    if finish and KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners))
     for state in states:
         metrics.task_state_seen(kind, state.status)
-    return states
+    named = [owner or (lk.tokens[0] if lk.task_id is not None else None) for owner, lk in zip(owners, lookups)]
+    return list(zip(states, named))
 
 
 def task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClient,
-               settings: TaskSettings, **kw) -> TaskState:
+               settings: TaskSettings) -> TaskState:
     """One task; an unknown, tampered or foreign id raises TaskNotFound (404)."""
-    state = task_states(kind, [text], tokens, client, settings, **kw)[0]
+    return _one(task_states(kind, [text], tokens, client, settings)[0])
+
+
+def located_task_state(kind: str, text: str, tokens: Sequence[Token], client: JimengClient,
+                       settings: TaskSettings) -> tuple[TaskState, Token | None]:
+    """One task and the token of the account that holds it, for a call that acts on the task;
+    errors as `task_state`. Without the HD read: acting on a task needs no download link."""
+    state, owner = _located_states(kind, [text], tokens, client, settings, finish=False)[0]
+    return _one(state), owner
+
+
+def _one(state: TaskState) -> TaskState:
     if state.status == "not_found":
         raise errors.TaskNotFound()
     if state.status == "unknown":
@@ -219,8 +240,7 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
         if tid is not None and now - tid.submitted_at < settings.grace_seconds:
             # Jimeng's history is eventually consistent: a fresh task may not be listed yet.
             return TaskState(task_id=lk.text, status="pending", created=tid.submitted_at,
-                             progress=progress_for("pending", now - tid.submitted_at,
-                                                   tid.eta_seconds or KINDS[lk.kind].default_forecast))
+                             progress=progress_for("pending", now - tid.submitted_at, _forecast(lk.kind, tid)))
         return not_found(lk.text)
     try:
         return _record_state(lk, tid, parse_record(lk.upstream_id, raw), now, settings)
@@ -249,8 +269,7 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
         return not_found(lk.text)
     kind = KINDS[lk.kind]
     submitted = tid.submitted_at if tid else int(record.created_time or now)
-    # Only the forecast fixed in the task id: Jimeng's own may change between polls.
-    forecast = (tid.eta_seconds if tid else 0) or kind.default_forecast
+    forecast = _forecast(lk.kind, tid)
     # What was asked for travels in the task id; older ids fall back on Jimeng's own target count
     # (0 for videos), then on one result.
     expected = (tid.count if tid else 0) or record.total_image_count or 1
@@ -282,21 +301,28 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
     return state
 
 
+def _forecast(kind: str, tid: TaskId | None) -> int:
+    """What paces a task's progress: the kind's typical duration, never Jimeng's forecasts (they
+    change between polls and the history list does not know the one made at submit). An id of
+    version 1 keeps the forecast it carries, so a task polled across the upgrade keeps its curve."""
+    return (tid.legacy_eta_seconds if tid else 0) or KINDS[kind].forecast
+
+
 def _fail(state: TaskState, code: str, message: str) -> None:
     state.status, state.error_code, state.error = "failed", code, message
 
 
 def listed_states(kind: str, records: Sequence[dict], token: Token, settings: TaskSettings) -> list[TaskState]:
-    """States of records read from the account's history list, each under a task id of its own."""
+    """States of records read from the account's history list, each under the task id its submit
+    answered: the id is spelled from the record alone (its history id and created_time)."""
     fp = token.fingerprint(fingerprint_key(settings.secret_key))
     now = settings.clock()
     states = []
     for raw in records:
         history_id = str(raw.get("history_record_id") or "")
         try:
-            created = int(float(raw.get("created_time") or 0))
-            tid = TaskId(kind=kind, region=token.region.code, upstream_id=history_id, submitted_at=created,
-                         token_fp=fp)
+            tid = TaskId(kind=kind, region=token.region.code, upstream_id=history_id,
+                         submitted_at=created_seconds(raw), token_fp=fp)
             text = tid.encode(settings.secret_key)
         except (ValueError, OverflowError, UnicodeEncodeError, TypeError):
             continue   # a record we could never find again is not worth listing

@@ -234,12 +234,11 @@ def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClien
     if claim.earlier_task_id is not None:
         return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name,
                              ratio=checked.ratio, resolution=checked.resolution, duration=checked.duration_s)
-    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings,
-                                                             stable_id=idempotency is not None))
+    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings))
 
 
 def _send(req: VideoRequest, checked: CheckedRequest, claim: idem.Claim, client: JimengClient,
-          settings: SubmitSettings, *, stable_id: bool) -> SubmittedTask:
+          settings: SubmitSettings) -> SubmittedTask:
     """Upload, build the draft, generate once."""
     catalogue = settings.catalogue
     draft = build_draft(req, checked, client, settings)
@@ -248,9 +247,7 @@ def _send(req: VideoRequest, checked: CheckedRequest, claim: idem.Claim, client:
                                               origin_submit_id=claim.origin_submit_id)
     idem.before_generate(claim, settings)
     try:
-        # With a key, the id is spelled from the record alone: a retry that finds this task answers the same id.
-        task_id, created = send_generate("video", checked.token, body, client, settings,
-                                         stable_id=stable_id)
+        task_id, created = send_generate("video", checked.token, body, client, settings)
     except errors.ModelUnavailable as exc:
         # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
         if catalogue is not None:

@@ -11,9 +11,9 @@ def auth(*tokens: str) -> dict:
 
 
 def task_id_for(app, token: str, upstream_id: str = "4722540945676", *, submitted_at: float,
-                kind: str = "video", eta: int = 300) -> str:
-    """A task id as the service would have issued it to `token`."""
+                kind: str = "video", count: int = 0) -> str:
+    """A task id as the service would have issued it to `token` (submitted_at: the record's created_time)."""
     secret = app.config["SECRET_KEY"]
     tok = parse_token(token)
     return TaskId(kind=kind, region=tok.region.code, upstream_id=upstream_id, submitted_at=int(submitted_at),
-                  token_fp=tok.fingerprint(fingerprint_key(secret)), eta_seconds=eta).encode(secret)
+                  token_fp=tok.fingerprint(fingerprint_key(secret)), count=count).encode(secret)

@@ -4,8 +4,8 @@ import base64
 import responses
 
 from tests.api.helpers import auth, task_id_for
-from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, envelope, failed_record, finished_record, generate_answer,
-                                queued_record)
+from tests.jimeng_fakes import (CANCELLED, GENERATE_URL, HISTORY_URL, PROMPT_REFUSED, envelope, failed_record,
+                                failed_with, finished_record, generate_answer, queued_record)
 
 RID = "4722540945676"
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000
@@ -37,6 +37,23 @@ def test_prefer_wait_header_blocks_too_and_b64_json_embeds_the_bytes(client):
     resp = client.post("/v1/videos/generations", json={"prompt": "a", "response_format": "b64_json"},
                        headers={**auth("s"), "Prefer": "wait"})
     assert base64.b64decode(resp.get_json()["data"][0]["b64_json"]) == VIDEO_BYTES
+
+
+@responses.activate
+def test_wait_on_a_prompt_refused_at_submit_is_a_400_prompt_rejected_naming_the_task(client):
+    responses.post(GENERATE_URL, json=envelope({"aigc_data": failed_with(PROMPT_REFUSED, RID)}))
+    responses.post(HISTORY_URL, json=envelope({RID: failed_with(PROMPT_REFUSED, RID)}))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a", "wait": True}, headers=auth("s"))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 400 and err["code"] == "prompt_rejected" and err["task_id"]
+
+
+@responses.activate
+def test_wait_on_a_task_cancelled_meanwhile_is_a_409_cancelled(client):
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    responses.post(HISTORY_URL, json=envelope({RID: failed_with(CANCELLED, RID)}))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a", "wait": True}, headers=auth("s"))
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "cancelled"
 
 
 @responses.activate

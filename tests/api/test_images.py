@@ -40,8 +40,7 @@ def image_record(record_id: str = RID, *, status: int = 50, delivered: int = 4, 
 def image_id(app, count: int, token: str = "sess", *, submitted_at: float) -> str:
     secret = app.config["SECRET_KEY"]
     return TaskId(kind="image", region="cn", upstream_id=RID, submitted_at=int(submitted_at),
-                  token_fp=parse_token(token).fingerprint(fingerprint_key(secret)), eta_seconds=60,
-                  count=count).encode(secret)
+                  token_fp=parse_token(token).fingerprint(fingerprint_key(secret)), count=count).encode(secret)
 
 
 @pytest.fixture

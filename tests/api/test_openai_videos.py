@@ -1,4 +1,5 @@
-"""OpenAI's video routes over our tasks: create, retrieve, list, content, delete (Jimeng mocked at HTTP)."""
+"""OpenAI's video routes over our tasks: create, retrieve, list, content, delete (Jimeng mocked at HTTP;
+delete cancels: tests/api/test_cancel.py)."""
 import json
 
 import responses
@@ -92,9 +93,9 @@ def test_content_variants_other_than_video_are_a_400(client):
     assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "variant"
 
 
-def test_delete_is_a_clear_501(client):
+def test_delete_of_an_unknown_video_is_404_as_everywhere(client):
     resp = client.delete("/v1/videos/x", headers=auth("s"))
-    assert resp.status_code == 501 and resp.get_json()["error"]["code"] == "not_implemented"
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "task_not_found"
 
 
 @responses.activate

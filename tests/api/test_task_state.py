@@ -1,11 +1,13 @@
 """GET /v1/videos/tasks/<id>: what a client sees through a task's life."""
 
+import pytest
 import responses
 from responses import matchers
 
 from tests.api.helpers import auth, task_id_for
-from tests.jimeng_fakes import (HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record, finished_record, local_item,
-                                local_items_answer, queued_record)
+from tests.jimeng_fakes import (CANCELLED, HISTORY_URL, LOCAL_ITEMS_URL, OUTPUT_REFUSED, PROMPT_REFUSED, envelope,
+                                failed_record, failed_with, finished_record, local_item, local_items_answer,
+                                queued_record)
 
 RID = "4722540945676"
 
@@ -171,7 +173,7 @@ def test_the_session_id_never_appears_in_answers_or_task_ids(app, client, clock)
 
 @responses.activate
 def test_progress_ignores_jimengs_revised_forecasts(app, client, clock):
-    tid = task_id_for(app, "sess", RID, submitted_at=clock.now, eta=0)
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
     responses.post(HISTORY_URL, json=envelope({}))
     clock.advance(60)
     before = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
@@ -195,3 +197,19 @@ def test_raw_id_with_an_expired_session_is_401(client):
     responses.post(HISTORY_URL, json=envelope(None, ret="1015", errmsg="login expired"))
     resp = client.get(f"/v1/videos/tasks/{RID}", headers=auth("sess"))
     assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "token_invalid"
+
+
+@responses.activate
+@pytest.mark.parametrize("sub_code,error_code,words", [
+    (PROMPT_REFUSED, "prompt_rejected", "refused the prompt"),
+    (OUTPUT_REFUSED, "output_rejected", "no credits were charged"),
+    (CANCELLED, "cancelled", "returned the credits"),
+])
+def test_each_failure_class_of_the_2026_addendum_has_its_own_code(app, client, clock, sub_code, error_code, words):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: failed_with(sub_code, RID)})
+    ours = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    openai = client.get(f"/v1/videos/{tid}", headers=auth("sess")).get_json()
+    assert (ours["status"], ours["error_code"]) == ("failed", error_code) and words in ours["error"]
+    assert ours["error"].endswith(sub_code[1]) and "upstream_code" not in ours
+    assert openai["status"] == "failed" and openai["error"] == {"code": error_code, "message": ours["error"]}

@@ -70,7 +70,7 @@ def test_videos_list_pages_through_the_account_history(stack):
     seen = [v for v in client.videos.list(limit=2)]          # auto-paging follows last_id
     assert len(seen) == 3 and all(v.object == "video" for v in seen)
     assert {client.videos.retrieve(v.id).status for v in seen} <= {"queued", "in_progress", "completed"}
-    assert len(made) == 3
+    assert [v.id for v in seen] == made[::-1]          # newest first, under the ids create answered
 
 
 def test_models_list_and_retrieve(stack, token):

@@ -239,3 +239,26 @@ def test_named_files_keep_their_field_and_urls_go_as_fields(mocked, tmp_path):
 def test_a_malformed_frame_is_a_usage_error(mocked, capsys):
     assert run("submit", "x", "--frame", "a.png") == 2
     assert "IMAGE:SECONDS" in capsys.readouterr().err
+
+
+def test_cancel_posts_to_the_cancel_route_and_prints_the_cancelled_task(mocked, capsys):
+    cancelled = state("failed", 3, error="cancelled while queued; credits returned", error_code="cancelled")
+    mocked.post(f"{TASK_URL}/cancel", json=cancelled)
+
+    assert run("cancel", TASK_ID) == 0
+    assert capsys.readouterr().out.strip() == f"{TASK_ID}  failed  cancelled while queued; credits returned (cancelled)"
+
+
+def test_cancel_of_a_running_task_exits_2_with_the_reason(mocked, capsys):
+    mocked.post(f"{TASK_URL}/cancel", status=409, json={"error": {
+        "code": "task_not_cancellable", "message": "the task is already running", "param": None}})
+
+    assert run("cancel", TASK_ID) == 2
+    err = capsys.readouterr().err
+    assert "the task is already running" in err and "task_not_cancellable" in err and "HTTP 409" in err
+
+
+def test_cancel_of_an_image_task_asks_the_image_routes(mocked, capsys):
+    mocked.post(f"{BASE}/v1/images/tasks/{TASK_ID}/cancel", status=409, json={"error": {
+        "code": "task_not_cancellable", "message": "videos only", "param": None}})
+    assert run("cancel", "--kind", "image", TASK_ID) == 2

@@ -1,13 +1,18 @@
 import base64
 
-from app.task_ids import MAX_LENGTH, TaskId, is_raw_history_id
+import pytest
+
+from app.jimeng.regions import parse_token
+from app.services.tasks import fingerprint_key
+from app.task_ids import MAX_LENGTH, VERSION, TaskId, is_raw_history_id
+from tests.conftest import load_fixture
 
 SECRET = "unit-test-secret-key-0123456789"
 
 
 def make(**kw) -> TaskId:
     values = dict(kind="video", region="hk", upstream_id="4722540945676", submitted_at=1770000000,
-                  token_fp=b"\x01" * 8, eta_seconds=123)
+                  token_fp=b"\x01" * 8)
     values.update(kw)
     return TaskId(**values)
 
@@ -71,3 +76,31 @@ def test_the_count_asked_for_round_trips():
 
 def test_ids_without_a_count_decode_with_count_zero():
     assert TaskId.decode(make().encode(SECRET), SECRET).count == 0
+
+
+LEGACY = load_fixture("task_ids_v1.json")
+
+
+@pytest.mark.parametrize("made", LEGACY["ids"], ids=lambda m: f"{m['kind']}-{m['id_type']}-{m['region']}")
+def test_ids_made_by_the_version_1_encoder_still_decode(made):
+    fp = parse_token(made["token"]).fingerprint(fingerprint_key(LEGACY["secret_key"]))
+    decoded = TaskId.decode(made["task_id"], LEGACY["secret_key"])
+    assert decoded == TaskId(kind=made["kind"], region=made["region"], upstream_id=made["upstream_id"],
+                             submitted_at=made["submitted_at"], token_fp=fp, id_type=made["id_type"],
+                             count=made["count"], legacy_eta_seconds=made["eta_seconds"])
+
+
+def test_a_tampered_version_1_id_is_rejected():
+    text = LEGACY["ids"][0]["task_id"]
+    raw = bytearray(base64.urlsafe_b64decode(text + "=="))
+    raw[6] ^= 0x01     # inside the old forecast field
+    assert TaskId.decode(base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode(), LEGACY["secret_key"]) is None
+
+
+def test_new_ids_hold_no_forecast_and_are_version_2():
+    text = make().encode(SECRET)
+    assert VERSION == 2 and base64.urlsafe_b64decode(text + "==")[0] == 2
+    assert TaskId.decode(text, SECRET).legacy_eta_seconds == 0
+    with pytest.raises(ValueError):
+        make(legacy_eta_seconds=300).encode(SECRET)
+
