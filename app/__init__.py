@@ -57,6 +57,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         cfg = config
     if cfg.ENV_NAME == "production" and len(cfg.SECRET_KEY) < 16:
         raise RuntimeError("SECRET_KEY must be set (at least 16 characters) in production")
+    from app.jimeng import wire_settings
+    wire_problems = wire_settings.check()
+    if wire_problems:   # a fix that does not parse must not start half applied
+        raise RuntimeError("the JIMENG_* protocol settings are malformed (README \"When Jimeng changes\"): "
+                           + "; ".join(wire_problems))
 
     app = Flask(__name__)
     # The API keeps no cookie session; Flask's default would build a signing serializer per request.
