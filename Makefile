@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps test test-fast demo bench serve sandbox deploy-check clean
+.PHONY: install system-deps test test-fast demo drill bench serve sandbox deploy-check clean
 
 # Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
 # prefers), nginx, Redis and wrk come from Debian.
@@ -40,6 +40,11 @@ test-fast: $(STAMP)
 ## make demo: sandbox + service + a client following a video to the end
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
+
+## make drill: Jimeng moves (SANDBOX_DRIFT, default da_version=3.3.31): submits fail, /healthz says degraded,
+## the doctor and a HAR recorded by Chromium name the setting, a restart with it makes submits pass again
+drill: $(STAMP) system-deps
+	$(PY) -m sandbox.drill
 
 ## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
 ## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's

@@ -36,7 +36,7 @@
     var headers = {"Accept": "application/json, text/plain, */*", "Appvr": app.appvr, "Pf": app.pf,
                    "App-Sdk-Version": app.appSdkVersion, "Appid": String(app.aid),
                    "Device-Time": String(app.deviceTime), "Sign": app.signs[path], "Sign-Ver": "1",
-                   "Lan": "zh-Hans", "Loc": "cn", "Tdid": ""};
+                   "Lan": "zh-Hans", "Loc": "cn", "Tdid": "", "Cache-Control": "no-cache", "Pragma": "no-cache"};
     Object.keys(app.headers).forEach(function (name) { headers[name] = app.headers[name]; });
     var init = {method: "POST", headers: headers, credentials: "include", cache: "no-store"};
     if (body !== null) {

@@ -37,9 +37,17 @@ def run_all(jobs: Mapping[str, Callable[[], Any]], timeout: float) -> dict[str, 
     return _with_gevent(bound, timeout) if _gevent_patched() else _with_threads(bound, timeout)
 
 
-def _in_context(job: Callable[[], Any]) -> Callable[[], Any]:
+def _in_context(job: Callable[[], Any]) -> Callable[[], Outcome]:
+    """The job in a copy of the caller's context, its exception caught into its outcome (a greenlet
+    that raised would be reported on stderr with its traceback by gevent's hub)."""
     context = contextvars.copy_context()
-    return lambda: context.run(job)
+
+    def run() -> Outcome:
+        try:
+            return Outcome(value=context.run(job))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which decides
+            return Outcome(error=exc)
+    return run
 
 
 def _with_threads(jobs: dict[str, Callable[[], Any]], timeout: float) -> dict[str, Outcome]:
@@ -52,12 +60,8 @@ def _with_threads(jobs: dict[str, Callable[[], Any]], timeout: float) -> dict[st
         pool.shutdown(wait=False, cancel_futures=True)
     outcomes = {}
     for name, future in futures.items():
-        if not future.done() or future.cancelled():
-            outcomes[name] = Outcome(timed_out=True)
-        elif future.exception() is not None:
-            outcomes[name] = Outcome(error=future.exception())
-        else:
-            outcomes[name] = Outcome(value=future.result())
+        done = future.done() and not future.cancelled()
+        outcomes[name] = future.result() if done else Outcome(timed_out=True)
     return outcomes
 
 
@@ -75,11 +79,9 @@ def _with_gevent(jobs: dict[str, Callable[[], Any]], timeout: float) -> dict[str
     gevent.joinall(list(greenlets.values()), timeout=timeout)
     outcomes = {}
     for name, greenlet in greenlets.items():
-        if not greenlet.ready():
+        if greenlet.ready() and greenlet.successful():
+            outcomes[name] = greenlet.value
+        else:
             greenlet.kill(block=False)
             outcomes[name] = Outcome(timed_out=True)
-        elif greenlet.successful():
-            outcomes[name] = Outcome(value=greenlet.value)
-        else:
-            outcomes[name] = Outcome(error=greenlet.exception)
     return outcomes
