@@ -229,3 +229,13 @@ def test_other_api_keys_may_not_run_the_doctor(company, jimeng):
         resp = getattr(company, method)(path, headers={"Authorization": f"Bearer {MEMBER}"}, json={})
         assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "forbidden"
     assert not jimeng.calls
+
+
+def test_the_catalogue_check_names_our_models_jimeng_no_longer_lists(client, jimeng):
+    answer_reads(jimeng)   # the live catalogue lists one model key only
+
+    catalogue = checks_of(client.get("/v1/doctor", headers=auth(SESSION)).get_json())["catalogue"]
+
+    assert catalogue["status"] == "ok"
+    assert catalogue["message"].startswith("1 of our models offered to this account; not listed by Jimeng: ")
+    assert "jimeng-video-seedance-2.0 (dreamina_seedance_40_pro)" in catalogue["message"]
