@@ -43,7 +43,7 @@ BODY_VERSION_CONSTANTS = ("DRAFT_VERSION", "VIDEO_MIN_VERSION", "OMNI_MIN_VERSIO
 # Words of a name whose value is per session, per call or random: compared by presence only.
 _VOLATILE_WORDS = frozenset({"id", "ids", "uri", "vid", "seed", "prompt", "text", "time", "token", "csrf", "session",
                              "sessionid", "cookie", "sign", "signature", "bogus", "gnarly", "trace", "logid", "uid",
-                             "webid", "tdid", "nonce", "timestamp"})
+                             "webid", "tdid", "nonce", "timestamp", "auth", "authorization", "password", "secret"})
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
 

@@ -114,16 +114,32 @@ class DoctorReport:
 def examine(client: JimengClient, tokens: Sequence[Token], settings: DoctorSettings) -> DoctorReport:
     """Every probe of every account at once; those unfinished at the deadline are failed as timed out."""
     jobs: dict[str, Callable] = {}
+    page_checked_by: dict[str, Token] = {}      # the region's page is opened once, with its first account
     for index, token in enumerate(tokens):
         for name, probe in _probes(client, token, settings).items():
+            if name == "browser" and page_checked_by.setdefault(token.region.code, token) is not token:
+                continue
             jobs[f"{index}:{name}"] = _timed(probe)
     outcomes = run_all(jobs, settings.timeout)
     accounts = []
+    firsts: dict[str, dict[str, Check]] = {}
     for index, token in enumerate(tokens):
         checks = {name: _check(name, outcomes.get(f"{index}:{name}"), settings.timeout)
-                  for name in CHECKS if name != "page_witness"}
-        checks["page_witness"] = _page_witness(outcomes.get(f"{index}:browser"), checks["browser"], settings)
-        accounts.append(AccountReport(masked(token), token.region.code, _with_named_fix(checks), token.account))
+                  for name in CHECKS if name not in ("browser", "page_witness")}
+        first = page_checked_by[token.region.code]
+        if first is token:
+            browser = _check("browser", outcomes.get(f"{index}:browser"), settings.timeout)
+            firsts[token.region.code] = {
+                "browser": browser,
+                "page_witness": _page_witness(outcomes.get(f"{index}:browser"), browser, settings)}
+            checks.update(firsts[token.region.code])
+        else:
+            done = firsts[token.region.code]["browser"]
+            why = done.message if done.status == "skipped" else \
+                f"the region's page was checked with {first.account or masked(first)}"
+            checks.update({name: Check(name, "skipped", message=why) for name in ("browser", "page_witness")})
+        accounts.append(AccountReport(masked(token), token.region.code, _with_named_fix(checks, firsts[
+            token.region.code]["page_witness"]), token.account))
     return DoctorReport(int(settings.clock()), tuple(accounts))
 
 
@@ -229,11 +245,10 @@ def _default_wire() -> WireSettings:
     return SETTINGS
 
 
-def _with_named_fix(checks: dict[str, Check]) -> tuple[Check, ...]:
-    """When the page witness named settings, every refusal as outdated says which to apply."""
-    witness = checks["page_witness"]
+def _with_named_fix(checks: dict[str, Check], witness: Check) -> tuple[Check, ...]:
+    """When the region's page witness named settings, every refusal as outdated says which to apply."""
     if witness.settings:
         named = "set " + " ".join(witness.settings) + " (what Jimeng's page sends, see page_witness) and restart"
-        checks = {name: replace(c, fix=named) if c.code in ("upstream_changed", "invalid_request") and c is not witness
-                  else c for name, c in checks.items()}
+        checks = {name: replace(c, fix=named) if c.code in ("upstream_changed", "invalid_request")
+                  and name != "page_witness" else c for name, c in checks.items()}
     return tuple(checks[name] for name in CHECKS)

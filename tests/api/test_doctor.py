@@ -239,3 +239,13 @@ def test_the_catalogue_check_names_our_models_jimeng_no_longer_lists(client, jim
     assert catalogue["status"] == "ok"
     assert catalogue["message"].startswith("1 of our models offered to this account; not listed by Jimeng: ")
     assert "jimeng-video-seedance-2.0 (dreamina_seedance_40_pro)" in catalogue["message"]
+
+
+def test_the_regions_page_is_opened_once_whatever_the_number_of_its_accounts(client, jimeng):
+    answer_reads(jimeng)
+
+    answer = client.get("/v1/doctor", headers=auth(SESSION, "another-cn-session-42")).get_json()
+
+    second = checks_of(answer, 1)
+    assert second["browser"]["status"] == "skipped" and second["page_witness"]["status"] == "skipped"
+    assert second["browser"]["message"] == "the browser transport is off (BROWSER_TRANSPORT=off)"
