@@ -153,6 +153,17 @@ def test_a_capture_over_50_mb_is_413(client):
     assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
 
 
+def test_a_streamed_capture_without_a_length_is_cut_at_50_mb_with_a_413(client):
+    padding = "x" * (50 * 1024 * 1024)
+    body = json.dumps(har(entry("https://example.com/a", {}, "{}", response_text=padding))).encode()
+
+    resp = client.post("/v1/doctor/capture", input_stream=io.BytesIO(body),
+                       headers={**auth("operator-token"), "Content-Type": "application/json",
+                                "Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+    assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "payload_too_large"
+
+
 def test_a_capture_of_the_configured_upstream_is_compared_too(client):
     sent = RecordingClient(upstream_url="http://jimeng.test").record(lambda c: c.history_list(TOKEN, count=20))
     capture = har_bytes(entry(sent.url.replace("da_version=3.3.28", "da_version=3.3.31"), dict(sent.headers),
