@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 SANDBOX_PORT ?= 8701
 
-.PHONY: install system-deps test test-fast demo try bench serve sandbox deploy-check clean
+.PHONY: install system-deps test test-fast demo try drill bench serve sandbox deploy-check clean
 
 # Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
 # prefers), nginx, Redis and wrk come from Debian.
@@ -45,6 +45,11 @@ test-fast: $(STAMP)
 ## make demo: sandbox + service + a client following a video to the end
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
+
+## make drill: Jimeng moves (SANDBOX_DRIFT, default da_version=3.3.31): submits fail, /healthz says degraded,
+## the doctor and a HAR recorded by Chromium name the setting, a restart with it makes submits pass again
+drill: $(STAMP) system-deps
+	$(PY) -m sandbox.drill
 
 ## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
 ## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's

@@ -114,6 +114,11 @@ class Config:
         self.POOL_COOLDOWN_SECONDS = _float("POOL_COOLDOWN_SECONDS", 600.0)
         self.POOL_BUSY_COOLDOWN_SECONDS = _float("POOL_BUSY_COOLDOWN_SECONDS", 60.0)
         self.POOL_CREDITS_TTL = _float("POOL_CREDITS_TTL", 300.0)
+        # The doctor (README "When Jimeng changes"): its probes' total deadline, and when /healthz says
+        # the upstream is degraded (this many refusals as outdated within the window, in seconds).
+        self.DOCTOR_TIMEOUT = _float("DOCTOR_TIMEOUT", 20.0)
+        self.UPSTREAM_DEGRADED_AFTER = _int("UPSTREAM_DEGRADED_AFTER", 3)
+        self.UPSTREAM_DEGRADED_WINDOW = _int("UPSTREAM_DEGRADED_WINDOW", 300)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
 
@@ -143,6 +148,8 @@ class Config:
             problems.append("BROWSER_MAX_QUEUE and the BROWSER_* timeouts must be positive")
         if not self.BROWSER_PAGE_PATH.startswith("/"):
             problems.append("BROWSER_PAGE_PATH must start with /")
+        if self.DOCTOR_TIMEOUT <= 0 or self.UPSTREAM_DEGRADED_AFTER < 1 or self.UPSTREAM_DEGRADED_WINDOW < 1:
+            problems.append("DOCTOR_TIMEOUT, UPSTREAM_DEGRADED_AFTER and UPSTREAM_DEGRADED_WINDOW must be positive")
         if self.CATALOGUE_TTL <= 0:
             problems.append("CATALOGUE_TTL must be positive")
         if bool(self.API_KEYS_FILE) != bool(self.JIMENG_ACCOUNTS_FILE):

@@ -34,7 +34,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from flask_smorest import Api
 
     from app import metrics
-    from app.api import accounts, docs, images, meta, openai_videos, tokens, videos
+    from app.api import accounts, docs, doctor, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
@@ -43,6 +43,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.logs import logging_config, request_id, request_secrets
     from app.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
+    from app.services.degraded import DegradedSignal
     from app.services.workspaces import Workspaces
     from app.shared_state import shared_state
     from app.schemas.tasks import ErrorSchema
@@ -57,6 +58,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         cfg = config
     if cfg.ENV_NAME == "production" and len(cfg.SECRET_KEY) < 16:
         raise RuntimeError("SECRET_KEY must be set (at least 16 characters) in production")
+    from app.jimeng import wire_settings
+    wire_problems = wire_settings.check()
+    if wire_problems:   # a fix that does not parse must not start half applied
+        raise RuntimeError("the JIMENG_* protocol settings are malformed (README \"When Jimeng changes\"): "
+                           + "; ".join(wire_problems))
 
     app = Flask(__name__)
     # The API keeps no cookie session; Flask's default would build a signing serializer per request.
@@ -94,6 +100,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
         return (app.extensions.get("clock") or time.time)()
 
     app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, clock)
+    # Jimeng's refusals of our requests as outdated, counted across workers for /healthz.
+    app.extensions["degraded"] = DegradedSignal(app.extensions["shared_state"], clock,
+                                                window=cfg.UPSTREAM_DEGRADED_WINDOW,
+                                                threshold=cfg.UPSTREAM_DEGRADED_AFTER)
+    app.extensions["jimeng_client"].on_outdated = app.extensions["degraded"].record
     accounts.install(app, cfg, clock)
 
     class JimengApi(Api):
@@ -108,6 +119,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     api.register_blueprint(meta.blp)
     api.register_blueprint(tokens.blp)
     api.register_blueprint(accounts.blp)
+    api.register_blueprint(doctor.blp)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)  # after Api: our JSON shape wins over flask-smorest's
 

@@ -1,8 +1,9 @@
 """A small command-line client of the service's HTTP API: submit, follow, query, cancel and download tasks.
 
 Run it as `jimeng-api --help` (`make install` puts the command in .venv/bin). It speaks only the
-public contract (ARCHITECTURE.md sections 2-4), so it works against any deployment. Exit codes: 0 ok, 1 the task failed,
-2 a usage error, an HTTP error from the service, or the service could not be reached.
+public contract (ARCHITECTURE.md sections 2-4), so it works against any deployment. Exit codes: 0 ok,
+1 the task failed (`doctor`: a check failed; `capture-diff`: it names settings to apply), 2 a usage
+error, an HTTP error from the service, or the service could not be reached.
 The token is sent in the Authorization header and never printed.
 """
 from __future__ import annotations
@@ -105,6 +106,13 @@ class ServiceClient:
 
     def cancel(self, task_id: str, kind: str = "video") -> dict:
         return self._json("POST", f"/v1/{KIND_ROUTES[kind]}/tasks/{_quote(task_id)}/cancel")
+
+    def doctor(self) -> dict:
+        return self._json("GET", "/v1/doctor")
+
+    def capture_diff(self, har: Path) -> dict:
+        with har.open("rb") as body:
+            return self._json("POST", "/v1/doctor/capture", data=body, headers={"Content-Type": "application/json"})
 
     def download(self, task_id: str, target: Path, *, progress: bool = True) -> int:
         """Stream the finished video to `target` (written whole or not at all); the byte count."""
@@ -398,6 +406,69 @@ def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(client: ServiceClient, args: argparse.Namespace) -> int:
+    """Every check of every account as a table; exit 1 when one failed."""
+    answer = client.doctor()
+    if args.json:
+        _print_json(answer)
+    else:
+        print(doctor_table(answer))
+    return EXIT_OK if answer.get("ok") else EXIT_TASK_FAILED
+
+
+def doctor_table(answer: dict) -> str:
+    rows = [("ACCOUNT", "CHECK", "STATUS", "MS", "WHAT")]
+    fixes = []
+    for account in answer.get("accounts") or []:
+        name = account.get("label") or account.get("account", "?")
+        for n, check in enumerate(account.get("checks") or []):
+            status = check.get("status", "?")
+            what = check.get("message", "")
+            if status == "failed":
+                what = f"{check.get('code')}: {what}"
+                if check.get("fix"):
+                    fixes.append(f"{name} {check['name']}: {check['fix']}")
+            rows.append(("" if n else name, check.get("name", "?"), status.upper() if status == "failed" else status,
+                         str(check.get("ms", "")), what[:140]))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    lines.append("all checks passed" if answer.get("ok") else "some checks failed; what to do:")
+    return "\n".join(lines + [f"  - {fix}" for fix in fixes])
+
+
+def cmd_capture_diff(client: ServiceClient, args: argparse.Namespace) -> int:
+    """The capture diff of a HAR file; exit 1 when it names settings to apply."""
+    har = _local_file("capture-diff", args.har)
+    report = client.capture_diff(har)
+    if args.json:
+        _print_json(report)
+    else:
+        print(capture_report(report))
+    return EXIT_TASK_FAILED if report.get("settings") else EXIT_OK
+
+
+def capture_report(report: dict) -> str:
+    lines = [report.get("summary", "")]
+    for call in report.get("comparison") or []:
+        lines.append(f"\n{call['call']} ({call['path']}, seen {call['seen']}): {call['status']}"
+                     + (f": {call['reason']}" if call.get("reason") else ""))
+        for diff in call.get("differences") or []:
+            lines.append(f"  {diff['where']:6} {diff['name']}: ours {_shown(diff['ours'])}, "
+                         f"theirs {_shown(diff['theirs'])}" + (f"  -> {diff['setting']}" if diff.get("setting") else ""))
+    never = report.get("calls_we_never_make") or []
+    if never:
+        lines.append("\ncalls the browser made that we never make: "
+                     + ", ".join(f"{c['path']} ({c['seen']})" for c in never))
+    if report.get("settings"):
+        lines.append("\nsettings to apply (then restart the service):")
+        lines += report["settings"]
+    return "\n".join(lines)
+
+
+def _shown(value) -> str:
+    return "(absent)" if value is None else repr(value)
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -475,6 +546,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("batch", parents=[common, kind], help="many tasks' states, one line each")
     p.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     p.set_defaults(handler=cmd_batch)
+
+    p = sub.add_parser("doctor", parents=[common], help="check each account against Jimeng (read only); "
+                                                       "exit 1 when a check failed")
+    p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("capture-diff", parents=[common],
+                       help="compare a browser's HAR file with what the service sends; exit 1 when it names settings")
+    p.add_argument("har", metavar="FILE.har", help="DevTools > Network > \"Save all as HAR\"")
+    p.set_defaults(handler=cmd_capture_diff)
     return parser
 
 

@@ -31,6 +31,11 @@ class InvalidRequest(ServiceError):
     code, http_status, default_message = "invalid_request", 400, "the request is invalid"
 
 
+class InvalidCapture(InvalidRequest):
+    code = "invalid_capture"
+    default_message = "the capture is not a HAR file (DevTools > Network > Save all as HAR)"
+
+
 class UnsupportedModel(ServiceError):
     code, http_status, default_message = "unsupported_model", 400, "this model is not supported"
 

@@ -34,6 +34,9 @@ TASK_STATES = Counter("jimeng_api_task_states_total", "Task states answered to c
 BROWSER_TRANSPORT = Counter("jimeng_api_browser_transport_total",
                             "Upstream calls sent through the browser transport, by endpoint and outcome",
                             ["endpoint", "outcome"])
+UPSTREAM_REFUSALS = Counter("jimeng_api_upstream_refusals_total",
+                            "Calls Jimeng refused as outdated (ret 3018, invalid parameter), by call name and reason",
+                            ["call", "reason"])
 
 # Company mode: per pool account, by its label (from the operator's file, never a session id).
 POOL_SUBMITS = Counter("jimeng_api_pool_submits_total",
@@ -65,6 +68,12 @@ def upstream_call(endpoint: str, outcome: str, seconds: float) -> None:
     the browser transport's both count here."""
     UPSTREAM_CALLS.labels(endpoint, outcome).inc()
     UPSTREAM_SECONDS.labels(endpoint).observe(seconds)
+
+
+def upstream_refused(call: str, reason: str) -> None:
+    """Jimeng refused our request as outdated: `call` a name of app/jimeng/calls.py (or "other"),
+    `reason` "protocol" (ret 3018) or "invalid_parameter". The doctor's degraded signal."""
+    UPSTREAM_REFUSALS.labels(call, reason).inc()
 
 
 def submitted(kind: str, model: str, mode: str) -> None:

@@ -39,11 +39,12 @@ def create_blueprint(state: SandboxState) -> Blueprint:
                                              legacy=state.settings.shark_legacy)
                     caller = checks.verify_call(request.path, request.headers, request.args, request.cookies, now,
                                                 max_skew=state.settings.max_skew_seconds,
-                                                default_query=default_query)
+                                                default_query=default_query, drift=state.settings.drift)
                     state.sessions.check_login(caller.session_id)
                     body = request.get_json(silent=True) if request.get_data() else {}
                     if not isinstance(body, dict):
                         raise Refusal(RET_INVALID_PARAMETER, "invalid parameter: the body must be a JSON object")
+                    body = state.settings.drift.body_in(body)
                     data = handler(caller, body, now, logid)
                 except Refusal as refusal:
                     answer = envelope(refusal.data, now, ret=refusal.ret, errmsg=refusal.errmsg, logid=logid,

@@ -11,6 +11,10 @@ APP_VERSION = "8.4.0"            # 2.5: the only Appvr accepted since 2026-01-29
 PLATFORM_CODE = "7"
 SIGN_VERSION = "1"
 MIN_DA_VERSION = (3, 3, 7)       # 9: da_version 3.3.2 started failing with 3018; 3.3.7+ worked
+# What the web page itself sends today (update 3: [SB] CN 2026-09-30, [DR] abroad 2026-10-01).
+PAGE_DA_VERSION = "3.3.28"
+PAGE_WEB_VERSION = "7.5.0"
+APP_SDK_VERSION = "48.0.0"
 CN_AID, INTL_AID = 513695, 513641
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sandbox import catalogue
+from sandbox.drift import NO_DRIFT, Drift
 from sandbox.envelope import (RET_INVALID_PARAMETER, RET_PERMISSION_DENIED, RET_SESSION_INVALID,
                               RET_SHARK_NOT_PASS, Refusal)
 
@@ -43,22 +44,25 @@ def sign(path: str, pf: str, appvr: str, device_time: str) -> str:
 
 def verify_call(path: str, headers: Mapping[str, str], args: Mapping[str, str],
                 cookies: Mapping[str, str], now: float, *, max_skew: float,
-                default_query: bool = True) -> Caller:
+                default_query: bool = True, drift: Drift = NO_DRIFT) -> Caller:
     """Run every check on one call and name the caller. `default_query=False` is the credit
-    query, which iptag sends with no query parameters at all (protocol 2.1, 7)."""
-    _check_signature(path, headers, now, max_skew)
+    query, which iptag sends with no query parameters at all (protocol 2.1, 7). `drift`: what
+    Jimeng moved to in a drill (sandbox/drift.py)."""
+    _check_signature(path, headers, now, max_skew, drift.page_app_version)
+    drift.check_call(headers, args, default_query)
     aid = _check_appid(headers, args, default_query)
     region = _check_query(args, cookies, aid) if default_query else _region_of(args, aid)
     return Caller(session_id=_check_session(cookies), region=region, aid=aid)
 
 
-def _check_signature(path: str, headers: Mapping[str, str], now: float, max_skew: float) -> None:
+def _check_signature(path: str, headers: Mapping[str, str], now: float, max_skew: float,
+                     app_version: str = catalogue.APP_VERSION) -> None:
     def deny(why: str) -> Refusal:
         return Refusal(RET_PERMISSION_DENIED, f"permission denied: {why}")
 
     appvr, pf = headers.get("Appvr", ""), headers.get("Pf", "")
-    if appvr != catalogue.APP_VERSION:
-        raise deny(f"Appvr header must be {catalogue.APP_VERSION}, got {appvr!r}")
+    if appvr != app_version:
+        raise deny(f"Appvr header must be {app_version}, got {appvr!r}")
     if pf != catalogue.PLATFORM_CODE:
         raise deny(f"Pf header must be {catalogue.PLATFORM_CODE}, got {pf!r}")
     if headers.get("Sign-Ver") != catalogue.SIGN_VERSION:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from sandbox.catalogue import DEFAULT_REMOVED_MODELS
+from sandbox.drift import NO_DRIFT, Drift, parse_drift
 
 ENVIRONMENT = {"queue_seconds": "SANDBOX_QUEUE_SECONDS", "generate_seconds": "SANDBOX_GENERATE_SECONDS",
                "latency_ms": "SANDBOX_LATENCY_MS", "start_credits": "SANDBOX_START_CREDITS"}
@@ -27,6 +28,8 @@ class Settings:
     # model_req_keys answered with ret 2061 and left out of get_common_config (SANDBOX_REMOVED_MODELS,
     # comma separated; "none" for none).
     removed_models: frozenset[str] = field(default=DEFAULT_REMOVED_MODELS)
+    # Jimeng moved (SANDBOX_DRIFT, sandbox/drift.py): what today's client sends is refused.
+    drift: Drift = NO_DRIFT
 
     @classmethod
     def load(cls, overrides: Mapping | None = None) -> Settings:
@@ -47,8 +50,16 @@ class Settings:
         if removed:
             values["removed_models"] = frozenset() if removed.lower() == "none" else frozenset(
                 k.strip() for k in removed.split(",") if k.strip())
+        drift = os.environ.get("SANDBOX_DRIFT", "").strip()
+        if drift:
+            values["drift"] = parse_drift(drift)
         overrides = dict(overrides or {})
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown sandbox setting(s) {sorted(unknown)}")
-        return cls(**{**values, **overrides})
+        if isinstance(overrides.get("drift"), str):
+            overrides["drift"] = parse_drift(overrides["drift"])
+        settings = cls(**{**values, **overrides})
+        if settings.drift.retired:
+            settings = replace(settings, removed_models=settings.removed_models | settings.drift.retired)
+        return settings

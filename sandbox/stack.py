@@ -142,15 +142,7 @@ def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None =
         children.append(_start(
             "sandbox", [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(sandbox_port)],
             {**base_env, **(sandbox_env or {})}, log_dir, f"{sandbox_url}/_sandbox/records"))
-        # Its own browser process per stack (a socket in the stack's temp dir): stacks run side by side.
-        env = {**base_env, "APP_ENV": "development", "JIMENG_UPSTREAM_URL": sandbox_url,
-               "ALLOW_LOOPBACK_MEDIA": "1", "BROWSER_SOCKET": str(log_dir / "browser.sock"), **(service_env or {})}
-        children.append(_start(
-            # No control socket: its default path is one per user, and stacks run side by side.
-            "service", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-                        "--bind", f"{HOST}:{service_port}", "--no-control-socket"]
-            + (["--workers", str(workers)] if workers else []),   # None: gunicorn.conf.py decides
-            env, log_dir, f"{service_url}/ping"))
+        children.append(_start_service("service", sandbox_url, service_port, service_env, workers, log_dir))
         _wait_until_answering(children, startup_timeout)
         yield Stack(service_url=service_url, sandbox_url=sandbox_url, log_dir=log_dir,
                     service_pid=children[-1].proc.pid)
@@ -161,6 +153,35 @@ def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None =
             print(f"stack logs kept in {log_dir}", file=sys.stderr)
         else:
             shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _start_service(name: str, sandbox_url: str, port: int, service_env: dict | None, workers: int | None,
+                   log_dir: Path) -> _Child:
+    """The service under gunicorn on `port`, in front of the sandbox at `sandbox_url`."""
+    # Its own browser process per service (a socket in the stack's temp dir): stacks run side by side.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "APP_ENV": "development", "JIMENG_UPSTREAM_URL": sandbox_url,
+           "ALLOW_LOOPBACK_MEDIA": "1",
+           "BROWSER_SOCKET": str(log_dir / ("browser.sock" if name == "service" else f"{name}-browser.sock")),
+           **(service_env or {})}
+    return _start(
+        # No control socket: its default path is one per user, and stacks run side by side.
+        name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
+               "--bind", f"{HOST}:{port}", "--no-control-socket"]
+        + (["--workers", str(workers)] if workers else []),   # None: gunicorn.conf.py decides
+        env, log_dir, f"http://{HOST}:{port}/ping")
+
+
+@contextlib.contextmanager
+def running_service(stack: Stack, name: str, *, service_env: dict | None = None,
+                    workers: int | None = 1) -> Iterator[str]:
+    """Another service in front of a running stack's sandbox (e.g. restarted with new settings); its URL.
+    Its log goes to the stack's log directory as `<name>.log`."""
+    child = _start_service(name, stack.sandbox_url, free_ports(1)[0], service_env, workers, stack.log_dir)
+    try:
+        _wait_until_answering([child], STARTUP_TIMEOUT)
+        yield child.health_url.removesuffix("/ping")
+    finally:
+        child.stop()
 
 
 def _stop_all(children: list[_Child]) -> None:

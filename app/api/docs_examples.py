@@ -17,7 +17,12 @@ PARAMETERS = {
 BODY_EXAMPLES = {
     ("post", "/v1/videos/tasks/batch"): {"task_ids": [TASK_ID, "4722540945676"]},
     ("post", "/token/check"): {"token": "us-0123456789abcdef"},
+    ("post", "/v1/doctor/capture"): {"log": {"version": "1.2", "creator": {"name": "WebInspector"}, "entries": [
+        {"request": {"method": "POST", "url": "https://jimeng.jianying.com/mweb/v1/get_history?aid=513695&"
+                                              "da_version=3.3.31", "headers": [], "postData": {"text": "{}"}}}]}},
 }
+# Bodies better sent from a file than inline.
+CURL_BODIES = {("post", "/v1/doctor/capture"): "-H 'Content-Type: application/json' --data-binary @jimeng.har"}
 SERVICE = "http://127.0.0.1:8000"
 
 
@@ -40,7 +45,7 @@ class RequestExamples(BasePlugin):
             json_body = body.get("application/json")
             if json_body is not None and "example" not in json_body and (method, path) in BODY_EXAMPLES:
                 json_body["example"] = BODY_EXAMPLES[(method, path)]
-            curl = _curl(method, path, params, body, operation.get("security"))
+            curl = _curl(method, path, params, body, operation.get("security"), CURL_BODIES.get((method, path)))
             operation["description"] = (operation.get("description", "") + f"\n\nExample:\n\n    {curl}").strip()
 
 
@@ -49,7 +54,7 @@ def _example(parameter: dict) -> None:
         parameter["example"] = PARAMETERS[parameter["name"]]
 
 
-def _curl(method: str, path: str, params: list[dict], body: dict, security) -> str:
+def _curl(method: str, path: str, params: list[dict], body: dict, security, body_args: str | None = None) -> str:
     url = path
     query = []
     for p in params:
@@ -62,7 +67,9 @@ def _curl(method: str, path: str, params: list[dict], body: dict, security) -> s
         parts.append(f"-X {method.upper()}")
     if security and any(s for s in security):
         parts.append("-H 'Authorization: Bearer <sessionid>'")
-    if "application/json" in body:
+    if body_args:
+        parts.append(body_args)
+    elif "application/json" in body:
         example = body["application/json"].get("example", {})
         parts.append("-H 'Content-Type: application/json' -d '" + json.dumps(example, ensure_ascii=False) + "'")
     elif "multipart/form-data" in body:

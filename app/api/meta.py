@@ -26,20 +26,27 @@ def ping():
 
 
 _HEALTH = {"description": "status ok or misconfigured, with the problems", "content": {"application/json": {
-    "schema": {"type": "object", "properties": {"status": {"type": "string"},
-                                                "problems": {"type": "array", "items": {"type": "string"}},
-                                                "browser": {"type": "object"}}}}}}
+    "schema": {"type": "object", "properties": {
+        "status": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}},
+        "browser": {"type": "object"},
+        "upstream": {"type": "string", "enum": ["ok", "degraded", "unknown"],
+                     "description": "degraded: Jimeng refused our requests as outdated (ret 3018, invalid "
+                                    "parameter) at least UPSTREAM_DEGRADED_AFTER times lately; see GET /v1/doctor"},
+        "upstream_refusals": {"type": "integer", "nullable": True,
+                              "description": "those refusals within the window, every worker counted"},
+        "upstream_window_seconds": {"type": "integer"}}}}}}
 
 
 @blp.get("/healthz")
 @blp.doc(responses={"200": _HEALTH, "503": _HEALTH})
 def healthz():
-    """Readiness: the configuration is fit to serve; and the browser transport's state (never started here).
+    """Readiness: the configuration is fit to serve; the browser transport's state (never started here);
+    and whether Jimeng lately refused our requests as outdated (`upstream`; no upstream call is made).
 
-    A missing browser does not make the service unready: everything but the calls that need it works."""
+    A missing browser or a degraded upstream does not make the service unready: it still answers 200."""
     problems = context.config().validate()
     body = {"status": "ok" if not problems else "misconfigured", "problems": problems,
-            "browser": context.client().browser_status()}
+            "browser": context.client().browser_status(), **current_app.extensions["degraded"].status()}
     return body, (200 if not problems else 503)
 
 

@@ -18,6 +18,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -26,25 +27,21 @@ from urllib3.util.retry import Retry
 from app import errors, metrics
 from app.jimeng import envelope, signing
 from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
+from app.jimeng.calls import (ACCOUNT_PATH, ALGO_PROXY_PATH, CANCEL_PATH, COMMON_CONFIG_PATH, CREDIT_PATH,  # noqa: F401
+                              CREDIT_RECEIVE_PATH, GENERATE_PATH, HISTORY_LIST_PATH, HISTORY_PATH, LOCAL_ITEMS_PATH,
+                              UPLOAD_TOKEN_PATH, WORKSPACE_LIST_PATH, call_name)
 from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
     read_body, timeouts
 from app.jimeng.regions import Region, Token
+from app.jimeng.wire_settings import SETTINGS, WireSettings
 
 log = logging.getLogger(__name__)
 
-GENERATE_PATH = "/mweb/v1/aigc_draft/generate"
-CANCEL_PATH = "/mweb/v1/aigc_draft/cancel_generate"
-HISTORY_PATH = "/mweb/v1/get_history_by_ids"
-HISTORY_LIST_PATH = "/mweb/v1/get_history"
 VIDEO_GENERATE_TYPE = 10   # a record's generate_type for videos (protocol 3.4; update section 6)
-UPLOAD_TOKEN_PATH = "/mweb/v1/get_upload_token"
-ALGO_PROXY_PATH = "/mweb/v1/algo_proxy"
-LOCAL_ITEMS_PATH = "/mweb/v1/get_local_item_list"
-CREDIT_PATH = "/commerce/v1/benefits/user_credit"
-CREDIT_RECEIVE_PATH = "/commerce/v1/benefits/credit_receive"
-ACCOUNT_PATH = "/passport/account/info/v2"
-COMMON_CONFIG_PATH = "/mweb/v1/video_generate/get_common_config"
-WORKSPACE_LIST_PATH = "/mweb/v1/workspace/list"
+# Jimeng's answers that say our request is outdated (the doctor's degraded signal counts them):
+# 3018 "permission denied" (versions, signing) and the "invalid parameter" family.
+OUTDATED_RETS = {"3018": "protocol", "1000": "invalid_parameter", "4002": "invalid_parameter",
+                 "34010100": "invalid_parameter"}
 
 
 # The outcome label of an upstream call, by what it raised (anything else: "bad_answer").
@@ -130,7 +127,8 @@ class JimengClient:
                  sleep: Callable[[float], None] = time.sleep, read_attempts: int = 3,
                  read_deadline: float | None = None, browser: BrowserTransport | None = None,
                  policy: TransportPolicy | None = None, browser_timeout: float = 60.0,
-                 pool_size: int = 32, proxy: str = "") -> None:
+                 pool_size: int = 32, proxy: str = "", wire: WireSettings | None = None,
+                 on_outdated: Callable[[str, str], None] | None = None) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
         self.session = session or make_session(pool_size, proxy)
@@ -142,6 +140,10 @@ class JimengClient:
         self.browser = browser
         self.policy = policy or TransportPolicy("off" if browser is None else "auto")
         self.browser_timeout = browser_timeout
+        # The operator's wire edits (JIMENG_EXTRA_HEADERS, ...; app/jimeng/wire_settings.py).
+        self.wire = SETTINGS if wire is None else wire
+        # Told (call name, reason) when Jimeng refuses a call as outdated: the degraded signal.
+        self.on_outdated = on_outdated
 
     # -- hosts ---------------------------------------------------------------------------------
     def base(self, real_base: str) -> str:
@@ -158,20 +160,14 @@ class JimengClient:
         """POST a signed JSON body (None: an empty body); the `data` of the envelope, or a typed error.
 
         `model` (generate only) lets the transport policy choose direct or browser per model."""
-        real_base = self.api_base(token.region, path)
-        query = signing.default_params(token) if default_params else {}
-        query.update(params or {})
         # The URL and body are fixed here, once: a page script signs exactly these bytes.
-        url = self.base(real_base) + path + (f"?{_query_string(query)}" if query else "")
-        raw = compact_json(body)
+        url, raw = self.request_line(token, path, body, params=params, default_params=default_params)
         proxies = {"http": token.proxy, "https": token.proxy} if token.proxy else None
         via_browser = self.policy.via_browser(token.region, path, model)
         attempts = self.read_attempts if idempotent else 1
         started = self.clock()
         for attempt in range(1, attempts + 1):
-            device_time = int(self.clock())
-            headers = signing.headers(token, path=path, origin=real_base, referer=referer,
-                                      device_time=device_time)
+            headers = self.request_headers(token, path, referer)
             # The deadline bounds the whole call, retries included, not just whether to try again.
             remaining = self.read_deadline - (self.clock() - started)
             try:
@@ -194,7 +190,7 @@ class JimengClient:
                     # signed by Jimeng's page, cannot make a second task. Once, and only on these rets.
                     log.info("risk refusal on %s (ret %s); resending once through the browser", path, exc.ret)
                     try:
-                        data = self._browser_answer(token, url, path, referer, real_base, raw)
+                        data = self._browser_answer(token, url, path, referer, raw)
                     except errors.BrowserUnavailable as unavailable:
                         log.warning("no browser for the resend: %s", unavailable.message)
                         # Nothing more was sent and nothing is learned (one risky account must not
@@ -206,36 +202,50 @@ class JimengClient:
                             f"{refusal.message}") from None
                     self.policy.learn(path, model)
                     return data
-                raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+                raise self._refusal(path, exc) from None
         raise AssertionError("unreachable")
 
-    def _browser_answer(self, token: Token, url: str, path: str, referer: str | None, real_base: str,
-                        raw: bytes) -> dict:
-        headers = signing.headers(token, path=path, origin=real_base, referer=referer,
-                                  device_time=int(self.clock()))
+    def request_line(self, token: Token, path: str, body: dict | None, *, params: dict | None = None,
+                     default_params: bool = True) -> tuple[str, bytes]:
+        """(URL, body bytes) of a call as sent: default query, the call's own, the operator's wire edits."""
+        query = signing.default_params(token) if default_params else {}
+        query.update(params or {})
+        self.wire.apply_query(path, query)
+        url = self.base(self.api_base(token.region, path)) + path + (f"?{_query_string(query)}" if query else "")
+        return url, compact_json(self.wire.apply_body(path, body))
+
+    def request_headers(self, token: Token, path: str, referer: str | None) -> dict[str, str]:
+        """The call's headers as sent now (Device-Time and Sign of this moment), wire edits included."""
+        real_base = self.api_base(token.region, path)
+        headers = signing.headers(token, path=path, origin=real_base, referer=referer, device_time=int(self.clock()))
+        return self.wire.apply_headers(path, headers)
+
+    def _refusal(self, path: str, exc: envelope.UpstreamRet) -> errors.ServiceError:
+        """The error for a refusal; one that says our request is outdated is counted and reported."""
+        error = envelope.error_for(exc.ret, exc.errmsg, exc.fail)
+        reason = OUTDATED_RETS.get(exc.ret)
+        if reason is not None:
+            metrics.upstream_refused(call_name(path), reason)
+            if self.on_outdated is not None:
+                try:
+                    self.on_outdated(call_name(path), reason)
+                except Exception:  # noqa: BLE001 - a signal must never change the answer
+                    log.warning("the degraded signal could not record a refusal", exc_info=True)
+        return error
+
+    def _browser_answer(self, token: Token, url: str, path: str, referer: str | None, raw: bytes) -> dict:
+        headers = self.request_headers(token, path, referer)
         try:
             return self._send_via_browser(token, url, path, headers, raw)
         except envelope.UpstreamRet as exc:
-            raise envelope.error_for(exc.ret, exc.errmsg, exc.fail) from None
+            raise self._refusal(path, exc) from None
 
     def _send_via_browser(self, token: Token, url: str, path: str, headers: dict, raw: bytes) -> dict:
         """The call as an in-page fetch of the region's Jimeng page (its script adds the signatures)."""
         if self.browser is None:
             raise errors.BrowserUnavailable("this call needs the browser transport, which is off "
                                             "(BROWSER_TRANSPORT=off or no browser configured)")
-        page_url = self.base(token.region.site) + self.browser.page_path
-        call = BrowserCall(
-            account=token.account_key.hex()[:24],
-            page_url=page_url, url=url, body=raw.decode(),
-            headers={**{k: v for k, v in headers.items()
-                        if k.lower() not in _BROWSER_OWNED_HEADERS and not k.lower().startswith("sec-")},
-                     "Content-Type": "application/json"},
-            cookies=_context_cookies(headers.get("Cookie", ""), page_url, token.region.site,
-                                     bool(self.upstream_url)),
-            user_agent=headers.get("User-Agent", ""),
-            client_hints={k.lower(): v for k, v in headers.items() if k.lower().startswith("sec-ch-ua")},
-            locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
-            proxy=token.proxy, timeout=self.browser_timeout)
+        call = self._browser_call(token, url, headers, raw)
         t0 = time.monotonic()
         outcome = "ok"
         try:
@@ -251,6 +261,32 @@ class JimengClient:
             # Counted like a direct call (by endpoint and outcome, with its time), and as the browser's.
             metrics.upstream_call(path, outcome, time.monotonic() - t0)
             metrics.browser_transport_used(path, outcome)
+
+    def _browser_call(self, token: Token, url: str, headers: dict, raw: bytes) -> BrowserCall:
+        """One call for the account's page: its context (cookies, identity, proxy) and the request."""
+        page_url = self.base(token.region.site) + self.browser.page_path
+        return BrowserCall(
+            account=token.account_key.hex()[:24],
+            page_url=page_url, url=url, body=raw.decode(),
+            headers={**{k: v for k, v in headers.items()
+                        if k.lower() not in _BROWSER_OWNED_HEADERS and not k.lower().startswith("sec-")},
+                     "Content-Type": "application/json"},
+            cookies=_context_cookies(headers.get("Cookie", ""), page_url, token.region.site,
+                                     bool(self.upstream_url)),
+            user_agent=headers.get("User-Agent", ""),
+            client_hints={k.lower(): v for k, v in headers.items() if k.lower().startswith("sec-ch-ua")},
+            locale=headers.get("Accept-Language", "zh-CN").split(",")[0],
+            proxy=token.proxy, timeout=self.browser_timeout)
+
+    def witness_page(self, token: Token, timeout: float) -> list[dict]:
+        """Open the account's Jimeng page afresh and answer the API calls it made while loading
+        (method, url, headers with the cookie masked, body): what today's page sends, for the doctor.
+        Nothing is sent by us; BrowserUnavailable when the transport is off or has no browser."""
+        if self.browser is None or self.policy.mode == "off":
+            raise errors.BrowserUnavailable("the browser transport is off (BROWSER_TRANSPORT=off)")
+        headers = self.request_headers(token, ACCOUNT_PATH, None)
+        call = replace(self._browser_call(token, "", headers, b""), timeout=timeout)
+        return self.browser.witness(call)
 
     def _should_retry(self, attempt: int, attempts: int, started: float) -> bool:
         if attempt >= attempts:
@@ -280,8 +316,6 @@ class JimengClient:
         t0 = time.monotonic()
         with Watch(seconds) as watch:
             try:
-                if raw:
-                    headers = {**headers, "Content-Type": "application/json"}
                 resp = self._post(url, headers, raw, proxies, timeouts(*self.timeout, watch))
                 content = read_body(resp, watch)
             except AnswerTooLarge:
@@ -309,11 +343,18 @@ class JimengClient:
         prepared = requests.PreparedRequest()
         prepared.method = "POST"
         prepared.url = url
-        prepared.headers = _merged_headers(self.session.headers, headers, len(raw))
+        prepared.headers = self.sent_headers(headers, raw)
         prepared.body = raw or None
         return self.session.get_adapter(url).send(prepared, stream=True, timeout=timeout,
                                                   proxies=proxies or self.session.proxies,
                                                   verify=self.session.verify, cert=self.session.cert)
+
+    def sent_headers(self, headers: dict, raw: bytes) -> dict[str, str]:
+        """Every header of a direct call as it goes on the wire: the session's, the call's, and
+        Content-Type and Content-Length for its body."""
+        if raw:
+            headers = {**headers, "Content-Type": "application/json"}
+        return _merged_headers(self.session.headers, headers, len(raw))
 
     @staticmethod
     def _answer(path: str, status: int, retry_after: str | None, content: bytes | str) -> dict:

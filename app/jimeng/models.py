@@ -5,7 +5,7 @@ protocol document (3.1, 3.3, 6.1, 6.2).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 FIRST_LAST = "first_last_frames"
 MULTI_FRAME = "multi_frame"
@@ -126,6 +126,22 @@ VIDEO_MODELS: dict[str, VideoModel] = {m.name: m for m in (
     VideoModel("jimeng-video-sora2", "dreamina_sora2_generate_video", "generate_video_sora2", _ASIA,
                (4, 8, 12), 4, description="Sora 2: 4, 8 or 12 s"),
 )}
+
+
+def _with_wire_settings(models: dict[str, VideoModel]) -> dict[str, VideoModel]:
+    """`JIMENG_MODEL_KEYS` and `JIMENG_BENEFIT_TYPES` (app/jimeng/wire_settings.py), read at worker
+    start: a model key or benefit type Jimeng renamed is followed without a release."""
+    from app.jimeng.wire_settings import SETTINGS
+
+    changed = {}
+    for name, model in models.items():
+        changes = {k: v for k, v in (("req_key", SETTINGS.model_keys.get(name)),
+                                     ("benefit_type", SETTINGS.benefit_types.get(name))) if v}
+        changed[name] = replace(model, **changes) if changes else model
+    return changed
+
+
+VIDEO_MODELS = _with_wire_settings(VIDEO_MODELS)
 VIDEO_MODELS_BY_KEY = {m.req_key: m for m in VIDEO_MODELS.values()}
 
 # Modes that only the CN site offers (L1 and the capture are CN only).

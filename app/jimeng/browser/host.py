@@ -17,6 +17,8 @@ import psutil
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from app.jimeng.calls import API_PREFIXES
+
 log = logging.getLogger("app.jimeng.browser")
 
 # Flags for a root user in a container: no setuid sandbox to rely on, no GPU, a small /dev/shm;
@@ -68,6 +70,11 @@ IN_PAGE_FETCH = """async ({url, headers, body, timeoutMs}) => {
 }"""
 
 
+# The page's own API calls (witness): how long to let them finish once the page is ready.
+WITNESS_SETTLE_SECONDS = 5.0
+MASKED = "[masked]"
+
+
 class CallFailed(Exception):
     """A call that did not produce an answer; `kind` says whether it may have been sent."""
 
@@ -110,6 +117,15 @@ class BrowserHost:
 
     # -- one call -------------------------------------------------------------------------------
     async def fetch(self, req: dict) -> dict:
+        return await self._on_page(req, lambda account, deadline: self._fetch_in_page(account, req, deadline))
+
+    async def witness(self, req: dict) -> dict:
+        """Load the account's page afresh and answer the API calls the page itself makes while loading
+        (the doctor compares them with ours). Cookie values never leave this process."""
+        return await self._on_page(req, self._witness_in_page)
+
+    async def _on_page(self, req: dict, work) -> dict:
+        """Run `work(account, deadline)` on the account's page, alone on it, within the call's timeout."""
         if self.queued >= self.max_queue:
             raise CallFailed("busy")
         self.queued += 1
@@ -125,7 +141,7 @@ class BrowserHost:
                 try:
                     if account.page is None:
                         await self._reopen_page(account, req)
-                    return await self._fetch_in_page(account, req, deadline)
+                    return await work(account, deadline)
                 finally:
                     account.lock.release()
             finally:
@@ -133,6 +149,36 @@ class BrowserHost:
                 account.last_used = time.monotonic()
         finally:
             self.queued -= 1
+
+    async def _witness_in_page(self, account: Account, deadline: float) -> dict:
+        page = account.page
+        seen = []
+
+        def on_request(request) -> None:
+            if urlsplit(request.url).path.startswith(API_PREFIXES):
+                seen.append(request)
+
+        page.on("request", on_request)
+        try:
+            account.ready = False           # loaded again: the witness sees a whole page load
+            await self._load(account, deadline)
+            settle = min(WITNESS_SETTLE_SECONDS, max(deadline - time.monotonic(), 0.1))
+            try:
+                await page.wait_for_load_state("networkidle", timeout=settle * 1000)
+            except PlaywrightError:
+                pass                        # still busy: what was seen so far is answered
+        finally:
+            page.remove_listener("request", on_request)
+        calls = []
+        for request in seen:
+            try:
+                headers = await request.all_headers()
+            except PlaywrightError:
+                headers = request.headers
+            calls.append({"method": request.method, "url": request.url, "body": request.post_data,
+                          "headers": {name: MASKED if name.lower() == "cookie" else value
+                                      for name, value in headers.items()}})
+        return {"ok": True, "calls": calls}
 
     async def _fetch_in_page(self, account: Account, req: dict, deadline: float) -> dict:
         if account.page.is_closed() or not self._connected():

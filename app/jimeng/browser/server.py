@@ -1,7 +1,7 @@
 """The browser process: `python -m app.jimeng.browser.server --socket PATH ...`.
 
 Serves the workers of one host over a unix socket (one JSON line in, one out, per connection; see
-transport.py for why one process per host). Ops: `fetch`, `status`, `ping`. It exits on
+transport.py for why one process per host). Ops: `fetch`, `witness` (the doctor), `status`, `ping`. It exits on
 SIGTERM or when the process that started the service (`--owner-pid`) is gone, and
 closes Chromium first. Nothing it logs names a session.
 """
@@ -93,9 +93,9 @@ class BrowserServer:
             return {"ok": True, "pid": os.getpid()}
         if op == "status":
             return {"ok": True, "pid": os.getpid(), **self.host.status()}
-        if op == "fetch":
+        if op in ("fetch", "witness"):
             try:
-                return await self.host.fetch(message)
+                return await (self.host.fetch(message) if op == "fetch" else self.host.witness(message))
             except CallFailed as failed:
                 return {"ok": False, "error": failed.kind, "message": failed.message}
             except Exception as exc:  # noqa: BLE001 - one call's surprise must not end the process

@@ -121,6 +121,17 @@ class BrowserTransport:
             return int(answer["status"]), str(answer["text"])
         raise _error_for(answer)
 
+    def witness(self, call: BrowserCall) -> list[dict]:
+        """The API calls the account's page makes while it loads afresh (the doctor's page witness):
+        method, url, headers (cookie masked) and body of each. Sends nothing of ours."""
+        if self.executable is None:
+            raise errors.BrowserUnavailable(f"the doctor's page check needs the browser transport: {self.problem}")
+        answer = self._ask({"op": "witness", **call.__dict__}, timeout=call.timeout + self.ready_timeout + 10.0,
+                           start=True)
+        if answer.get("ok"):
+            return [c for c in answer.get("calls") or [] if isinstance(c, dict)]
+        raise _error_for(answer)
+
     def status(self) -> dict:
         """The browser's state for /healthz, without starting anything."""
         if self.executable is None:

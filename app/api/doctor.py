@@ -1,0 +1,107 @@
+"""The doctor's routes: read-only probes of the caller's accounts, and the capture diff of a HAR file."""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from app import errors
+from app.api import context
+from app.jimeng.har import read_har, session_values
+from app.logs import remember_secrets
+from app.services.capture_diff import diff_capture
+from app.services.doctor import DoctorSettings, examine
+
+blp = Blueprint("doctor", __name__, url_prefix="/v1/doctor", description="What moved at Jimeng, and what to set")
+
+CAPTURE_MAX_BYTES = 50 * 1024 * 1024
+_CHECK = {"type": "object", "properties": {
+    "name": {"type": "string", "enum": ["login", "credits", "history", "catalogue", "upload", "workspace", "browser",
+                                        "page_witness"]},
+    "status": {"type": "string", "enum": ["ok", "failed", "skipped"]},
+    "code": {"type": "string", "nullable": True, "description": "our error code (see Errors) when it failed"},
+    "message": {"type": "string"}, "fix": {"type": "string", "nullable": True, "description": "what to do"},
+    "ms": {"type": "integer"},
+    "settings": {"type": "array", "items": {"type": "string"},
+                 "description": "page_witness: NAME=value lines that make our calls like the page's"},
+    "comparison": {"type": "array", "items": {"type": "object"}, "description": "page_witness: as the capture diff's"}}}
+_DOCTOR = {"type": "object", "properties": {
+    "ok": {"type": "boolean"}, "checked_at": {"type": "integer"},
+    "accounts": {"type": "array", "items": {"type": "object", "properties": {
+        "account": {"type": "string", "description": "masked"}, "region": {"type": "string"},
+        "label": {"type": "string", "description": "company mode: the pool account's label"},
+        "ok": {"type": "boolean"}, "checks": {"type": "array", "items": _CHECK}}}}}}
+_DIFFERENCE = {"type": "object", "properties": {
+    "where": {"type": "string", "enum": ["query", "header", "body"]},
+    "name": {"type": "string", "description": "a parameter or header name, or a dotted body path"},
+    "ours": {"type": "string", "nullable": True}, "theirs": {"type": "string", "nullable": True},
+    "setting": {"type": "string", "nullable": True, "description": "NAME=value that makes ours like theirs"},
+    "note": {"type": "string"}}}
+_HAR = {"type": "object", "required": ["log"], "description": "a HAR file (DevTools > Network > \"Save all as "
+                                                               "HAR\"), at most 50 MB",
+        "properties": {"log": {"type": "object", "required": ["entries"], "properties": {
+            "entries": {"type": "array", "items": {"type": "object"}}}}}}
+_REPORT = {"type": "object", "properties": {
+    "summary": {"type": "string"}, "requests": {"type": "integer"}, "jimeng_calls": {"type": "integer"},
+    "comparison": {"type": "array", "items": {"type": "object", "properties": {
+        "call": {"type": "string"}, "path": {"type": "string"}, "seen": {"type": "integer"},
+        "status": {"type": "string", "enum": ["same", "different", "not_built"]},
+        "reason": {"type": "string", "description": "not_built: why we could not build ours"},
+        "differences": {"type": "array", "items": _DIFFERENCE}}}},
+    "calls_we_never_make": {"type": "array", "items": {"type": "object", "properties": {
+        "path": {"type": "string"}, "seen": {"type": "integer"}}}},
+    "settings": {"type": "array", "items": {"type": "string"},
+                 "description": "the settings to apply, ready to paste as NAME=value lines"}}}
+
+
+@blp.get("")
+@blp.doc(security=[{"bearer": []}], responses={"200": {
+    "description": "every check of every account; 200 even when checks failed",
+    "content": {"application/json": {"schema": _DOCTOR}}}})
+def doctor():
+    """Read-only probes of each of the caller's accounts, at once under one deadline (DOCTOR_TIMEOUT):
+    login, credits, history, the live catalogue, upload credentials, workspace (abroad) and, with the
+    browser transport on, Jimeng's page (ready to sign, and what its own calls send compared with ours).
+    Nothing is generated and no credit is spent. Company mode: admin API keys check every pool account."""
+    tokens = context.account_tokens()
+    cfg = context.config()
+    client = context.client()
+    settings = DoctorSettings(timeout=cfg.DOCTOR_TIMEOUT, upstream_url=cfg.JIMENG_UPSTREAM_URL, wire=client.wire,
+                              clock=current_app.extensions.get("clock") or time.time)
+    return examine(client, tokens, settings).as_dict()
+
+
+@blp.post("/capture")
+@blp.doc(security=[{"bearer": []}], requestBody={"required": True, "content": {
+    "application/json": {"schema": _HAR},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the HAR file"}}}}}},
+    responses={"200": {"description": "the comparison; empty, and saying so, when the capture holds no Jimeng call",
+                       "content": {"application/json": {"schema": _REPORT}}}})
+def capture():
+    """Compare a browser's Jimeng calls (a HAR file) with what our client sends for the same calls: every
+    differing query parameter, header and JSON body field (draft_content's inside too), each with the
+    setting that controls it, ending with the settings to apply. Random and per-session values are
+    compared by presence only; cookies and session ids never appear in the answer or the logs, and
+    nothing of the capture is kept."""
+    context.account_tokens()     # who may: as GET /v1/doctor
+    if (request.content_length or 0) > CAPTURE_MAX_BYTES:
+        raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB")
+    request.max_content_length = CAPTURE_MAX_BYTES
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise errors.InvalidCapture("send the HAR file in the multipart field 'file'", param="file")
+        stream = upload.stream
+    else:
+        stream = request.stream
+    try:
+        parsed = read_har(stream)
+    except errors.InvalidCapture:
+        if request.content_length is None and request.stream.tell() >= CAPTURE_MAX_BYTES:
+            raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB") from None
+        raise
+    remember_secrets(session_values(parsed.calls))   # masked in every log line from here on
+    return diff_capture(parsed.calls, upstream_url=context.config().JIMENG_UPSTREAM_URL,
+                        wire=context.client().wire).as_dict()
