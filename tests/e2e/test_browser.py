@@ -368,8 +368,10 @@ def test_concurrent_first_browser_calls_on_a_fresh_host_are_all_answered():
     """Issue 21, 4: several first Seedance submits per worker at once, the browser process not yet
     started, under the default worker count. One greenlet starts the browser process while holding
     the start lock; the others of its worker must wait without blocking the process (a flock() on
-    the held file froze the whole worker, the starting greenlet with it, for good)."""
-    with running_stack(workers=None) as fresh:
+    the held file froze the whole worker, the starting greenlet with it, for good). gevent's own
+    monitor reports any greenlet that keeps the process from switching for seconds."""
+    monitor = {"GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "3"}
+    with running_stack(workers=None, service_env=monitor) as fresh:
         workers = len(psutil.Process(fresh.service_pid).children())
         assert browser_state(fresh)["state"] == "not_started"
         token = f"e2e-first-calls-{secrets.token_hex(6)}"
@@ -385,3 +387,4 @@ def test_concurrent_first_browser_calls_on_a_fresh_host_are_all_answered():
 
         assert [a.status_code for a in answers] == [200] * calls_made, [a.text[:200] for a in answers]
         assert browser_state(fresh)["launches"] == 1          # one browser process, started once
+        assert "appears to be blocked" not in (fresh.log_dir / "service.log").read_text(errors="replace")
