@@ -111,17 +111,17 @@ def test_a_body_above_the_minimum_rate_is_read_however_long_it_takes(pair):
     conn = ClientSocket(ours, SHORT)
     conn.request_started()
 
-    def steady():            # 30 bytes every 0.1 s for 1.2 s: 300 B/s, four times BODY_TIMEOUT
-        for _ in range(12):
+    def steady():            # 30 bytes every 0.06 s for 0.6 s: 500 B/s, twice BODY_TIMEOUT
+        for _ in range(10):
             theirs.sendall(b"y" * 30)
-            time.sleep(0.1)
+            time.sleep(0.06)
         theirs.shutdown(socket.SHUT_WR)
 
     threading.Thread(target=steady, daemon=True).start()
     got = b""
     while chunk := conn.recv(8192):
         got += chunk
-    assert got == b"y" * 360
+    assert got == b"y" * 300
 
 
 def test_time_the_app_spends_between_reads_does_not_count_against_the_body(pair):
@@ -151,18 +151,18 @@ def test_an_answer_read_slowly_but_steadily_is_sent_whole(pair):
     ours, theirs = pair
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-    size = 600 * 1024
+    size = 300 * 1024
     received = []
 
-    def reader():            # 60 KB every 0.1 s: the whole answer takes longer than SEND_TIMEOUT
+    def reader():            # 30 KB every 0.06 s: the whole answer takes longer than SEND_TIMEOUT
         total = 0
         while total < size:
-            chunk = theirs.recv(60 * 1024)
+            chunk = theirs.recv(30 * 1024)
             if not chunk:
                 return
             total += len(chunk)
             received.append(len(chunk))
-            time.sleep(0.1)
+            time.sleep(0.06)
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
