@@ -97,11 +97,11 @@ class ClientSocket:
     the timer of the phase the connection is in, every write under SEND_TIMEOUT. The worker moves
     it between phases; the rest of the socket is the real one."""
 
-    def __init__(self, sock, timers: Timers, room: Connections | None = None,
+    def __init__(self, sock, timers: Timers, connections: Connections | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._sock = sock
         self.timers = timers
-        self.room = room
+        self.connections = connections
         self.clock = clock
         self.phase = IDLE
         self.requests = 0
@@ -146,8 +146,8 @@ class ClientSocket:
         if self.phase == BODY:
             return self._recv_body(size, flags)
         deadline = self._deadline
-        if self.phase == IDLE and self.room is not None and self.room.idle_until is not None:
-            deadline = min(deadline, self.room.idle_until)
+        if self.phase == IDLE and self.connections is not None and self.connections.idle_until is not None:
+            deadline = min(deadline, self.connections.idle_until)
         left = deadline - self.clock()
         if left <= 0:
             return b""      # gunicorn's parser reads this as the client closing: the connection ends quietly
@@ -247,7 +247,7 @@ class Connections:
         """A stop: from `grace` seconds on, a connection waiting for its next request closes."""
         self.idle_until = self.clock() + grace
 
-    def close_idle(self) -> None:
+    def close_all_idle(self) -> None:
         """Close every connection parked between requests now (their waits began before the stop)."""
         for conn in list(self.open):
             if conn.waiting and not conn.closing:
@@ -259,9 +259,9 @@ class GeventWorker(ggevent.GeventWorker):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.timers = Timers.from_environ(float(self.cfg.keepalive or 0) or HEADER_TIMEOUT)
+        self.timers = Timers.from_environ(float(self.cfg.keepalive))
         self.connections = Connections(self.worker_connections)
-        self.stopping = Event()
+        self.stopping = Event()     # bound to a hub only when first waited on, in the worker
         self._by_greenlet: dict[gevent.Greenlet, ClientSocket] = {}
 
     def load_wsgi(self) -> None:
@@ -275,7 +275,9 @@ class GeventWorker(ggevent.GeventWorker):
         self.wsgi = told_of_stops
 
     def handle(self, listener, client, addr) -> None:
-        if self.cfg.is_ssl:     # TLS ends at nginx; gunicorn's own TLS keeps its plain socket (ALPN checks it)
+        if self.cfg.is_ssl:
+            # gunicorn's own TLS (TLS normally ends at nginx): its handshake and ALPN checks need the
+            # SSL socket itself, so it goes unwrapped, without these timers.
             return super().handle(listener, client, addr)
         conn = ClientSocket(client, self.timers, self.connections)
         closed = self.connections.opened(conn)
@@ -315,7 +317,7 @@ class GeventWorker(ggevent.GeventWorker):
             return
         self.stopping.set()
         self.connections.stop_in(self.timers.stop_idle_grace)
-        gevent.spawn_later(self.timers.stop_idle_grace, self.connections.close_idle)
+        gevent.spawn_later(self.timers.stop_idle_grace, self.connections.close_all_idle)
 
 
 @contextlib.contextmanager

@@ -211,7 +211,7 @@ def test_a_stop_closes_idle_connections_and_those_that_become_idle_after(pair):
     later.request_started()                 # serving a request when the stop begins
 
     room.stop_in(0.0)
-    room.close_idle()
+    room.close_all_idle()
 
     assert parked_peer.recv(10) == b""
     later.awaiting_request()
