@@ -16,7 +16,11 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # blocking-mode waiters hold greenlets, not the slots pollers need. Measured on the same busy machine,
 # gevent answered 476 req/s at 256 pollers against 316 for gthread x128 and 142 for gthread x16.
 # Nothing here is CPU-bound for long (media checks are milliseconds; Chromium runs in its own process).
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# Our subclass of gunicorn's gevent worker adds what it lacks without nginx in front: timers on idle
+# connections, request heads and bodies, and unread answers; room for new clients when idle ones
+# pile up; a stop in seconds (app/gevent_worker.py says why each one).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.gevent_worker.GeventWorker")
+_gevent = "gevent" in worker_class
 
 
 def _pool_in_memory() -> bool:
@@ -34,17 +38,27 @@ def _pool_in_memory() -> bool:
 workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _pool_in_memory() else (os.cpu_count() or 1) + 1))
 # gthread only: in-flight requests per worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
-# gevent only: in-flight requests (and open client connections) per worker.
+# gevent only: open client connections per worker, in flight or idle. Past 90% of them, the worker
+# closes the connections idle the longest, so new clients find room while idle ones pile up.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 # One upstream connection per request a worker can have in flight: no "pool is full" churn.
-os.environ.setdefault("UPSTREAM_POOL_SIZE", str(worker_connections if "gevent" in worker_class else threads))
-# The slowest route is the blocking mode: WAIT_TIMEOUT plus upload and generate time. gthread's worker
-# timeout is a heartbeat of the main loop, but keep it above the longest request anyway.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", str(int(os.environ.get("WAIT_TIMEOUT", "900")) + 120)))
-# On restart or recycling (max_requests) a worker finishes what it serves: blocking waits included.
-graceful_timeout = timeout
-# nginx in front keeps connections open; idle keep-alive a little longer than nginx's upstream keepalive.
-keepalive = 75
+os.environ.setdefault("UPSTREAM_POOL_SIZE", str(worker_connections if _gevent else threads))
+# A gevent worker's timeout is a heartbeat: its main greenlet reports every second unless something
+# blocks the whole process, and then the master replaces it after this long (it used to be the
+# blocking-mode wait, 17 minutes of a frozen worker). gthread's is a heartbeat of its main loop too,
+# but keep it above the longest request there anyway.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30" if _gevent else
+                             str(int(os.environ.get("WAIT_TIMEOUT", "900")) + 120)))
+# On a stop (SIGTERM, HUP, max_requests) a worker finishes its submits in flight: fetching and
+# uploading the media, then the generate, which may go through the browser (BROWSER_TIMEOUT +
+# BROWSER_READY_TIMEOUT). Seconds for most, a few minutes for a dozen large files. Nothing else
+# holds a stop: idle connections close at once and blocking-mode waits answer at once with their
+# task (app/gevent_worker.py), so this is not the blocking-mode wait.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "300"))
+# Idle time allowed between two requests of a connection. Above the pollers' usual 5-10 s interval
+# (the OpenAI SDK's poll-after, the CLI's), and above deploy/nginx.conf's upstream keepalive_timeout,
+# so that nginx, not gunicorn, closes the idle connections it keeps (no request sent on one just closed).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "15"))
 # Recycle workers now and then to bound any slow leak, with jitter so they do not restart together.
 # A new worker costs about 0.5 s of CPU to import the app: at 5000 requests that was a restart every
 # few seconds under a poller storm (9% of the CPU); 50000 is about a minute of full load per worker.

@@ -103,6 +103,10 @@ class MethodNotAllowed(ServiceError):
     code, http_status, default_message = "method_not_allowed", 405, "method not allowed on this path"
 
 
+class RequestTimeout(ServiceError):
+    code, http_status, default_message = "request_timeout", 408, "the request arrived too slowly"
+
+
 class TaskNotFinished(ServiceError):
     code, http_status, default_message = "task_not_finished", 409, "the task has not completed yet"
 

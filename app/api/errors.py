@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # Werkzeug's HTTP errors -> our codes (the contract's table).
 HTTP_CODES = {400: errors.InvalidRequest, 404: errors.NotFound, 405: errors.MethodNotAllowed,
-              413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType}
+              408: errors.RequestTimeout, 413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType}
 
 
 TASK_PATHS = re.compile(r"^/v1/(videos|images)/tasks/.")

@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app import errors
+from app import errors, stopping
 from app.api import context, videos
 from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_object
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
@@ -126,7 +126,8 @@ def create():
         task = context.submit_video_task(req, tokens, idem_key)
         with naming_the_task(task.task_id):
             state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
-                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True)
+                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True,
+                                  stop=stopping.signal_in(request.environ))
     return _answer(_object(state, task, req.prompt), headers={"Preference-Applied": f"wait={wait_s}"})
 
 

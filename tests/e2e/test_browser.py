@@ -362,3 +362,29 @@ def test_an_in_page_fetch_past_browser_timeout_is_504_with_the_task_id_and_is_no
         final = poll_until_finished(own, http, task_id)[-1]               # Jimeng took it after all
         assert final["status"] == "completed", final
         assert calls(own)[GENERATE] == 1                                   # never resent
+
+
+def test_concurrent_first_browser_calls_on_a_fresh_host_are_all_answered():
+    """Issue 21, 4: several first Seedance submits per worker at once, the browser process not yet
+    started, under the default worker count. One greenlet starts the browser process while holding
+    the start lock; the others of its worker must wait without blocking the process (a flock() on
+    the held file froze the whole worker, the starting greenlet with it, for good). gevent's own
+    monitor reports any greenlet that keeps the process from switching for seconds."""
+    monitor = {"GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "3"}
+    with running_stack(workers=None, service_env=monitor) as fresh:
+        workers = len(psutil.Process(fresh.service_pid).children())
+        assert browser_state(fresh)["state"] == "not_started"
+        token = f"e2e-first-calls-{secrets.token_hex(6)}"
+
+        def submit(i: int) -> requests.Response:
+            http = session_for(token)
+            http.headers["Connection"] = "close"          # each on its own connection: every worker takes some
+            return post(fresh, http, prompt=f"{FAST} first call {i}", model="jimeng-video-seedance-2.0")
+
+        calls_made = 3 * workers
+        with ThreadPoolExecutor(max_workers=calls_made) as pool:
+            answers = list(pool.map(submit, range(calls_made)))
+
+        assert [a.status_code for a in answers] == [200] * calls_made, [a.text[:200] for a in answers]
+        assert browser_state(fresh)["launches"] == 1          # one browser process, started once
+        assert "appears to be blocked" not in (fresh.log_dir / "service.log").read_text(errors="replace")

@@ -6,11 +6,15 @@ Python's `re` reads them as PCRE does.
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from deploy.render_nginx import render, values
+from sandbox.stack import ROOT
 
 _LOCATION = re.compile(r"^\s*location\s+(~\*?|=|\^~)?\s*(\S+)\s*\{(.*?)^\s*\}", re.M | re.S)
 
@@ -79,3 +83,17 @@ def test_only_a_post_counts_against_the_submit_limit():
     assert block, f"{zone.group(1)} is not a map on the request method"
     pairs = dict(re.findall(r"^\s*(\S+)\s+(\S+);", block.group(1), re.M))
     assert pairs == {"POST": "$binary_remote_addr", "default": '""'}
+
+
+def test_nginx_closes_its_idle_upstream_connections_before_gunicorn_would():
+    """Whoever closes an idle keep-alive connection first must be nginx: a request nginx sends on a
+    connection gunicorn is closing is lost (a 502 for a submit, which nginx does not resend)."""
+    upstream = re.search(r"^upstream jimeng_api \{(.*?)^\}", _rendered(), re.M | re.S).group(1)
+    nginx_seconds = int(re.search(r"keepalive_timeout\s+(\d+)s;", upstream).group(1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "PROMETHEUS_", "JIMENG_OWN"))}
+    script = ("import os, runpy, shutil; c = runpy.run_path('gunicorn.conf.py'); print(c['keepalive']); "
+              "shutil.rmtree(os.environ['PROMETHEUS_MULTIPROC_DIR'])")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert nginx_seconds < int(done.stdout) - 2

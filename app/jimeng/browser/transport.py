@@ -4,7 +4,10 @@ Why one browser process per host, reached over a unix socket: gunicorn runs seve
 processes, and a Chromium per worker would multiply its memory (hundreds of MB each) and keep a
 copy of every account's page in each. So the first worker that needs the browser starts one small
 process (`python -m app.jimeng.browser.server`), under a file lock so two workers never both start
-one; every worker then asks it over a local socket, one connection per call. The process lives in
+one; every worker then asks it over a local socket, one connection per call. Under gevent a worker
+is one process serving many greenlets, so nothing here may block the process: the greenlets of one
+worker take turns on an in-process lock (gevent's, once monkey-patched) before the file lock, and
+the file lock itself is polled, never waited for in `flock`. The process lives in
 the service's process group, exits when the process that started the service goes away, and is
 started again by the next call if it ever dies. No call, no browser: nothing starts until a call
 needs it.
@@ -22,6 +25,7 @@ import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 16 * 1024 * 1024   # bytes per line; generate bodies are tens of KB
 START_TIMEOUT = 20.0             # seconds for a new browser process to answer (not Chromium's launch)
+LOCK_POLL = 0.05                 # seconds between tries of the start lock another worker holds
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ class BrowserTransport:
         self.idle_seconds = idle_seconds
         self.ready_timeout = ready_timeout
         self.page_path = page_path
+        # Created in the worker, after gevent's monkey-patching: a greenlet waits on it cooperatively.
+        # A second greenlet calling flock() on the file the first one holds would block the whole
+        # process, the first one with it, for good.
+        self._starting = threading.Lock()
 
     # -- calls --------------------------------------------------------------------------------
     def fetch(self, call: BrowserCall) -> tuple[int, str]:
@@ -186,42 +195,66 @@ class BrowserTransport:
         return conn
 
     def _start_server(self) -> None:
-        """Start the browser process unless another worker just did (a file lock orders them)."""
+        """Start the browser process unless another greenlet, thread or worker just did: the
+        in-process lock orders this worker's callers, the file lock the workers."""
         secure_directory(os.path.dirname(os.path.abspath(self.socket_path)))
-        try:
-            lock = open(open_private(f"{self.socket_path}.lock", os.O_WRONLY), "w")
-        except OSError as exc:
-            raise _unsafe_file(exc) from None
-        with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._starting:
             with contextlib.suppress(OSError):
                 self._connect().close()
-                return          # another worker started it while we waited for the lock
-            argv = [sys.executable, "-m", "app.jimeng.browser.server", "--socket", self.socket_path,
-                    "--executable", self.executable or "", "--owner-pid", str(_service_pid()),
-                    "--max-queue", str(self.max_queue), "--idle-seconds", str(self.idle_seconds),
-                    "--ready-timeout", str(self.ready_timeout)]
+                return          # another caller of this worker started it while we waited
             try:
-                out = open(open_private(f"{self.socket_path}.log", os.O_WRONLY | os.O_APPEND), "ab")
+                lock = open(open_private(f"{self.socket_path}.lock", os.O_WRONLY), "w")
             except OSError as exc:
                 raise _unsafe_file(exc) from None
-            with out:
-                # Not a new session: the process stays in the service's process group, so stopping
-                # the service's group stops it too.
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                        close_fds=True, cwd=str(Path(__file__).resolve().parents[3]))
-            log.info("browser process started", extra={"pid": proc.pid})
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    raise errors.BrowserUnavailable(
-                        f"the browser process exited with code {proc.returncode} while starting; "
-                        f"see {self.socket_path}.log")
+            with lock:
+                _take_file_lock(lock, timeout=START_TIMEOUT + 10.0)
                 with contextlib.suppress(OSError):
                     self._connect().close()
-                    return
-                time.sleep(0.05)
-            raise errors.BrowserUnavailable(f"the browser process did not start within {START_TIMEOUT:g} s")
+                    return      # another worker started it while we waited for the lock
+                self._launch()
+
+    def _launch(self) -> None:
+        """Start the process and wait until its socket answers (the caller holds both locks)."""
+        argv = [sys.executable, "-m", "app.jimeng.browser.server", "--socket", self.socket_path,
+                "--executable", self.executable or "", "--owner-pid", str(_service_pid()),
+                "--max-queue", str(self.max_queue), "--idle-seconds", str(self.idle_seconds),
+                "--ready-timeout", str(self.ready_timeout)]
+        try:
+            out = open(open_private(f"{self.socket_path}.log", os.O_WRONLY | os.O_APPEND), "ab")
+        except OSError as exc:
+            raise _unsafe_file(exc) from None
+        with out:
+            # Not a new session: the process stays in the service's process group, so stopping
+            # the service's group stops it too.
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    close_fds=True, cwd=str(Path(__file__).resolve().parents[3]))
+        log.info("browser process started", extra={"pid": proc.pid})
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise errors.BrowserUnavailable(
+                    f"the browser process exited with code {proc.returncode} while starting; "
+                    f"see {self.socket_path}.log")
+            with contextlib.suppress(OSError):
+                self._connect().close()
+                return
+            time.sleep(0.05)
+        raise errors.BrowserUnavailable(f"the browser process did not start within {START_TIMEOUT:g} s")
+
+
+def _take_file_lock(lock, *, timeout: float) -> None:
+    """flock() the start lock without blocking the process: another worker may hold it for the
+    seconds a start takes, and a gevent worker blocked in flock() serves nobody meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise errors.BrowserUnavailable(
+                    f"another worker has been starting the browser process for over {timeout:g} s") from None
+            time.sleep(LOCK_POLL)
 
 
 def _unsafe_file(exc: OSError) -> errors.ServiceError:
