@@ -37,7 +37,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api import accounts, docs, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
-    from app.api.request_body import close_spooled
+    from app.api.request_body import close_spooled, guarded_input
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id, request_secrets
@@ -61,6 +61,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app = Flask(__name__)
     # The API keeps no cookie session; Flask's default would build a signing serializer per request.
     app.session_interface = NoCookieSessions()
+    # A body the server cannot decode (a bad chunk size) is a 400 wherever a route reads it.
+    app.wsgi_app = guarded_input(app.wsgi_app)
     # Werkzeug would answer "//" in a path with an HTML redirect (even for POST); we answer 404 JSON.
     app.url_map.merge_slashes = False
     app.config.update(cfg.as_dict())
