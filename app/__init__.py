@@ -37,7 +37,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api import accounts, docs, doctor, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
-    from app.api.request_body import close_spooled
+    from app.api.path_ids import IdConverter, id_parameter_schema
+    from app.api.request_body import close_spooled, guarded_input
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id, request_secrets
@@ -67,8 +68,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app = Flask(__name__)
     # The API keeps no cookie session; Flask's default would build a signing serializer per request.
     app.session_interface = NoCookieSessions()
+    # A body the server cannot decode (a bad chunk size) is a 400 wherever a route reads it.
+    app.wsgi_app = guarded_input(app.wsgi_app)
     # Werkzeug would answer "//" in a path with an HTML redirect (even for POST); we answer 404 JSON.
     app.url_map.merge_slashes = False
+    # No word of ours is ever taken for an id: a method a path lacks is a 405, on every route.
+    app.url_map.converters["default"] = app.url_map.converters["string"] = IdConverter
     app.config.update(cfg.as_dict())
     app.config.update(
         API_TITLE="jimeng-api", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
@@ -113,6 +118,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     api = JimengApi(app, spec_kwargs={"extra_plugins": [RequestExamples()], "components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "Jimeng session id(s), comma separated; optional region prefix us-/hk-/jp-/sg-"}}}})
+    api.register_converter(IdConverter, id_parameter_schema)
     api.register_blueprint(videos.blp)
     api.register_blueprint(openai_videos.blp)
     api.register_blueprint(images.blp)

@@ -4,9 +4,12 @@ The same setup serves the app and gunicorn (via `logconfig_dict` in gunicorn.con
 """
 from __future__ import annotations
 
+import base64
 import contextvars
+import functools
 import logging
 import re
+from urllib.parse import quote
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # The session ids of the request being served: masked wherever they appear, even bare (Jimeng
@@ -15,16 +18,44 @@ request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVa
 MIN_SECRET_LENGTH = 8          # shorter values would mask ordinary words
 
 # Bearer values, session cookies and sid_guard-style values: whatever the source, they are masked.
+# A placeholder in angle brackets is our own help text ("Bearer <sessionid>"), not a secret.
 _SECRETS = re.compile(r"(?i)(bearer\s+|sessionid(?:_ss)?=|sid_tt=|sid_guard=|\"token\"\s*:\s*\"|"
-                      r"secret_key\s*[=:]\s*['\"]?)[^\s;,\"'\]]+")
+                      r"secret_key\s*[=:]\s*['\"]?)(?!<[\w -]*>)[^\s;,\"'\]]+")
 
 
 def redact(text: str) -> str:
     text = _SECRETS.sub(r"\1[redacted]", text)
-    for secret in request_secrets.get():
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
+    secrets = request_secrets.get()
+    if secrets:
+        text = _secret_forms(secrets).sub("[redacted]", text)
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_forms(secrets: tuple[str, ...]) -> re.Pattern:
+    """One pattern for every form in which a session id may come back from Jimeng: as sent, in any
+    letter case, URL-encoded, and base64-encoded (standard or URL-safe alphabet) inside a longer
+    value. Longest first, so a form is masked whole."""
+    forms = set()
+    for secret in secrets:
+        forms.add(re.escape(secret))
+        forms.add(re.escape(quote(secret, safe="")))
+        forms.update(re.escape(core) for core in _base64_cores(secret.encode()))
+    cased = "|".join(sorted(forms, key=len, reverse=True))
+    return re.compile(f"(?i:{cased})" if cased else "(?!)")
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """The characters of the base64 of any text containing `raw` that depend on `raw` alone, for each
+    of its three alignments. Letter case matters in base64, so these are matched exactly: the
+    `(?i:)` above makes them a little wider than they are, never narrower."""
+    cores = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        core = encoded[4 if offset else 0:(offset + len(raw)) // 3 * 4]
+        if len(core) >= MIN_SECRET_LENGTH:
+            cores.update({core, core.translate(str.maketrans("+/", "-_"))})
+    return cores
 
 
 def remember_secrets(values) -> None:

@@ -5,10 +5,8 @@ No Flask here: views hand over plain values. Every source is copied in chunks in
 CRC32, so a 100 MB video never sits in one bytes object. The type comes from the bytes, not from
 what the client claims; a claim that contradicts the bytes is refused (415).
 
-URL fetching is the SSRF-sensitive part. Our own checks give clear 400s for what can be judged
-from the URL alone (scheme, credentials, port, literal addresses); requests-hardened then resolves
-each host, refuses non-public addresses and connects to the very IP it checked (no DNS rebinding
-between check and connect). Redirects are followed here, one hop at a time, so every hop gets both.
+URL fetching is the SSRF-sensitive part: it goes through `app.outbound` (public addresses only,
+every redirect hop re-checked), as result downloads do; its refusals are 400s naming the field.
 """
 from __future__ import annotations
 
@@ -17,23 +15,18 @@ import binascii
 import logging
 import posixpath
 import re
-import socket
 import tempfile
 import time
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 import urllib3
-from requests_hardened import Config as HardenedConfig
-from requests_hardened import HTTPSession
-from requests_hardened.ip_filter import InvalidIPAddress
-from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
-from app import media_probe
-from app.addresses import is_public_address, literal_ip  # noqa: F401  (is_public_address: public API)
+from app import media_probe, outbound
+from app.addresses import is_public_address  # noqa: F401  (public API)
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from app.jimeng.assets import Media
 
@@ -41,15 +34,8 @@ log = logging.getLogger(__name__)
 
 SPOOL_MEMORY_BYTES = 4 * 1024 * 1024   # larger media goes to a temporary file
 CHUNK_BYTES = 64 * 1024
-MAX_REDIRECTS = 3
-MAX_URL_LENGTH = 4096
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0                     # longest silence between two reads; the whole fetch has its own deadline
-# Default web ports only. The address filter stops internal targets, but not a service of our own
-# host reachable on its public IP (Redis, admin panels on odd ports), nor use of this service as a
-# port scanner of third parties (errors differ for open and closed ports). Media hosts and CDNs
-# serve on 80/443. Loopback targets, allowed only in tests and the sandbox, may use any port.
-ALLOWED_PORTS = frozenset({80, 443})
 # Declared types that say nothing about the content: defer to the sniffed type.
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/binary"})
 
@@ -70,18 +56,24 @@ def fetch_url(url: str, *, field: str, max_bytes: int, timeout: float, allow_loo
     metadata addresses stay refused.
     """
     deadline = time.monotonic() + timeout
-    current = _checked_url(url, field=field, allow_loopback=allow_loopback)
+
+    def hop_timeouts() -> tuple[float, float]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise outbound.TimedOut("timed out")
+        return min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)
+
     session = _fetch_session(allow_loopback)
     try:
-        for hop in range(MAX_REDIRECTS + 1):
-            resp = _get(session, current, field=field, deadline=deadline, timeout=timeout)
-            if not resp.is_redirect:
-                break
-            location = resp.headers.get("Location", "")
-            resp.close()
-            if hop == MAX_REDIRECTS:
-                raise InvalidRequest(f"could not fetch {field}: more than {MAX_REDIRECTS} redirects", param=field)
-            current = _checked_url(urljoin(current, location), field=field, allow_loopback=allow_loopback)
+        try:
+            resp = outbound.open_public(session, url, allow_loopback=allow_loopback, timeouts=hop_timeouts)
+        except outbound.BadURL as exc:
+            raise InvalidRequest(f"{field} {exc.reason}", param=field) from None
+        except outbound.TimedOut:
+            raise _timed_out(field, timeout) from None
+        except outbound.OutboundError as exc:
+            raise InvalidRequest(f"could not fetch {field}: {exc.reason}", param=field) from None
+        current = resp.url
         with resp:
             if not 200 <= resp.status_code < 300:
                 raise InvalidRequest(f"could not fetch {field}: the server answered HTTP {resp.status_code}",
@@ -141,88 +133,10 @@ def expect_kind(media: Media, kind: str) -> Media:
     return media
 
 
-# -- URL checks and the hardened session ----------------------------------------------------------
-
-def _checked_url(url: str, *, field: str, allow_loopback: bool) -> str:
-    """The URL without its fragment, or a 400 saying what is wrong with it (without echoing it)."""
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidRequest(f"{field} is longer than {MAX_URL_LENGTH} characters", param=field)
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise InvalidRequest(f"{field} is not a valid URL", param=field) from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidRequest(f"{field} must be an http or https URL", param=field)
-    if "@" in parts.netloc:
-        raise InvalidRequest(f"{field} must not contain credentials (user:password@)", param=field)
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        raise InvalidRequest(f"{field} is not a valid URL (no host)", param=field)
-    ip = literal_ip(host)
-    loopback_host = (ip.is_loopback if ip is not None else host == "localhost" or host.endswith(".localhost"))
-    if (loopback_host and not allow_loopback) or (
-            ip is not None and not is_public_address(ip, allow_loopback=allow_loopback)):
-        raise _not_public(field)
-    if port is not None and port not in ALLOWED_PORTS and not (allow_loopback and loopback_host):
-        raise InvalidRequest(f"{field} must use the default port (80 or 443)", param=field)
-    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
-
-
-class _StrictIPFilterAdapter(IPFilterAdapter):
-    """requests-hardened pins the connection to the address it checked; we hold that address to our
-    stricter rule too (the library lets odd IPv6 forms such as `::7f00:1` through)."""
-
-    def __init__(self, *, is_https_proto: bool, allow_loopback: bool) -> None:
-        super().__init__(is_https_proto=is_https_proto, allow_loopback=allow_loopback)
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        ip = literal_ip(host_params["host"])
-        if ip is None or not is_public_address(ip, allow_loopback=self._allow_loopback):
-            raise InvalidIPAddress(ip)
-        return host_params, pool_kwargs
-
+# -- the fetch session -----------------------------------------------------------------------------
 
 def _fetch_session(allow_loopback: bool) -> requests.Session:
-    session = HTTPSession(HardenedConfig(
-        ip_filter_enable=True,
-        ip_filter_allow_loopback_ips=allow_loopback,
-        never_redirect=True,            # we follow redirects ourselves, re-checking each hop
-        default_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-    ))
-    session.mount("http://", _StrictIPFilterAdapter(is_https_proto=False, allow_loopback=allow_loopback))
-    session.mount("https://", _StrictIPFilterAdapter(is_https_proto=True, allow_loopback=allow_loopback))
-    # No proxies or .netrc from the environment: a proxy would make the IP check meaningless.
-    session.trust_env = False
-    session.max_redirects = MAX_REDIRECTS
-    session.headers.update(_FETCH_HEADERS)
-    return session
-
-
-def _get(session: requests.Session, url: str, *, field: str, deadline: float, timeout: float) -> requests.Response:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise _timed_out(field, timeout)
-    try:
-        return session.get(url, stream=True, allow_redirects=False,
-                           timeout=(min(CONNECT_TIMEOUT, remaining), min(READ_TIMEOUT, remaining)))
-    except InvalidIPAddress:
-        raise _not_public(field) from None
-    except requests.Timeout:
-        raise _timed_out(field, timeout) from None
-    except requests.exceptions.SSLError:
-        raise InvalidRequest(f"could not fetch {field}: the TLS handshake or certificate check failed",
-                             param=field) from None
-    except requests.ConnectionError as exc:
-        if isinstance(exc.__cause__, socket.gaierror):
-            reason = "the host name does not resolve"
-        else:
-            reason = "cannot connect to the host"
-        raise InvalidRequest(f"could not fetch {field}: {reason}", param=field) from None
-    except requests.RequestException as exc:
-        raise InvalidRequest(f"could not fetch {field}: {type(exc).__name__}", param=field) from None
+    return outbound.public_session(allow_loopback, headers=_FETCH_HEADERS)
 
 
 def _body_chunks(resp: requests.Response, *, field: str, deadline: float, timeout: float) -> Iterator[bytes]:
@@ -339,11 +253,6 @@ def _check_declared(declared_type: str, sniffed: media_probe.Sniffed, field: str
 
 def _too_large(field: str, max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"{field} is larger than the {max_bytes / (1024 * 1024):.3g} MB limit", param=field)
-
-
-def _not_public(field: str) -> InvalidRequest:
-    # Never say which address a name resolved to: that would map internal DNS for an attacker.
-    return InvalidRequest(f"could not fetch {field}: its address is not public", param=field)
 
 
 def _timed_out(field: str, timeout: float) -> InvalidRequest:

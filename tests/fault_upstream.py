@@ -3,7 +3,7 @@
 Calls pass through to a real sandbox (started in-process) unless a fault is queued for their
 path; then the server misbehaves as a real upstream can: it hangs, resets the connection before
 or in the middle of the answer, trickles the body, answers 5xx, 429, garbage or HTML with 200, a
-huge body, or records with odd fields. It counts the calls it saw per path, so tests can prove
+huge body, records with odd fields, or a success whose payload is null (`{"ret": "0", "data": null}`). It counts the calls it saw per path, so tests can prove
 what reached "Jimeng" (a generate call that may have arrived is never repeated).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from sandbox import create_sandbox
 
 FAULTS = ("hang", "reset_before", "reset_mid_body", "trickle", "http_500", "http_429", "garbage_json",
-          "html_200", "huge_body", "odd_records")
+          "html_200", "huge_body", "odd_records", "null_data")
 HUGE_BYTES = 40 * 1024 * 1024
 HOLD_SECONDS = 30.0          # a hang or trickle lasts this long at most (or until the server stops)
 
@@ -184,6 +184,9 @@ class FaultyUpstream:
                     except OSError:
                         pass
                     self.close_connection = True
+                elif fault == "null_data":
+                    status, headers, data = self._forward(body)
+                    self._send(status, headers, json.dumps(_nulled(json.loads(data))).encode())
                 elif fault == "odd_records":
                     status, headers, data = self._forward(body)
                     answer = json.loads(data)
@@ -197,6 +200,19 @@ class FaultyUpstream:
         self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def _nulled(answer: dict) -> dict:
+    """A successful answer with its payload null: the envelope's `data` (and abroad's `response`),
+    a storage OpenAPI answer's `Result`, an upload node's `data`."""
+    if "ret" in answer:
+        answer.pop("response", None)
+        answer["data"] = None
+    elif "Result" in answer:
+        answer["Result"] = None
+    else:
+        answer["data"] = None
+    return answer
 
 
 @contextmanager

@@ -49,8 +49,9 @@ def blocking_answer(kind: str, submit: Callable[[], SubmittedTask], tokens: list
                 raise errors.error_for_code(state.error_code, state.error)
             urls = [i["url"] for i in state.result.get("images") or [state.result]]
             if response_format == "b64_json":
-                data = [{"b64_json": content.read_base64(url, timeout=cfg.JIMENG_TIMEOUT), "revised_prompt": prompt}
-                        for url in urls]
+                data = [{"b64_json": content.read_base64(url, timeout=cfg.JIMENG_TIMEOUT,
+                                                         allow_loopback=cfg.ALLOW_LOOPBACK_MEDIA),
+                         "revised_prompt": prompt} for url in urls]
             else:
                 data = [{"url": url, "revised_prompt": prompt} for url in urls]
     return json_answer({"created": int(time.time()), "task_id": task.task_id, "data": data}, 200, headers)

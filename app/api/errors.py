@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app import errors
+from app.api.path_ids import RESERVED
 from app.logs import redact
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def register_error_handlers(app: Flask) -> None:
             flat = messages.get("json", messages.get("form", messages)) if isinstance(messages, dict) else messages
             return render(validation_error(ValidationError(flat)))
         cls = HTTP_CODES.get(exc.code or 500)
-        if cls is errors.NotFound and TASK_PATHS.match(request.path):
+        if cls is errors.NotFound and TASK_PATHS.match(request.path) and \
+                request.path.split("/")[4] not in RESERVED:   # tasks/content: no task, no route
             # A standard-base64 id with "/" splits the path: still an unknown task, not an unknown route.
             return render(errors.TaskNotFound())
         if cls is errors.PayloadTooLarge:

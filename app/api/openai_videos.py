@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, pre_load, validate
 
 from app import errors, stopping
 from app.api import context, videos
@@ -15,6 +15,7 @@ from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_o
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
+from app.schemas.form_values import WholeNumber
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
 from app.schemas.videos import VideoSubmitSchema
 from app.services.cancelling import cancel_task
@@ -32,16 +33,32 @@ MAX_LIST = 100
 
 class OpenAIVideoCreateSchema(Schema):
     """OpenAI's fields (JSON); every field of `POST /v1/videos/generations` is accepted too
-    (function_mode, ratio, resolution, duration, file_paths, image_file_N, video_file_N, frames...)."""
+    (function_mode, ratio, resolution, duration, file_paths, image_file_N, video_file_N, frames...),
+    checked by that route's schema. OpenAI's own fields are checked here: a value of the wrong type
+    is a 400 naming the field, never the default."""
+
+    class Meta:
+        unknown = INCLUDE
 
     prompt = fields.String(required=True, metadata={"example": "a lighthouse in a storm, slow dolly in"})
-    model = fields.String(metadata={"description": "one of GET /v1/models (or a configured alias)",
-                                    "example": "jimeng-video-3.0"})
-    seconds = fields.String(metadata={"description": "duration; the model's allowed values", "example": "5"})
-    size = fields.String(metadata={"description": "WIDTHxHEIGHT, mapped to ratio + resolution",
-                                   "example": "1280x720"})
-    input_reference = fields.Raw(metadata={"description": "the first frame: a URL, a data URI or "
-                                                          "{\"image_url\": ...}"})
+    model = fields.String(allow_none=True, metadata={"description": "one of GET /v1/models (or a configured alias)",
+                                                     "example": "jimeng-video-3.0"})
+    # The SDK sends text ("5"); a number is read the same way.
+    seconds = WholeNumber(allow_none=True, metadata={"type": "string", "pattern": "^[0-9]{1,3}$",
+                                                     "description": "duration; the model's allowed values",
+                                                     "example": "5"})
+    size = fields.String(allow_none=True, metadata={"description": "WIDTHxHEIGHT, mapped to ratio + resolution",
+                                                    "example": "1280x720"})
+    input_reference = fields.Raw(allow_none=True, metadata={
+        "description": "the first frame: a URL, a data URI or {\"image_url\": ...}",
+        "oneOf": [{"type": "string"}, {"type": "object", "properties": {"image_url": {"type": "string"}}}]})
+
+    @pre_load
+    def empty_is_not_given(self, data, **_):
+        """An empty form field means "not given", as on /v1/videos/generations."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
     function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
     ratio = fields.String(metadata={"description": "instead of size"})
 
@@ -102,7 +119,9 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
 def create():
     tokens = context.tokens()
     idem_key = context.idempotency()
-    body = body_fields(spool_data_uris=True)
+    # OpenAI clients send no prompt only by mistake, but an image alone makes a video here as on
+    # /v1/videos/generations: the prompt's presence is not enforced, its type is.
+    body = OpenAIVideoCreateSchema(partial=("prompt",)).load(body_fields(spool_data_uris=True))
     files = uploaded_files()
     for f in files:
         if f.field == "input_reference":

@@ -15,6 +15,52 @@ LIST_FIELDS = ("file_paths", "filePaths", "images")   # repeated form fields tha
 MAX_JSON_WITHOUT_MEDIA = 1024 * 1024   # a submit's JSON once its data URIs are taken out
 
 
+class ServerInput:
+    """The request body as the WSGI server hands it, with the server's own decoding errors as a 400.
+
+    A server decodes chunked bodies while the app reads them, and raises its own exceptions when a
+    chunk is broken (gunicorn: a chunk size of `zz` or `-1`). Werkzeug turns only OSError and
+    ValueError into a 400; anything else would surface as a 500 in whichever reader met it (JSON,
+    multipart, the streaming JSON parser). Every read of every route goes through here."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _reading(self, method, *args):
+        try:
+            return method(*args)
+        except (OSError, ValueError, errors.ServiceError):
+            raise   # Werkzeug's own handling: a client that went away, a body cut short
+        except Exception as exc:  # noqa: BLE001 - whatever the server raises, the body is unreadable
+            raise errors.InvalidRequest(f"the request body cannot be read ({_reason(exc)})") from None
+
+    def read(self, *args) -> bytes:
+        return self._reading(self._stream.read, *args)
+
+    def readline(self, *args) -> bytes:
+        return self._reading(self._stream.readline, *args)
+
+    def readlines(self, *args) -> list[bytes]:
+        return self._reading(self._stream.readlines, *args)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def _reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    return "broken chunked encoding" if "chunk" in name.lower() else name
+
+
+def guarded_input(wsgi_app):
+    """WSGI middleware: every request's body is read through ServerInput."""
+    def app(environ, start_response):
+        if environ.get("wsgi.input") is not None:
+            environ["wsgi.input"] = ServerInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+    return app
+
+
 def body_fields(max_bytes: int | None = None, *, spool_data_uris: bool = False) -> dict:
     """The request's fields as a dict; 415 for other content types, 400 for broken JSON.
 

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
-from app.jimeng.regions import parse_token
+from app.jimeng.regions import MAX_TOKEN_CHARS, parse_token
 from app import errors
 from app.logs import remember_secrets
 from app.services.accounts import credits_of, is_alive, masked
@@ -17,7 +17,8 @@ blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng ses
 
 class TokenCheckSchema(Schema):
     # Printable ASCII without blanks, ';' or ',' (what parse_token accepts); proxies are refused by default.
-    token = fields.String(required=True, validate=validate.Regexp(r"^(?:us-|hk-|jp-|sg-)?[!-+\--:<-~]+$"),
+    token = fields.String(required=True, validate=[validate.Length(max=MAX_TOKEN_CHARS),
+                                                   validate.Regexp(r"^(?:us-|hk-|jp-|sg-)?[!-+\--:<-~]+$")],
                           metadata={"description": "a session id, optionally region-prefixed"})
 
 

@@ -72,8 +72,10 @@ def get_content(task_id: str):
     cfg = context.config()
     url = state.result["url"]
     if request.args.get("format") == "b64_json":
-        return {"b64_json": content.read_base64(url, timeout=cfg.JIMENG_TIMEOUT)}
-    upstream = content.open_result(url, range_header=request.headers.get("Range"), timeout=cfg.JIMENG_TIMEOUT)
+        return {"b64_json": content.read_base64(url, timeout=cfg.JIMENG_TIMEOUT,
+                                                allow_loopback=cfg.ALLOW_LOOPBACK_MEDIA)}
+    upstream = content.open_result(url, range_header=request.headers.get("Range"), timeout=cfg.JIMENG_TIMEOUT,
+                                   allow_loopback=cfg.ALLOW_LOOPBACK_MEDIA)
 
     def chunks():
         with upstream:

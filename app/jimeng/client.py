@@ -369,7 +369,7 @@ class JimengClient:
             payload: Any = json.loads(content)
         except (ValueError, RecursionError):
             raise errors.UpstreamError(f"Jimeng answered {path} with a body that is not JSON") from None
-        return envelope.unwrap(payload)
+        return envelope.unwrap(payload, path)
 
     def browser_status(self) -> dict:
         """For /healthz: the transport mode and the browser's state, never starting it."""
@@ -416,7 +416,10 @@ class JimengClient:
         body = {"count": count, "offset": offset, "history_type_list": list(types), "mode": "workbench",
                 "history_option": {"workspace_id": 0}}
         data = self.call(token, HISTORY_LIST_PATH, body)
-        records = [r for r in data.get("records_list") or [] if isinstance(r, dict)]
+        if not isinstance(data.get("records_list"), list):
+            # Read as "no records", a broken answer would show an account without its videos.
+            raise errors.UpstreamError("Jimeng's history list answer has no records_list")
+        records = [r for r in data["records_list"] if isinstance(r, dict)]
         try:
             next_offset = int(data.get("next_offset") or 0)
         except (TypeError, ValueError):
@@ -426,9 +429,9 @@ class JimengClient:
     def upload_token(self, token: Token, scene: int) -> dict:
         """Temporary storage credentials: scene 2 images (ImageX), scene 1 videos (VOD)."""
         data = self.call(token, UPLOAD_TOKEN_PATH, {"scene": scene})
-        if not data.get("access_key_id"):
-            raise errors.TokenInvalid("Jimeng gave no upload credentials; the session is probably logged out")
-        if not all(isinstance(data.get(k), str) for k in ("access_key_id", "secret_access_key")) or \
+        # A logged-out session is refused with ret 1015 (envelope); an answer without credentials is
+        # Jimeng's fault, not the caller's.
+        if not all(isinstance(data.get(k), str) and data[k] for k in ("access_key_id", "secret_access_key")) or \
                 not isinstance(data.get("session_token") or "", str):
             raise errors.UpstreamError("Jimeng's upload credentials are not readable")
         return data

@@ -88,10 +88,15 @@ def error_for(ret: str, errmsg: str, fail: dict[str, str] | None = None) -> erro
     return cls(detail, extra=extra, headers=headers)
 
 
-def unwrap(body: object) -> dict:
-    """The `data` of a successful envelope; raises UpstreamRet for a non-zero ret."""
+def unwrap(body: object, where: str = "") -> dict:
+    """The `data` of a successful envelope; raises UpstreamRet for a non-zero ret.
+
+    Every successful answer carries its payload as an object; a ret "0" without one (`"data": null`)
+    is an answer we cannot read, a 502, never read as "nothing": an empty upload grant would pass
+    for a logged-out session, an empty balance for 0 credits, an empty history for a lost task."""
+    on = f" to {where}" if where else ""
     if not isinstance(body, dict):
-        raise errors.UpstreamError("Jimeng answered with something that is not a JSON object")
+        raise errors.UpstreamError(f"Jimeng's answer{on} is not a JSON object")
     ret = body.get("ret")
     if ret is None:
         return body  # not an envelope at all (iptag returns such bodies as they are)
@@ -106,4 +111,6 @@ def unwrap(body: object) -> dict:
             data = json.loads(body["response"][:1_000_000])
         except ValueError:
             pass
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise errors.UpstreamError(f"Jimeng's answer{on} says success but carries no data")
+    return data

@@ -89,6 +89,11 @@ REGION_CODES = tuple(REGIONS)  # index order is part of the task id format: appe
 VOD_HOST = "https://vod.bytedanceapi.com"
 
 MAX_TOKENS = 10
+# Session ids are 32 hex characters; a proxy prefix is a URL with credentials. Far longer values are
+# refused before anything is sent: Jimeng answers them with HTTP 431, and they bloat every log line.
+MAX_SESSION_ID_CHARS = 256
+MAX_PROXY_CHARS = 512
+MAX_TOKEN_CHARS = MAX_PROXY_CHARS + 1 + 3 + MAX_SESSION_ID_CHARS   # proxy@region-sessionid
 _PROXY_SCHEMES = ("http://", "https://", "socks://", "socks4://", "socks5://")
 
 
@@ -134,11 +139,17 @@ def _checked_proxy(url: str, param: str) -> str:
 
 def parse_token(raw: str, *, param: str = "Authorization") -> Token:
     """`[<proxy-url>@][<region>-]<sessionid>` (protocol doc 1.1)."""
+    where = "the Authorization header" if param == "Authorization" else param
     text = raw.strip()
+    if len(text) > MAX_TOKEN_CHARS:
+        raise InvalidRequest(f"a token in {where} is longer than {MAX_TOKEN_CHARS} characters", param=param)
     proxy = None
     if text.lower().startswith(_PROXY_SCHEMES):
         at = text.rfind("@")
         if 0 < at < len(text) - 1:
+            if at > MAX_PROXY_CHARS:
+                raise InvalidRequest(f"the proxy part of a token is longer than {MAX_PROXY_CHARS} characters",
+                                     param=param)
             proxy, text = _checked_proxy(text[:at], param), text[at + 1:]
     region = REGIONS["cn"]
     lowered = text.lower()
@@ -148,8 +159,10 @@ def parse_token(raw: str, *, param: str = "Authorization") -> Token:
             break
     # Session ids are printable ASCII; anything else could not be sent as a cookie anyway.
     if not text or not text.isascii() or not text.isprintable() or any(ch.isspace() or ch in ";," for ch in text):
-        where = "the Authorization header" if param == "Authorization" else param
         raise InvalidRequest(f"a token in {where} is malformed", param=param)
+    if len(text) > MAX_SESSION_ID_CHARS:
+        raise InvalidRequest(f"a session id in {where} is longer than {MAX_SESSION_ID_CHARS} characters "
+                             f"(Jimeng's are 32)", param=param)
     return Token(session_id=text, region=region, proxy=proxy)
 
 

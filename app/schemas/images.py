@@ -2,11 +2,10 @@
 names in JSON and multipart. Unknown fields (OpenAI's `user`, `style`...) are ignored."""
 from __future__ import annotations
 
-import json
-
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
+from app.schemas.form_values import WholeNumber, json_array
 from app.services.openai_images import QUALITIES
 
 # Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
@@ -26,7 +25,7 @@ class ImageRequestSchema(Schema):
     resolution = fields.String(load_default=None, metadata={"enum": list(IMAGE_RESOLUTIONS),
                                                             "description": "as the model allows"})
     sample_strength = fields.Float(load_default=0.5, validate=validate.Range(0, 1))
-    n = fields.Integer(load_default=1, validate=validate.Range(1, MAX_IMAGES),
+    n = WholeNumber(load_default=1, validate=validate.Range(1, MAX_IMAGES),
                        metadata={"description": f"images to make, 1-{MAX_IMAGES}; Jimeng makes and charges exactly n"})
     size = fields.String(load_default=None, metadata={
         "description": "OpenAI's size: 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792 (shape only), "
@@ -47,16 +46,9 @@ class ImageRequestSchema(Schema):
         if not isinstance(data, dict):
             return data
         data = {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
-        images = data.get("images")
+        images = json_array(data.get("images"), "images")
         if isinstance(images, str):
-            text = images.strip()
-            if text.startswith("["):
-                try:
-                    images = json.loads(text)
-                except ValueError:
-                    raise ValidationError("must be a JSON array", "images") from None
-            else:
-                images = [text]
+            images = [images.strip()]
         if isinstance(images, list):
             images = [i.get("url", i.get("image_url")) if isinstance(i, dict) else i for i in images]
             data["images"] = images

@@ -1,28 +1,16 @@
 """The video submit request: the same field names in JSON and multipart, old aliases included."""
 from __future__ import annotations
 
-import json
-
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate, validates_schema, ValidationError
 
 from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
+from app.schemas.form_values import WholeNumber, json_array
 
 # camelCase names older clients send -> our names (one place).
 ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "responseFormat": "response_format"}
 IMAGE_FIELDS = ("image_file", *(f"image_file_{i}" for i in range(1, 10)))
 VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
 _LIST_FIELDS = ("file_paths", "frames")
-
-
-class WholeSeconds(fields.Integer):
-    """An integer that may arrive as text (multipart), but never a fraction silently cut."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, float) and not value.is_integer():
-            raise ValidationError("must be a whole number of seconds")
-        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
-            raise ValidationError("must be a whole number of seconds")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class FrameSchema(Schema):
@@ -63,7 +51,7 @@ class VideoSubmitSchema(Schema):
     resolution = fields.String(load_default=None, validate=validate.Regexp(
         r"^([1-9][0-9]{2,3}p|[1-9]k)$", error="resolution looks like 480p, 720p, 1080p or 4k"),
         metadata={"description": "per model: see GET /v1/models (e.g. 480p, 720p, 1080p, 4k)"})
-    duration = WholeSeconds(load_default=None, metadata={"description": "whole seconds"})
+    duration = WholeNumber(load_default=None, metadata={"description": "whole seconds"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
     file_paths = fields.List(fields.String(), load_default=list,
@@ -89,16 +77,11 @@ class VideoSubmitSchema(Schema):
                 if not data.get(new):
                     data[new] = value
         for name in _LIST_FIELDS:
-            value = data.get(name)
-            if isinstance(value, str):
-                text = value.strip()
-                if text.startswith("["):
-                    try:
-                        data[name] = json.loads(text)
-                    except (ValueError, RecursionError):   # RecursionError: absurdly nested brackets
-                        raise ValidationError("must be a JSON array", name) from None
-                elif name == "file_paths":
-                    data[name] = [text] if text else []
+            if name in data:
+                data[name] = json_array(data[name], name)
+        if isinstance(data.get("file_paths"), str):   # one URL, not an array
+            text = data["file_paths"].strip()
+            data["file_paths"] = [text] if text else []
         for name in list(data):
             if data[name] == "" and name != "prompt":
                 data.pop(name)  # an empty form field means "not given", as JSON null does

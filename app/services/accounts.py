@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app import errors
 from app.jimeng.client import JimengClient
-from app.jimeng.numbers import upstream_count
+from app.jimeng.numbers import upstream_count, upstream_int
 from app.jimeng.regions import Token
 
 
@@ -31,18 +32,26 @@ class Credits:
                 "totalCredit": self.total, "expiringCredit": self.expiring}
 
 
+_AMOUNTS = ("gift_credit", "purchase_credit", "vip_credit")
+
+
 def _sum(entries, name: str) -> int:
     return sum(upstream_count(e.get(name)) for e in entries if isinstance(e, dict)) if isinstance(entries, list) else 0
 
 
 def credits_of(client: JimengClient, token: Token) -> Credits:
+    """The balance. An answer without a readable `credit` object is a 502: read as 0 credits, it
+    would tell the owner their account is empty."""
     data = client.credits(token)
-    credit = data.get("credit") if isinstance(data.get("credit"), dict) else {}
+    credit = data.get("credit")
+    amounts = [upstream_int(credit.get(name, 0)) for name in _AMOUNTS] if isinstance(credit, dict) else [None]
+    if any(a is None or a < 0 for a in amounts):
+        raise errors.UpstreamError("Jimeng's balance answer has no readable credit amounts (credit)")
     detail = data.get("credits_detail") if isinstance(data.get("credits_detail"), dict) else {}
     expiring = max(_sum(data.get("expiring_credits"), "credit_amount"),
                    _sum(detail.get("gift_credits"), "residual_credits"))
-    return Credits(gift=upstream_count(credit.get("gift_credit")), purchase=upstream_count(credit.get("purchase_credit")),
-                   vip=upstream_count(credit.get("vip_credit")), expiring=expiring)
+    gift, purchase, vip = amounts
+    return Credits(gift=gift, purchase=purchase, vip=vip, expiring=expiring)
 
 
 def is_alive(client: JimengClient, token: Token) -> bool:

@@ -1,27 +1,32 @@
-"""Streaming a finished result through the service: Jimeng's URLs expire, and clients may not reach them."""
+"""Streaming a finished result through the service: Jimeng's URLs expire, and clients may not reach them.
+
+A result URL comes from Jimeng's answer, so it is fetched as a caller's media URL is (`app.outbound`):
+public addresses only, every redirect re-checked. With ALLOW_LOOPBACK_MEDIA (tests, the sandbox)
+loopback passes, as for media.
+"""
 from __future__ import annotations
 
 import base64
+import threading
 
 import requests
 
-from app import errors
-from app.jimeng.client import no_cookie_jar
-from app.jimeng.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
+from app import errors, outbound
+from app.jimeng.deadline import AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
+
+# One session per address rule, shared by every download: it keeps no cookies (outbound).
+_sessions: dict[bool, requests.Session] = {}
+_sessions_lock = threading.Lock()
 
 
-def _download_session() -> requests.Session:
-    """Shared by all users: so it keeps no cookies and reads no proxy or .netrc from the environment."""
-    session = requests.Session()
-    session.cookies = no_cookie_jar()
-    session.trust_env = False
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=32)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+def _session(allow_loopback: bool) -> requests.Session:
+    with _sessions_lock:
+        if allow_loopback not in _sessions:
+            _sessions[allow_loopback] = outbound.public_session(
+                allow_loopback, headers={"Accept-Encoding": "identity"}, pool_maxsize=32)
+        return _sessions[allow_loopback]
 
 
-_session = _download_session()
 # Labels that say nothing about the bytes: the route answers them as the kind's default type.
 UNLABELLED = frozenset({"application/octet-stream", "binary/octet-stream"})
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "Last-Modified", "ETag")
@@ -30,15 +35,22 @@ CHUNK = 64 * 1024
 MAX_B64_BYTES = 50 * 1024 * 1024
 
 
-def open_result(url: str, *, range_header: str | None, timeout: float) -> requests.Response:
+def open_result(url: str, *, range_header: str | None, timeout: float,
+                allow_loopback: bool = False) -> requests.Response:
     """An open streamed response for the result URL (the caller closes it); its headers arrived
-    within `timeout`, and it is labelled as a video or an image (a CDN error page is a 502)."""
+    within `timeout`, and it is labelled as a video or an image (a CDN error page is a 502). A URL
+    or a redirect to an address that is not public is refused: a 502, nothing fetched from there."""
     headers = {"Range": range_header} if range_header else {}
     with Watch(timeout) as watch:
         try:
-            resp = _session.get(url, headers=headers, stream=True, timeout=timeouts(5, timeout, watch))
-        except requests.RequestException as exc:
-            if watch.fired or isinstance(exc, requests.Timeout):
+            resp = outbound.open_public(_session(allow_loopback), url, allow_loopback=allow_loopback,
+                                        timeouts=lambda: timeouts(5, timeout, watch), headers=headers)
+        except (outbound.BadURL, outbound.Refused) as exc:
+            raise errors.UpstreamError(f"refused to download the result: its URL {exc.reason}"
+                                       if isinstance(exc, outbound.BadURL) else
+                                       f"refused to download the result: {exc.reason}") from None
+        except (outbound.TimedOut, outbound.Unreachable) as exc:
+            if watch.fired or isinstance(exc, outbound.TimedOut):
                 raise errors.UpstreamTimeout("the video host did not answer in time") from None
             raise errors.UpstreamUnavailable("the video host cannot be reached") from None
     if resp.status_code not in (200, 206):
@@ -55,10 +67,10 @@ def open_result(url: str, *, range_header: str | None, timeout: float) -> reques
     return resp
 
 
-def read_base64(url: str, *, timeout: float) -> str:
+def read_base64(url: str, *, timeout: float, allow_loopback: bool = False) -> str:
     """The whole result as base64, for old clients' answers; capped at MAX_B64_BYTES, read within
     `timeout` (headers and body); a connection broken mid-body is a 502."""
-    resp = open_result(url, range_header=None, timeout=timeout)
+    resp = open_result(url, range_header=None, timeout=timeout, allow_loopback=allow_loopback)
     with Watch(timeout) as watch:
         watch.attach(resp.raw.connection)
         try:

@@ -43,7 +43,7 @@ def claim_daily(client: JimengClient, token: Token) -> Claim:
     """Claim today's free credits; `received` is what Jimeng says it added (`receive_quota`)."""
     data = client.receive_credits(token, time_zone_for(token))
     # An amount that cannot be read is not "nothing to claim today": the claim may have added credits.
-    received = upstream_int(data.get("receive_quota", 0))
+    received = upstream_int(data.get("receive_quota"))
     if received is None or received < 0:
         raise errors.UpstreamError("Jimeng's answer to the daily credit claim names no readable amount "
                                    "(receive_quota); the claim may have gone through: see /token/points")

@@ -42,13 +42,32 @@ def test_balance_is_asked_without_query_params_and_with_the_image_page_referer(c
       "expiring_credits": [{"credit_amount": 60, "expire_time": 1}]}, 165, 60),
     ({"credit": {"gift_credit": 0, "purchase_credit": 0, "vip_credit": 0},
       "credits_detail": {"gift_credits": [{"residual_credits": 30}, {"residual_credits": 12}]}}, 42, 42),
-    ({"credit": {"gift_credit": "x", "purchase_credit": -5}, "expiring_credits": "junk"}, 0, 0),
+    # Junk beside a readable balance is ignored.
+    ({"credit": {"gift_credit": 7, "purchase_credit": 0, "vip_credit": 0}, "expiring_credits": "junk"}, 7, 0),
 ])
 @responses.activate
 def test_expiring_credits_count_in_the_total(client, answer, total, expiring):
     responses.post(CREDIT_URL, json=envelope(answer))
     points = client.post("/token/points", headers=auth("sess")).get_json()[0]["points"]
     assert (points["totalCredit"], points["expiringCredit"]) == (total, expiring)
+
+
+@pytest.mark.parametrize("answer", [
+    {"ret": "0", "errmsg": "success", "data": None},
+    {"ret": "0", "errmsg": "success"},
+    {"ret": "0", "errmsg": "success", "data": {}},
+    {"ret": "0", "errmsg": "success", "data": {"credit": "lots"}},
+    {"ret": "0", "errmsg": "success", "data": {"credit": {"gift_credit": "x", "purchase_credit": 0}}},
+    {"ret": "0", "errmsg": "success", "data": {"credit": {"gift_credit": 1, "purchase_credit": -5}}},
+], ids=["null-data", "no-data", "empty-data", "credit-not-an-object", "unreadable-amount", "negative-amount"])
+@responses.activate
+def test_a_balance_answer_that_cannot_be_read_is_an_upstream_error_not_zero_credits(client, answer):
+    # Issue 21: these read as 0 credits, telling the owner their account was empty.
+    responses.post(CREDIT_URL, json=answer)
+
+    resp = client.post("/token/points", headers=auth("sess"))
+
+    assert resp.status_code == 502 and resp.get_json()["error"]["code"] == "upstream_error", resp.get_json()
 
 
 @responses.activate

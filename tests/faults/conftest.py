@@ -11,7 +11,7 @@ from tests.fault_upstream import running_faulty_upstream
 DEADLINE = 1.0          # JIMENG_TIMEOUT for these tests, seconds
 SLACK = 4.0             # generous: the answer must come within DEADLINE * calls + SLACK
 # What test_fuzz.py sent and got, shown in the terminal summary (plain `pytest -q` too).
-FUZZ_SEEN: dict = {"cases": 0, "server_errors": 0, "by_status": {}}
+FUZZ_SEEN: dict = {"cases": 0, "server_errors": 0, "by_status": {}, "by_mode": {}}
 
 
 @pytest.fixture(scope="module")
@@ -45,5 +45,6 @@ def pytest_terminal_summary(terminalreporter):
     if FUZZ_SEEN["cases"]:
         statuses = ", ".join(f"{status}: {n}" for status, n in sorted(FUZZ_SEEN["by_status"].items()))
         terminalreporter.write_sep("-", "schemathesis fuzz")
-        terminalreporter.write_line(f"{FUZZ_SEEN['cases']} generated requests, {FUZZ_SEEN['server_errors']} "
-                                    f"undocumented server errors; statuses {statuses}")
+        modes = ", ".join(f"{mode} {n}" for mode, n in FUZZ_SEEN["by_mode"].items())
+        terminalreporter.write_line(f"{FUZZ_SEEN['cases']} requests ({modes}); answers >= 500: "
+                                    f"{FUZZ_SEEN['server_errors']}; statuses {statuses}")

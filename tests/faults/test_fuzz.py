@@ -1,62 +1,203 @@
-"""schemathesis against /openapi.json, in `make test`: a bounded number of generated requests per
-operation, sent to the service in front of the sandbox (issue 8, "fuzzing in CI").
+"""Fuzzing from /openapi.json, in `make test`, against the service in front of the sandbox (issues 8, 21).
 
-Two checks: no generated request, valid or not, gets a 5xx other than one its operation documents
-(the sandbox behind the service works, so Jimeng's 502-504 have no cause here); and data the spec
-calls valid is not refused, for every operation whose rules the spec can state. Submits are left out of the second
-check: whether a model offers a mode, a duration or a size, and how many media a mode takes, are
-rules across fields that the schema does not express; so is the list route, whose `after` is a
-signed cursor.
+Three passes, every answer counted (pytest's summary prints the counts):
+- schemathesis, positive: data the spec calls valid. No answer >= 500, and it is accepted for every
+  operation whose rules the spec can state (submits are left out of that check: whether a model
+  offers a mode, a duration or a size, and how many media a mode takes, are rules across fields the
+  schema does not express; so is the list route, whose `after` is a signed cursor).
+- schemathesis, negative: data the spec calls invalid (wrong types, missing or extra fields, bad
+  parameters). No answer >= 500.
+- a sweep of wrong types, from the spec: every property of every request body (JSON and multipart)
+  gets values of every other type (list, object, null where not nullable, boolean, a fraction...).
+  Each must be a 400 naming that field: a wrong type is never a 500 and never replaced by a default.
+
+The sandbox behind the service works, so Jimeng's 502-504 have no cause here: any answer >= 500 is
+ours, with no exception.
 """
 from __future__ import annotations
+
+import base64
+import json
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.generation import GenerationMode
 
 from app import create_app
+from sandbox.stack import ROOT
 from tests.faults.conftest import FUZZ_SEEN as SEEN
 
-EXAMPLES_PER_OPERATION = 40
+POSITIVE_EXAMPLES = 50
+NEGATIVE_EXAMPLES = 40
 TOKEN = "fuzz-session-5c1d0e7a9b"
-LABELS = [op.ok().label for op in schemathesis.openapi.from_wsgi("/openapi.json", create_app({})).get_all_operations()]
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+_SPEC_APP = create_app({})
+SPEC = _SPEC_APP.test_client().get("/openapi.json").get_json()
+OPERATIONS = [op.ok() for op in schemathesis.openapi.from_dict(SPEC).get_all_operations()]
+LABELS = [op.label for op in OPERATIONS]
+# Operations with something to make invalid (schemathesis finds no negative case for /ping).
+MUTABLE = [op.label for op in OPERATIONS if op.body or any(True for _ in op.iter_parameters())]
 CROSS_FIELD_RULES = {"POST /v1/videos/generations", "POST /v1/videos", "POST /v1/images/generations",
-                     "POST /v1/images/compositions",
-                     "POST /v1/images/edits"}
+                     "POST /v1/images/compositions", "POST /v1/images/edits"}
 OPAQUE_CURSOR = {"GET /v1/videos"}      # `after` is a signed cursor from an earlier page: no pattern fits it
 # A capture's file must hold a HAR: any bytes fit a schema's "binary".
 OPAQUE_CONTENT = {"POST /v1/doctor/capture"}
-# 5xx an operation answers by design, by operation: none (OpenAI's delete cancels, it is no longer a 501).
-DOCUMENTED_5XX: dict[str, set[int]] = {}
 
 
 @pytest.fixture(scope="module")
-def api_schema(upstream):
+def service(upstream):
     app = create_app({"JIMENG_UPSTREAM_URL": upstream.url, "JIMENG_TIMEOUT": 2.0, "FETCH_TIMEOUT": 2.0,
-                      "WAIT_TIMEOUT": 2, "WAIT_POLL_SECONDS": 0.2})
+                      "WAIT_TIMEOUT": 2, "IMAGE_WAIT_TIMEOUT": 2, "WAIT_POLL_SECONDS": 0.2,
+                      "ALLOW_LOOPBACK_MEDIA": True})
     app.extensions["jimeng_client"].sleep = lambda s: None
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
-    yield {op.ok().label: op.ok() for op in schema.get_all_operations()}
+    return app
 
 
-@pytest.mark.parametrize("label", LABELS)
-def test_generated_requests_get_no_server_error_and_valid_ones_are_accepted(api_schema, label):
-    operation = api_schema[label]
-    checks = [] if label in CROSS_FIELD_RULES | OPAQUE_CURSOR | OPAQUE_CONTENT else [positive_data_acceptance]
+@pytest.fixture(scope="module")
+def api_schema(service):
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", service)
+    return {op.ok().label: op.ok() for op in schema.get_all_operations()}
 
-    @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+
+def counted(mode: str, status: int) -> bool:
+    """Count an answer; True when it is a server error."""
+    SEEN["cases"] += 1
+    SEEN["by_mode"][mode] = SEEN["by_mode"].get(mode, 0) + 1
+    SEEN["by_status"][status] = SEEN["by_status"].get(status, 0) + 1
+    if status < 500:
+        return False
+    SEEN["server_errors"] += 1
+    return True
+
+
+def run_schemathesis(operation, mode: GenerationMode, examples: int, checks: list) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
-        response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
-        SEEN["cases"] += 1
-        SEEN["by_status"][response.status_code] = SEEN["by_status"].get(response.status_code, 0) + 1
-        undocumented = response.status_code >= 500 and response.status_code not in DOCUMENTED_5XX.get(label, ())
-        if undocumented:
-            SEEN["server_errors"] += 1
-        assert not undocumented, f"{response.status_code}: {response.text[:300]}"
+        response = case.call(headers=HEADERS)
+        server_error = counted(mode.value, response.status_code)
+        assert not server_error, f"{response.status_code}: {response.text[:300]}"
         if checks:
             case.validate_response(response, checks=checks)
 
     run()
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_valid_requests_get_no_server_error_and_are_accepted(api_schema, label):
+    checks = [] if label in CROSS_FIELD_RULES | OPAQUE_CURSOR | OPAQUE_CONTENT else [positive_data_acceptance]
+    run_schemathesis(api_schema[label], GenerationMode.POSITIVE, POSITIVE_EXAMPLES, checks)
+
+
+@pytest.mark.parametrize("label", MUTABLE)
+def test_invalid_requests_get_no_server_error(api_schema, label):
+    run_schemathesis(api_schema[label], GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES, [])
+
+
+# -- the sweep of wrong types ---------------------------------------------------------------------
+
+PNG_URI = "data:image/png;base64," + base64.b64encode((ROOT / "sandbox" / "assets" / "sample.png").read_bytes()).decode()
+DEEP = "[" * 100_000
+BASE_BODIES = {"/v1/videos/tasks/batch": {"task_ids": ["no-such-task"]},
+               "/v1/images/tasks/batch": {"task_ids": ["no-such-task"]},
+               "/token/check": {"token": "fuzz-token-0123456789"},
+               "/v1/images/compositions": {"prompt": "a fuzzed fox", "images": [PNG_URI]},
+               "/v1/images/edits": {"prompt": "a fuzzed fox", "images": [PNG_URI]}}
+# Every field of /v1/videos/generations passes through /v1/videos too (its spec says so): sweep them there.
+ALSO_ACCEPTED = {"/v1/videos": "VideoSubmit"}
+# JSON values of another type than the property declares (null only where it is not nullable).
+WRONG_JSON = {
+    "string": [0, 2.5, True, [], ["x"], {}, {"a": 1}, [None, None]],
+    "integer": [2.9, "2.9", True, [], [1], {}, "x", [None, None]],
+    "number": [True, "x", [], [0.5], {}],
+    "boolean": ["maybe", 2, [], {}, [True]],
+    "array": [5, True, {}, {"a": 1}, [[["x"]]], [None], [5]],
+    "object": [5, "x", [], True],
+}
+# The same in multipart, where every value is text.
+WRONG_TEXT = {"integer": ["2.9", "x", "[]", "{}", "true"], "number": ["x", "[]", "{}"],
+              "boolean": ["maybe", "[]", "2"], "array": [DEEP, "[{}]", "[null]", "[[1]]", "[5]"]}
+
+
+def _schema(ref_or_schema: dict) -> dict:
+    if "$ref" in ref_or_schema:
+        return SPEC["components"]["schemas"][ref_or_schema["$ref"].rsplit("/", 1)[1]]
+    return ref_or_schema
+
+
+def _declared_type(prop: dict) -> str | None:
+    if "oneOf" in prop:
+        return "oneOf"
+    return prop.get("type")
+
+
+def _sweep_cases() -> list[tuple[str, str, str, dict]]:
+    """(path, media type, property, its schema) for every body property of every operation."""
+    cases = []
+    for path, ops in SPEC["paths"].items():
+        body = (ops.get("post") or {}).get("requestBody")
+        if not body:
+            continue
+        for media, content in body["content"].items():
+            schema = _schema(content["schema"])
+            props = dict(schema.get("properties", {}))
+            if media == "application/json" and path in ALSO_ACCEPTED:
+                extra = SPEC["components"]["schemas"][ALSO_ACCEPTED[path]]["properties"]
+                props = {**extra, **props}
+            for name, prop in props.items():
+                prop = _schema(prop)
+                if prop.get("format") == "binary" or _declared_type(prop) is None:
+                    continue          # a file, or a field of any shape (read by its own rules)
+                if media.startswith("multipart/"):
+                    json_twin = _schema(SPEC["paths"][path]["post"]["requestBody"]["content"]
+                                        ["application/json"]["schema"]).get("properties", {}).get(name)
+                    kind = _declared_type(_schema(json_twin)) if json_twin else _declared_type(prop)
+                    if kind not in WRONG_TEXT:
+                        continue      # any text is a string
+                cases.append((path, media, name, prop))
+    return cases
+
+
+SWEEP = _sweep_cases()
+
+
+def _wrong_values(media: str, prop: dict, name: str, path: str) -> list:
+    if media.startswith("multipart/"):
+        json_twin = _schema(SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"])
+        twin = json_twin.get("properties", {}).get(name) or prop
+        return WRONG_TEXT[_declared_type(_schema(twin))]
+    kind = _declared_type(prop)
+    if kind == "oneOf":
+        values = [5, True, [], {"image_url": 5}, {"image_url": ["x"]}]
+    else:
+        values = list(WRONG_JSON[kind])
+    if not prop.get("nullable"):
+        values.append(None)
+    return values
+
+
+@pytest.mark.parametrize("path, media, name, prop", SWEEP, ids=[f"{m.split(';')[0]} {p} {n}" for p, m, n, _ in SWEEP])
+def test_a_wrong_type_in_any_body_field_is_a_400_naming_it(service, path, media, name, prop):
+    client = service.test_client()
+    problems = []
+    for value in _wrong_values(media, prop, name, path):
+        base = dict(BASE_BODIES.get(path, {"prompt": "a fuzzed cat"}))
+        if media.startswith("multipart/"):
+            base = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in base.items()}
+            base.pop(name, None)
+            resp = client.post(path, data={**base, name: value}, content_type="multipart/form-data", headers=HEADERS)
+        else:
+            resp = client.post(path, json={**base, name: value}, headers=HEADERS)
+        label = f"POST {path}"
+        if counted("types", resp.status_code):
+            problems.append(f"{json.dumps(value)[:40]}: {resp.status_code} {resp.get_data(as_text=True)[:200]}")
+            continue
+        error = (resp.get_json(silent=True) or {}).get("error") or {}
+        if resp.status_code != 400 or not str(error.get("param") or "").startswith(name):
+            problems.append(f"{json.dumps(value)[:40]}: {resp.status_code} param={error.get('param')!r} "
+                            f"{resp.get_data(as_text=True)[:160]}")
+    assert not problems, "\n".join(problems)

@@ -21,7 +21,7 @@ import requests
 from requests_hardened import ip_filter
 
 from app import media as media_mod
-from app import media_probe
+from app import media_probe, outbound
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from tests.media_samples import _box, make_mp4, make_png
 from app.media import expect_kind, fetch_url, from_data_uri, from_stream, is_public_address
@@ -174,13 +174,13 @@ def test_loopback_is_refused_without_the_flag(server, host):
 
 def _first_connection_counts_as_public(monkeypatch):
     """Our own address rule re-checks the pinned address: the stand-in host passes it once."""
-    real, calls = media_mod.is_public_address, []
+    real, calls = outbound.is_public_address, []
 
     def once(ip, *, allow_loopback=False):
         calls.append(ip)
         return True if len(calls) == 1 else real(ip, allow_loopback=allow_loopback)
 
-    monkeypatch.setattr(media_mod, "is_public_address", once)
+    monkeypatch.setattr(outbound, "is_public_address", once)
 
 
 def test_redirect_to_loopback_is_refused_without_the_flag(server, monkeypatch):
@@ -189,7 +189,7 @@ def test_redirect_to_loopback_is_refused_without_the_flag(server, monkeypatch):
     monkeypatch.setattr(ip_filter, "get_ip_address", lambda host, port, allow_loopback: (
         (ipaddress.ip_address("127.0.0.1"), port) if host == "media.example" else real(host, port, allow_loopback)))
     _first_connection_counts_as_public(monkeypatch)
-    monkeypatch.setattr(media_mod, "ALLOWED_PORTS", frozenset({80, 443, server.port}))
+    monkeypatch.setattr(outbound, "ALLOWED_PORTS", frozenset({80, 443, server.port}))
 
     with pytest.raises(InvalidRequest, match="address is not public"):
         fetch(server.url("/redirect-to-localhost", host="media.example"))
@@ -202,7 +202,7 @@ def test_address_filter_of_the_session_rechecks_every_hop(server, monkeypatch):
     real = ip_filter.get_ip_address
     monkeypatch.setattr(ip_filter, "get_ip_address", lambda host, port, allow_loopback: (
         (ipaddress.ip_address("127.0.0.1"), port) if host == "media.example" else real(host, port, allow_loopback)))
-    monkeypatch.setattr(media_mod, "_checked_url", lambda url, **kwargs: url)
+    monkeypatch.setattr(outbound, "checked_url", lambda url, **kwargs: url)
     _first_connection_counts_as_public(monkeypatch)
 
     with pytest.raises(InvalidRequest, match="address is not public"):
@@ -331,7 +331,7 @@ def test_http_error_status_is_a_400_naming_the_field(server):
 def test_redirect_chains_are_capped(server):
     with pytest.raises(InvalidRequest, match="redirects"):
         fetch(server.url("/loop"), allow_loopback=True)
-    assert len(server.paths) == media_mod.MAX_REDIRECTS + 1
+    assert len(server.paths) == outbound.MAX_REDIRECTS + 1
 
 
 def test_a_server_that_does_not_answer_times_out(server):
