@@ -93,11 +93,11 @@ def capture():
         upload = request.files.get("file")
         if upload is None:
             raise errors.InvalidCapture("send the HAR file in the multipart field 'file'", param="file")
-        stream = upload.stream
+        stream, field = upload.stream, "file"
     else:
-        stream = request.stream
+        stream, field = request.stream, None
     try:
-        parsed = read_har(stream)
+        parsed = read_har(stream, field)
     except errors.InvalidCapture:
         if request.content_length is None and request.stream.tell() >= CAPTURE_MAX_BYTES:
             raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB") from None

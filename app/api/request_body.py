@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from app import errors, streamed_json
 from app.services.submitting import MediaInput
@@ -29,8 +30,10 @@ class ServerInput:
     def _reading(self, method, *args):
         try:
             return method(*args)
-        except (OSError, ValueError, errors.ServiceError):
-            raise   # Werkzeug's own handling: a client that went away, a body cut short
+        except (OSError, ValueError, errors.ServiceError, HTTPException):
+            # Werkzeug's own handling: a client that went away, a body cut short; and an answer the
+            # server already chose (our worker's 408 for a body that arrives too slowly)
+            raise
         except Exception as exc:  # noqa: BLE001 - whatever the server raises, the body is unreadable
             raise errors.InvalidRequest(f"the request body cannot be read ({_reason(exc)})") from None
 

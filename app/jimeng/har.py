@@ -53,8 +53,9 @@ class Capture:
     calls: tuple[CapturedCall, ...]
 
 
-def read_har(stream: BinaryIO) -> Capture:
-    """The requests of a HAR file; InvalidCapture when it is not JSON or not a HAR."""
+def read_har(stream: BinaryIO, field: str | None = None) -> Capture:
+    """The requests of a HAR file; InvalidCapture when it is not JSON or not a HAR. Errors name
+    `field` (a multipart file's field), or for a HAR sent as the body, the HAR's own `log`."""
     calls: list[CapturedCall] = []
     seen_entries = False
     builder: ijson.ObjectBuilder | None = None
@@ -66,7 +67,7 @@ def read_har(stream: BinaryIO) -> Capture:
                 first = False
                 if event != "start_map":
                     raise InvalidCapture("the capture is JSON but not a HAR: a HAR file is one object "
-                                         "{\"log\": {\"entries\": [...]}}", param="file")
+                                         "{\"log\": {\"entries\": [...]}}", param=field)
             if prefix == "log.entries" and event == "start_array":
                 seen_entries = True
             elif prefix == _REQUEST and event == "start_map":
@@ -80,16 +81,16 @@ def read_har(stream: BinaryIO) -> Capture:
                     builder = None
     except ijson.JSONError:
         if not reads.size:
-            raise InvalidCapture("the capture is empty", param="file") from None
+            raise InvalidCapture("the capture is empty", param=field) from None
         raise InvalidCapture("the capture is not valid JSON; export it with DevTools > Network > "
-                             "\"Save all as HAR\"", param="file") from None
+                             "\"Save all as HAR\"", param=field) from None
     except (UnicodeDecodeError, RecursionError):
-        raise InvalidCapture("the capture is not valid UTF-8 JSON", param="file") from None
+        raise InvalidCapture("the capture is not valid UTF-8 JSON", param=field) from None
     if first:
-        raise InvalidCapture("the capture is empty", param="file")
+        raise InvalidCapture("the capture is empty", param=field)
     if not seen_entries:
         raise InvalidCapture("the capture is JSON but not a HAR: it has no log.entries list "
-                             "(DevTools > Network > \"Save all as HAR\")", param="file")
+                             "(DevTools > Network > \"Save all as HAR\")", param=field or "log.entries")
     return Capture(tuple(calls))
 
 

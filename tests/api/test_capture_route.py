@@ -124,18 +124,28 @@ def test_a_generate_we_cannot_build_is_listed_with_the_reason(client):
     assert "JIMENG_MODEL_KEYS" in report["comparison"][0]["reason"]
 
 
-@pytest.mark.parametrize("body, words", [
-    (b"this is not json", "not valid JSON"),
-    (b"[1, 2, 3]", "not a HAR"),
-    (b'{"log": {"version": "1.2"}}', "no log.entries"),
-    (b"", "empty"),
+@pytest.mark.parametrize("body, words, param", [
+    (b"this is not json", "not valid JSON", None),
+    (b"[1, 2, 3]", "not a HAR", None),
+    (b'{"log": {"version": "1.2"}}', "no log.entries", "log.entries"),
+    (b"", "empty", None),
 ])
-def test_what_is_not_a_har_is_a_400_with_a_clear_code(client, body, words):
+def test_what_is_not_a_har_is_a_400_with_a_clear_code(client, body, words, param):
     resp = post_capture(client, body)
 
     assert resp.status_code == 400
     error = resp.get_json()["error"]
-    assert error["code"] == "invalid_capture" and words in error["message"] and error["param"] == "file"
+    assert error["code"] == "invalid_capture" and words in error["message"] and error["param"] == param
+
+
+@pytest.mark.parametrize("body, words", [(b"this is not json", "not valid JSON"),
+                                         (b'{"log": {"version": "1.2"}}', "no log.entries")])
+def test_a_bad_har_uploaded_as_a_file_names_the_file_field(client, body, words):
+    resp = client.post("/v1/doctor/capture", data={"file": (io.BytesIO(body), "x.har")},
+                       content_type="multipart/form-data", headers=auth("operator-token"))
+
+    error = resp.get_json()["error"]
+    assert resp.status_code == 400 and words in error["message"] and error["param"] == "file"
 
 
 def test_a_multipart_without_the_file_field_is_a_400(client):
