@@ -41,12 +41,14 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
-## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
-## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's
-## cost; each figure beside its target
+## make bench: the service against calling Jimeng directly, 200 ms upstream: wrk poller storms on
+## tasks in progress, finished videos and a mix (throughput, p99, upstream calls per poll, errors,
+## memory), the latency one query or a batch adds, the shared state's cost per operation, the
+## browser transport's cost; each figure beside its target
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
+	$(PY) -m bench.bench_state
 	$(PY) -m bench.bench_browser
 
 ## make serve: the service under gunicorn on 127.0.0.1:8000 (set JIMENG_UPSTREAM_URL for the sandbox)

@@ -18,6 +18,9 @@ reads HD links through (task, batch and `?ids=` queries, the OpenAI routes, bloc
 - A failed lookup, or an item Jimeng names no HD URL for, is remembered for FAILURE_KEEP: a storm of
   polls does not ask again each time, and the next poll after it does.
 - The shared state out of reach only costs the cache: the lookup is made, the answer not kept.
+- No per-process copy in front: a query's read is one get_many (SQLite: about 15 us for a key, 0.1 ms
+  for 64; bench/bench_state.py) against about 1.5 ms of CPU per poll, and the bench's finished storm
+  costs no more CPU per poll than the storm on tasks in progress.
 """
 from __future__ import annotations
 
