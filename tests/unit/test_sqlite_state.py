@@ -136,3 +136,37 @@ def test_a_write_lock_released_within_the_wait_is_waited_for(data_dir):
     other.execute("BEGIN IMMEDIATE")
     threading.Timer(0.05, lambda: other.execute("COMMIT")).start()
     assert state.put_new("k", "v", 60) is None
+
+
+def test_the_checkpoint_runs_on_a_native_thread_under_gevent(data_dir):
+    """Copying the WAL into the file syncs the disk (milliseconds): under gevent it must run on an OS
+    thread of its own, never in the worker's one thread that every request shares."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from sandbox.stack import ROOT
+
+    script = textwrap.dedent("""
+        from gevent import monkey
+        monkey.patch_all()
+        import sys, threading, time
+        from app import sqlite_state
+        sqlite_state.CHECKPOINT_EVERY_SECONDS = 0
+        state = sqlite_state.SqliteState(sys.argv[1])
+        ran_on = []
+        checkpoint = state._checkpoint
+        state._checkpoint = lambda: (ran_on.append(threading.get_native_id()), checkpoint())
+        for i in range(50):
+            state.put(f"k{i}", "v" * 100, 60)
+            time.sleep(0.001)
+        deadline = time.monotonic() + 10
+        while state._checkpointing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ran_on, "no checkpoint ran"
+        assert threading.get_native_id() not in ran_on, ran_on
+        print("ok", len(ran_on))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stdout + done.stderr
