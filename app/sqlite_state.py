@@ -4,16 +4,23 @@ Why SQLite from the standard library, and not diskcache (which also keeps its da
 each operation of the SharedState protocol is one short statement or one `BEGIN IMMEDIATE`
 transaction here, while diskcache would need its `transact()` around several of its own calls
 for take_slot, drop-if-mine or a counter in a window, and it reads `time.time()` itself where the
-tests move a clock. Measured with 3 processes hammering (`python -m bench.bench_state`, 2 cores):
-a read about 10 us, a write 20-40 us at the median, p99 under 0.3 ms (README, Benchmarks).
+tests move a clock. Measured on the same 2 shared cores, 3 processes writing flat out: diskcache
+5.6.3's writes took 67-109 us at the median and 9-21 ms at p99 (its commits checkpoint and sync
+in the caller), and one of its calls gave up after its 1 s lock timeout; this store's took 35-60 us
+at the median, reads about 17 us (`python -m bench.bench_state`; README, Benchmarks).
 
 gevent: a call into SQLite holds the whole worker process (no greenlet runs while C code does), so
 every call is one of those microsecond statements and no transaction is ever open across a
 yield. A commit only appends to the WAL (synchronous=NORMAL: no fsync); the checkpoint that copies
-the WAL into the file and syncs it (milliseconds on a virtual disk: it was the p99 with 3 processes)
-runs about once a second on a native thread, off the request path. The file lock is never waited for inside SQLite (busy timeout 0): a writer that finds it
-taken gets "busy" at once, and this module sleeps outside any transaction (a greenlet switch under
-gevent) and tries again, for up to LOCK_WAIT_SECONDS. WAL: readers never wait for the writer.
+the WAL into the file and syncs it (milliseconds on a virtual disk: it made the p99 5-8 ms with 3
+processes) runs about once a second on a native thread, off the request path. What remains of the
+tail (p99 about 1-3 ms with 3 processes writing flat out, 0.17 ms with one) is the sync of the WAL's
+header when it starts over after a checkpoint, and the other processes' syncs: synchronous=OFF
+would save it, and could leave a damaged file after a power cut, so it stays NORMAL.
+
+The file lock is never waited for inside SQLite (busy timeout 0): a writer that finds it taken gets
+"busy" at once, and this module sleeps outside any transaction (a greenlet switch under gevent)
+and tries again, for up to LOCK_WAIT_SECONDS. WAL: readers never wait for the writer.
 
 An unusable store (DATA_DIR not writable, a file that is not a database, a lock held past the
 wait) raises StateUnavailable (503 with Retry-After), never a 500; the next call tries again.

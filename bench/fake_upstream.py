@@ -40,11 +40,11 @@ class FakeUpstream:
         if not isinstance(asked, dict):
             asked = {}
         if path.startswith(LOCAL_ITEMS):
-            ids = asked.get("item_id_list") or []
-            data = '{"item_list":[' + ",".join(self.items[i] for i in ids if isinstance(i, str) and i in self.items) + "]}"
+            ids = [i for i in asked.get("item_id_list") or [] if isinstance(i, str) and i in self.items]
+            data = '{"item_list":[' + ",".join(self.items[i] for i in ids) + "]}"
         else:
-            ids = asked.get("history_ids") or []
-            data = "{" + ",".join(f'"{i}":{self.records[i]}' for i in ids if isinstance(i, str) and i in self.records) + "}"
+            ids = [i for i in asked.get("history_ids") or [] if isinstance(i, str) and i in self.records]
+            data = "{" + ",".join(f'"{i}":{self.records[i]}' for i in ids) + "}"
         return ('{"ret":"0","errmsg":"success","systime":"0","logid":"bench","data":' + data + "}").encode()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
