@@ -79,8 +79,7 @@ def test_expired_rows_are_deleted_now_and_then(clock, data_dir):
     assert rows == [("new",)]
 
 
-def test_data_dir_is_created_private(tmp_path, monkeypatch):
-    monkeypatch.setattr(os, "umask", os.umask)        # leave the process umask as it was after the test
+def test_data_dir_is_created_private(tmp_path):
     old = os.umask(0o022)
     try:
         state = SqliteState(str(tmp_path / "nested" / "data"))
