@@ -72,8 +72,8 @@ def upgrade_to_hd(client: JimengClient, tasks: Iterable[tuple[object, Token | No
     known = _read(settings, keys.values())
     fresh: list[tuple[str, str, float]] = []
     for token, states in by_token.values():
-        missing = list(dict.fromkeys(s.record.item_id for s in states if keys[(id(token), s.record.item_id)]
-                                     not in known))
+        item_ids = dict.fromkeys(s.record.item_id for s in states)
+        missing = [i for i in item_ids if keys[(id(token), i)] not in known]
         if missing:
             answers = _look_up(client, token, missing, settings)
             for item_id, (value, ttl) in answers.items():
