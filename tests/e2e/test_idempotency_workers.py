@@ -5,7 +5,7 @@ worker the kernel wakes. Every worker must see the others' markers (the host's S
 DATA_DIR), so the sandbox gets exactly one task per key: identical repeats answer that task or 409,
 and a key reused for another body, the other kind or the other route family answers 409, never a
 second task. Each case is tried TRIALS times with fresh keys and accounts (on per-worker state a
-pair landed on two workers in most trials).
+pair landed on two workers in most trials). Once on the default configuration, once with Redis.
 """
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ IMAGE = ("/v1/images/generations", {"prompt": f"{QUEUED} a lighthouse", "async":
 OPENAI = ("/v1/videos", {"prompt": f"{QUEUED} a lighthouse"})
 
 
-@pytest.fixture(scope="module")
-def stack():
-    """The README's default: gunicorn.conf.py with several workers, REDIS_URL empty."""
-    with running_stack(service_env={"REDIS_URL": "", "LOG_LEVEL": "WARNING"}, workers=WORKERS) as running:
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def stack(request):
+    """The README's default (gunicorn.conf.py with several workers, REDIS_URL empty), and with Redis."""
+    env = {"REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    if request.param == "redis":
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    with running_stack(service_env=env, workers=WORKERS) as running:
         yield running
 
 
