@@ -109,6 +109,10 @@ class Config:
         self.API_KEYS_FILE = os.environ.get("API_KEYS_FILE", "")
         self.JIMENG_ACCOUNTS_FILE = os.environ.get("JIMENG_ACCOUNTS_FILE", "")
         self.ALLOW_CLIENT_TOKENS = os.environ.get("ALLOW_CLIENT_TOKENS", "") == "1"
+        # Where the service keeps what its workers share (SQLite: Idempotency-Key markers, the account
+        # pool's counts, rate counters, HD links) and, later, other local data. Relative to the working
+        # directory; created at start with mode 0700. REDIS_URL replaces the shared state (several hosts).
+        self.DATA_DIR = os.path.abspath(os.environ.get("DATA_DIR", "").strip() or "var")
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.POOL_FAILOVER = os.environ.get("POOL_FAILOVER", "") == "1"
         self.POOL_COOLDOWN_SECONDS = _float("POOL_COOLDOWN_SECONDS", 600.0)

@@ -1,7 +1,6 @@
 """gunicorn settings. Every value can be overridden from the environment; `--bind` on the command line wins."""
 import os
 import shutil
-import sys
 import tempfile
 
 from app.logs import default_log_format, logging_config
@@ -23,19 +22,14 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.gevent_worker.Gevent
 _gevent = "gevent" in worker_class
 
 
-def _pool_in_memory() -> bool:
-    """Company mode without REDIS_URL: the account pool counts in each worker's own memory."""
-    return bool(os.environ.get("JIMENG_ACCOUNTS_FILE")) and not os.environ.get("REDIS_URL")
-
-
 # One worker per core, plus one: past the waits, requests are CPU (the GIL). Pollers move in waves
 # (their answers come back from Jimeng together), and a worker answers its share of a wave one
 # request after another; one worker more than cores cuts each share while the cores stay busy.
 # Measured (`make bench`, 2 cores, 256 pollers): 2 workers 0.87-0.89x direct throughput, 3 workers
-# 0.98x, 4 workers 0.92x (memory: about 60 MB a worker). Except for an account pool kept in memory:
-# there each worker would count running tasks, cooldowns and balances alone, and together they
-# would pass every account's max_parallel; one worker is then the default, and more are refused at start.
-workers = int(os.environ.get("WEB_CONCURRENCY", 1 if _pool_in_memory() else (os.cpu_count() or 1) + 1))
+# 0.98x, 4 workers 0.92x (memory: about 60 MB a worker). What the workers must agree on (Idempotency-Key
+# markers, the account pool's counts, rate limits) is in the shared state: the host's SQLite store
+# under DATA_DIR, or Redis; nothing a client is promised is kept per worker.
+workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 # gthread only: in-flight requests per worker.
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 # gevent only: open client connections per worker, in flight or idle. Past 90% of them, the worker
@@ -92,35 +86,10 @@ os.makedirs(_metrics_dir, exist_ok=True)
 
 
 def on_starting(server):
-    """Once per master, before the first worker: the worker count is checked, a previous run's metric files go."""
-    _check_workers_for_the_pool(server)
+    """Once per master, before the first worker: a previous run's metric files go."""
     for name in os.listdir(_metrics_dir):
         if name.endswith(".db"):
             os.remove(os.path.join(_metrics_dir, name))
-
-
-def _check_workers_for_the_pool(server):
-    """Refuse several workers over an in-memory account pool (`--workers` included); say why one was chosen."""
-    if not _pool_in_memory():
-        if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
-            server.log.warning(
-                "%d workers without REDIS_URL: each keeps its own Idempotency-Key markers, so a repeat that "
-                "lands on another worker before Jimeng lists the first task is not recognised (a client "
-                "that says it retries still is). Set REDIS_URL if clients send Idempotency-Key.",
-                server.cfg.workers)
-        return
-    if server.cfg.workers > 1:
-        server.log.error(
-            "refusing to start: company mode (JIMENG_ACCOUNTS_FILE) keeps the account pool in each "
-            "worker's memory when REDIS_URL is empty, so %d workers would each count an account's "
-            "running tasks alone and together exceed its max_parallel. Set REDIS_URL to share the "
-            "pool between workers, or run one worker (WEB_CONCURRENCY=1, --workers 1).", server.cfg.workers)
-        if _own_metrics_dir:
-            shutil.rmtree(_metrics_dir, ignore_errors=True)    # on_exit does not run after this
-        sys.exit(1)
-    if "WEB_CONCURRENCY" not in os.environ:
-        server.log.info("one worker: the account pool lives in process memory (REDIS_URL is empty); "
-                        "set REDIS_URL to run more")
 
 
 def child_exit(server, worker):

@@ -1,6 +1,7 @@
 """jimeng-api: an asynchronous, stateless HTTP API over Jimeng's video and image generation."""
 from __future__ import annotations
 
+import contextlib
 import logging.config
 import threading
 import time
@@ -39,6 +40,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.errors import register_error_handlers
     from app.api.path_ids import IdConverter, id_parameter_schema
     from app.api.request_body import close_spooled, guarded_input
+    from app.errors import StateUnavailable
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id, request_secrets
@@ -99,15 +101,20 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["waiters"] = threading.BoundedSemaphore(max(cfg.MAX_WAITERS, 1))
     app.extensions["catalogue"] = LiveCatalogue(ttl=cfg.CATALOGUE_TTL, enabled=cfg.LIVE_CATALOGUE)
     app.extensions["workspaces"] = Workspaces()
-    # Idempotency markers, and in company mode the pool and key limits: Redis with REDIS_URL.
+    # Idempotency markers, HD links, and in company mode the pool and key limits: the host's store
+    # under DATA_DIR, or Redis with REDIS_URL.
     def clock() -> float:
         """Tests put a hand-moved clock in app.extensions["clock"]; otherwise real time."""
         return (app.extensions.get("clock") or time.time)()
 
-    app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, clock)
+    app.extensions["shared_state"] = state = shared_state(cfg.REDIS_URL, cfg.DATA_DIR, clock)
+    if not cfg.REDIS_URL:
+        # DATA_DIR made (0700) and the file opened at start, so a problem shows in the log before the
+        # first request; until it is fixed, what needs the state answers 503.
+        with contextlib.suppress(StateUnavailable):
+            state.check()
     # Jimeng's refusals of our requests as outdated, counted across workers for /healthz.
-    app.extensions["degraded"] = DegradedSignal(app.extensions["shared_state"], clock,
-                                                window=cfg.UPSTREAM_DEGRADED_WINDOW,
+    app.extensions["degraded"] = DegradedSignal(state, clock, window=cfg.UPSTREAM_DEGRADED_WINDOW,
                                                 threshold=cfg.UPSTREAM_DEGRADED_AFTER)
     app.extensions["jimeng_client"].on_outdated = app.extensions["degraded"].record
     accounts.install(app, cfg, clock)

@@ -179,7 +179,7 @@ class BrowserUnavailable(ServiceError):
 
 class StateUnavailable(ServiceError):
     code, http_status = "state_unavailable", 503
-    default_message = "the service's shared state (Redis) cannot be reached; retry later"
+    default_message = "the service's shared state cannot be used right now; retry later"
     retry_after = 5
 
 

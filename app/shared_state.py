@@ -1,17 +1,19 @@
-"""Shared state of the account pool and the API keys: one small interface, two backends.
+"""Shared state: Idempotency-Key markers, the account pool's counts, rate counters, HD links.
 
-In-process memory (default) is right for one worker; with `REDIS_URL` every worker on every host
-shares Redis, and the one operation that must not race - taking a parallel slot under a limit -
-is a Lua script, so two workers can never both take the last slot.
+One small interface, two backends. By default an SQLite file under DATA_DIR (app/sqlite_state.py)
+shared by every worker of the host; with `REDIS_URL`, Redis, shared by every worker of every host.
+Each operation that must not race (set-if-absent, delete-if-mine, a slot under a limit, a count
+in a window) is atomic in both: one transaction there, one Lua script here.
 
 Slots are members of a set with an expiry each (a running task counts until it is seen finished
 or its timeout passes); plain values have a time to live; counters count within a window.
-Times are passed in by the caller, so tests move a clock instead of sleeping.
+Slot times are passed in by the caller; the SQLite store times values on the app's clock too (tests
+move it instead of sleeping), Redis on its own.
 """
 from __future__ import annotations
 
 import functools
-import threading
+from collections.abc import Iterable
 from typing import Protocol
 
 from app.errors import StateUnavailable
@@ -31,8 +33,14 @@ class SharedState(Protocol):
 
     def get(self, key: str) -> str | None: ...
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        """The keys that hold a value, with it (one round trip)."""
+
     def put(self, key: str, value: str, ttl: float) -> None:
         """Store a value that disappears after `ttl` seconds."""
+
+    def put_many(self, items: Iterable[tuple[str, str, float]]) -> None:
+        """put() for each (key, value, ttl), in one round trip."""
 
     def count(self, key: str, window: float) -> int:
         """Add one to a counter that starts at 0 and disappears `window` seconds after its first use."""
@@ -42,79 +50,6 @@ class SharedState(Protocol):
 
     def drop(self, key: str, value: str) -> None:
         """Delete `key` only if it still holds `value` (atomic): a later owner's value stays."""
-
-
-class MemoryState:
-    """One process's memory: correct for one worker (gunicorn -w 1), not shared between workers."""
-
-    def __init__(self, clock=None) -> None:
-        import time
-        self._clock = clock or time.time
-        self._lock = threading.Lock()
-        self._groups: dict[str, dict[str, float]] = {}
-        self._values: dict[str, tuple[str, float]] = {}
-
-    def take_slot(self, group: str, member: str, limit: int, expires_at: float, now: float) -> bool:
-        with self._lock:
-            members = self._live(group, now)
-            if member not in members and len(members) >= limit:
-                return False
-            members[member] = expires_at
-            return True
-
-    def rename_slot(self, group: str, old: str, new: str, expires_at: float) -> None:
-        with self._lock:
-            members = self._groups.setdefault(group, {})
-            members.pop(old, None)
-            members[new] = expires_at
-
-    def drop_slot(self, group: str, member: str) -> None:
-        with self._lock:
-            self._groups.get(group, {}).pop(member, None)
-
-    def slots(self, group: str, now: float) -> list[str]:
-        with self._lock:
-            return list(self._live(group, now))
-
-    def _live(self, group: str, now: float) -> dict[str, float]:
-        members = self._groups.setdefault(group, {})
-        for name in [m for m, expiry in members.items() if expiry <= now]:
-            del members[name]
-        return members
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            item = self._values.get(key)
-            if item is None or item[1] <= self._clock():
-                return None
-            return item[0]
-
-    def put(self, key: str, value: str, ttl: float) -> None:
-        with self._lock:
-            self._values[key] = (value, self._clock() + ttl)
-
-    def put_new(self, key: str, value: str, ttl: float) -> str | None:
-        with self._lock:
-            held = self._values.get(key)
-            if held is not None and held[1] > self._clock():
-                return held[0]
-            self._values[key] = (value, self._clock() + ttl)
-            return None
-
-    def drop(self, key: str, value: str) -> None:
-        with self._lock:
-            if self._values.get(key, ("", 0.0))[0] == value:
-                del self._values[key]
-
-    def count(self, key: str, window: float) -> int:
-        with self._lock:
-            now = self._clock()
-            value, expiry = self._values.get(key, ("0", 0.0))
-            if expiry <= now:
-                value, expiry = "0", now + window
-            value = str(int(value) + 1)
-            self._values[key] = (value, expiry)
-            return int(value)
 
 
 # KEYS[1] the group (a sorted set scored by expiry); ARGV now, limit, member, expires_at.
@@ -156,7 +91,8 @@ def _answer_503_when_down(method):
         try:
             return method(self, *args, **kwargs)
         except redis.RedisError:
-            raise StateUnavailable() from None
+            raise StateUnavailable("the service's shared state (Redis, REDIS_URL) cannot be reached; "
+                                   "retry later") from None
     return call
 
 
@@ -201,8 +137,21 @@ class RedisState:
         return self._redis.get(self._k(key))
 
     @_answer_503_when_down
+    def get_many(self, keys: Iterable[str]) -> dict[str, str]:
+        keys = list(dict.fromkeys(keys))
+        values = self._redis.mget([self._k(k) for k in keys]) if keys else []
+        return {k: v for k, v in zip(keys, values) if v is not None}
+
+    @_answer_503_when_down
     def put(self, key: str, value: str, ttl: float) -> None:
         self._redis.set(self._k(key), value, px=max(int(ttl * 1000), 1))
+
+    @_answer_503_when_down
+    def put_many(self, items: Iterable[tuple[str, str, float]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        for key, value, ttl in items:
+            pipe.set(self._k(key), value, px=max(int(ttl * 1000), 1))
+        pipe.execute()
 
     @_answer_503_when_down
     def count(self, key: str, window: float) -> int:
@@ -217,6 +166,9 @@ class RedisState:
         self._drop(keys=[self._k(key)], args=[value])
 
 
-def shared_state(redis_url: str, clock=None) -> SharedState:
-    """Redis when a URL is configured, else this process's memory."""
-    return RedisState(redis_url) if redis_url else MemoryState(clock)
+def shared_state(redis_url: str, data_dir: str, clock=None) -> SharedState:
+    """Redis when a URL is configured (several hosts), else the host's own store under DATA_DIR."""
+    if redis_url:
+        return RedisState(redis_url)
+    from app.sqlite_state import SqliteState
+    return SqliteState(data_dir, clock)

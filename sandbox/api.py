@@ -169,7 +169,7 @@ def create_blueprint(state: SandboxState) -> Blueprint:
                 raise Refusal(RET_NOT_AN_ITEM, f"item {item_id} is not a generated item (a record id?)")
             record = state.records.find_item(caller.session_id, item_id)
             if record and record.draft.kind == "video" and record.phase(now) == "completed":
-                items.append(download_item(record, request.host_url, state.media))
+                items.append(download_item(record, request.host_url, state.media, now))
         return {"item_list": items}
 
     @route("/commerce/v1/benefits/user_credit", default_query=False, commerce=True)

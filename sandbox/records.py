@@ -372,11 +372,11 @@ def video_item(record: Record, base_url: str, media: MediaFacts) -> dict:
                       "cover_url": cover, "transcode_status": 1, "has_audio": False}}
 
 
-def download_item(record: Record, base_url: str, media: MediaFacts) -> dict:
+def download_item(record: Record, base_url: str, media: MediaFacts, now: float) -> dict:
     """A finished video item as `get_local_item_list` answers it for download (update 6, [SB]):
     the HD URL sits base64-encoded in `video.video_model` (a JSON string) under
     `video_list.*.main_url`; the other paths still hold the preview, so a client reading them
-    first hands out the preview."""
+    first hands out the preview. `url_expire` is an hour after the answer, as in the CN sample (5.5)."""
     item = video_item(record, base_url, media)
     hd_url = f"{base_url}media/hd/{record.history_id}.mp4?mime_type=video_mp4"
     seconds = max(media.video_seconds, 0.001)
@@ -384,7 +384,7 @@ def download_item(record: Record, base_url: str, media: MediaFacts) -> dict:
              "vheight": media.video_height, "bitrate": int(media.hd_size * 8 / seconds),
              "real_bitrate": int(media.hd_size * 8 / seconds), "fps": 24, "codec_type": "h264",
              "size": media.hd_size, "main_url": base64.b64encode(hd_url.encode()).decode(),
-             "backup_url_1": base64.b64encode(hd_url.encode()).decode(), "url_expire": int(record.finish_time) + 3600}
+             "backup_url_1": base64.b64encode(hd_url.encode()).decode(), "url_expire": int(now) + 3600}
     model = {"status": 10, "message": "success", "enable_ssl": True, "video_id": item["video"]["video_id"],
              "video_duration": round(seconds, 3), "media_type": "video", "url_expire": entry["url_expire"],
              "video_list": {"video_1": entry}}

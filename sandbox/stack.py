@@ -159,10 +159,11 @@ def _start_service(name: str, sandbox_url: str, port: int, service_env: dict | N
                    log_dir: Path) -> _Child:
     """The service under gunicorn on `port`, in front of the sandbox at `sandbox_url`."""
     # Its own browser process per service (a socket in the stack's temp dir): stacks run side by side.
+    # The shared state is the stack's (one host's): services of one stack share it as on one host.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "APP_ENV": "development", "JIMENG_UPSTREAM_URL": sandbox_url,
            "ALLOW_LOOPBACK_MEDIA": "1",
            "BROWSER_SOCKET": str(log_dir / ("browser.sock" if name == "service" else f"{name}-browser.sock")),
-           **(service_env or {})}
+           "DATA_DIR": str(log_dir / "data"), **(service_env or {})}
     return _start(
         # No control socket: its default path is one per user, and stacks run side by side.
         name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",

@@ -35,6 +35,15 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """Every app a test builds keeps its shared state under the test's own DATA_DIR (apps built in one
+    test share it, as the workers of one host do)."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("DATA_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def app(clock):
     app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM})
@@ -59,13 +68,16 @@ def redis_url():
         yield url
 
 
-@pytest.fixture(params=["memory", "redis"])
-def shared_state(request, clock):
-    """The pool's shared state: each test using it runs against both backends."""
-    from app.shared_state import MemoryState, RedisState
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_state(request, clock, data_dir):
+    """The shared state: each test using it runs against both backends (the host's SQLite store, the
+    default; Redis). A test that moves the clock past a value's time to live asks for "sqlite" only
+    (indirect parametrisation): Redis expires values on its own clock."""
+    from app.shared_state import RedisState
+    from app.sqlite_state import SqliteState
 
-    if request.param == "memory":
-        return MemoryState(clock)
+    if request.param == "sqlite":
+        return SqliteState(str(data_dir), clock)
     url = request.getfixturevalue("redis_url")
     import redis
 

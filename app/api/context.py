@@ -155,7 +155,7 @@ def task_settings() -> TaskSettings:
     company = {} if key is None else dict(raw_ids=False, owner_removed_is_gone=True, on_seen=pool().task_seen)
     return TaskSettings(secret_key=_key_secret(key), grace_seconds=cfg.HISTORY_GRACE_SECONDS,
                         timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
-                        clock=_clock(), **company)
+                        clock=_clock(), state=current_app.extensions["shared_state"], **company)
 
 
 def submit_settings() -> SubmitSettings:

@@ -8,6 +8,10 @@ comes from `get_local_item_list` with the generated item id. Where the URL sits,
    `download_url`, `play_url`, `url`;
 3. a search of the item's raw text for Jimeng's video hosts (dreamnia first, then any
    `v<digits>-*.jimeng.com`, then `*.vlabvod.com`).
+
+When the link expires: the `url_expire` of its `video_model` entry (or of the model), unix seconds,
+about an hour after the answer (protocol 5.5); else a signed URL's `x-expires` query parameter; the
+earlier when both are given. None when neither is.
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from app.jimeng.history import ITEM_ID_PATHS, _dig, item_id_of
 from app.jimeng.numbers import upstream_int
@@ -36,6 +42,28 @@ _HOST_PATTERNS = (
     re.compile(r"https://[a-z0-9.-]+\.vlabvod\.com/" + _URL_END),
 )
 MAX_VIDEO_MODEL_CHARS = 1_000_000
+# A plausible expiry in unix seconds (2001 to 5138): anything else is not read as one.
+_EXPIRY_RANGE = (1_000_000_000, 100_000_000_000)
+
+
+@dataclass(frozen=True)
+class HdLink:
+    url: str
+    expires_at: float | None = None     # unix seconds, when the answer says
+
+
+def _expiry(value: Any) -> float | None:
+    seconds = upstream_int(value, 0)
+    return float(seconds) if _EXPIRY_RANGE[0] <= seconds < _EXPIRY_RANGE[1] else None
+
+
+def _url_expiry(url: str) -> float | None:
+    """A signed URL's `x-expires` (the image hosts' signatures carry it; some video ones too)."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("x-expires")
+    except ValueError:
+        return None
+    return _expiry(values[0]) if values else None
 
 
 def _is_url(value: Any) -> bool:
@@ -57,7 +85,7 @@ def _decoded(main_url: Any) -> str | None:
     return url if _is_url(url) else None
 
 
-def _from_video_model(item: dict) -> str | None:
+def _from_video_model(item: dict) -> HdLink | None:
     model = _dig(item, ("video", "video_model"))
     if isinstance(model, str) and len(model) <= MAX_VIDEO_MODEL_CHARS:
         try:
@@ -67,7 +95,7 @@ def _from_video_model(item: dict) -> str | None:
     entries = _dig(model, ("video_list",))
     if not isinstance(entries, dict):
         return None
-    best: tuple[int, str] | None = None
+    best: tuple[int, str, dict] | None = None
     for entry in entries.values():
         if not isinstance(entry, dict):
             continue
@@ -76,19 +104,21 @@ def _from_video_model(item: dict) -> str | None:
             continue
         rate = upstream_int(entry.get("bitrate") or entry.get("real_bitrate"), 0)
         if best is None or rate > best[0]:
-            best = (rate, url)
-    return best[1] if best else None
+            best = (rate, url, entry)
+    if best is None:
+        return None
+    _, url, entry = best
+    return HdLink(url, _expiry(entry.get("url_expire")) or _expiry(model.get("url_expire")))
 
 
-def hd_url_of(item: dict) -> str | None:
-    """The download URL of one `get_local_item_list` item, by the order in the module docstring."""
-    url = _from_video_model(item)
-    if url:
-        return url
+def _url_of(item: dict) -> HdLink | None:
+    link = _from_video_model(item)
+    if link:
+        return link
     for path in _URL_PATHS:
         value = _dig(item, path)
         if _is_url(value):
-            return value
+            return HdLink(value)
     try:
         text = json.dumps(item, ensure_ascii=False)
     except (ValueError, RecursionError):    # an item nested deeper than we can write back out
@@ -97,12 +127,27 @@ def hd_url_of(item: dict) -> str | None:
     for pattern in _HOST_PATTERNS:
         match = pattern.search(text)
         if match:
-            return match.group(0)
+            return HdLink(match.group(0))
     return None
 
 
-def hd_urls(data: dict, asked: list[str]) -> dict[str, str]:
-    """item id -> HD URL for the items of one answer (`item_list`, or `local_item_list`).
+def hd_link_of(item: dict) -> HdLink | None:
+    """The download URL of one `get_local_item_list` item, by the order in the module docstring, and
+    when it expires."""
+    link = _url_of(item)
+    if link is None:
+        return None
+    known = [t for t in (link.expires_at, _url_expiry(link.url)) if t is not None]
+    return HdLink(link.url, min(known) if known else None)
+
+
+def hd_url_of(item: dict) -> str | None:
+    link = hd_link_of(item)
+    return link.url if link else None
+
+
+def hd_links(data: dict, asked: list[str]) -> dict[str, HdLink]:
+    """item id -> HD link for the items of one answer (`item_list`, or `local_item_list`).
 
     An item that names no id is matched only when exactly one id was asked for."""
     items = data.get("item_list")
@@ -110,7 +155,7 @@ def hd_urls(data: dict, asked: list[str]) -> dict[str, str]:
         items = data.get("local_item_list")
     if not isinstance(items, list):
         return {}
-    found: dict[str, str] = {}
+    found: dict[str, HdLink] = {}
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -119,7 +164,7 @@ def hd_urls(data: dict, asked: list[str]) -> dict[str, str]:
         item_id = next((i for i in named if i in asked), item_id_of(item))
         if item_id is None and len(asked) == 1:
             item_id = asked[0]
-        url = hd_url_of(item)
-        if item_id in asked and url and item_id not in found:
-            found[item_id] = url
+        link = hd_link_of(item)
+        if item_id in asked and link and item_id not in found:
+            found[item_id] = link
     return found

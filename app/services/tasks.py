@@ -19,6 +19,7 @@ from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS, VIDEO_MODELS_BY
 from app.jimeng.regions import Token
 from app.services.hd_results import upgrade_to_hd
 from app.services.progress import progress_for
+from app.shared_state import SharedState
 from app.task_ids import TaskId, derive_key, is_raw_history_id
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class TaskKind:
     delivered: Callable[[HistoryRecord], int]     # how many results the record holds
     result: Callable[[HistoryRecord], dict]       # the public `result` of a completed task
     image_info: dict | None = None                # sent with get_history_by_ids (protocol 5.1)
-    # Completes the states of one query with one more upstream read (videos: the HD URL).
-    finish: Callable[[JimengClient, Iterable[tuple[TaskState, Token | None]]], None] | None = None
+    # Completes the states of one query with one more read (videos: the HD URL, kept in the shared state).
+    finish: Callable[[JimengClient, Iterable[tuple[TaskState, Token | None]], TaskSettings], None] | None = None
 
 
 def _video_result(record: HistoryRecord) -> dict:
@@ -84,6 +85,7 @@ class TaskSettings:
     raw_ids: bool = True
     owner_removed_is_gone: bool = False
     on_seen: Callable[[Token, str, bool], None] | None = None   # (token, upstream id, finished)
+    state: SharedState | None = None    # where finished videos' HD links are kept (None: asked every time)
 
 
 @dataclass
@@ -192,7 +194,7 @@ def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], cl
             settings.on_seen(lk.tokens[0], lk.upstream_id, states[-1].finished or states[-1].status == "not_found")
         owners.append(owner)
     if finish and KINDS[kind].finish is not None:
-        KINDS[kind].finish(client, zip(states, owners))
+        KINDS[kind].finish(client, zip(states, owners), settings)
     for state in states:
         metrics.task_state_seen(kind, state.status)
     named = [owner or (lk.tokens[0] if lk.task_id is not None else None) for owner, lk in zip(owners, lookups)]

@@ -501,12 +501,22 @@ def test_per_account_metrics_name_the_label_never_the_session(client, jimeng):
 
 
 # -- shared state out of reach -------------------------------------------------------------------
-def test_redis_out_of_reach_is_503_with_retry_after_and_nothing_submitted(files, clock, jimeng):
+def unusable(backend: str, tmp_path):
+    """A shared state that cannot be used: Redis where nothing listens; DATA_DIR under a file."""
     from app.shared_state import RedisState
+    from app.sqlite_state import SqliteState
     from sandbox.stack import free_ports
 
-    down = RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")     # nothing listens there
-    client = build_app(files, clock, down).test_client()
+    if backend == "redis":
+        return RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")
+    (tmp_path / "blocked").write_text("not a directory")
+    return SqliteState(str(tmp_path / "blocked" / "data"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_shared_state_out_of_reach_is_503_with_retry_after_and_nothing_submitted(files, clock, jimeng, backend,
+                                                                                  tmp_path):
+    client = build_app(files, clock, unusable(backend, tmp_path)).test_client()
     resp = submit(client)
     assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
     assert resp.headers["Retry-After"] == "5"
@@ -530,11 +540,9 @@ def test_per_account_gauges_show_running_credits_and_cooldown(client, jimeng, cl
     assert "sess-a1-secret" not in text and "sess-a2-secret" not in text
 
 
-def test_account_gauges_keep_metrics_up_when_the_state_is_down(files, clock, jimeng):
-    from app.shared_state import RedisState
-    from sandbox.stack import free_ports
-
-    client = build_app(files, clock, RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")).test_client()
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_account_gauges_keep_metrics_up_when_the_state_is_down(files, clock, jimeng, backend, tmp_path):
+    client = build_app(files, clock, unusable(backend, tmp_path)).test_client()
     resp = client.get("/metrics")
     assert resp.status_code == 200 and "jimeng_api_requests_total" in resp.get_data(as_text=True)
 

@@ -1,7 +1,15 @@
-"""HD results: a completed video's `result.url` is the download URL from `get_local_item_list`."""
+"""HD results: a completed video's `result.url` is the download URL from `get_local_item_list`,
+asked for once and kept in the shared state until shortly before it expires.
+
+Every test runs on each shared-state backend, but those that move the clock past a kept link's
+time to live (SQLite only: Redis expires values on its own clock)."""
 import json
 
+import pytest
 import responses
+
+from app import errors
+from app.services import hd_results
 
 from tests.api.helpers import auth, task_id_for
 from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record,
@@ -12,12 +20,37 @@ ITEM = "7605520754297392435"          # item_list[0].common_attr.id of the real 
 HD_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"H" * 4000
 
 
+@pytest.fixture
+def app(app, shared_state):
+    app.extensions["shared_state"] = shared_state
+    return app
+
+
+CLOCK_MOVES_PAST_THE_TTL = pytest.mark.parametrize("shared_state", ["sqlite"], indirect=True)
+
+
 def preview_of(record: dict) -> str:
     return record["item_list"][0]["video"]["transcoded_video"]["origin"]["video_url"]
 
 
 def local_calls() -> list:
     return [c for c in responses.calls if c.request.url.startswith(LOCAL_ITEMS_URL)]
+
+
+def history_calls() -> list:
+    return [c for c in responses.calls if c.request.url.startswith(HISTORY_URL)]
+
+
+def expiring_item(item_id: str, hd_url: str, expires_at: float | None) -> dict:
+    """A download item whose video_model names `expires_at` as its `url_expire` (None: names none)."""
+    item = local_item(item_id, hd_url=hd_url)
+    model = json.loads(item["video"]["video_model"])
+    for holder in (model, model["video_list"]["video_1"]):
+        holder.pop("url_expire", None)
+        if expires_at is not None:
+            holder["url_expire"] = int(expires_at)
+    item["video"]["video_model"] = json.dumps(model)
+    return item
 
 
 @responses.activate
@@ -118,3 +151,143 @@ def test_blocking_mode_answers_the_hd_url(client):
     responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v5-dreamnia.jimeng.com/y")))
     resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "wait": True}, headers=auth("s"))
     assert resp.status_code == 200 and resp.get_json()["data"][0]["url"] == "https://v5-dreamnia.jimeng.com/y"
+
+
+# -- kept: one upstream call per finished poll ---------------------------------------------------------
+
+def finished(app, clock, token: str = "sess", rid: str = RID) -> str:
+    responses.post(HISTORY_URL, json=envelope({rid: finished_record(rid)}))
+    return task_id_for(app, token, rid, submitted_at=clock.now)
+
+
+@responses.activate
+def test_a_finished_videos_hd_link_is_asked_for_once_whatever_route_polls_it(app, client, clock):
+    tid = finished(app, clock)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v5-dreamnia.jimeng.com/k")))
+    responses.get("https://v5-dreamnia.jimeng.com/k", body=HD_BYTES, content_type="video/mp4")
+    answers = [client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"] for _ in range(3)]
+    answers.append(client.post("/v1/videos/tasks/batch", json={"task_ids": [tid]},
+                                headers=auth("sess")).get_json()["data"][0]["result"])
+    answers.append(client.get(f"/v1/videos/tasks?ids={tid}", headers=auth("sess")).get_json()["data"][0]["result"])
+    assert client.get(f"/v1/videos/{tid}", headers=auth("sess")).get_json()["status"] == "completed"
+    assert client.get(f"/v1/videos/tasks/{tid}/content", headers=auth("sess")).data == HD_BYTES
+    assert all(a["url"] == "https://v5-dreamnia.jimeng.com/k" and a["hd"] is True for a in answers)
+    assert len(history_calls()) == 7 and len(local_calls()) == 1
+
+
+@responses.activate
+def test_every_worker_finds_the_link_another_one_looked_up(app, client, clock):
+    """A second app instance on the same shared state (another worker) asks Jimeng for nothing more."""
+    from app import create_app
+    from tests.conftest import UPSTREAM
+
+    tid = finished(app, clock)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v5-dreamnia.jimeng.com/w")))
+    other = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM})
+    other.extensions["clock"] = clock
+    other.extensions["shared_state"] = app.extensions["shared_state"]
+    if type(app.extensions["shared_state"]).__name__ == "SqliteState":      # its own connection to the same file
+        from app.sqlite_state import SqliteState
+        other.extensions["shared_state"] = SqliteState(client.application.config["DATA_DIR"], clock)
+    first = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]
+    second = other.test_client().get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]
+    assert first == second and second["url"] == "https://v5-dreamnia.jimeng.com/w" and len(local_calls()) == 1
+
+
+@responses.activate
+def test_one_account_never_reads_another_accounts_link(app, client, clock):
+    """The same item id under two accounts (as far as the cache can tell): each asks with its own token."""
+    alice, bob = finished(app, clock, "alice"), task_id_for(app, "bob", RID, submitted_at=clock.now)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v1-a.jimeng.com/alice")))
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v1-a.jimeng.com/bob")))
+    assert client.get(f"/v1/videos/tasks/{alice}", headers=auth("alice")).get_json()["result"]["url"].endswith("/alice")
+    assert client.get(f"/v1/videos/tasks/{bob}", headers=auth("bob")).get_json()["result"]["url"].endswith("/bob")
+    assert len(local_calls()) == 2
+
+
+@responses.activate
+def test_a_batch_asks_only_for_the_links_not_kept_yet_in_one_call(app, client, clock):
+    rids = [str(6000 + i) for i in range(3)]
+    records = {}
+    for n, r in enumerate(rids):
+        records[r] = finished_record(r)
+        records[r]["item_list"][0]["common_attr"]["id"] = f"item-{n}"
+    responses.post(HISTORY_URL, json=envelope(records))
+    ids = [task_id_for(app, "alice", r, submitted_at=clock.now) for r in rids]
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item("item-0", hd_url="https://v1-a.jimeng.com/0")))
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(
+        *[local_item(f"item-{n}", hd_url=f"https://v1-a.jimeng.com/{n}") for n in (1, 2)]))
+    client.get(f"/v1/videos/tasks/{ids[0]}", headers=auth("alice"))
+    data = client.post("/v1/videos/tasks/batch", json={"task_ids": ids}, headers=auth("alice")).get_json()["data"]
+    assert [d["result"]["url"] for d in data] == [f"https://v1-a.jimeng.com/{n}" for n in range(3)]
+    assert [json.loads(c.request.body)["item_id_list"] for c in local_calls()] == [["item-0"], ["item-1", "item-2"]]
+
+
+@CLOCK_MOVES_PAST_THE_TTL
+@responses.activate
+def test_a_link_is_kept_until_shortly_before_it_expires(app, client, clock):
+    tid = finished(app, clock)
+    expires = clock.now + 3600
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(expiring_item(ITEM, "https://v1-a.jimeng.com/1", expires)))
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(expiring_item(ITEM, "https://v1-a.jimeng.com/2",
+                                                                          expires + 3600)))
+    poll = lambda: client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]["url"]   # noqa: E731
+    assert poll().endswith("/1")
+    clock.advance(3600 - hd_results.EXPIRY_MARGIN - 1)         # still EXPIRY_MARGIN + 1 s to go: kept
+    assert poll().endswith("/1") and len(local_calls()) == 1
+    clock.advance(2)                                           # closer than EXPIRY_MARGIN: asked again
+    assert poll().endswith("/2") and len(local_calls()) == 2
+
+
+@CLOCK_MOVES_PAST_THE_TTL
+@responses.activate
+def test_a_link_that_names_no_expiry_is_kept_for_the_default_time(app, client, clock):
+    tid = finished(app, clock)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(expiring_item(ITEM, "https://v1-a.jimeng.com/n", None)))
+    client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    clock.advance(hd_results.DEFAULT_KEEP - 1)
+    client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert len(local_calls()) == 1
+    clock.advance(2)
+    client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert len(local_calls()) == 2
+
+
+@responses.activate
+def test_a_link_about_to_expire_is_answered_but_not_kept(app, client, clock):
+    tid = finished(app, clock)
+    soon = expiring_item(ITEM, "https://v1-a.jimeng.com/s", clock.now + hd_results.EXPIRY_MARGIN - 60)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(soon))
+    results = [client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"] for _ in range(2)]
+    assert all(r["url"] == "https://v1-a.jimeng.com/s" for r in results) and len(local_calls()) == 2
+
+
+@CLOCK_MOVES_PAST_THE_TTL
+@responses.activate
+def test_a_failed_lookup_is_remembered_for_a_short_while_then_asked_again(app, client, clock):
+    tid = finished(app, clock)
+    responses.post(LOCAL_ITEMS_URL, status=502, body="bad gateway")
+    poll = lambda: client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]   # noqa: E731
+    first = poll()
+    calls = len(local_calls())             # the client's own retries of a safe call included
+    second = poll()
+    assert all(r["hd"] is False and "HTTP 502" in r["hd_error"] for r in (first, second))
+    assert len(local_calls()) == calls
+    responses.replace(responses.POST, LOCAL_ITEMS_URL,
+                      json=local_items_answer(local_item(ITEM, hd_url="https://v1-a.jimeng.com/back")))
+    clock.advance(hd_results.FAILURE_KEEP - 1)
+    assert poll()["hd"] is False and len(local_calls()) == calls
+    clock.advance(2)
+    back = poll()
+    assert back["hd"] is True and back["url"] == "https://v1-a.jimeng.com/back" and len(local_calls()) == calls + 1
+
+
+@responses.activate
+def test_without_its_shared_state_a_poll_still_gets_the_hd_link(app, client, clock):
+    from tests.api.test_idempotency import StateDown
+
+    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"get_many", "put_many"})
+    tid = finished(app, clock)
+    responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v1-a.jimeng.com/d")))
+    resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))
+    assert resp.status_code == 200 and resp.get_json()["result"]["url"] == "https://v1-a.jimeng.com/d"

@@ -1,4 +1,7 @@
-"""Idempotency-Key: stateless, from Jimeng's history; never a second generate for one key."""
+"""Idempotency-Key: stateless, from Jimeng's history; never a second generate for one key.
+
+Every test runs on each shared-state backend (the host's SQLite store, the default; Redis), but those
+that move the clock past a marker's time to live: Redis expires values on its own clock."""
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +16,16 @@ from tests.api.test_images import PNG, PNG_URI, image_record
 from tests.jimeng_fakes import ALGO_URL, GENERATE_URL, HISTORY_URL, envelope, generate_answer, register_image_flow
 
 RID = "4722540945676"
+
+
+@pytest.fixture
+def app(app, shared_state):
+    """The app of conftest.py, its markers in each backend in turn."""
+    app.extensions["shared_state"] = shared_state
+    return app
+
+
+CLOCK_MOVES_PAST_THE_TTL = pytest.mark.parametrize("shared_state", ["sqlite"], indirect=True)
 
 
 def generate_calls() -> list[dict]:
@@ -168,6 +181,7 @@ def test_a_lost_generate_answer_keeps_the_key_from_being_submitted_again(client)
     assert again.status_code == 409 and err["task_id"] and len(generate_calls()) == 1
 
 
+@CLOCK_MOVES_PAST_THE_TTL
 @responses.activate
 def test_the_window_ends_with_the_listing_grace(client, clock):
     """After HISTORY_GRACE_SECONDS the marker is gone: history alone answers, as without it."""
@@ -179,18 +193,23 @@ def test_the_window_ends_with_the_listing_grace(client, clock):
     assert submit(client, {"prompt": "a cat"}).status_code == 200 and len(generate_calls()) == 2
 
 
-def test_with_redis_every_worker_sees_the_key_before_jimeng_lists_it(redis_url, clock):
-    """Two app instances (two workers, or two hosts) sharing REDIS_URL: the second answers the task
-    the first just submitted, without a generate of its own."""
-    import redis
-
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_every_worker_sees_the_key_before_jimeng_lists_it(request, backend, clock):
+    """Two app instances, each with its own connection to the shared state (two workers of one host on
+    DATA_DIR; or two hosts sharing REDIS_URL): the second answers the task the first just submitted,
+    without a generate of its own."""
     from app import create_app
     from tests.conftest import UPSTREAM
 
-    redis.Redis.from_url(redis_url).flushdb()
+    config = {"JIMENG_UPSTREAM_URL": UPSTREAM}
+    if backend == "redis":
+        import redis
+
+        config["REDIS_URL"] = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(config["REDIS_URL"]).flushdb()
     workers = []
     for _ in range(2):
-        worker = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "REDIS_URL": redis_url})
+        worker = create_app(config)
         worker.extensions["clock"] = clock
         workers.append(worker.test_client())
     with responses.RequestsMock() as rsps:
@@ -381,6 +400,7 @@ def test_a_key_reused_for_an_image_while_its_video_is_not_listed_is_409(client, 
     assert len(image_generates(image_jimeng)) == 1
 
 
+@CLOCK_MOVES_PAST_THE_TTL
 def test_the_mark_outlives_slow_uploads_and_a_late_comer_never_makes_a_second_generate(client, clock):
     """Uploads may take longer than the listing window. A repeat that arrives after the first
     request's mark expired takes the key; the first then finds the key taken just before its
@@ -441,6 +461,24 @@ def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sen
     resp = submit(client, {"prompt": "a cat"})
     assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
     assert generate_calls() == []
+
+
+@responses.activate
+def test_a_keyed_submit_with_an_unusable_data_dir_is_a_503_not_a_500(tmp_path):
+    """DATA_DIR that cannot be made (here: its parent is a file): the app still starts, a keyed submit
+    is a 503 before anything is sent, and one without a key (no shared state needed) goes through."""
+    from app import create_app
+    from tests.conftest import UPSTREAM
+
+    (tmp_path / "blocked").write_text("not a directory")
+    client = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "DATA_DIR": str(tmp_path / "blocked" / "data")}).test_client()
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    resp = submit(client, {"prompt": "a cat"})
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "state_unavailable"
+    assert resp.headers["Retry-After"] and generate_calls() == []
+    plain = client.post("/v1/videos/generations", json={"prompt": "a cat"}, headers=auth("s"))
+    assert plain.status_code == 200 and len(generate_calls()) == 1
 
 
 @responses.activate

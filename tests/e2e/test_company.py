@@ -1,6 +1,7 @@
 """Company mode end to end: API keys and a pool of three sandbox accounts behind real gunicorn.
 
-Once with in-process state on one worker, once with a real redis-server shared by two workers.
+Once on the default configuration (the host's SQLite store under DATA_DIR, one worker per core plus
+one, as gunicorn.conf.py decides), once with a real redis-server shared by two workers.
 The sandbox plays Jimeng strictly: one account has no credits, one allows a single running task
 (ret 1310 past it, although the pool file allows it two), one is roomy.
 """
@@ -8,16 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from sandbox.checks import fingerprint
-from sandbox.stack import StackError, running_stack
+from sandbox.stack import running_stack
 from tests.api.test_metrics import sample
 from tests.e2e.conftest import TIMEOUT
 
@@ -35,7 +34,7 @@ def write(path, data) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
 
 
-@pytest.fixture(scope="module", params=["memory-1-worker", "redis-2-workers"])
+@pytest.fixture(scope="module", params=["sqlite-default-workers", "redis-2-workers"])
 def company(request, tmp_path_factory):
     tag = secrets.token_hex(4)
     sessions = {"empty": f"e2e-empty-{tag}", "one": f"e2e-one-{tag}", "big": f"e2e-big-{tag}"}
@@ -52,7 +51,7 @@ def company(request, tmp_path_factory):
     metrics_dir = folder / "metrics"
     env = {"API_KEYS_FILE": str(keys_file), "JIMENG_ACCOUNTS_FILE": str(accounts_file),
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    workers = 1
+    workers = None                       # gunicorn.conf.py decides: cores + 1
     if request.param.startswith("redis"):
         env["REDIS_URL"], workers = request.getfixturevalue("redis_url"), 2
         import redis
@@ -65,25 +64,7 @@ def company(request, tmp_path_factory):
         assert sandbox.post(f"{stack.sandbox_url}/_sandbox/sessions", timeout=TIMEOUT, json={
             "session": sessions["one"], "max_parallel": 1}).status_code == 200
         yield {"stack": stack, "sessions": sessions, "keys": keys, "accounts_file": accounts_file,
-               "metrics_dir": metrics_dir, "workers": workers}
-
-
-def test_an_in_memory_pool_refuses_several_workers_and_runs_one_by_default(tmp_path):
-    """Each worker would count an account's tasks alone: gunicorn stops with the reason instead."""
-    keys_file, accounts_file = tmp_path / "keys.json", tmp_path / "accounts.json"
-    write(keys_file, {"keys": [{"name": "k1", "key": secrets.token_hex(16)}]})
-    write(accounts_file, {"accounts": [{"label": "a1", "session_id": f"e2e-a1-{secrets.token_hex(4)}"}]})
-    env = {"API_KEYS_FILE": str(keys_file), "JIMENG_ACCOUNTS_FILE": str(accounts_file), "REDIS_URL": ""}
-    with pytest.raises(StackError, match="service exited with code 1") as refused:
-        with running_stack(service_env=env, workers=2):
-            pass
-    assert "refusing to start" in str(refused.value) and "REDIS_URL" in str(refused.value)
-    shutil.rmtree(re.search(r"last lines of (.+)/service\.log:", str(refused.value)).group(1), ignore_errors=True)
-    with running_stack(service_env=env, workers=None, keep_logs=True) as stack:     # gunicorn.conf.py decides
-        assert requests.get(f"{stack.service_url}/ping", timeout=TIMEOUT).status_code == 200
-        log = (stack.log_dir / "service.log").read_text()
-    shutil.rmtree(stack.log_dir, ignore_errors=True)
-    assert log.count("Booting worker with pid") == 1 and "one worker: the account pool lives in process memory" in log
+               "metrics_dir": metrics_dir, "workers": workers or (os.cpu_count() or 1) + 1}
 
 
 def workers_that_served(metrics_dir, route: str) -> set[str]:
@@ -182,7 +163,7 @@ def test_a_burst_by_two_keys_lands_on_eligible_accounts_only(company):
     assert sample(text, "jimeng_api_pool_credits", account="empty") == 0
     assert sample(text, "jimeng_api_pool_cooldown_seconds", account="one") > 0
     assert not any(s in text for s in sessions.values())
-    # The Redis run really has two workers answering (each counts into a file of its own). Whether
+    # Each run really has several workers answering (each counts into a file of its own). Whether
     # both took part of this very burst is the kernel's choice; it often, not always, spreads it.
     assert len(answering_workers(stack, company["metrics_dir"], company["workers"])) == company["workers"]
 

@@ -1,14 +1,16 @@
-"""End to end: HD results through get_local_item_list, counted at the sandbox."""
+"""End to end: HD results through get_local_item_list, counted at the sandbox: asked for once per
+finished video, by one call per token for a batch, then kept in the shared state."""
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 import requests
 
 from sandbox.checks import fingerprint
 from sandbox.stack import Stack
-from tests.e2e.conftest import FAST, TIMEOUT, poll_until_finished, session_for, submit
+from tests.e2e.conftest import FAST, POLL_DEADLINE, POLL_INTERVAL, TIMEOUT, poll_until_finished, session_for, submit
 
 pytestmark = pytest.mark.e2e
 LOCAL_ITEMS = "/mweb/v1/get_local_item_list"
@@ -34,19 +36,37 @@ def test_a_completed_task_answers_the_hd_url_and_streams_it(stack: Stack, http: 
     assert len(streamed.content) > 4 * len(preview)          # HD: far more bytes for the same seconds
 
 
-def test_a_batch_makes_one_local_item_call_per_token(stack: Stack):
+def finished_at_the_sandbox(stack: Stack, *sessions: str, count: int) -> None:
+    """Wait until the sandbox holds `count` finished records of these sessions (seen there, not through
+    the service, which would look their HD links up already)."""
+    deadline = time.monotonic() + POLL_DEADLINE
+    wanted = {fingerprint(s) for s in sessions}
+    while time.monotonic() < deadline:
+        records = requests.get(f"{stack.sandbox_url}/_sandbox/records", timeout=TIMEOUT).json()["records"]
+        if sum(1 for r in records if r["session"] in wanted and r["phase"] == "completed") >= count:
+            return
+        time.sleep(POLL_INTERVAL)
+    pytest.fail(f"fewer than {count} records finished after {POLL_DEADLINE} s")
+
+
+def test_a_batch_makes_one_local_item_call_per_token_and_later_polls_none(stack: Stack):
     alice, bob = f"e2e-hd-a-{secrets.token_hex(6)}", f"e2e-hd-b-{secrets.token_hex(6)}"
     ids = [submit(stack, session_for(alice), f"{FAST} alice {i}")["task_id"] for i in range(4)]
     ids += [submit(stack, session_for(bob), f"{FAST} bob {i}")["task_id"] for i in range(2)]
     both = session_for(f"{alice},{bob}")
-    for task_id in ids:
-        poll_until_finished(stack, both, task_id)
+    finished_at_the_sandbox(stack, alice, bob, count=6)
     requests.delete(f"{stack.sandbox_url}/_sandbox/calls", timeout=TIMEOUT)
     resp = both.post(f"{stack.service_url}/v1/videos/tasks/batch", json={"task_ids": ids}, timeout=TIMEOUT)
     data = resp.json()["data"]
     assert resp.status_code == 200 and [d["status"] for d in data] == ["completed"] * 6
     assert all(d["result"]["hd"] is True and "/media/hd/" in d["result"]["url"] for d in data)
     assert len({d["result"]["url"] for d in data}) == 6
+    assert local_item_calls(stack, alice, bob) == {alice: 1, bob: 1}
+    # Kept in the shared state: later polls, batch or single, ask Jimeng for no HD link again.
+    again = both.post(f"{stack.service_url}/v1/videos/tasks/batch", json={"task_ids": ids}, timeout=TIMEOUT).json()
+    singles = [both.get(f"{stack.service_url}/v1/videos/tasks/{t}", timeout=TIMEOUT).json() for t in ids]
+    assert [d["result"]["url"] for d in again["data"]] == [d["result"]["url"] for d in data]
+    assert [s["result"]["url"] for s in singles] == [d["result"]["url"] for d in data]
     assert local_item_calls(stack, alice, bob) == {alice: 1, bob: 1}
 
 

@@ -45,6 +45,16 @@ def test_download_item_carries_the_hd_url_base64_in_video_model(jimeng, client, 
     assert ranged.status_code == 206 and ranged.data == hd_bytes[:10]
 
 
+def test_the_hd_link_expires_an_hour_after_the_answer(jimeng, clock):
+    """As in the CN sample (protocol 5.5): `url_expire` about an hour after the answer, not after the
+    task finished, so a link asked for a day later is as fresh as one asked at once."""
+    item_id = finished_video(jimeng, clock)["item_list"][0]["common_attr"]["id"]
+    clock.advance(86400)
+    item = jimeng.data(LOCAL_ITEMS, ask([item_id]))["item_list"][0]
+    model = json.loads(item["video"]["video_model"])
+    assert model["url_expire"] == model["video_list"]["video_1"]["url_expire"] == int(clock()) + 3600
+
+
 def test_many_items_in_one_call_and_only_the_callers_own(jimeng, clock):
     ids = [finished_video(jimeng, clock)["item_list"][0]["common_attr"]["id"] for _ in range(3)]
     items = jimeng.data(LOCAL_ITEMS, ask(ids))["item_list"]

@@ -2,13 +2,17 @@
 import base64
 import json
 
-from app.jimeng.downloads import hd_url_of, hd_urls
+from app.jimeng.downloads import hd_link_of, hd_links, hd_url_of
 from app.jimeng.history import item_id_of, parse_record
 from tests.jimeng_fakes import finished_record, local_item
 
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
+
+
+def hd_urls(data: dict, asked: list[str]) -> dict[str, str]:
+    return {item_id: link.url for item_id, link in hd_links(data, asked).items()}
 
 
 def test_video_model_main_url_wins_and_the_highest_bitrate_is_taken():
@@ -64,3 +68,33 @@ def test_a_hostile_video_model_is_skipped():
     item = {"video": {"video_model": deep, "play_url": "https://v1-a.jimeng.com/p"}}
     assert hd_url_of(item) == "https://v1-a.jimeng.com/p"
     assert hd_url_of({"video": {"video_model": json.dumps({"video_list": {"a": {"main_url": b64("javascript:x")}}})}}) is None
+
+
+# -- when a link expires ------------------------------------------------------------------------------
+
+def model_item(entry: dict, **model) -> dict:
+    return {"video": {"video_model": json.dumps({"video_list": {"video_1": entry}, **model})}}
+
+
+def test_the_real_samples_link_expires_at_its_url_expire():
+    """The CN sample: `url_expire` 1770802794, an hour after the answer (dy_q 1770799189)."""
+    link = hd_link_of(local_item("x"))
+    assert link.url.startswith("https://v26-default.365yg.com/") and link.expires_at == 1770802794
+
+
+def test_the_entrys_url_expire_then_the_models_then_the_urls_x_expires_the_earliest_wins():
+    url = b64("https://v1-a.jimeng.com/v.mp4")
+    assert hd_link_of(model_item({"main_url": url, "url_expire": "1800000100"}, url_expire=1800000200)).expires_at \
+        == 1800000100
+    assert hd_link_of(model_item({"main_url": url}, url_expire=1800000200)).expires_at == 1800000200
+    signed = b64("https://v1-a.jimeng.com/v.mp4?x-expires=1800000050&x-signature=abc")
+    assert hd_link_of(model_item({"main_url": signed}, url_expire=1800000200)).expires_at == 1800000050
+    plain = {"video": {"download_url": "https://v1-q.jimeng.com/q?a=1&x-expires=1800000300"}}
+    assert hd_link_of(plain).expires_at == 1800000300
+
+
+def test_no_expiry_or_an_implausible_one_is_none():
+    url = b64("https://v1-a.jimeng.com/v.mp4?x-expires=soon")
+    assert hd_link_of(model_item({"main_url": url, "url_expire": 0}, url_expire="tomorrow")).expires_at is None
+    assert hd_link_of(model_item({"main_url": url, "url_expire": 10 ** 15})).expires_at is None
+    assert hd_link_of({"video": {"play_url": "https://v1-a.jimeng.com/p"}}).expires_at is None

@@ -1,4 +1,4 @@
-"""Both shared-state backends behave the same (memory and a real redis-server)."""
+"""Both shared-state backends behave the same (the host's SQLite store and a real redis-server)."""
 from __future__ import annotations
 
 import threading
@@ -41,6 +41,14 @@ def test_values_and_counters(shared_state):
     shared_state.put("k", "v", 60)
     assert shared_state.get("k") == "v"
     assert [shared_state.count("c", 60) for _ in range(3)] == [1, 2, 3]
+
+
+def test_many_values_in_one_call(shared_state):
+    shared_state.put_many([("a", "1", 60), ("b", "2", 60)])
+    shared_state.put("c", "3", 60)
+    assert shared_state.get_many(["a", "missing", "c", "a"]) == {"a": "1", "c": "3"}
+    assert shared_state.get_many([]) == {}
+    shared_state.put_many([])
 
 
 def test_put_new_keeps_the_first_value_and_drop_only_removes_its_own(shared_state):

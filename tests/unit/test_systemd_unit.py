@@ -91,6 +91,13 @@ def test_the_unit_environment_is_what_gunicorn_conf_reads(tmp_path):
     assert str(runtime) in one("ReadWritePaths").split()
 
 
+def test_the_shared_state_lives_in_the_units_own_state_directory():
+    """DATA_DIR must be writable under ProtectSystem=strict and survive a restart: systemd's StateDirectory."""
+    assert one("ProtectSystem") == "strict"
+    assert unit_environment()["DATA_DIR"] == f"/var/lib/{one('StateDirectory')}"
+    assert one("StateDirectoryMode") == "0700"
+
+
 def test_systemd_waits_for_gunicorn_graceful_stop(tmp_path):
     settings = gunicorn_settings(unit_environment(), tmp_path)
     stop = int(re.fullmatch(r"(\d+)s?", one("TimeoutStopSec")).group(1))
