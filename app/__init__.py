@@ -38,6 +38,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
     from app.api.request_body import close_spooled
+    from app.api.task_routes import state_json
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id, request_secrets
@@ -45,6 +46,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.services.catalogue import LiveCatalogue
     from app.services.workspaces import Workspaces
     from app.shared_state import shared_state
+    from app.webhooks.setup import install_webhooks
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -95,6 +97,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
     app.extensions["shared_state"] = shared_state(cfg.REDIS_URL, clock)
     accounts.install(app, cfg, clock)
+    # Webhooks: their events carry each task as its route family answers a query.
+    install_webhooks(app, cfg, clock, shapes={"tasks": state_json, "openai_videos": openai_videos.video_answer})
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer

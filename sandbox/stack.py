@@ -143,8 +143,10 @@ def running_stack(*, service_env: dict | None = None, sandbox_env: dict | None =
             "sandbox", [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(sandbox_port)],
             {**base_env, **(sandbox_env or {})}, log_dir, f"{sandbox_url}/_sandbox/records"))
         # Its own browser process per stack (a socket in the stack's temp dir): stacks run side by side.
+        # Its own data directory too (the webhook engine's queue), unless the caller names one to reuse.
         env = {**base_env, "APP_ENV": "development", "JIMENG_UPSTREAM_URL": sandbox_url,
-               "ALLOW_LOOPBACK_MEDIA": "1", "BROWSER_SOCKET": str(log_dir / "browser.sock"), **(service_env or {})}
+               "ALLOW_LOOPBACK_MEDIA": "1", "BROWSER_SOCKET": str(log_dir / "browser.sock"),
+               "DATA_DIR": str(log_dir / "data"), **(service_env or {})}
         children.append(_start(
             # No control socket: its default path is one per user, and stacks run side by side.
             "service", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",

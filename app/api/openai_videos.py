@@ -15,7 +15,7 @@ from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_o
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
-from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, webhook_events_field, webhook_url_field
 from app.schemas.videos import VideoSubmitSchema
 from app.services.history_pages import recent_videos
 from app.services.tasks import TaskState, task_state
@@ -43,6 +43,8 @@ class OpenAIVideoCreateSchema(Schema):
                                                           "{\"image_url\": ...}"})
     function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
     ratio = fields.String(metadata={"description": "instead of size"})
+    webhook_url = webhook_url_field()
+    webhook_events = webhook_events_field("video")
 
 
 class OpenAIVideoFormSchema(OpenAIVideoCreateSchema):
@@ -79,9 +81,17 @@ def _object(state: TaskState, fallback: SubmittedTask | None = None, prompt: str
     except (ValueError, KeyError):
         size = None
     completed_at = int(record.finish_time) if record and record.finish_time else None
-    return video_object(state.task_id, state.status, progress=state.progress, created=state.created, model=model,
+    body = video_object(state.task_id, state.status, progress=state.progress, created=state.created, model=model,
                         seconds=seconds, size=size, completed_at=completed_at, error_code=state.error_code,
                         error=state.error, prompt=prompt if prompt is not None else (record.prompt if record else None))
+    if state.webhook is not None:
+        body["webhook"] = state.webhook
+    return body
+
+
+def video_answer(state: TaskState) -> dict:
+    """OpenAI's Video for a task, as retrieve answers it (also the `data` of its webhook events)."""
+    return _object(state)
 
 
 def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Response:

@@ -8,6 +8,48 @@ class QueueSchema(Schema):
     eta_seconds = fields.Integer(allow_none=True, metadata={"description": "Jimeng's own estimate"})
 
 
+class WebhookStateSchema(Schema):
+    host = fields.String(metadata={"description": "where the event goes (the webhook_url's host)"})
+    status = fields.String(metadata={"enum": ["pending", "delivered", "retrying", "gave_up"], "description": (
+        "pending: the task runs, or its event is about to be sent; delivered: the receiver answered 2xx; "
+        "retrying: it did not, the next attempt is scheduled; gave_up: 410, or no 2xx within the retry window")})
+    attempts = fields.Integer(metadata={"description": "delivery attempts so far"})
+    last_status = fields.Integer(allow_none=True, metadata={
+        "description": "the HTTP status of the last attempt; null before one, or when none came (timeout, refused)"})
+
+
+WEBHOOK_FIELDS_DOC = (
+    "`webhook_url` (https; http in development) gets a signed event when the task ends (Standard Webhooks "
+    "headers, README \"Webhooks\"); `webhook_events` chooses which (default: both of the task's kind).")
+
+
+def webhook_url_field() -> fields.String:
+    return fields.String(load_default=None, validate=validate.Length(min=1, max=2048), metadata={
+        "description": "an https URL that receives a signed event when the task ends (README \"Webhooks\")",
+        "example": "https://example.com/hooks/jimeng"})
+
+
+def webhook_events_field(kind: str) -> fields.List:
+    from app.webhooks.events import ALL_EVENTS, EVENTS
+    return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), load_default=None, metadata={
+        "description": f"which events to send: {', '.join(EVENTS[kind])} (default both); in multipart a comma "
+                       "separated list or a JSON array", "example": list(EVENTS[kind])})
+
+
+def listed_events(value):
+    """`webhook_events` as multipart sends it: a JSON array or a comma separated list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+            try:
+                return json.loads(text)
+            except ValueError:
+                return value
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
 class TaskStateSchema(Schema):
     task_id = fields.String(required=True)
     status = fields.String(required=True, metadata={
@@ -25,6 +67,7 @@ class TaskStateSchema(Schema):
                                          "token_invalid, risk_control, region_not_allowed, timeout, "
                                          "generation_failed; not_found: task_not_found"})
     upstream_code = fields.String(metadata={"description": "Jimeng's raw fail_code, when there is one"})
+    webhook = fields.Nested(WebhookStateSchema, metadata={"description": "the task's webhook, when it has one"})
 
 
 class BatchRequestSchema(Schema):

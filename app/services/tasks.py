@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app import errors, metrics
@@ -83,6 +83,8 @@ class TaskSettings:
     raw_ids: bool = True
     owner_removed_is_gone: bool = False
     on_seen: Callable[[Token, str, bool], None] | None = None   # (token, upstream id, finished)
+    # The `webhook` state of each task that has one (app/webhooks), looked up once per query.
+    webhook_states: Callable[[Sequence[TaskId]], list[dict | None]] | None = None
 
 
 @dataclass
@@ -97,6 +99,7 @@ class TaskState:
     error: str | None = None
     error_code: str | None = None
     upstream_code: str | None = None
+    webhook: dict | None = None       # the task's webhook delivery, when it asked for one
     record: HistoryRecord | None = field(default=None, repr=False)
 
     @property
@@ -141,11 +144,12 @@ def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettin
 
 
 def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
-                settings: TaskSettings) -> list[TaskState]:
+                settings: TaskSettings, *, fetched: Mapping[str, dict] | None = None) -> list[TaskState]:
     """The state of each id, in the order asked; a bad id becomes `not_found`, never an error.
 
     When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
-    when only some fail, the affected items carry that error instead.
+    when only some fail, the affected items carry that error instead. `fetched`: records already
+    read (by the id asked with), for a caller that read many kinds of task in one call.
     """
     lookups = [_resolve(t, kind, tokens, settings) for t in texts]
     # Group the upstream ids per (token, id field): one history call per token and chunk.
@@ -162,8 +166,9 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
         for start in range(0, len(ids), HISTORY_CHUNK):
             chunk = ids[start:start + HISTORY_CHUNK]
             try:
-                records = client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
-                                                 image_info=KINDS[kind].image_info)
+                records = {i: fetched[i] for i in chunk if i in fetched} if fetched is not None else \
+                    client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
+                                          image_info=KINDS[kind].image_info)
             except errors.ServiceError as exc:
                 failures.setdefault(tok_key, exc)
                 continue
@@ -184,6 +189,7 @@ def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client
         owners.append(owner)
     if KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners))
+    _with_webhooks(states, [lk.task_id for lk in lookups], settings)
     for state in states:
         metrics.task_state_seen(kind, state.status)
     return states
@@ -290,7 +296,7 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
     """States of records read from the account's history list, each under a task id of its own."""
     fp = token.fingerprint(fingerprint_key(settings.secret_key))
     now = settings.clock()
-    states = []
+    states, tids = [], []
     for raw in records:
         history_id = str(raw.get("history_record_id") or "")
         try:
@@ -302,4 +308,17 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
             continue   # a record we could never find again is not worth listing
         lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
         states.append(_state(lookup, raw, None, now, settings))
+        tids.append(tid)
+    _with_webhooks(states, tids, settings)
     return states
+
+
+def _with_webhooks(states: Sequence[TaskState], tids: Sequence[TaskId | None], settings: TaskSettings) -> None:
+    """Each state's `webhook`, for the tasks that asked for one (one lookup for the whole answer)."""
+    if settings.webhook_states is None:
+        return
+    asked = [(state, tid) for state, tid in zip(states, tids) if tid is not None and state.status != "not_found"]
+    if not asked:
+        return
+    for (state, _), webhook in zip(asked, settings.webhook_states([tid for _, tid in asked])):
+        state.webhook = webhook
