@@ -469,3 +469,34 @@ def test_metrics_count_deliveries_and_show_the_queue(hook_app, clock, jimeng, re
     assert 'jimeng_api_webhook_attempts_total{event="video.failed",result="5xx"}' in text
     assert "jimeng_api_webhook_queue_depth 1.0" in text
     assert "jimeng_api_webhook_oldest_pending_seconds 0.0" in text
+
+
+# -- company mode ---------------------------------------------------------------------------------
+
+KEY_SECRET = "whsec_" + __import__("base64").b64encode(b"k" * 32).decode()
+
+
+def test_an_api_key_default_webhook_is_signed_with_the_key_own_secret(tmp_path, clock, jimeng):
+    with running_receiver(secret=KEY_SECRET) as key_receiver:
+        jimeng.add_passthru(key_receiver.url.rsplit("/", 1)[0])
+        keys, accounts = tmp_path / "keys.json", tmp_path / "accounts.json"
+        keys.write_text(json.dumps({"keys": [{"name": "svc-a", "key": "key-a-0123456789abcdef",
+                                              "webhook_url": key_receiver.url, "webhook_secret": KEY_SECRET}]}))
+        accounts.write_text(json.dumps({"accounts": [{"label": "a1", "session_id": "sess-a1-secret"}]}))
+        app = webhook_app(tmp_path, clock, API_KEYS_FILE=str(keys), JIMENG_ACCOUNTS_FILE=str(accounts))
+        client = app.test_client()
+        jimeng.post(GENERATE_URL, json=generate_answer("140"))
+        resp = client.post("/v1/videos/generations", json={"prompt": "x"},
+                           headers={"Authorization": "Bearer key-a-0123456789abcdef"})
+        assert resp.status_code == 200, resp.get_json()
+        jimeng.post(HISTORY_URL, json=envelope({"140": failed_record("140")}))
+        clock.advance(10)
+
+        run_jobs(app)
+
+        (event,) = key_receiver.events()           # verified with the key's secret
+        assert event["data"]["task_id"] == resp.get_json()["task_id"]
+        polled = next(c for c in jimeng.calls if c.request.url.startswith(HISTORY_URL))
+        assert "sessionid=sess-a1-secret" in polled.request.headers["Cookie"]
+        dump = "\n".join(sqlite3.connect(tmp_path / "webhooks.db").iterdump())
+        assert "sess-a1-secret" not in dump        # the pool holds the session; the watch names the account
