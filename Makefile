@@ -48,11 +48,12 @@ demo: $(STAMP)
 
 ## make bench: the service against calling Jimeng directly, 200 ms upstream: a wrk poller storm
 ## (throughput, p99, errors, memory), the latency one query or a batch adds, the browser transport's
-## cost; each figure beside its target
+## cost, the upstream calls spent watching 100 webhook tasks and their events' delay; each figure beside its target
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
 	$(PY) -m bench.bench_browser
+	$(PY) -m bench.bench_webhooks --tasks 100
 
 ## make try: the sandbox and the service wired together for trying by hand (prints a URL and a token)
 try: $(STAMP)

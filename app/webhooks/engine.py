@@ -18,7 +18,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app import metrics
 from app.jimeng.regions import REGIONS, Token
@@ -50,7 +50,6 @@ class Runtime:
     task_settings: Callable[[Watch], TaskSettings]
     pool_token: Callable[[str], Token | None] = lambda label: None
     key_secret: Callable[[str], str | None] = lambda name: None   # an API key's own webhook secret
-    extra: dict = field(default_factory=dict)
 
 
 class Webhooks:
@@ -99,8 +98,9 @@ class Webhooks:
         return self._store is not None or bool(self.cfg.REDIS_URL) or os.path.exists(self.db_path)
 
     @property
-    def jobs(self):
-        self.huey
+    def jobs(self) -> _Jobs:
+        if self._jobs is None:
+            self._open()
         return self._jobs
 
     def _now(self) -> float:

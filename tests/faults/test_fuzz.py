@@ -27,12 +27,15 @@ CROSS_FIELD_RULES = {"POST /v1/videos/generations", "POST /v1/videos", "POST /v1
 OPAQUE_CURSOR = {"GET /v1/videos"}      # `after` is a signed cursor from an earlier page: no pattern fits it
 # The only 5xx an operation answers by design: OpenAI's delete, which Jimeng has no call for.
 DOCUMENTED_5XX = {"DELETE /v1/videos/{video_id}": {501}}
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 @pytest.fixture(scope="module")
-def api_schema(upstream):
+def api_schema(upstream, tmp_path_factory):
+    # Configured as a service that takes webhooks: generated webhook_url values meet their checks.
     app = create_app({"JIMENG_UPSTREAM_URL": upstream.url, "JIMENG_TIMEOUT": 2.0, "FETCH_TIMEOUT": 2.0,
-                      "WAIT_TIMEOUT": 2, "WAIT_POLL_SECONDS": 0.2})
+                      "WAIT_TIMEOUT": 2, "WAIT_POLL_SECONDS": 0.2, "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                      "DATA_DIR": str(tmp_path_factory.mktemp("fuzz-data"))})
     app.extensions["jimeng_client"].sleep = lambda s: None
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     yield {op.ok().label: op.ok() for op in schema.get_all_operations()}
