@@ -122,7 +122,11 @@ class Webhooks:
         if not self.opened():
             return [None] * len(tids)
         keys = [task_key(t) for t in tids]
-        found = self.store.statuses(list(dict.fromkeys(keys)))
+        try:
+            found = self.store.statuses(list(dict.fromkeys(keys)))
+        except Exception as exc:   # noqa: BLE001 - a query answers the task even if its webhook state is out of reach
+            log.warning("webhook states unavailable (%s); answering without them", type(exc).__name__)
+            return [None] * len(tids)
         return [found.get(k) for k in keys]
 
     def task_ended(self, state: TaskState, secret_key: str) -> bool:
@@ -254,7 +258,11 @@ class Webhooks:
     def publish_metrics(self) -> None:
         if not self.opened():
             return
-        watched, pending, oldest = self.store.backlog()
+        try:
+            watched, pending, oldest = self.store.backlog()
+        except Exception as exc:   # noqa: BLE001 - a scrape shows the rest
+            log.warning("webhook backlog unavailable (%s)", type(exc).__name__)
+            return
         metrics.webhook_backlog(watched, pending, max(self._now() - oldest, 0.0) if oldest else 0.0)
 
     def _keep_until(self, after: float) -> float:

@@ -500,3 +500,16 @@ def test_an_api_key_default_webhook_is_signed_with_the_key_own_secret(tmp_path, 
         assert "sessionid=sess-a1-secret" in polled.request.headers["Cookie"]
         dump = "\n".join(sqlite3.connect(tmp_path / "webhooks.db").iterdump())
         assert "sess-a1-secret" not in dump        # the pool holds the session; the watch names the account
+
+
+def test_a_query_answers_even_when_the_webhook_store_is_out_of_reach(hook_app, jimeng, receiver, tmp_path):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("141"))
+    task_id = submit(client, receiver, "141")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"141": queued_record("141")}))
+    with sqlite3.connect(tmp_path / "webhooks.db") as db:
+        db.execute("drop table webhook_status")
+
+    resp = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION))
+
+    assert resp.status_code == 200 and "webhook" not in resp.get_json()
