@@ -17,8 +17,12 @@ COPY app ./app
 COPY deploy ./deploy
 COPY config.py wsgi.py gunicorn.conf.py ./
 
-RUN useradd --system --uid 10001 --home-dir /srv/jimeng-api jimeng
+RUN useradd --system --uid 10001 --home-dir /srv/jimeng-api jimeng \
+ && install -d -o jimeng -g jimeng /var/lib/jimeng-api
 USER jimeng
+# What a restart must not lose (the webhook engine's queue, when REDIS_URL is unset): a volume.
+ENV DATA_DIR=/var/lib/jimeng-api
+VOLUME /var/lib/jimeng-api
 
 # Inside a container network: listen on all interfaces, trust X-Forwarded-* from the nginx container.
 # Workers share their metrics through PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py empties it at start).
