@@ -24,16 +24,17 @@ WEBHOOK_FIELDS_DOC = (
 
 
 def webhook_url_field() -> fields.String:
+    # No `example`: /docs's "Try it out" would send it, and a submit from the page would ask for a webhook.
     return fields.String(load_default=None, validate=validate.Length(min=1, max=2048), metadata={
-        "description": "an https URL that receives a signed event when the task ends (README \"Webhooks\")",
-        "example": "https://example.com/hooks/jimeng"})
+        "description": "an https URL (e.g. https://example.com/hooks/jimeng) that receives a signed event when "
+                       "the task ends (README \"Webhooks\")"})
 
 
 def webhook_events_field(kind: str) -> fields.List:
     from app.webhooks.events import ALL_EVENTS, EVENTS
     return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), load_default=None, metadata={
         "description": f"which events to send: {', '.join(EVENTS[kind])} (default both); in multipart a comma "
-                       "separated list or a JSON array", "example": list(EVENTS[kind])})
+                       "separated list or a JSON array"})
 
 
 def listed_events(value):
