@@ -158,3 +158,18 @@ def test_two_instances_on_one_redis_deliver_each_event_once(redis_url, receiver)
                                    headers=http.headers).json()["webhook"]
     assert all(len(events_for(receiver, t)) == 1 for t in tasks)
     assert webhook["status"] == "delivered"
+
+
+def test_the_consumer_stops_with_a_master_killed_alone():
+    with running_stack(service_env=WEBHOOK_ENV) as stack:
+        deadline = time.monotonic() + 20
+        while not _consumer_pids(stack.service_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ours = [p for p in psutil.Process(stack.service_pid).children(recursive=True)
+                if "app.webhooks." in " ".join(p.cmdline())]
+        assert len(ours) == 2                          # the supervisor and its consumer
+        os.kill(stack.service_pid, signal.SIGKILL)
+
+        gone, alive = psutil.wait_procs(ours, timeout=20)
+
+    assert alive == []

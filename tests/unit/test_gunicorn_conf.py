@@ -61,7 +61,7 @@ def test_its_own_directory_is_still_removed_at_exit_after_a_reload():
 
 
 def children_of(pid: int, *, consumer: bool = False) -> set[int]:
-    """The master's workers; with `consumer`, its webhook consumer instead (a child too, not a worker)."""
+    """The master's workers; with `consumer`, its webhook consumer's supervisor instead (a child, not a worker)."""
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -69,7 +69,7 @@ def children_of(pid: int, *, consumer: bool = False) -> set[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid and (b"app.webhooks.consumer" in cmdline) == consumer:
+        if int(fields[1]) == pid and (b"app.webhooks.supervisor" in cmdline) == consumer:
             found.add(int(stat.parent.name))
     return found
 
