@@ -19,9 +19,11 @@ COPY config.py wsgi.py gunicorn.conf.py ./
 
 RUN useradd --system --uid 10001 --home-dir /srv/jimeng-api jimeng
 # The workers' shared state (an SQLite file: Idempotency-Key markers, the account pool's counts, HD
-# links): the service user's own directory, a volume in compose.yaml so a restart keeps it.
+# links) and the webhook engine's queue: the service user's own directory, a volume (compose.yaml
+# names it) so a restart keeps it.
 ENV DATA_DIR=/var/lib/jimeng-api
 RUN install -d -o jimeng -g jimeng -m 0700 /var/lib/jimeng-api
+VOLUME /var/lib/jimeng-api
 USER jimeng
 
 # Inside a container network: listen on all interfaces, trust X-Forwarded-* from the nginx container.

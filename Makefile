@@ -54,12 +54,14 @@ drill: $(STAMP) system-deps
 ## make bench: the service against calling Jimeng directly, 200 ms upstream: wrk poller storms on
 ## tasks in progress, finished videos and a mix (throughput, p99, upstream calls per poll, errors,
 ## memory), the latency one query or a batch adds, the shared state's cost per operation, the
-## browser transport's cost; each figure beside its target
+## browser transport's cost, the upstream calls spent watching 100 webhook tasks and their events'
+## delay; each figure beside its target
 bench: $(STAMP) system-deps
 	$(PY) -m bench.bench_load
 	$(PY) -m bench.bench_tasks --latency-ms 200 --singles 100 --batches 20
 	$(PY) -m bench.bench_state
 	$(PY) -m bench.bench_browser
+	$(PY) -m bench.bench_webhooks --tasks 100
 
 ## make try: the sandbox and the service wired together for trying by hand (prints a URL and a token)
 try: $(STAMP)

@@ -6,6 +6,7 @@ Every value can be overridden by an environment variable of the same name.
 from __future__ import annotations
 
 import os
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
@@ -125,6 +126,26 @@ class Config:
         self.UPSTREAM_DEGRADED_WINDOW = _int("UPSTREAM_DEGRADED_WINDOW", 300)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
+        # Where the service keeps what it must not lose on a restart (the webhook engine's queue).
+        self.DATA_DIR = os.environ.get("DATA_DIR", "var").strip() or "var"
+        # Webhooks (README "Webhooks"): the Standard Webhooks secret (whsec_...), whether the gunicorn
+        # master runs a consumer (0 on hosts whose consumers run apart), its threads, and the pace.
+        self.WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "").strip()
+        self.WEBHOOK_CONSUMER = os.environ.get("WEBHOOK_CONSUMER", "1").strip() != "0"
+        self.WEBHOOK_CONSUMER_WORKERS = _int("WEBHOOK_CONSUMER_WORKERS", 8)
+        # Testing and the demo only: webhook targets on loopback.
+        self.ALLOW_LOOPBACK_WEBHOOKS = os.environ.get("ALLOW_LOOPBACK_WEBHOOKS", "") == "1"
+        # One delivery attempt: seconds to connect and to wait for the answer.
+        self.WEBHOOK_TIMEOUT = _float("WEBHOOK_TIMEOUT", 10.0)
+        # Watching: an account's tasks are read at Jimeng's suggested pace, held between these bounds.
+        self.WEBHOOK_POLL_MIN_SECONDS = _float("WEBHOOK_POLL_MIN_SECONDS", 2.0)
+        self.WEBHOOK_POLL_MAX_SECONDS = _float("WEBHOOK_POLL_MAX_SECONDS", 10.0)
+        # Retries: the first wait, and how long a failing receiver is retried before gave_up.
+        self.WEBHOOK_RETRY_BASE_SECONDS = _float("WEBHOOK_RETRY_BASE_SECONDS", 5.0)
+        self.WEBHOOK_RETRY_HOURS = _float("WEBHOOK_RETRY_HOURS", 25.0)
+        # How long a poll or a delivery attempt holds its claim: a crashed consumer's work is taken
+        # up again this long after it began.
+        self.WEBHOOK_LEASE_SECONDS = _float("WEBHOOK_LEASE_SECONDS", 120.0)
 
     def validate(self) -> list[str]:
         """Problems that make this configuration unfit to serve; `/healthz` reports them."""
@@ -144,6 +165,17 @@ class Config:
             ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
         except ValueError as exc:
             problems.append(str(exc))
+        if self.WEBHOOK_SECRET:
+            from app.webhooks.signing import secret_problem
+            problem = secret_problem(self.WEBHOOK_SECRET, "WEBHOOK_SECRET")
+            if problem:
+                problems.append(problem)
+        if not 0 < self.WEBHOOK_POLL_MIN_SECONDS <= self.WEBHOOK_POLL_MAX_SECONDS:
+            problems.append("WEBHOOK_POLL_MIN_SECONDS must be positive and at most WEBHOOK_POLL_MAX_SECONDS")
+        if self.WEBHOOK_TIMEOUT <= 0 or self.WEBHOOK_RETRY_BASE_SECONDS <= 0 or self.WEBHOOK_LEASE_SECONDS <= 0:
+            problems.append("the WEBHOOK_ timeouts and intervals must be positive")
+        if self.WEBHOOK_RETRY_HOURS < 24:
+            problems.append("WEBHOOK_RETRY_HOURS must be at least 24 (receivers are promised a day of retries)")
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0 or self.IMAGE_WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
         if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):
@@ -187,6 +219,8 @@ class TestingConfig(DevelopmentConfig):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-0123456789abcdef"
         self.JIMENG_UPSTREAM_URL = ""
+        # Never the checkout's var/: a scratch directory per test process (webhook tests set their own).
+        self.DATA_DIR = os.path.join(tempfile.gettempdir(), f"jimeng-api-tests-{os.getpid()}")
         self.JIMENG_TIMEOUT = 5.0
         self.WAIT_POLL_SECONDS = 0.0
         self.WAIT_TIMEOUT = 5

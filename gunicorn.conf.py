@@ -99,5 +99,24 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    _stop_webhook_consumer()
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+
+# -- Webhooks (README "Webhooks") ----------------------------------------------------------------
+# The master runs the webhook engine's consumer beside the workers, through a small supervisor
+# process that restarts it if it dies (app/webhooks/supervisor.py), so this command alone delivers
+# webhooks on one host. WEBHOOK_CONSUMER=0: the consumers run apart (`jimeng-api-consumer` on hosts
+# sharing REDIS_URL). Nothing of webhooks is per worker: their
+# records live in the engine's store (SQLite under DATA_DIR, or Redis), shared by every process.
+
+def when_ready(server):
+    """The master listens and has forked no worker yet: start its webhook consumer (its supervisor)."""
+    from app.webhooks import supervisor
+    supervisor.start(server.log)
+
+
+def _stop_webhook_consumer():
+    from app.webhooks import supervisor
+    supervisor.stop()

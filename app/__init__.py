@@ -41,6 +41,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.path_ids import IdConverter, id_parameter_schema
     from app.api.request_body import close_spooled, guarded_input
     from app.errors import StateUnavailable
+    from app.api.task_routes import state_json
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.logs import logging_config, request_id, request_secrets
@@ -49,6 +50,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.services.degraded import DegradedSignal
     from app.services.workspaces import Workspaces
     from app.shared_state import shared_state
+    from app.webhooks.setup import install_webhooks
     from app.schemas.tasks import ErrorSchema
 
     if config is None:
@@ -118,6 +120,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
                                                 threshold=cfg.UPSTREAM_DEGRADED_AFTER)
     app.extensions["jimeng_client"].on_outdated = app.extensions["degraded"].record
     accounts.install(app, cfg, clock)
+    # Webhooks: their events carry each task as its route family answers a query.
+    install_webhooks(app, cfg, clock, shapes={"tasks": state_json, "openai_videos": openai_videos.video_answer})
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer

@@ -183,6 +183,12 @@ class StateUnavailable(ServiceError):
     retry_after = 5
 
 
+class WebhookUnavailable(ServiceError):
+    code, http_status = "webhook_unavailable", 503
+    default_message = ("this service cannot sign webhooks: its operator has not set WEBHOOK_SECRET "
+                       "(whsec_...); submit without webhook_url")
+
+
 class UpstreamTimeout(ServiceError):
     code, http_status, default_message = "upstream_timeout", 504, "Jimeng did not answer in time"
 

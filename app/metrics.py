@@ -56,6 +56,23 @@ POOL_COOLDOWN = Gauge("jimeng_api_pool_cooldown_seconds",
                       "Seconds until a pool account may take submits again (0: not cooling down)",
                       ["account"], multiprocess_mode="mostrecent")
 
+# Webhooks (app/webhooks). Counted by the consumer process, summed with the workers' at a scrape; the
+# backlog gauges are read from the engine's store just before a scrape (the store is shared, so the
+# most recent reading is the truth).
+WEBHOOK_DELIVERIES = Counter("jimeng_api_webhook_deliveries_total",
+                             "Webhook events whose delivery ended, by event type and outcome (delivered, gave_up)",
+                             ["event", "outcome"])
+WEBHOOK_ATTEMPTS = Counter("jimeng_api_webhook_attempts_total",
+                           "Webhook delivery attempts, by event type and result (2xx, 3xx, 4xx, 5xx, timeout, "
+                           "connection_error, refused_address, no_secret)", ["event", "result"])
+WEBHOOK_WATCHED = Gauge("jimeng_api_webhook_watched_tasks", "Tasks with a webhook whose end is awaited",
+                        multiprocess_mode="mostrecent")
+WEBHOOK_QUEUE = Gauge("jimeng_api_webhook_queue_depth", "Webhook events not yet delivered nor given up",
+                      multiprocess_mode="mostrecent")
+WEBHOOK_OLDEST = Gauge("jimeng_api_webhook_oldest_pending_seconds",
+                       "Age of the oldest webhook event not yet delivered nor given up (0: none)",
+                       multiprocess_mode="mostrecent")
+
 
 def request_answered(method: str, route: str, status: int, seconds: float) -> None:
     """`route` is the URL rule (e.g. /v1/videos/tasks/<task_id>) or "unmatched", never the raw path."""
@@ -115,3 +132,17 @@ def pool_account(account: str, running: int, credits: int | None, cooldown_secon
     if credits is not None:
         POOL_CREDITS.labels(account).set(credits)
     POOL_COOLDOWN.labels(account).set(cooldown_seconds)
+
+
+def webhook_attempt(event: str, result: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(event, result).inc()
+
+
+def webhook_ended(event: str, outcome: str) -> None:
+    WEBHOOK_DELIVERIES.labels(event, outcome).inc()
+
+
+def webhook_backlog(watched: int, pending: int, oldest_seconds: float) -> None:
+    WEBHOOK_WATCHED.set(watched)
+    WEBHOOK_QUEUE.set(pending)
+    WEBHOOK_OLDEST.set(oldest_seconds)

@@ -1,6 +1,7 @@
 """What every view needs from the request and the app: tokens, the client, service settings."""
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -9,7 +10,7 @@ from typing import TypeVar
 from flask import current_app, g, request
 
 from app import errors
-from app.api_keys import ApiKey
+from app.api_keys import ApiKey, task_id_secret
 
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token, parse_authorization
@@ -22,8 +23,11 @@ from app.services.tasks import TaskSettings, fingerprint_key
 from app.task_ids import TaskId
 from app.services.images import ImageRequest, submit_image
 from app.services.videos import SubmitSettings, SubmittedTask, VideoRequest, submit_video
+from app.webhooks import registration
+from app.webhooks.registration import WebhookRequest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,16 @@ def pool() -> AccountPool | None:
 
 def _key_secret(key: ApiKey | None) -> str:
     """Task ids of an API key are tagged under a key of their own: another key's ids do not decode."""
-    secret = config().SECRET_KEY
-    return secret if key is None else f"{secret}\0api-key\0{key.name}"
+    return task_id_secret(config().SECRET_KEY, key)
 
 
 def submit_task(run: Callable[[Sequence[Token], SubmitSettings], T], tokens: Sequence[Token],
-                model: str | None, rewind: Callable[[], None]) -> T:
+                model: str | None, rewind: Callable[[], None], *, kind: str = "video",
+                webhook: WebhookRequest | None = None) -> T:
     """Run a submit: with the client's tokens, or in company mode on the pool (model allowlist,
     submits_per_minute, the account choice, failover). `rewind` readies uploaded files for a retry."""
     who = caller()
+    run = _watching(run, kind, webhook, who.key)
     settings = submit_settings()
     if who.key is None:
         return run(tokens, settings)
@@ -119,6 +124,27 @@ def submit_task(run: Callable[[Sequence[Token], SubmitSettings], T], tokens: Seq
         return tid.upstream_id
 
     return pool().submit(attempt, slot_name)
+
+
+def _watching(run: Callable[[Sequence[Token], SubmitSettings], T], kind: str, webhook: WebhookRequest | None,
+              key: ApiKey | None) -> Callable[[Sequence[Token], SubmitSettings], T]:
+    """The one place submits meet webhooks: the webhook (the request's, or its API key's default) is
+    checked before anything is sent, and the task is watched once Jimeng accepted it. A failure to
+    record the watch after that is logged, never answered: the task exists and is paid for."""
+    hooks = current_app.extensions["webhooks"]
+    planned = registration.plan(webhook, kind, key=key, cfg=config(),
+                                family="openai_videos" if request.blueprint == "openai_videos" else "tasks")
+    if planned is None:
+        return run
+
+    def run_and_watch(toks: Sequence[Token], settings: SubmitSettings) -> T:
+        task = run(toks, settings)
+        try:
+            registration.watch_submitted(hooks, planned, task.task_id, toks, settings.secret_key, config())
+        except Exception:   # noqa: BLE001 - the task is accepted; its answer must not be lost
+            log.exception("webhook not registered for an accepted task")
+        return task
+    return run_and_watch
 
 
 def checked_proxy(token: Token, param: str) -> Token:
@@ -153,9 +179,13 @@ def task_settings() -> TaskSettings:
     cfg = config()
     key = _api_key()
     company = {} if key is None else dict(raw_ids=False, owner_removed_is_gone=True, on_seen=pool().task_seen)
-    return TaskSettings(secret_key=_key_secret(key), grace_seconds=cfg.HISTORY_GRACE_SECONDS,
+    secret = _key_secret(key)
+    webhooks = current_app.extensions["webhooks"]
+    return TaskSettings(secret_key=secret, grace_seconds=cfg.HISTORY_GRACE_SECONDS,
                         timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
-                        clock=_clock(), state=current_app.extensions["shared_state"], **company)
+                        clock=_clock(), state=current_app.extensions["shared_state"],
+                        webhook_states=webhooks.states, on_ended=lambda s: webhooks.task_ended(s, secret),
+                        **company)
 
 
 def submit_settings() -> SubmitSettings:
@@ -176,7 +206,7 @@ def submit_video_task(req: VideoRequest, tokens: Sequence[Token],
                       idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """Every video route submits through here, so company mode's pool sees each submit."""
     return submit_task(lambda toks, settings: submit_video(req, toks, client(), settings, idempotency=idempotency),
-                       tokens, req.model, req.rewind)
+                       tokens, req.model, req.rewind, kind="video", webhook=req.webhook)
 
 
 def idempotency() -> IdempotencyKey | None:
@@ -190,4 +220,4 @@ def submit_image_task(req: ImageRequest, tokens: Sequence[Token],
                       idempotency: IdempotencyKey | None = None) -> SubmittedTask:
     """Every image route submits through here, so company mode's pool sees each submit too."""
     return submit_task(lambda toks, settings: submit_image(req, toks, client(), settings, idempotency=idempotency),
-                       tokens, req.model, req.rewind)
+                       tokens, req.model, req.rewind, kind="image", webhook=req.webhook)

@@ -20,6 +20,7 @@ from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequ
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest
 from app.services.submitting import MediaInput
+from app.webhooks.registration import WebhookRequest
 
 blp = Blueprint("images", __name__, url_prefix="/v1/images",
                 description="Images: OpenAI-compatible answers at once, or tasks like videos")
@@ -71,7 +72,7 @@ def _submit(*, compose: bool):
     req = ImageRequest(prompt=fields["prompt"], model=model, ratio=fields["ratio"],
                        resolution=fields["resolution"], count=fields["n"], negative_prompt=fields["negative_prompt"],
                        sample_strength=fields["sample_strength"], size=fields["size"], quality=fields["quality"],
-                       references=references)
+                       references=references, webhook=WebhookRequest.from_fields(fields))
 
     def submit():
         return context.submit_image_task(req, tokens, idem_key)

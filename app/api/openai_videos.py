@@ -16,7 +16,7 @@ from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_w
                                   with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 from app.schemas.form_values import WholeNumber
-from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
+from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, webhook_events_field, webhook_url_field
 from app.schemas.videos import VideoSubmitSchema
 from app.services.cancelling import cancel_task
 from app.services.history_pages import recent_videos
@@ -61,6 +61,8 @@ class OpenAIVideoCreateSchema(Schema):
         return {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
     function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
     ratio = fields.String(metadata={"description": "instead of size"})
+    webhook_url = webhook_url_field()
+    webhook_events = webhook_events_field("video")
 
 
 class OpenAIVideoFormSchema(OpenAIVideoCreateSchema):
@@ -97,9 +99,17 @@ def _object(state: TaskState, fallback: SubmittedTask | None = None, prompt: str
     except (ValueError, KeyError):
         size = None
     completed_at = int(record.finish_time) if record and record.finish_time else None
-    return video_object(state.task_id, state.status, progress=state.progress, created=state.created, model=model,
+    body = video_object(state.task_id, state.status, progress=state.progress, created=state.created, model=model,
                         seconds=seconds, size=size, completed_at=completed_at, error_code=state.error_code,
                         error=state.error, prompt=prompt if prompt is not None else (record.prompt if record else None))
+    if state.webhook is not None:
+        body["webhook"] = state.webhook
+    return body
+
+
+def video_answer(state: TaskState) -> dict:
+    """OpenAI's Video for a task, as retrieve answers it (also the `data` of its webhook events)."""
+    return _object(state)
 
 
 def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Response:

@@ -177,6 +177,8 @@ class HistoryRecord:
     total_image_count: int
     finished_image_count: int
     video_meta: dict
+    # Jimeng's suggested poll interval (`queue_info.polling_config.interval_seconds`, protocol 5.6); 0 unknown.
+    poll_interval: int = 0
     # The stored draft (a JSON string), read only when asked: parsing it took a third of a batch's CPU,
     # and only the OpenAI video shape (`size`, `seconds`, `prompt`) needs what it says.
     draft_content: object = field(default=None, repr=False, compare=False)
@@ -323,5 +325,6 @@ def parse_record(record_id: str, raw: dict) -> HistoryRecord:
         total_image_count=upstream_int(raw.get("total_image_count"), 0),
         finished_image_count=upstream_int(raw.get("finished_image_count"), 0),
         video_meta=meta,
+        poll_interval=upstream_int(_dig(queue, ("polling_config", "interval_seconds")), 0),
         draft_content=raw.get("draft_content"),
     )

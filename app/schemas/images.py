@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
 from app.schemas.form_values import WholeNumber, json_array
+from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
 from app.services.openai_images import QUALITIES
 
 # Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
@@ -38,6 +39,8 @@ class ImageRequestSchema(Schema):
         "description": "answer at once with a task (as `Prefer: respond-async`)"})
     images = fields.List(fields.String(), load_default=list, metadata={
         "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
+    webhook_url = webhook_url_field()
+    webhook_events = webhook_events_field("image")
 
     @pre_load
     def normalise(self, data, **_):
@@ -46,6 +49,8 @@ class ImageRequestSchema(Schema):
         if not isinstance(data, dict):
             return data
         data = {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
+        if "webhook_events" in data:
+            data["webhook_events"] = listed_events(data["webhook_events"])
         images = json_array(data.get("images"), "images")
         if isinstance(images, str):
             images = [images.strip()]

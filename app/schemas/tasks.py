@@ -2,12 +2,49 @@
 from marshmallow import Schema, fields, validate
 
 from app.jimeng.history import FAILURE_CODES
+from app.schemas.form_values import json_array
 
 
 class QueueSchema(Schema):
     position = fields.Integer(allow_none=True, metadata={"description": "place in Jimeng's queue"})
     length = fields.Integer(allow_none=True)
     eta_seconds = fields.Integer(allow_none=True, metadata={"description": "Jimeng's own estimate"})
+
+
+class WebhookStateSchema(Schema):
+    host = fields.String(metadata={"description": "where the event goes (the webhook_url's host)"})
+    status = fields.String(metadata={"enum": ["pending", "delivered", "retrying", "gave_up"], "description": (
+        "pending: the task runs, or its event is about to be sent; delivered: the receiver answered 2xx; "
+        "retrying: it did not, the next attempt is scheduled; gave_up: 410, or no 2xx within the retry window")})
+    attempts = fields.Integer(metadata={"description": "delivery attempts so far"})
+    last_status = fields.Integer(allow_none=True, metadata={
+        "description": "the HTTP status of the last attempt; null before one, or when none came (timeout, refused)"})
+
+
+WEBHOOK_FIELDS_DOC = (
+    "`webhook_url` (https; http in development) gets a signed event when the task ends (Standard Webhooks "
+    "headers, README \"Webhooks\"); `webhook_events` chooses which (default: both of the task's kind).")
+
+
+def webhook_url_field() -> fields.String:
+    # No `example`: /docs's "Try it out" would send it, and a submit from the page would ask for a webhook.
+    return fields.String(load_default=None, validate=validate.Length(min=1, max=2048), metadata={
+        "description": "an https URL (e.g. https://example.com/hooks/jimeng) that receives a signed event when "
+                       "the task ends (README \"Webhooks\")"})
+
+
+def webhook_events_field(kind: str) -> fields.List:
+    from app.webhooks.events import ALL_EVENTS, EVENTS
+    return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), load_default=None, metadata={
+        "description": f"which events to send: {', '.join(EVENTS[kind])} (default both); in multipart a comma "
+                       "separated list or a JSON array"})
+
+
+def listed_events(value):
+    """`webhook_events` as multipart sends it: a JSON array or a comma separated list."""
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return json_array(value, "webhook_events")
 
 
 class TaskStateSchema(Schema):
@@ -29,6 +66,7 @@ class TaskStateSchema(Schema):
         "prompt_rejected = refused at submit, output_rejected = refused by review with no credits charged, "
         "cancelled = cancelled while queued, credits returned); not_found: task_not_found")})
     upstream_code = fields.String(metadata={"description": "Jimeng's raw fail_code, when there is one"})
+    webhook = fields.Nested(WebhookStateSchema, metadata={"description": "the task's webhook, when it has one"})
 
 
 class BatchRequestSchema(Schema):

@@ -5,6 +5,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate, validates_s
 
 from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
 from app.schemas.form_values import WholeNumber, json_array
+from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
 
 # camelCase names older clients send -> our names (one place).
 ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "responseFormat": "response_format"}
@@ -60,6 +61,8 @@ class VideoSubmitSchema(Schema):
                          metadata={"description": "multi_frame: 2-10 keyframes"})
     wait = fields.Boolean(load_default=False, metadata={"description": "block until done (old sync API)"})
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
+    webhook_url = webhook_url_field()
+    webhook_events = webhook_events_field("video")
     for _name in IMAGE_FIELDS + VIDEO_FIELDS:
         locals()[_name] = fields.String(load_default=None, metadata={"description": "URL or data URI, "
                                         "or upload a file under this name"})
@@ -82,6 +85,8 @@ class VideoSubmitSchema(Schema):
         if isinstance(data.get("file_paths"), str):   # one URL, not an array
             text = data["file_paths"].strip()
             data["file_paths"] = [text] if text else []
+        if "webhook_events" in data:
+            data["webhook_events"] = listed_events(data["webhook_events"])
         for name in list(data):
             if data[name] == "" and name != "prompt":
                 data.pop(name)  # an empty form field means "not given", as JSON null does

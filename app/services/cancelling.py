@@ -43,7 +43,7 @@ def cancel_task(kind: str, text: str, tokens: Sequence[Token], client: JimengCli
     except errors.ServiceError as exc:
         return _after_a_failed_cancel(kind, text, tokens, client, settings, exc)
     cancelled = _read_back(kind, text, tokens, client, settings, state)
-    _ended_by_cancel(kind, cancelled)
+    _ended_by_cancel(kind, cancelled, settings)
     return cancelled
 
 
@@ -104,8 +104,10 @@ def _read_back(kind: str, text: str, tokens: Sequence[Token], client: JimengClie
     return after
 
 
-def _ended_by_cancel(kind: str, state: TaskState) -> None:
-    """A cancel ends the task: the one place to tell about it. The webhooks to come fire the kind's
-    `failed` event (`video.failed`) from here, with this state, exactly once per cancel accepted."""
+def _ended_by_cancel(kind: str, state: TaskState, settings: TaskSettings) -> None:
+    """A cancel ends the task: the one place to tell about it. Its webhook, if it has one, fires the
+    kind's `failed` event (`video.failed`) with this state at once (a later poll fires nothing more)."""
     log.info("task cancelled", extra={"task": short_form(state.task_id), "kind": kind,
                                       "task_status": state.status})
+    if settings.on_ended is not None:
+        settings.on_ended(state)

@@ -44,6 +44,7 @@ class ImageRequest:
     size: str | None = None          # OpenAI's `size` (e.g. 1024x1024), mapped onto ratio + resolution
     quality: str | None = None       # OpenAI's `quality`, mapped onto a resolution
     references: list[MediaInput] = field(default_factory=list)
+    webhook: object | None = None     # app.webhooks.registration.WebhookRequest, when one was asked for
 
     def rewind(self) -> None:
         rewind_all(self.references)

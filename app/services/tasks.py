@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app import errors, metrics
@@ -86,6 +86,10 @@ class TaskSettings:
     owner_removed_is_gone: bool = False
     on_seen: Callable[[Token, str, bool], None] | None = None   # (token, upstream id, finished)
     state: SharedState | None = None    # where finished videos' HD links are kept (None: asked every time)
+    # The `webhook` state of each task that has one (app/webhooks), looked up once per query.
+    webhook_states: Callable[[Sequence[TaskId]], list[dict | None]] | None = None
+    # Told when a request of ours ended a task (a cancel): its webhook fires now, not at the next poll.
+    on_ended: Callable[[TaskState], None] | None = None
 
 
 @dataclass
@@ -100,6 +104,7 @@ class TaskState:
     error: str | None = None
     error_code: str | None = None
     upstream_code: str | None = None
+    webhook: dict | None = None       # the task's webhook delivery, when it asked for one
     record: HistoryRecord | None = field(default=None, repr=False)
 
     @property
@@ -144,17 +149,20 @@ def _resolve(text: str, kind: str, tokens: Sequence[Token], settings: TaskSettin
 
 
 def task_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
-                settings: TaskSettings) -> list[TaskState]:
+                settings: TaskSettings, *, fetched: Mapping[str, dict] | None = None) -> list[TaskState]:
     """The state of each id, in the order asked; a bad id becomes `not_found`, never an error.
 
     When every upstream call fails, the first error is raised (a single query gets a clear 5xx);
-    when only some fail, the affected items carry that error instead.
+    when only some fail, the affected items carry that error instead. `fetched`: records already
+    read (by the id asked with), for a caller that read many kinds of task in one call.
     """
-    return [state for state, _ in _located_states(kind, texts, tokens, client, settings, finish=True)]
+    return [state for state, _ in _located_states(kind, texts, tokens, client, settings, finish=True,
+                                                  fetched=fetched)]
 
 
 def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], client: JimengClient,
-                    settings: TaskSettings, *, finish: bool) -> list[tuple[TaskState, Token | None]]:
+                    settings: TaskSettings, *, finish: bool,
+                    fetched: Mapping[str, dict] | None = None) -> list[tuple[TaskState, Token | None]]:
     """Each id's state and the token of the account that holds it: the one that listed its record,
     else the one the id names (None for an id that names none). `finish`: the kind's last read
     (videos: the HD URL), which only an answer that shows the result needs."""
@@ -173,8 +181,9 @@ def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], cl
         for start in range(0, len(ids), HISTORY_CHUNK):
             chunk = ids[start:start + HISTORY_CHUNK]
             try:
-                records = client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
-                                                 image_info=KINDS[kind].image_info)
+                records = {i: fetched[i] for i in chunk if i in fetched} if fetched is not None else \
+                    client.history_by_ids(token_by_index[tok_key], chunk, id_field=id_field,
+                                          image_info=KINDS[kind].image_info)
             except errors.ServiceError as exc:
                 failures.setdefault(tok_key, exc)
                 continue
@@ -195,6 +204,7 @@ def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], cl
         owners.append(owner)
     if finish and KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners), settings)
+    _with_webhooks(states, [lk.task_id for lk in lookups], settings)
     for state in states:
         metrics.task_state_seen(kind, state.status)
     named = [owner or (lk.tokens[0] if lk.task_id is not None else None) for owner, lk in zip(owners, lookups)]
@@ -319,7 +329,7 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
     answered: the id is spelled from the record alone (its history id and created_time)."""
     fp = token.fingerprint(fingerprint_key(settings.secret_key))
     now = settings.clock()
-    states = []
+    states, tids = [], []
     for raw in records:
         history_id = str(raw.get("history_record_id") or "")
         try:
@@ -330,4 +340,17 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
             continue   # a record we could never find again is not worth listing
         lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
         states.append(_state(lookup, raw, None, now, settings))
+        tids.append(tid)
+    _with_webhooks(states, tids, settings)
     return states
+
+
+def _with_webhooks(states: Sequence[TaskState], tids: Sequence[TaskId | None], settings: TaskSettings) -> None:
+    """Each state's `webhook`, for the tasks that asked for one (one lookup for the whole answer)."""
+    if settings.webhook_states is None:
+        return
+    asked = [(state, tid) for state, tid in zip(states, tids) if tid is not None and state.status != "not_found"]
+    if not asked:
+        return
+    for (state, _), webhook in zip(asked, settings.webhook_states([tid for _, tid in asked])):
+        state.webhook = webhook

@@ -44,6 +44,7 @@ class VideoRequest:
     images: list[MediaInput] = field(default_factory=list)      # first_last_frames, main_reference
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
+    webhook: object | None = None     # app.webhooks.registration.WebhookRequest, when one was asked for
 
     def rewind(self) -> None:
         rewind_all([*self.images, *(f.media for f in self.frames), *self.materials])

@@ -45,13 +45,16 @@ CROSS_FIELD_RULES = {"POST /v1/videos/generations", "POST /v1/videos", "POST /v1
 OPAQUE_CURSOR = {"GET /v1/videos"}      # `after` is a signed cursor from an earlier page: no pattern fits it
 # A capture's file must hold a HAR: any bytes fit a schema's "binary".
 OPAQUE_CONTENT = {"POST /v1/doctor/capture"}
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 @pytest.fixture(scope="module")
-def service(upstream):
+def service(upstream, tmp_path_factory):
+    # Configured as a service that takes webhooks: generated webhook_url values meet their checks.
     app = create_app({"JIMENG_UPSTREAM_URL": upstream.url, "JIMENG_TIMEOUT": 2.0, "FETCH_TIMEOUT": 2.0,
                       "WAIT_TIMEOUT": 2, "IMAGE_WAIT_TIMEOUT": 2, "WAIT_POLL_SECONDS": 0.2,
-                      "ALLOW_LOOPBACK_MEDIA": True})
+                      "ALLOW_LOOPBACK_MEDIA": True, "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                      "DATA_DIR": str(tmp_path_factory.mktemp("fuzz-data"))})
     app.extensions["jimeng_client"].sleep = lambda s: None
     return app
 

@@ -60,14 +60,16 @@ def test_its_own_directory_is_still_removed_at_exit_after_a_reload():
     assert path.name.startswith("jimeng-api-metrics-") and not path.exists()
 
 
-def children_of(pid: int) -> set[int]:
+def children_of(pid: int, *, consumer: bool = False) -> set[int]:
+    """The master's workers; with `consumer`, its webhook consumer's supervisor instead (a child, not a worker)."""
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and (b"app.webhooks.supervisor" in cmdline) == consumer:
             found.add(int(stat.parent.name))
     return found
 
@@ -88,6 +90,7 @@ def test_counters_survive_a_hup_reload():
             assert requests.get(f"{stack.service_url}/ping", timeout=10).text == "pong"
         assert ping_count(stack.service_url) == before + 5
         old_workers = children_of(stack.service_pid)
+        consumer = children_of(stack.service_pid, consumer=True)
         os.kill(stack.service_pid, signal.SIGHUP)
         deadline = time.monotonic() + 30
         while True:   # the old worker gone, a new one answering
@@ -101,3 +104,4 @@ def test_counters_survive_a_hup_reload():
             assert time.monotonic() < deadline, "gunicorn did not replace its worker within 30 s"
             time.sleep(0.2)
         assert ping_count(stack.service_url) >= before + 6    # the old worker's pings, and the new one's
+        assert children_of(stack.service_pid, consumer=True) == consumer   # the webhook consumer outlives a reload

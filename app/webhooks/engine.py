@@ -1,0 +1,301 @@
+"""The webhook engine: huey (SQLite under DATA_DIR, or Redis with REDIS_URL), its three jobs, and the
+steps they run. The one object the rest of the app holds: `app.extensions["webhooks"]`.
+
+Jobs (each one small and safe to run twice: the store's claims make a duplicate a no-op):
+- `webhooks.poll(account)`: one read of the account's watched tasks, events for those that ended,
+  then the next poll at Jimeng's pace;
+- `webhooks.deliver(event_id)`: one attempt, then the next one if it failed;
+- `webhooks.sweep` (every minute, and when a consumer starts): re-sends the jobs of whatever is due
+  and unclaimed, which is how work survives a consumer killed mid-job (its messages are gone, the
+  store's records are not).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from urllib.parse import urlsplit
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from app import metrics
+from app.jimeng.regions import REGIONS, Token
+from app.services.tasks import TaskSettings, TaskState
+from app.task_ids import TaskId
+from app.webhooks import delivery, sealed, signing, watching
+from app.webhooks.keys import task_key
+from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "jimeng-api-webhooks"
+DB_FILE = "webhooks.db"
+SWEEP_BATCH = 500
+# A job this late is re-sent by the sweep (its message was lost, or the consumers are behind).
+SWEEP_SLACK = 5.0
+# How long a task's `webhook` state stays readable after its delivery ended.
+STATUS_KEEP_SECONDS = 7 * 86400
+
+
+@dataclass
+class Runtime:
+    """What the jobs use of the app: the same services the views use (built by create_app)."""
+
+    config: object
+    client: object
+    clock: Callable[[], float]
+    shapes: dict[str, Callable[[TaskState], dict]]          # route family -> its query answer
+    task_settings: Callable[[Watch], TaskSettings]
+    pool_token: Callable[[str], Token | None] = lambda label: None
+    key_secret: Callable[[str], str | None] = lambda name: None   # an API key's own webhook secret
+
+
+class Webhooks:
+    """The engine, opened on first use (tests and hosts that never see a webhook create no file)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.cfg = runtime.config
+        self._huey = None
+        self._store: WebhookStore | None = None
+        self._jobs = None
+        self._session = None
+
+    # -- the engine -------------------------------------------------------------------------------
+    @property
+    def db_path(self) -> str:
+        return os.path.join(self.cfg.DATA_DIR, DB_FILE)
+
+    @property
+    def huey(self):
+        if self._huey is None:
+            self._open()
+        return self._huey
+
+    @property
+    def store(self) -> WebhookStore:
+        if self._store is None:
+            self._open()
+        return self._store
+
+    def _open(self) -> None:
+        from huey import RedisHuey, SqliteHuey
+
+        if self.cfg.REDIS_URL:
+            huey = RedisHuey(QUEUE_NAME, url=self.cfg.REDIS_URL, results=False)
+            store = RedisStore(self.cfg.REDIS_URL, self.runtime.clock)
+        else:
+            os.makedirs(self.cfg.DATA_DIR, exist_ok=True)
+            huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False)
+            store = SqliteStore(huey.storage)
+        self._jobs = _register_jobs(huey, self)
+        self._huey, self._store = huey, store
+
+    def opened(self) -> bool:
+        """Whether there can be anything to read: Redis, or an embedded file that exists already."""
+        return self._store is not None or bool(self.cfg.REDIS_URL) or os.path.exists(self.db_path)
+
+    @property
+    def jobs(self) -> _Jobs:
+        if self._jobs is None:
+            self._open()
+        return self._jobs
+
+    def _now(self) -> float:
+        return self.runtime.clock()
+
+    # -- submit side ------------------------------------------------------------------------------
+    def watch(self, watch: Watch, host: str) -> bool:
+        """Start watching a task (nothing happens for one already registered); its first poll soon."""
+        now = self._now()
+        first = now + self.cfg.WEBHOOK_POLL_MAX_SECONDS
+        status = {"host": host, "status": "pending", "attempts": 0, "last_status": None}
+        added = self.store.add_watch(watch, status, first, self._keep_until(watch.deadline))
+        if added:
+            self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0))
+        return added
+
+    def states(self, tids: Sequence[TaskId]) -> list[dict | None]:
+        """The `webhook` object of each task, or None (one read for the whole answer)."""
+        if not self.opened():
+            return [None] * len(tids)
+        keys = [task_key(t) for t in tids]
+        try:
+            found = self.store.statuses(list(dict.fromkeys(keys)))
+        except Exception as exc:   # noqa: BLE001 - a query answers the task even if its webhook state is out of reach
+            log.warning("webhook states unavailable (%s); answering without them", type(exc).__name__)
+            return [None] * len(tids)
+        return [found.get(k) for k in keys]
+
+    def task_ended(self, state: TaskState, secret_key: str) -> bool:
+        """This task ended (e.g. it was cancelled): fire its event now if it has a webhook.
+
+        `state` is the task as its query answers it now (our task shape); `secret_key` the task id
+        secret of the route that answered it. True when an event was queued; a task without a webhook,
+        or whose event was already queued, changes nothing. Cancel calls this."""
+        tid = TaskId.decode(state.task_id, secret_key)
+        if tid is None or not state.finished or not self.opened():
+            return False
+        watch = self.store.watch(task_key(tid))
+        if watch is None:
+            return False
+        kind = watch.kind
+        ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
+        return self._fire(ended)
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def poll(self, account: str) -> None:
+        owner = uuid.uuid4().hex
+        now = self._now()
+        if not self.store.claim_account(account, owner, now, self.cfg.WEBHOOK_LEASE_SECONDS):
+            return       # not due (a duplicate message) or another consumer is polling it
+        interval = self.cfg.WEBHOOK_POLL_MAX_SECONDS
+        try:
+            watches = self.store.watches(account)
+            if watches:
+                token = self._token(watches)
+                result = watching.poll(watches, token, self.runtime.client, self.runtime.task_settings, now)
+                for ended in result.ended:
+                    self._fire(ended)
+                interval = self._interval(result)
+        finally:
+            next_at = self._now() + interval
+            if self.store.release_account(account, owner, next_at):
+                self.jobs.poll.schedule(args=(account,), delay=max(next_at - self._now(), 0))
+
+    def _interval(self, result: watching.PollResult) -> float:
+        """Jimeng's own pace (polling_config), but an ended task never waits past the maximum."""
+        low, high = self.cfg.WEBHOOK_POLL_MIN_SECONDS, self.cfg.WEBHOOK_POLL_MAX_SECONDS
+        return min(max(result.suggested_interval or high, low), high)
+
+    def _token(self, watches: Sequence[Watch]) -> Token | None:
+        """The account's session: the pool's (company mode) or the sealed one of its watches."""
+        for w in watches:
+            if w.pool_account:
+                return self.runtime.pool_token(w.pool_account)
+            opened = sealed.unseal(self.cfg.SECRET_KEY, w.sealed_token, w.key)
+            if opened is not None:
+                parts = json.loads(opened)
+                return Token(session_id=parts["session"], region=REGIONS[w.region], proxy=parts.get("proxy"))
+        return None
+
+    def _fire(self, ended: watching.Ended) -> bool:
+        """End the watch and queue its event (if it asked for this one) in one step."""
+        w = ended.watch
+        now = self._now()
+        if ended.event_type not in w.events:
+            return self.store.end_watch(w, None, None, self._keep_until(now), now)
+        data = self.runtime.shapes[w.family](ended.state)
+        data.pop("webhook", None)
+        event_id = f"evt_{w.key}"
+        body = json.dumps({"id": event_id, "object": "event", "type": ended.event_type, "created_at": int(now),
+                           "data": data}, separators=(",", ":"), ensure_ascii=False)
+        item = Delivery(event_id=event_id, task_key=w.key, event_type=ended.event_type, url=w.url,
+                        host=urlsplit(w.url).hostname or "", body=body, created_at=now, api_key=w.api_key)
+        if not self.store.end_watch(w, item, item.state("pending"), self._keep_until(now), now):
+            return False
+        log.info("webhook event queued", extra={"event": ended.event_type, "webhook_host": item.host})
+        self.jobs.deliver(event_id)
+        return True
+
+    def deliver(self, event_id: str) -> None:
+        owner = uuid.uuid4().hex
+        now = self._now()
+        item = self.store.claim_delivery(event_id, owner, now, self.cfg.WEBHOOK_LEASE_SECONDS)
+        if item is None:
+            return
+        secret = (self.runtime.key_secret(item.api_key) if item.api_key else None) or self.cfg.WEBHOOK_SECRET
+        if secret:
+            # The receiver checks the timestamp against its own clock: the real time, whatever ours is.
+            headers = signing.signed_headers(secret, item.event_id, item.body, time.time())
+            answer = delivery.send(self._delivery_session(), item.url, item.body, headers,
+                                   self.cfg.WEBHOOK_TIMEOUT, now)
+        else:
+            log.error("webhook not sent: no signing secret (WEBHOOK_SECRET, or the API key's webhook_secret)")
+            answer = delivery.Answer(None, "no_secret")
+        item.attempts += 1
+        item.last_status = answer.status
+        done = self._now()
+        policy = delivery.Policy(self.cfg.WEBHOOK_RETRY_BASE_SECONDS, self.cfg.WEBHOOK_RETRY_HOURS * 3600)
+        state, next_at = delivery.next_attempt(answer, item.attempts, item.created_at, done, policy)
+        self.store.finish_attempt(item, owner, next_at, item.state(state), self._keep_until(done))
+        metrics.webhook_attempt(item.event_type, answer.result)
+        if next_at is None:
+            metrics.webhook_ended(item.event_type, state)
+        else:
+            self.jobs.deliver.schedule(args=(event_id,), delay=max(next_at - done, 0))
+        log.info("webhook attempt", extra={"event": item.event_type, "webhook_host": item.host,
+                                            "attempt": item.attempts, "result": answer.result, "webhook_state": state})
+
+    def _delivery_session(self):
+        if self._session is None:
+            from app.webhooks.targets import delivery_session
+            self._session = delivery_session(allow_loopback=self.cfg.ALLOW_LOOPBACK_WEBHOOKS,
+                                             timeout=self.cfg.WEBHOOK_TIMEOUT)
+        return self._session
+
+    def sweep(self) -> int:
+        """Re-send the jobs of everything due and unclaimed; forget old statuses. How many were re-sent."""
+        now = self._now()
+        before = now - SWEEP_SLACK
+        accounts = self.store.accounts_due(before, now)
+        events = self.store.deliveries_due(before, SWEEP_BATCH, now)
+        for account in accounts:
+            self.jobs.poll(account)
+        for event_id in events:
+            self.jobs.deliver(event_id)
+        self.store.purge(now)
+        if accounts or events:
+            log.info("webhooks: sweep re-sent %d polls and %d deliveries", len(accounts), len(events))
+        return len(accounts) + len(events)
+
+    def sweep_now(self) -> None:
+        """Queue a sweep at once (a consumer starting after a crash takes up the work it left)."""
+        self.jobs.sweep_once()
+
+    def publish_metrics(self) -> None:
+        if not self.opened():
+            return
+        try:
+            watched, pending, oldest = self.store.backlog()
+        except Exception as exc:   # noqa: BLE001 - a scrape shows the rest
+            log.warning("webhook backlog unavailable (%s)", type(exc).__name__)
+            return
+        metrics.webhook_backlog(watched, pending, max(self._now() - oldest, 0.0) if oldest else 0.0)
+
+    def _keep_until(self, after: float) -> float:
+        return after + self.cfg.WEBHOOK_RETRY_HOURS * 3600 + STATUS_KEEP_SECONDS
+
+
+@dataclass
+class _Jobs:
+    poll: object
+    deliver: object
+    sweep: object
+    sweep_once: object
+
+
+def _register_jobs(huey, hooks: Webhooks) -> _Jobs:
+    """The engine's jobs, by fixed names (every process registers the same ones)."""
+    from huey import crontab
+
+    @huey.task(name="webhooks.poll")
+    def poll(account: str) -> None:
+        hooks.poll(account)
+
+    @huey.task(name="webhooks.deliver")
+    def deliver(event_id: str) -> None:
+        hooks.deliver(event_id)
+
+    @huey.periodic_task(crontab(), name="webhooks.sweep")
+    def sweep() -> None:
+        hooks.sweep()
+
+    @huey.task(name="webhooks.sweep_once")
+    def sweep_once() -> None:
+        hooks.sweep()
+
+    return _Jobs(poll, deliver, sweep, sweep_once)
+

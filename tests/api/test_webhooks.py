@@ -1,0 +1,515 @@
+"""Webhooks: asked at submit, watched in batches per account, delivered signed to a real receiver.
+
+Jimeng is mocked at the HTTP boundary; the receiver is a real server on loopback that verifies every
+request with the `standardwebhooks` library. The engine's jobs run by hand (tests/webhook_jobs.py),
+and time moves on the test's clock.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import responses
+
+from tests.api.helpers import auth
+from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record,
+                                finished_record, generate_answer, local_item, local_items_answer, queued_record)
+from tests.webhook_jobs import hook_app, run_jobs, webhook_app  # noqa: F401  (hook_app: a fixture)
+from tests.webhook_receiver import running_receiver
+
+SESSION = "webhook-session-0123456789"
+
+
+@pytest.fixture
+def receiver():
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def jimeng(receiver):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru(receiver.url.rsplit("/", 1)[0])
+        yield rsps
+
+
+def submit(client, receiver, record_id="4722540945676", path="/v1/videos/generations", **fields):
+    body = {"prompt": "a lighthouse", "webhook_url": receiver.url, **fields}
+    resp = client.post(path, json=body, headers=auth(SESSION))
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def history_calls(rsps) -> list[dict]:
+    return [json.loads(c.request.body) for c in rsps.calls if c.request.url.startswith(HISTORY_URL)]
+
+
+def test_a_completed_video_fires_one_signed_event_carrying_the_task_as_queried(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("111"))
+    task_id = submit(client, receiver, "111")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"111": finished_record("111")}))
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    events = receiver.events()
+    assert [e["type"] for e in events] == ["video.completed"]
+    event = events[0]
+    assert event["object"] == "event" and event["id"] == receiver.received[0].headers["webhook-id"]
+    queried = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
+    assert queried["webhook"] == {"host": "127.0.0.1", "status": "delivered", "attempts": 1, "last_status": 200}
+    del queried["webhook"]
+    assert event["data"] == queried and event["data"]["task_id"] == task_id
+    run_jobs(hook_app, rounds=3)
+    assert len(receiver.received) == 1        # exactly one event per task
+
+
+def test_the_query_shows_a_pending_webhook_while_the_task_runs(hook_app, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("112"))
+    task_id = submit(client, receiver, "112")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"112": queued_record("112")}))
+
+    single = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
+    batch = client.post("/v1/videos/tasks/batch", json={"task_ids": [task_id]}, headers=auth(SESSION)).get_json()
+    openai = client.get(f"/v1/videos/{task_id}", headers=auth(SESSION)).get_json()
+
+    pending = {"host": "127.0.0.1", "status": "pending", "attempts": 0, "last_status": None}
+    assert single["webhook"] == batch["data"][0]["webhook"] == openai["webhook"] == pending
+
+
+def test_a_task_without_a_webhook_shows_none(hook_app, jimeng):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("113"))
+    task_id = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth(SESSION)).get_json()["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"113": queued_record("113")}))
+    assert "webhook" not in client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
+
+
+def test_a_failed_video_fires_video_failed_with_its_error(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("114"))
+    submit(client, receiver, "114")
+    jimeng.post(HISTORY_URL, json=envelope({"114": failed_record("114", "2038")}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    (event,) = receiver.events()
+    assert event["type"] == "video.failed"
+    assert event["data"]["status"] == "failed" and event["data"]["error_code"] == "content_rejected"
+
+
+def test_a_running_task_is_polled_again_and_fires_once_it_ends(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("115"))
+    submit(client, receiver, "115")
+    running = jimeng.post(HISTORY_URL, json=envelope({"115": queued_record("115")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+    assert receiver.received == [] and running.call_count == 1
+
+    jimeng.replace(responses.POST, HISTORY_URL, json=envelope({"115": failed_record("115")}))
+    run_jobs(hook_app)
+    assert receiver.received == []            # not due yet: Jimeng's pace, at most 10 s
+    clock.advance(10)
+    run_jobs(hook_app)
+    assert [e["type"] for e in receiver.events()] == ["video.failed"]
+
+
+def test_watching_100_tasks_of_one_account_costs_one_history_call_per_poll(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    ids = [str(5000 + i) for i in range(100)]
+    for record_id in ids:
+        jimeng.upsert(responses.POST, GENERATE_URL, json=generate_answer(record_id))
+        submit(client, receiver, record_id)
+    jimeng.post(HISTORY_URL, json=envelope({i: queued_record(i) for i in ids}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+    clock.advance(10)
+    run_jobs(hook_app)
+
+    calls = history_calls(jimeng)
+    assert len(calls) == 2 and sorted(calls[0]["history_ids"]) == sorted(ids)
+
+
+def test_images_and_videos_of_one_account_share_its_poll(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("116"))
+    submit(client, receiver, "116")
+    jimeng.replace(responses.POST, GENERATE_URL, json=generate_answer("117"))
+    submit(client, receiver, "117", path="/v1/images/generations", **{"async": True})
+    jimeng.post(HISTORY_URL, json=envelope({"116": queued_record("116"), "117": queued_record("117")}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    (call,) = history_calls(jimeng)
+    assert sorted(call["history_ids"]) == ["116", "117"] and "image_info" in call
+
+
+def test_an_image_task_fires_image_completed(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("118"))
+    task_id = submit(client, receiver, "118", path="/v1/images/generations", **{"async": True})["task_id"]
+    record = queued_record("118", position=0, queue_status=3, status=50)
+    record["item_list"] = [{"image": {"large_images": [{"image_url": "https://img.example/1.png",
+                                                        "width": 1024, "height": 1024}]}}]
+    record["total_image_count"] = record["finished_image_count"] = 1
+    jimeng.post(HISTORY_URL, json=envelope({"118": record}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    (event,) = receiver.events()
+    assert event["type"] == "image.completed" and event["data"]["task_id"] == task_id
+    assert event["data"]["result"]["url"] == "https://img.example/1.png"
+
+
+def test_openai_routes_get_openai_video_objects_with_the_same_id(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("119"))
+    created = submit(client, receiver, "119", path="/v1/videos")
+    jimeng.post(HISTORY_URL, json=envelope({"119": failed_record("119")}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    (event,) = receiver.events()
+    retrieved = client.get(f"/v1/videos/{created['id']}", headers=auth(SESSION)).get_json()
+    assert retrieved.pop("webhook")["status"] == "delivered"
+    assert event["type"] == "video.failed" and event["data"] == retrieved
+    assert event["data"]["object"] == "video" and event["data"]["id"] == created["id"]
+
+
+def test_only_the_events_asked_for_are_sent(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("120"))
+    task_id = submit(client, receiver, "120", webhook_events=["video.failed"])["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"120": finished_record("120")}))
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    clock.advance(10)
+
+    run_jobs(hook_app, rounds=2)
+
+    assert receiver.received == []
+    assert "webhook" not in client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
+
+
+def test_multipart_takes_webhook_events_as_a_comma_separated_list(hook_app, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("121"))
+    resp = client.post("/v1/videos/generations", headers=auth(SESSION), content_type="multipart/form-data",
+                       data={"prompt": "x", "webhook_url": receiver.url,
+                             "webhook_events": "video.completed, video.failed"})
+    assert resp.status_code == 200, resp.get_json()
+
+
+def test_a_receiver_failing_twice_gets_the_event_on_the_third_try_within_a_minute(hook_app, clock, jimeng,
+                                                                                   receiver):
+    receiver.default_script = [500, 500]
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("122"))
+    task_id = submit(client, receiver, "122")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"122": failed_record("122")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+    first = clock.now
+    state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert state == {"host": "127.0.0.1", "status": "retrying", "attempts": 1, "last_status": 500}
+
+    for _ in range(12):         # 5 s steps: each attempt is made once it is due, never before
+        clock.advance(5)
+        run_jobs(hook_app)
+        if len(receiver.received) == 3:
+            break
+
+    assert [r.answered for r in receiver.received] == [500, 500, 200]
+    assert clock.now - first <= 60
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
+    assert len({r.body for r in receiver.received}) == 1
+    state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert state == {"host": "127.0.0.1", "status": "delivered", "attempts": 3, "last_status": 200}
+
+
+def test_410_gives_up_at_once(hook_app, clock, jimeng, receiver):
+    receiver.default_script = [410]
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("123"))
+    task_id = submit(client, receiver, "123")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"123": failed_record("123")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+    clock.advance(3600)
+    run_jobs(hook_app, rounds=2)
+
+    assert len(receiver.received) == 1
+    state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert state["status"] == "gave_up" and state["last_status"] == 410
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_but_retried(hook_app, clock, jimeng, receiver, status):
+    receiver.default_script = [status]
+    receiver.headers_to_send = {"Location": "http://127.0.0.1:9/elsewhere"}
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("124"))
+    task_id = submit(client, receiver, "124")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"124": failed_record("124")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+
+    assert len(receiver.received) == 1
+    state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert state["status"] == "retrying" and state["last_status"] == status
+
+
+def test_retry_after_is_honoured(hook_app, clock, jimeng, receiver):
+    receiver.default_script = [503]
+    receiver.headers_to_send = {"Retry-After": "120"}
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("125"))
+    submit(client, receiver, "125")
+    jimeng.post(HISTORY_URL, json=envelope({"125": failed_record("125")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+    clock.advance(100)
+    run_jobs(hook_app)
+    assert len(receiver.received) == 1       # 100 s < Retry-After
+    clock.advance(21)
+    run_jobs(hook_app)
+    assert len(receiver.received) == 2
+
+
+def test_a_task_past_its_timeout_fires_failed_with_timeout(tmp_path, clock, jimeng, receiver):
+    app = webhook_app(tmp_path, clock, VIDEO_TASK_TIMEOUT=600)
+    client = app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("126"))
+    submit(client, receiver, "126")
+    jimeng.post(HISTORY_URL, json=envelope({"126": queued_record("126")}))
+    clock.advance(601)
+
+    run_jobs(app)
+
+    (event,) = receiver.events()
+    assert event["type"] == "video.failed" and event["data"]["error_code"] == "timeout"
+
+
+def test_an_unreadable_task_still_ends_at_its_timeout(tmp_path, clock, jimeng, receiver):
+    app = webhook_app(tmp_path, clock, VIDEO_TASK_TIMEOUT=600)
+    client = app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("127"))
+    submit(client, receiver, "127")
+    jimeng.post(HISTORY_URL, status=503)
+    clock.advance(10)
+    run_jobs(app)
+    assert receiver.received == []
+    clock.advance(600)
+
+    run_jobs(app)
+
+    (event,) = receiver.events()
+    assert event["data"]["status"] == "failed" and event["data"]["error_code"] == "timeout"
+
+
+def test_a_delivery_claimed_by_a_consumer_that_died_is_taken_up_by_the_sweep(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("128"))
+    submit(client, receiver, "128")
+    jimeng.post(HISTORY_URL, json=envelope({"128": failed_record("128")}))
+    hooks = hook_app.extensions["webhooks"]
+    clock.advance(10)
+    hooks.poll(hooks.store.accounts_due(clock.now + 1)[0])          # the event is queued...
+    (event_id,) = hooks.store.deliveries_due(clock.now, 10)
+    assert hooks.store.claim_delivery(event_id, "dead-consumer", clock.now, 120) is not None   # ...and lost
+    hooks.huey.flush()
+
+    assert hooks.sweep() == 0                  # its claim still holds
+    clock.advance(121)
+    assert hooks.sweep() == 1
+    run_jobs(hook_app)
+
+    assert [e["type"] for e in receiver.events()] == ["video.failed"]
+
+
+def test_a_poll_whose_message_was_lost_is_sent_again_by_the_sweep(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("129"))
+    submit(client, receiver, "129")
+    jimeng.post(HISTORY_URL, json=envelope({"129": failed_record("129")}))
+    hooks = hook_app.extensions["webhooks"]
+    hooks.huey.flush()                         # a consumer killed with the message in hand
+    clock.advance(20)
+
+    assert hooks.sweep() == 1
+    run_jobs(hook_app)
+
+    assert len(receiver.events()) == 1
+
+
+def test_the_cancel_hook_fires_the_event_once(hook_app, jimeng, receiver):
+    from app.services.tasks import TaskState
+
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("130"))
+    task_id = submit(client, receiver, "130")["task_id"]
+    hooks = hook_app.extensions["webhooks"]
+    cancelled = TaskState(task_id=task_id, status="failed", progress=0, error="cancelled; credits returned",
+                          error_code="cancelled")
+    secret = hook_app.config["SECRET_KEY"]
+
+    assert hooks.task_ended(cancelled, secret) is True
+    assert hooks.task_ended(cancelled, secret) is False
+    run_jobs(hook_app, rounds=2)
+
+    (event,) = receiver.events()
+    assert event["type"] == "video.failed" and event["data"]["error_code"] == "cancelled"
+
+
+def test_the_session_id_is_sealed_at_rest(hook_app, jimeng, receiver, tmp_path):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("131"))
+    submit(client, receiver, "131")
+    dump = "\n".join(sqlite3.connect(tmp_path / "webhooks.db").iterdump())
+    assert "webhook_watch" in dump and SESSION not in dump
+
+
+def test_an_idempotent_replay_watches_the_task_once(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("132"))
+    first = submit(client, receiver, "132")
+    hooks = hook_app.extensions["webhooks"]
+    from app.webhooks.registration import Plan, watch_submitted
+    from app.webhooks.targets import Target
+    from app.jimeng.regions import parse_token
+
+    plan = Plan(Target(receiver.url, "127.0.0.1"), ("video.completed", "video.failed"), "video", "tasks", "")
+    again = watch_submitted(hooks, plan, first["task_id"], [parse_token(SESSION)], hook_app.config["SECRET_KEY"],
+                            hook_app.extensions["app_config"])
+    assert again is False
+
+
+# -- refused before anything is sent ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fields,param", [
+    ({"webhook_events": ["video.finished"]}, "webhook_events"),
+    ({"webhook_events": ["image.completed"]}, "webhook_events"),
+    ({"webhook_url": "https://10.1.2.3/hook"}, "webhook_url"),
+    ({"webhook_url": "https://169.254.169.254/latest"}, "webhook_url"),
+    ({"webhook_url": "ftp://example.com/x"}, "webhook_url"),
+    ({"webhook_url": "https://user:pw@example.com/x"}, "webhook_url"),
+    ({"webhook_url": "https://example.com:8443/x"}, "webhook_url"),
+    ({"webhook_url": 7}, "webhook_url"),
+])
+def test_a_bad_webhook_is_a_400_and_nothing_is_submitted(hook_app, jimeng, receiver, fields, param):
+    generate = jimeng.post(GENERATE_URL, json=generate_answer())
+    resp = hook_app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
+                                       json={"prompt": "x", "webhook_url": receiver.url, **fields})
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["error"]["param"].startswith(param) and generate.call_count == 0
+
+
+def test_loopback_targets_need_allow_loopback_webhooks(tmp_path, clock, jimeng, receiver):
+    app = webhook_app(tmp_path, clock, ALLOW_LOOPBACK_WEBHOOKS=False)
+    generate = jimeng.post(GENERATE_URL, json=generate_answer())
+    resp = app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
+                                  json={"prompt": "x", "webhook_url": receiver.url})
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "webhook_url"
+    assert generate.call_count == 0
+
+
+def test_production_takes_https_targets_only(tmp_path, clock, jimeng, receiver):
+    from config import Config
+
+    cfg = Config()
+    cfg.SECRET_KEY = "production-secret-0123456789"
+    cfg.JIMENG_UPSTREAM_URL, cfg.DATA_DIR, cfg.LIVE_CATALOGUE = "http://jimeng.test", str(tmp_path), False
+    cfg.WEBHOOK_SECRET, cfg.ALLOW_LOOPBACK_WEBHOOKS, cfg.BROWSER_TRANSPORT = receiver.secret, True, "off"
+    from app import create_app
+    app = create_app(cfg)
+    resp = app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
+                                  json={"prompt": "x", "webhook_url": receiver.url})
+    assert resp.status_code == 400 and "https" in resp.get_json()["error"]["message"]
+
+
+def test_without_a_signing_secret_a_webhook_is_a_503_naming_the_setting(tmp_path, clock, jimeng, receiver):
+    app = webhook_app(tmp_path, clock, WEBHOOK_SECRET="")
+    generate = jimeng.post(GENERATE_URL, json=generate_answer())
+    resp = app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
+                                  json={"prompt": "x", "webhook_url": receiver.url})
+    assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "webhook_unavailable"
+    assert "WEBHOOK_SECRET" in resp.get_json()["error"]["message"] and generate.call_count == 0
+
+
+def test_webhook_events_without_a_url_is_a_400(hook_app, jimeng):
+    resp = hook_app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
+                                       json={"prompt": "x", "webhook_events": ["video.failed"]})
+    assert resp.status_code == 400 and resp.get_json()["error"]["param"] == "webhook_events"
+
+
+def test_a_malformed_webhook_secret_stops_the_start(tmp_path, clock):
+    with pytest.raises(RuntimeError, match="WEBHOOK_SECRET"):
+        webhook_app(tmp_path, clock, WEBHOOK_SECRET="whsec_not base64!")
+
+
+def test_metrics_count_deliveries_and_show_the_queue(hook_app, clock, jimeng, receiver):
+    receiver.default_script = [500]
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("133"))
+    submit(client, receiver, "133")
+    jimeng.post(HISTORY_URL, json=envelope({"133": failed_record("133")}))
+    clock.advance(10)
+    run_jobs(hook_app)
+
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'jimeng_api_webhook_attempts_total{event="video.failed",result="5xx"}' in text
+    assert "jimeng_api_webhook_queue_depth 1.0" in text
+    assert "jimeng_api_webhook_oldest_pending_seconds 0.0" in text
+
+
+# -- company mode ---------------------------------------------------------------------------------
+
+KEY_SECRET = "whsec_" + __import__("base64").b64encode(b"k" * 32).decode()
+
+
+def test_an_api_key_default_webhook_is_signed_with_the_key_own_secret(tmp_path, clock, jimeng):
+    with running_receiver(secret=KEY_SECRET) as key_receiver:
+        jimeng.add_passthru(key_receiver.url.rsplit("/", 1)[0])
+        keys, accounts = tmp_path / "keys.json", tmp_path / "accounts.json"
+        keys.write_text(json.dumps({"keys": [{"name": "svc-a", "key": "key-a-0123456789abcdef",
+                                              "webhook_url": key_receiver.url, "webhook_secret": KEY_SECRET}]}))
+        accounts.write_text(json.dumps({"accounts": [{"label": "a1", "session_id": "sess-a1-secret"}]}))
+        app = webhook_app(tmp_path, clock, API_KEYS_FILE=str(keys), JIMENG_ACCOUNTS_FILE=str(accounts))
+        client = app.test_client()
+        jimeng.post(GENERATE_URL, json=generate_answer("140"))
+        resp = client.post("/v1/videos/generations", json={"prompt": "x"},
+                           headers={"Authorization": "Bearer key-a-0123456789abcdef"})
+        assert resp.status_code == 200, resp.get_json()
+        jimeng.post(HISTORY_URL, json=envelope({"140": failed_record("140")}))
+        clock.advance(10)
+
+        run_jobs(app)
+
+        (event,) = key_receiver.events()           # verified with the key's secret
+        assert event["data"]["task_id"] == resp.get_json()["task_id"]
+        polled = next(c for c in jimeng.calls if c.request.url.startswith(HISTORY_URL))
+        assert "sessionid=sess-a1-secret" in polled.request.headers["Cookie"]
+        dump = "\n".join(sqlite3.connect(tmp_path / "webhooks.db").iterdump())
+        assert "sess-a1-secret" not in dump        # the pool holds the session; the watch names the account
+
+
+def test_a_query_answers_even_when_the_webhook_store_is_out_of_reach(hook_app, jimeng, receiver, tmp_path):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("141"))
+    task_id = submit(client, receiver, "141")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"141": queued_record("141")}))
+    with sqlite3.connect(tmp_path / "webhooks.db") as db:
+        db.execute("drop table webhook_status")
+
+    resp = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION))
+
+    assert resp.status_code == 200 and "webhook" not in resp.get_json()

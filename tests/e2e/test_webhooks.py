@@ -1,0 +1,189 @@
+"""Webhooks end to end: gunicorn (its master runs the engine's consumer) + the sandbox + a real
+receiver on loopback that verifies every request with the `standardwebhooks` library.
+
+Intervals are shortened through settings (the sandbox's tasks end in about 2 s); the waits below
+are the real ones a client would see.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+import requests
+
+from sandbox.stack import running_stack
+from tests.e2e.conftest import FAST, TIMEOUT, session_for
+from tests.webhook_receiver import running_receiver
+
+pytestmark = pytest.mark.e2e
+
+WEBHOOK_ENV = {"WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "ALLOW_LOOPBACK_WEBHOOKS": "1",
+               "WEBHOOK_POLL_MIN_SECONDS": "0.5", "WEBHOOK_POLL_MAX_SECONDS": "1",
+               "WEBHOOK_RETRY_BASE_SECONDS": "1", "WEBHOOK_LEASE_SECONDS": "5"}
+EVENT_WAIT = 30.0
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def hook_stack():
+    with running_stack(service_env=WEBHOOK_ENV) as stack:
+        yield stack
+
+
+@pytest.fixture
+def http(hook_stack):
+    return session_for(f"e2e-hooks-{os.urandom(6).hex()}")
+
+
+def submit(stack, http, prompt: str, url: str, path: str = "/v1/videos/generations") -> str:
+    resp = http.post(f"{stack.service_url}{path}", json={"prompt": prompt, "webhook_url": url}, timeout=TIMEOUT)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    return body.get("task_id") or body["id"]
+
+
+def events_for(receiver, task_id: str) -> list[dict]:
+    return [e for e in receiver.events() if e["data"].get("task_id", e["data"].get("id")) == task_id]
+
+
+def wait_for_event(receiver, task_id: str, timeout: float = EVENT_WAIT) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = events_for(receiver, task_id)
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no event for the task within {timeout} s; the receiver got "
+                         f"{[(r.answered, r.headers.get('webhook-id')) for r in receiver.received]}")
+
+
+# Each ending a task can have, and what its event says (a cancelled one: below).
+ENDINGS = [
+    ("completed", FAST, "video.completed", "completed"),
+    ("failed", FAST + " [sandbox:fail=2038]", "video.failed", "failed"),
+]
+
+
+@pytest.mark.parametrize("ending,directives,event_type,status", ENDINGS, ids=[e[0] for e in ENDINGS])
+def test_each_ending_fires_exactly_one_verified_event(hook_stack, http, receiver, ending, directives, event_type,
+                                                      status):
+    task_id = submit(hook_stack, http, f"a lighthouse {directives}", receiver.url)
+
+    event = wait_for_event(receiver, task_id)
+
+    assert event["type"] == event_type and event["data"]["status"] == status
+    time.sleep(3)                  # three more polls' worth: nothing else may arrive for this task
+    assert len(events_for(receiver, task_id)) == 1
+    assert all(r.event is not None for r in receiver.received)        # every request verified
+    queried = http.get(f"{hook_stack.service_url}/v1/videos/tasks/{task_id}", timeout=TIMEOUT).json()
+    assert queried.pop("webhook")["status"] == "delivered"
+    # The task as a query answered it when it ended (a failed task's progress still moves with time).
+    assert {k: v for k, v in event["data"].items() if k != "progress"} == {
+        k: v for k, v in queried.items() if k != "progress"}
+
+
+def test_a_cancel_fires_one_video_failed_event_at_once(hook_stack, http, receiver):
+    task_id = submit(hook_stack, http, "a lighthouse [sandbox:queue=60]", receiver.url)
+
+    cancelled = http.post(f"{hook_stack.service_url}/v1/videos/tasks/{task_id}/cancel", timeout=TIMEOUT)
+    asked = time.monotonic()
+    event = wait_for_event(receiver, task_id)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert time.monotonic() - asked < 5        # fired by the cancel itself, not found by a later poll
+    assert event["type"] == "video.failed" and event["data"]["error_code"] == "cancelled"
+    time.sleep(3)                               # the watcher's polls see the cancelled record too
+    assert len(events_for(receiver, task_id)) == 1
+
+
+def test_the_openai_route_gets_openai_video_objects(hook_stack, http, receiver):
+    video_id = submit(hook_stack, http, f"a lighthouse {FAST}", receiver.url, path="/v1/videos")
+
+    event = wait_for_event(receiver, video_id)
+
+    assert event["type"] == "video.completed"
+    assert event["data"]["object"] == "video" and event["data"]["status"] == "completed"
+
+
+def test_a_receiver_answering_500_twice_gets_the_event_on_the_third_try_with_the_same_id(hook_stack, http):
+    with running_receiver() as failing:
+        failing.default_script = [500, 500]
+        task_id = submit(hook_stack, http, f"a lighthouse {FAST}", failing.url)
+
+        wait_for_event(failing, task_id)
+
+        assert [r.answered for r in failing.received] == [500, 500, 200]
+        assert len({r.headers["webhook-id"] for r in failing.received}) == 1
+        webhook = http.get(f"{hook_stack.service_url}/v1/videos/tasks/{task_id}", timeout=TIMEOUT).json()["webhook"]
+        assert webhook == {"host": "127.0.0.1", "status": "delivered", "attempts": 3, "last_status": 200}
+
+
+def _consumer_pids(master_pid: int) -> list[int]:
+    return [p.pid for p in psutil.Process(master_pid).children(recursive=True)
+            if "app.webhooks.consumer" in " ".join(p.cmdline())]
+
+
+def test_the_master_restarts_a_consumer_that_dies(hook_stack, http, receiver):
+    (first,) = _consumer_pids(hook_stack.service_pid)
+    os.kill(first, signal.SIGKILL)
+    task_id = submit(hook_stack, http, f"a lighthouse {FAST}", receiver.url)
+
+    wait_for_event(receiver, task_id)
+
+    assert _consumer_pids(hook_stack.service_pid) not in ([], [first])
+
+
+def test_the_service_killed_mid_task_and_restarted_still_delivers(tmp_path, receiver):
+    env = {**WEBHOOK_ENV, "DATA_DIR": str(tmp_path)}
+    http = session_for(f"e2e-hooks-{os.urandom(6).hex()}")
+    with running_stack(service_env=env) as first:
+        task_id = submit(first, http, "a lighthouse [sandbox:queue=3] [sandbox:generate=2]", receiver.url)
+        os.killpg(first.service_pid, signal.SIGKILL)          # every process: master, workers, consumer
+        time.sleep(6)                                           # the task ends while nothing runs
+        assert events_for(receiver, task_id) == []
+        with running_stack(service_env={**env, "JIMENG_UPSTREAM_URL": first.sandbox_url}):
+            event = wait_for_event(receiver, task_id)
+    assert event["type"] == "video.completed"
+    assert len(events_for(receiver, task_id)) == 1
+
+
+def test_two_instances_on_one_redis_deliver_each_event_once(redis_url, receiver):
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**WEBHOOK_ENV, "REDIS_URL": redis_url}
+    http = session_for(f"e2e-hooks-{os.urandom(6).hex()}")
+    with running_stack(service_env=env) as one:
+        with running_stack(service_env={**env, "JIMENG_UPSTREAM_URL": one.sandbox_url}) as two:
+            tasks = [submit(stack, http, f"a lighthouse {FAST} #{i}", receiver.url)
+                     for i, stack in enumerate([one, two] * 3)]
+            for task_id in tasks:
+                wait_for_event(receiver, task_id)
+            time.sleep(3)
+            webhook = requests.get(f"{two.service_url}/v1/videos/tasks/{tasks[0]}", timeout=TIMEOUT,
+                                   headers=http.headers).json()["webhook"]
+    assert all(len(events_for(receiver, t)) == 1 for t in tasks)
+    assert webhook["status"] == "delivered"
+
+
+def test_the_consumer_stops_with_a_master_killed_alone():
+    with running_stack(service_env=WEBHOOK_ENV) as stack:
+        deadline = time.monotonic() + 20
+        while not _consumer_pids(stack.service_pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ours = [p for p in psutil.Process(stack.service_pid).children(recursive=True)
+                if "app.webhooks." in " ".join(p.cmdline())]
+        assert len(ours) == 2                          # the supervisor and its consumer
+        os.kill(stack.service_pid, signal.SIGKILL)
+
+        gone, alive = psutil.wait_procs(ours, timeout=20)
+
+    assert alive == []
