@@ -308,9 +308,20 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
         state.queue = {"position": record.queue_position or None, "length": record.queue_length or None,
                        "eta_seconds": (record.forecast_queue_cost + record.forecast_generate_cost) or None}
     # Otherwise processing, including a round that is done with more results to come (protocol 6.4).
-    state.progress = progress_for(state.status, now - submitted, forecast,
+    until = _progress_until(state, record, now, submitted + settings.timeouts[lk.kind])
+    state.progress = progress_for(state.status, until - submitted, forecast,
                                   done_fraction=min(delivered / expected, 1.0))
     return state
+
+
+def _progress_until(state: TaskState, record: HistoryRecord, now: float, timed_out_at: float) -> float:
+    """The moment a task's progress stops moving: now while it runs; once failed, when it ended
+    (Jimeng's `finish_time`, or the timeout), so a failed task answers the same progress ever after."""
+    if state.status != "failed":
+        return now
+    if state.error_code == "timeout":
+        return min(now, timed_out_at)
+    return min(now, record.finish_time or now)
 
 
 def _forecast(kind: str, tid: TaskId | None) -> int:

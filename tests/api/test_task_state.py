@@ -56,6 +56,30 @@ def test_failed_task_says_why_in_words_and_code(app, client, clock):
 
 
 @responses.activate
+def test_a_failed_tasks_progress_stays_where_it_ended(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    record = failed_record(RID, "2038")
+    record["finish_time"] = clock.now + 60             # Jimeng says when it failed
+    given_history({RID: record})
+    clock.advance(120)
+    first = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    clock.advance(3600)
+    later = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    assert first == later and 0 < first < 99
+
+
+@responses.activate
+def test_a_timed_out_tasks_progress_stays_where_the_timeout_put_it(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: queued_record(RID, position=0, queue_status=2)})
+    clock.advance(app.config["VIDEO_TASK_TIMEOUT"] + 10)
+    first = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    clock.advance(3600)
+    later = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()
+    assert first["error_code"] == "timeout" and first["progress"] == later["progress"]
+
+
+@responses.activate
 def test_unknown_fail_code_keeps_the_raw_code(app, client, clock):
     tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
     given_history({RID: failed_record(RID, "2043")})
