@@ -111,8 +111,9 @@ class Config:
         self.JIMENG_ACCOUNTS_FILE = os.environ.get("JIMENG_ACCOUNTS_FILE", "")
         self.ALLOW_CLIENT_TOKENS = os.environ.get("ALLOW_CLIENT_TOKENS", "") == "1"
         # Where the service keeps what its workers share (SQLite: Idempotency-Key markers, the account
-        # pool's counts, rate counters, HD links) and, later, other local data. Relative to the working
-        # directory; created at start with mode 0700. REDIS_URL replaces the shared state (several hosts).
+        # pool's counts, rate counters, HD links) and what a restart must not lose (the webhook engine's
+        # queue). Relative to the working directory; created at start with mode 0700. REDIS_URL replaces
+        # both (several hosts).
         self.DATA_DIR = os.path.abspath(os.environ.get("DATA_DIR", "").strip() or "var")
         self.REDIS_URL = os.environ.get("REDIS_URL", "")
         self.POOL_FAILOVER = os.environ.get("POOL_FAILOVER", "") == "1"
@@ -126,8 +127,6 @@ class Config:
         self.UPSTREAM_DEGRADED_WINDOW = _int("UPSTREAM_DEGRADED_WINDOW", 300)
         # Testing only: allow media URLs on loopback (the sandbox serves test media there).
         self.ALLOW_LOOPBACK_MEDIA = os.environ.get("ALLOW_LOOPBACK_MEDIA", "") == "1"
-        # Where the service keeps what it must not lose on a restart (the webhook engine's queue).
-        self.DATA_DIR = os.environ.get("DATA_DIR", "var").strip() or "var"
         # Webhooks (README "Webhooks"): the Standard Webhooks secret (whsec_...), whether the gunicorn
         # master runs a consumer (0 on hosts whose consumers run apart), its threads, and the pace.
         self.WEBHOOK_SECRET = os.environ.get("WEBHOOK_SECRET", "").strip()
@@ -219,8 +218,10 @@ class TestingConfig(DevelopmentConfig):
         super().__init__()
         self.SECRET_KEY = "testing-secret-key-0123456789abcdef"
         self.JIMENG_UPSTREAM_URL = ""
-        # Never the checkout's var/: a scratch directory per test process (webhook tests set their own).
-        self.DATA_DIR = os.path.join(tempfile.gettempdir(), f"jimeng-api-tests-{os.getpid()}")
+        # Never the checkout's var/: the test's own DATA_DIR (tests/conftest.py sets one per test), else
+        # a scratch directory per test process.
+        self.DATA_DIR = os.path.abspath(os.environ.get("DATA_DIR", "").strip() or os.path.join(
+            tempfile.gettempdir(), f"jimeng-api-tests-{os.getpid()}"))
         self.JIMENG_TIMEOUT = 5.0
         self.WAIT_POLL_SECONDS = 0.0
         self.WAIT_TIMEOUT = 5
