@@ -67,6 +67,11 @@ class Config:
         self.UPSTREAM_PROXY = os.environ.get("UPSTREAM_PROXY", "")
         self.VIDEO_TASK_TIMEOUT = _int("VIDEO_TASK_TIMEOUT", 4 * 3600)
         self.IMAGE_TASK_TIMEOUT = _int("IMAGE_TASK_TIMEOUT", 3600)
+        # A task's progress runs along a curve paced by the typical time from submit to end (about
+        # 63% at this many seconds), the same on every worker; Jimeng's own forecasts change between
+        # polls and would make it jump back. Tune to your queue; the demo's sandbox ends in seconds.
+        self.VIDEO_PROGRESS_SECONDS = _int("VIDEO_PROGRESS_SECONDS", 300)
+        self.IMAGE_PROGRESS_SECONDS = _int("IMAGE_PROGRESS_SECONDS", 60)
         # How long after submit a record missing from Jimeng's history still counts as pending.
         self.HISTORY_GRACE_SECONDS = _int("HISTORY_GRACE_SECONDS", 600)
         self.MAX_BATCH_SIZE = _int("MAX_BATCH_SIZE", 100)
@@ -177,6 +182,8 @@ class Config:
             problems.append("WEBHOOK_RETRY_HOURS must be at least 24 (receivers are promised a day of retries)")
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0 or self.IMAGE_WAIT_TIMEOUT <= 0:
             problems.append("timeouts must be positive")
+        if self.VIDEO_PROGRESS_SECONDS <= 0 or self.IMAGE_PROGRESS_SECONDS <= 0:
+            problems.append("VIDEO_PROGRESS_SECONDS and IMAGE_PROGRESS_SECONDS must be positive")
         if self.BROWSER_TRANSPORT not in ("auto", "always", "off"):
             problems.append("BROWSER_TRANSPORT must be auto, always or off")
         if self.BROWSER_MAX_QUEUE < 1 or self.BROWSER_TIMEOUT <= 0 or self.BROWSER_READY_TIMEOUT <= 0:
@@ -192,6 +199,11 @@ class Config:
         if min(self.POOL_COOLDOWN_SECONDS, self.POOL_BUSY_COOLDOWN_SECONDS, self.POOL_CREDITS_TTL) < 0:
             problems.append("POOL_* durations must not be negative")
         return problems
+
+    def task_timing(self) -> dict:
+        """TaskSettings' per-kind timeouts and progress paces: the same for queries and webhooks."""
+        return {"timeouts": {"video": self.VIDEO_TASK_TIMEOUT, "image": self.IMAGE_TASK_TIMEOUT},
+                "paces": {"video": self.VIDEO_PROGRESS_SECONDS, "image": self.IMAGE_PROGRESS_SECONDS}}
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in dir(self) if k.isupper()}

@@ -92,7 +92,7 @@ class ServiceClient:
             parts = [(name, (p.name, stack.enter_context(p.open("rb")))) for name, p in files]
             form = []
             for key, value in fields.items():
-                if key == "frames":
+                if key in ("frames", "webhook_events"):
                     form.append((key, json.dumps(value)))   # structured fields travel as JSON text
                 else:
                     form += [(key, str(v)) for v in (value if isinstance(value, list) else [value])]
@@ -251,7 +251,8 @@ def _local_file(option: str, value: str) -> Path:
 def cmd_submit(client: ServiceClient, args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"prompt": args.prompt}
     for name, value in (("model", args.model), ("ratio", args.ratio), ("resolution", args.resolution),
-                        ("duration", args.duration), ("function_mode", args.mode)):
+                        ("duration", args.duration), ("function_mode", args.mode),
+                        ("webhook_url", args.webhook_url), ("webhook_events", args.webhook_events)):
         if value is not None:
             fields[name] = value
     urls = [i for i in args.image if i.startswith(URL_PREFIXES)]
@@ -513,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", action="append", default=[], metavar="FIELD=PATH_OR_URL",
                    help="media under a named field, e.g. image_file_1=cat.png or video_file_1=https://...")
     p.add_argument("--wait", action="store_true", help="follow the task until it finishes")
+    p.add_argument("--webhook-url", metavar="URL", help="the service POSTs a signed event there when the task ends")
+    p.add_argument("--webhook-events", metavar="EVENTS", type=lambda text: [e.strip() for e in text.split(",") if e.strip()],
+                   help="comma separated, e.g. video.completed (default: both ends)")
     p.set_defaults(handler=cmd_submit)
 
     p = sub.add_parser("image", parents=[common], help="make images and save every one")

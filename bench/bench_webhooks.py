@@ -22,7 +22,7 @@ import psutil
 import requests
 
 from sandbox.stack import running_stack
-from tests.webhook_receiver import SECRET, running_receiver
+from sandbox.receiver import SECRET, running_receiver
 
 HISTORY = "/mweb/v1/get_history_by_ids"
 TIMEOUT = (5.0, 30.0)

@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     exit_on_sigterm()
     token = f"try-session-{secrets.token_hex(8)}"      # the sandbox takes any session id
     try:
-        with running_stack(ports=(args.sandbox_port, args.port), workers=None) as stack:
+        # The sandbox's videos end in seconds: progress is paced to match.
+        with running_stack(ports=(args.sandbox_port, args.port), workers=None,
+                           service_env={"VIDEO_PROGRESS_SECONDS": "4", "IMAGE_PROGRESS_SECONDS": "2"}) as stack:
             print(_instructions(stack.service_url, stack.sandbox_url, token), flush=True)
             signal.pause()
     except KeyboardInterrupt:

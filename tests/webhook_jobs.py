@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from tests.conftest import UPSTREAM
-from tests.webhook_receiver import SECRET
+from sandbox.receiver import SECRET
 
 FAR = datetime.datetime(2100, 1, 1)
 

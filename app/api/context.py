@@ -181,8 +181,7 @@ def task_settings() -> TaskSettings:
     company = {} if key is None else dict(raw_ids=False, owner_removed_is_gone=True, on_seen=pool().task_seen)
     secret = _key_secret(key)
     webhooks = current_app.extensions["webhooks"]
-    return TaskSettings(secret_key=secret, grace_seconds=cfg.HISTORY_GRACE_SECONDS,
-                        timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
+    return TaskSettings(secret_key=secret, grace_seconds=cfg.HISTORY_GRACE_SECONDS, **cfg.task_timing(),
                         clock=_clock(), state=current_app.extensions["shared_state"],
                         webhook_states=webhooks.states, on_ended=lambda s: webhooks.task_ended(s, secret),
                         **company)

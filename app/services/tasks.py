@@ -90,6 +90,9 @@ class TaskSettings:
     webhook_states: Callable[[Sequence[TaskId]], list[dict | None]] | None = None
     # Told when a request of ours ended a task (a cancel): its webhook fires now, not at the next poll.
     on_ended: Callable[[TaskState], None] | None = None
+    # kind -> the typical seconds from submit to end that pace progress (VIDEO/IMAGE_PROGRESS_SECONDS);
+    # a kind absent here takes TaskKind.forecast.
+    paces: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,7 +255,7 @@ def _state(lk: _Lookup, raw: dict | None, failed_call: errors.ServiceError | Non
         if tid is not None and now - tid.submitted_at < settings.grace_seconds:
             # Jimeng's history is eventually consistent: a fresh task may not be listed yet.
             return TaskState(task_id=lk.text, status="pending", created=tid.submitted_at,
-                             progress=progress_for("pending", now - tid.submitted_at, _forecast(lk.kind, tid)))
+                             progress=progress_for("pending", now - tid.submitted_at, _forecast(lk.kind, tid, settings)))
         return not_found(lk.text)
     try:
         return _record_state(lk, tid, parse_record(lk.upstream_id, raw), now, settings)
@@ -281,7 +284,7 @@ def _record_state(lk: _Lookup, tid: TaskId | None, record: HistoryRecord, now: f
         return not_found(lk.text)
     kind = KINDS[lk.kind]
     submitted = tid.submitted_at if tid else int(record.created_time or now)
-    forecast = _forecast(lk.kind, tid)
+    forecast = _forecast(lk.kind, tid, settings)
     # What was asked for travels in the task id; older ids fall back on Jimeng's own target count
     # (0 for videos), then on one result.
     expected = (tid.count if tid else 0) or record.total_image_count or 1
@@ -324,11 +327,11 @@ def _progress_until(state: TaskState, record: HistoryRecord, now: float, timed_o
     return min(now, record.finish_time or now)
 
 
-def _forecast(kind: str, tid: TaskId | None) -> int:
-    """What paces a task's progress: the kind's typical duration, never Jimeng's forecasts (they
+def _forecast(kind: str, tid: TaskId | None, settings: TaskSettings) -> int:
+    """What paces a task's progress: the kind's typical duration (a setting), never Jimeng's forecasts (they
     change between polls and the history list does not know the one made at submit). An id of
     version 1 keeps the forecast it carries, so a task polled across the upgrade keeps its curve."""
-    return (tid.legacy_eta_seconds if tid else 0) or KINDS[kind].forecast
+    return (tid.legacy_eta_seconds if tid else 0) or settings.paces.get(kind) or KINDS[kind].forecast
 
 
 def _fail(state: TaskState, code: str, message: str) -> None:

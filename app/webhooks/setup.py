@@ -26,8 +26,7 @@ def install_webhooks(app: Flask, cfg, clock: Callable[[], float],
         company = {} if not watch.pool_account or pool is None else dict(
             raw_ids=False, owner_removed_is_gone=True, on_seen=pool.task_seen)
         return TaskSettings(secret_key=task_id_secret(cfg.SECRET_KEY, watch.api_key or None),
-                            grace_seconds=cfg.HISTORY_GRACE_SECONDS,
-                            timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
+                            grace_seconds=cfg.HISTORY_GRACE_SECONDS, **cfg.task_timing(),
                             clock=clock, **company)
 
     def pool_token(label: str):

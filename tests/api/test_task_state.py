@@ -56,6 +56,17 @@ def test_failed_task_says_why_in_words_and_code(app, client, clock):
 
 
 @responses.activate
+def test_video_progress_seconds_paces_the_curve(app, client, clock):
+    tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
+    given_history({RID: queued_record(RID, position=0, queue_status=2)})
+    clock.advance(10)
+    default = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    app.extensions["app_config"].VIDEO_PROGRESS_SECONDS = 10
+    paced = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["progress"]
+    assert default == 3 and paced == 62        # 99 * (1 - e^-(10/300)), 99 * (1 - e^-1)
+
+
+@responses.activate
 def test_a_failed_tasks_progress_stays_where_it_ended(app, client, clock):
     tid = task_id_for(app, "sess", RID, submitted_at=clock.now)
     record = failed_record(RID, "2038")

@@ -16,7 +16,7 @@ from tests.api.helpers import auth
 from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record,
                                 finished_record, generate_answer, local_item, local_items_answer, queued_record)
 from tests.webhook_jobs import hook_app, run_jobs, webhook_app  # noqa: F401  (hook_app: a fixture)
-from tests.webhook_receiver import running_receiver
+from sandbox.receiver import running_receiver
 
 SESSION = "webhook-session-0123456789"
 

@@ -16,7 +16,7 @@ import requests
 
 from sandbox.stack import running_stack
 from tests.e2e.conftest import FAST, TIMEOUT, session_for
-from tests.webhook_receiver import running_receiver
+from sandbox.receiver import running_receiver
 
 pytestmark = pytest.mark.e2e
 

@@ -73,6 +73,15 @@ def test_submit_sends_the_prompt_and_options_as_json(mocked, capsys):
     assert capsys.readouterr().out == f"{TASK_ID}\n"
 
 
+def test_submit_asks_for_a_webhook(mocked):
+    mocked.post(f"{BASE}/v1/videos/generations",
+                match=[matchers.json_params_matcher({"prompt": "a fox", "webhook_url": "https://hooks.test/in",
+                                                     "webhook_events": ["video.completed"]})],
+                json={"created": 1, "task_id": TASK_ID, "status": "pending", "model": "m"})
+
+    assert run("submit", "a fox", "--webhook-url", "https://hooks.test/in", "--webhook-events", "video.completed") == 0
+
+
 def test_submit_uploads_local_images_as_files_and_urls_as_file_paths(mocked, tmp_path):
     frame = tmp_path / "first.png"
     frame.write_bytes(b"\x89PNG fake")

@@ -10,7 +10,7 @@ from app.errors import InvalidRequest
 from app.webhooks import delivery, sealed, signing
 from app.webhooks.delivery import Answer, Policy, next_attempt
 from app.webhooks.targets import check_target
-from tests.webhook_receiver import SECRET
+from sandbox.receiver import SECRET
 
 DAY = 86400
 POLICY = Policy(base_seconds=5, window_seconds=25 * 3600)

@@ -1,12 +1,13 @@
-"""A real webhook receiver on loopback: it verifies every request with the `standardwebhooks`
-library (as a client's receiver would) and answers what a test tells it to."""
+"""A real webhook receiver on loopback, the client's side of the sandbox: it verifies every request
+with the `standardwebhooks` library (as a client's receiver would) and answers what a test tells it
+to. `make demo` shows its events beside the progress bar; the tests and the bench script it."""
 from __future__ import annotations
 
 import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,6 +35,7 @@ class Receiver:
     default_script: list[int] = field(default_factory=list)
     headers_to_send: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_event: Callable[[Received], None] | None = None     # told of each request, verified or not
 
     def events(self, status_ok_only: bool = True) -> list[dict]:
         with self.lock:
@@ -52,8 +54,8 @@ class Receiver:
 
 
 @contextlib.contextmanager
-def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
-    receiver = Receiver(url="", secret=secret)
+def running_receiver(secret: str = SECRET, on_event: Callable[[Received], None] | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(url="", secret=secret, on_event=on_event)
     verifier = Webhook(secret)
 
     class Handler(BaseHTTPRequestHandler):
@@ -68,7 +70,10 @@ def running_receiver(secret: str = SECRET) -> Iterator[Receiver]:
                 event_id = headers.get("webhook-id", "")
                 queue = receiver.script.setdefault(event_id, list(receiver.default_script))
                 status = (queue.pop(0) if queue else 200) if event is not None else 400
-                receiver.received.append(Received(headers, body, event, status, time.time()))
+                received = Received(headers, body, event, status, time.time())
+                receiver.received.append(received)
+            if receiver.on_event is not None:
+                receiver.on_event(received)
             payload = json.dumps({"ok": status < 300}).encode()
             self.send_response(status)
             for name, value in receiver.headers_to_send.items():
