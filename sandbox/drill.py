@@ -124,7 +124,9 @@ def run_drill(drift: str = DEFAULT_DRIFT, say: Callable[[str], None] = print, ke
             step(f"   a submit completes again: {result.final_task['task_id'][:16]}... "
                  f"{result.final_task['result']['url'][:60]}")
             after = http.get(f"{fixed_url}/healthz", timeout=TIMEOUT).json()
-            step(f"   /healthz: upstream {after['upstream']}")
+            step(f"   /healthz: upstream {after['upstream']}" + (
+                f" until the refusals before the fix leave its {after['upstream_window_seconds']} s window"
+                if after["upstream"] == "degraded" else ""))
         result.logs = "\n".join(p.read_text(errors="replace") for p in sorted(stack.log_dir.glob("*.log")))
     result.seconds = time.monotonic() - started
     return result
