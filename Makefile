@@ -10,9 +10,9 @@ SANDBOX_PORT ?= 8701
 .PHONY: install system-deps test test-fast demo try drill bench serve sandbox deploy-check clean
 
 # Real parts, really started: Chromium (browser transport; the headless shell is the lean build it
-# prefers), nginx, Redis and wrk come from Debian.
+# prefers), nginx, Redis and wrk come from Debian, and curl (the docs' examples are curl commands).
 # The machines are Debian and we are root; install what is missing, never skip a test for it.
-SYSTEM_DEPS := chromium:chromium chromium-headless-shell:chromium-headless-shell nginx:nginx redis-server:redis-server wrk:wrk
+SYSTEM_DEPS := chromium:chromium chromium-headless-shell:chromium-headless-shell nginx:nginx redis-server:redis-server wrk:wrk curl:curl
 
 # The checkout itself is installed (editable, no dependencies of its own) for the `jimeng-api` command.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml

@@ -162,7 +162,7 @@ class UpstreamError(ServiceError):
 class UpstreamChanged(UpstreamError):
     code = "upstream_changed"
     default_message = ("Jimeng refused this client's protocol (ret 3018); the protocol constants may need "
-                       "an update (see the README's protocol constants)")
+                       "an update (see the protocol constants in docs/jimeng-changes.md)")
 
 
 class UpstreamUnavailable(ServiceError):

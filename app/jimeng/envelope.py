@@ -32,7 +32,7 @@ RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {
     "3000": (errors.RegionNotAllowed, "Jimeng does not allow this in the account's region"),
     "3018": (errors.UpstreamChanged,
              "Jimeng refused this client's protocol (ret 3018); the protocol constants may need an update "
-             "(JIMENG_APP_VERSION, JIMENG_DA_VERSION and the others in the README's protocol constants table)"),
+             "(JIMENG_APP_VERSION, JIMENG_DA_VERSION and the others in docs/jimeng-changes.md)"),
     "1014": (errors.UpstreamUnavailable, "Jimeng's system is busy; retry later"),
     "5001": (errors.UpstreamError, "Jimeng could not start the generation (ret 5001)"),
     "5002": (errors.UpstreamError, "Jimeng could not start the video generation (ret 5002)"),
