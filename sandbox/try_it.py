@@ -26,11 +26,11 @@ def webhook_settings() -> dict[str, str]:
             "ALLOW_LOOPBACK_WEBHOOKS": "1"}
 
 
-@contextlib.contextmanager
 # The sandbox's tasks end in seconds: progress is paced to match (VIDEO/IMAGE_PROGRESS_SECONDS).
 SANDBOX_PACE = {"VIDEO_PROGRESS_SECONDS": "4", "IMAGE_PROGRESS_SECONDS": "2"}
 
 
+@contextlib.contextmanager
 def try_stack(ports: tuple[int, int] | None = None, *, service_env: dict | None = None,
               sandbox_env: dict | None = None) -> Iterator[Stack]:
     """The sandbox and the service as `make try` runs them (gunicorn.conf.py's workers, webhooks on);
