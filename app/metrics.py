@@ -64,7 +64,7 @@ WEBHOOK_DELIVERIES = Counter("jimeng_api_webhook_deliveries_total",
                              ["event", "outcome"])
 WEBHOOK_ATTEMPTS = Counter("jimeng_api_webhook_attempts_total",
                            "Webhook delivery attempts, by event type and result (2xx, 3xx, 4xx, 5xx, timeout, "
-                           "connection_error, refused_address, no_secret)", ["event", "result"])
+                           "connection_error, refused_address, no_secret, error)", ["event", "result"])
 WEBHOOK_WATCHED = Gauge("jimeng_api_webhook_watched_tasks", "Tasks with a webhook whose end is awaited",
                         multiprocess_mode="mostrecent")
 WEBHOOK_QUEUE = Gauge("jimeng_api_webhook_queue_depth", "Webhook events not yet delivered nor given up",

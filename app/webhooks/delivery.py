@@ -2,12 +2,14 @@
 
 At least once: a 2xx ends it; any other answer (a 3xx too: redirects are not followed), a timeout or
 a refused connection is retried, quickly at first, then with exponential backoff and jitter, for at
-least WEBHOOK_RETRY_HOURS (24 h or more), honouring `Retry-After`; a 410 stops it at once.
+least WEBHOOK_RETRY_HOURS (24 h or more), honouring `Retry-After` up to an hour; a 410 stops it at once.
 """
 from __future__ import annotations
 
+import datetime
 import email.utils
 import random
+import re
 from dataclasses import dataclass
 
 import requests
@@ -15,9 +17,10 @@ import requests
 from app.webhooks.targets import REFUSED_ADDRESS
 
 MAX_ANSWER_BYTES = 4096     # a receiver's answer is read this far, never more
-MAX_DELAY = 3600.0          # the longest wait between two attempts (before Retry-After)
+MAX_DELAY = 3600.0          # the longest wait between two attempts, a receiver's Retry-After included
 GROWTH = 4                  # each wait about this many times the last: base 5 s -> 5, 20, 80, 320 s...
 JITTER = 0.2                # +-20%, so receivers that failed together are not retried together
+_DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -54,17 +57,22 @@ def send(session: requests.Session, url: str, body: str, headers: dict[str, str]
 
 
 def _retry_after(headers, now: float) -> float | None:
-    """`Retry-After` in seconds (delta or HTTP date), or None."""
+    """`Retry-After` in seconds, or None: delta seconds in ASCII digits, or an HTTP date (RFC 9110
+    10.2.3). Anything else is ignored: a receiver's header must never stop an attempt being recorded
+    (`"²".isdigit()` is true; so are other scripts' digits). Capped at MAX_DELAY by `next_attempt`."""
     raw = (headers.get("Retry-After") or "").strip()
     if not raw:
         return None
-    if raw.isdigit():
-        return float(raw)
+    if _DELTA_SECONDS.fullmatch(raw):
+        # A huge value is only ever capped: no need to build a number of thousands of digits.
+        return float(raw) if len(raw) <= 9 else float("inf")
     try:
         when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:          # "-0000": UTC (RFC 5322 3.3), not this host's zone
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return max(when.timestamp() - now, 0.0)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(when.timestamp() - now, 0.0) if when is not None else None
 
 
 def next_attempt(answer: Answer, attempts: int, created_at: float, now: float, policy: Policy,
@@ -80,6 +88,6 @@ def next_attempt(answer: Answer, attempts: int, created_at: float, now: float, p
     wait = min(policy.base_seconds * GROWTH ** max(attempts - 1, 0), MAX_DELAY)
     wait *= 1 + JITTER * (2 * rand() - 1)
     if answer.retry_after is not None:
-        wait = max(wait, answer.retry_after)
+        wait = max(wait, min(answer.retry_after, MAX_DELAY))
     # The last attempt is made at the end of the window, so a receiver gets the whole window.
     return "retrying", min(now + wait, end)

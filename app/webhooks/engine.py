@@ -206,15 +206,11 @@ class Webhooks:
         item = self.store.claim_delivery(event_id, owner, now, self.cfg.WEBHOOK_LEASE_SECONDS)
         if item is None:
             return
-        secret = (self.runtime.key_secret(item.api_key) if item.api_key else None) or self.cfg.WEBHOOK_SECRET
-        if secret:
-            # The receiver checks the timestamp against its own clock: the real time, whatever ours is.
-            headers = signing.signed_headers(secret, item.event_id, item.body, time.time())
-            answer = delivery.send(self._delivery_session(), item.url, item.body, headers,
-                                   self.cfg.WEBHOOK_TIMEOUT, now)
-        else:
-            log.error("webhook not sent: no signing secret (WEBHOOK_SECRET, or the API key's webhook_secret)")
-            answer = delivery.Answer(None, "no_secret")
+        try:
+            answer = self._attempt(item, now)
+        except Exception:   # noqa: BLE001 - whatever broke, the attempt is recorded and retried on schedule
+            log.exception("webhook attempt failed inside the service", extra={"webhook_host": item.host})
+            answer = delivery.Answer(None, "error")
         item.attempts += 1
         item.last_status = answer.status
         done = self._now()
@@ -228,6 +224,15 @@ class Webhooks:
             self.jobs.deliver.schedule(args=(event_id,), delay=max(next_at - done, 0))
         log.info("webhook attempt", extra={"event": item.event_type, "webhook_host": item.host,
                                             "attempt": item.attempts, "result": answer.result, "webhook_state": state})
+
+    def _attempt(self, item: Delivery, now: float) -> delivery.Answer:
+        secret = (self.runtime.key_secret(item.api_key) if item.api_key else None) or self.cfg.WEBHOOK_SECRET
+        if not secret:
+            log.error("webhook not sent: no signing secret (WEBHOOK_SECRET, or the API key's webhook_secret)")
+            return delivery.Answer(None, "no_secret")
+        # The receiver checks the timestamp against its own clock: the real time, whatever ours is.
+        headers = signing.signed_headers(secret, item.event_id, item.body, time.time())
+        return delivery.send(self._delivery_session(), item.url, item.body, headers, self.cfg.WEBHOOK_TIMEOUT, now)
 
     def _delivery_session(self):
         if self._session is None:

@@ -513,3 +513,44 @@ def test_a_query_answers_even_when_the_webhook_store_is_out_of_reach(hook_app, j
     resp = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION))
 
     assert resp.status_code == 200 and "webhook" not in resp.get_json()
+
+
+# -- what a receiver answers never stops an attempt being recorded ----------------------------------
+
+@pytest.mark.parametrize("status,state", [(200, "delivered"), (500, "retrying")])
+def test_a_retry_after_of_superscript_two_is_ignored_and_the_attempt_recorded(hook_app, clock, jimeng, receiver,
+                                                                              status, state):
+    receiver.default_script = [status]
+    receiver.headers_to_send = {"Retry-After": "\u00b2"}        # "²".isdigit() is true; float("²") fails
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("150"))
+    task_id = submit(client, receiver, "150")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"150": failed_record("150")}))
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    webhook = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert webhook == {"host": "127.0.0.1", "status": state, "attempts": 1, "last_status": status}
+    clock.advance(7)                      # the ordinary schedule (5 s +-20%), as if no Retry-After came
+    run_jobs(hook_app)
+    assert len(receiver.received) == (1 if status == 200 else 2)
+
+
+def test_an_attempt_that_raises_counts_and_is_retried_on_schedule(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=generate_answer("151"))
+    task_id = submit(client, receiver, "151")["task_id"]
+    jimeng.post(HISTORY_URL, json=envelope({"151": failed_record("151")}))
+    jimeng.post(receiver.url, body=UnicodeError("label too long"))     # what no handler of ours expects
+    clock.advance(10)
+
+    run_jobs(hook_app)
+
+    webhook = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert webhook == {"host": "127.0.0.1", "status": "retrying", "attempts": 1, "last_status": None}
+    jimeng.replace(responses.POST, receiver.url, status=204)
+    clock.advance(7)
+    run_jobs(hook_app)
+    webhook = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+    assert webhook == {"host": "127.0.0.1", "status": "delivered", "attempts": 2, "last_status": 204}

@@ -13,6 +13,7 @@ from app.webhooks.targets import check_target
 from sandbox.receiver import SECRET
 
 DAY = 86400
+FEB_1_0240_UTC = 1_769_904_000 + 2 * 3600 + 40 * 60
 POLICY = Policy(base_seconds=5, window_seconds=25 * 3600)
 
 
@@ -51,9 +52,11 @@ def test_what_an_answer_leads_to(status, state):
     assert next_attempt(Answer(status, f"{status // 100}xx"), 1, 0.0, 0.0, POLICY)[0] == state
 
 
-def test_retry_after_may_lengthen_a_wait_but_never_past_the_window():
+def test_retry_after_may_lengthen_a_wait_up_to_an_hour_never_past_the_window():
     assert next_attempt(Answer(503, "5xx", retry_after=600), 1, 0.0, 0.0, POLICY)[1] == 600
-    assert next_attempt(Answer(503, "5xx", retry_after=10 * DAY), 1, 0.0, 0.0, POLICY)[1] == POLICY.window_seconds
+    assert next_attempt(Answer(503, "5xx", retry_after=10 * DAY), 1, 0.0, 0.0, POLICY)[1] == delivery.MAX_DELAY
+    near_end = POLICY.window_seconds - 100
+    assert next_attempt(Answer(503, "5xx", retry_after=600), 9, 0.0, near_end, POLICY)[1] == POLICY.window_seconds
 
 
 def test_retry_after_as_an_http_date():
@@ -61,6 +64,37 @@ def test_retry_after_as_an_http_date():
 
     headers = {"Retry-After": formatdate(1_770_000_300, usegmt=True)}
     assert delivery._retry_after(headers, 1_770_000_000) == 300
+
+
+@pytest.mark.parametrize("value,seconds", [
+    ("120", 120), (" 7 ", 7), ("0", 0), ("99999999999", float("inf")), ("9" * 5000, float("inf")),
+    ("Sun, 01 Feb 2026 02:45:00 GMT", 300.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),   # gone by: at once
+])
+def test_retry_after_forms_a_receiver_may_send(value, seconds):
+    assert delivery._retry_after({"Retry-After": value}, FEB_1_0240_UTC) == seconds
+
+
+def test_a_retry_after_date_in_minus_0000_is_utc_whatever_the_host_zone(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert delivery._retry_after({"Retry-After": "Sun, 01 Feb 2026 02:45:00 -0000"}, FEB_1_0240_UTC) == 300
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662\u0660", "1.5", "-5", "+5", "5s", "soon",
+                                   "Wed, 99 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 99999999 07:28:00 GMT", "\x00"])
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_is_ignored(value):
+    assert delivery._retry_after({"Retry-After": value}, 1_770_000_000.0) is None
+
+
+def test_a_huge_retry_after_waits_an_hour_not_the_rest_of_the_window():
+    answer = Answer(503, "5xx", retry_after=delivery._retry_after({"Retry-After": "99999999999"}, 0.0))
+    assert next_attempt(answer, 1, 0.0, 0.0, POLICY)[1] == delivery.MAX_DELAY
 
 
 def test_signatures_verify_with_the_standard_webhooks_library():
