@@ -11,6 +11,7 @@ Jobs (each one small and safe to run twice: the store's claims make a duplicate 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from app import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
+from app.sqlite_state import prepare_data_dir
 from app.task_ids import TaskId
 from app.webhooks import delivery, sealed, signing, watching
 from app.webhooks.keys import task_key
@@ -87,7 +89,7 @@ class Webhooks:
             huey = RedisHuey(QUEUE_NAME, url=self.cfg.REDIS_URL, results=False)
             store = RedisStore(self.cfg.REDIS_URL, self.runtime.clock)
         else:
-            os.makedirs(self.cfg.DATA_DIR, exist_ok=True)
+            _private_file(self.db_path)
             huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False)
             store = SqliteStore(huey.storage)
         self._jobs = _register_jobs(huey, self)
@@ -272,6 +274,18 @@ class Webhooks:
 
     def _keep_until(self, after: float) -> float:
         return after + self.cfg.WEBHOOK_RETRY_HOURS * 3600 + STATUS_KEEP_SECONDS
+
+
+def _private_file(path: str) -> None:
+    """The queue holds sealed sessions and clients' URLs: DATA_DIR 0700, the file 0600 like the shared
+    state's (SQLite gives its -wal and -shm the file's mode). A file an older version made is tightened."""
+    prepare_data_dir(os.path.dirname(path))
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 @dataclass

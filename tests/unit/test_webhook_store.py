@@ -111,3 +111,25 @@ def test_a_watch_ended_without_an_event_forgets_its_status(store):
     store.add_watch(watch(), PENDING, NOW, KEEP)
     store.end_watch(watch(), None, None, KEEP, NOW)
     assert store.statuses(["k1"]) == {} and store.deliveries_due(NOW + 10, 10) == []
+
+
+@pytest.mark.parametrize("made_before", [False, True], ids=["new", "made-0644-by-an-older-version"])
+def test_the_engine_file_and_its_wal_are_private(tmp_path, clock, made_before):
+    import os
+    import stat
+
+    from tests.webhook_jobs import webhook_app
+
+    data = tmp_path / "data"
+    old = os.umask(0o022)
+    try:
+        if made_before:
+            data.mkdir()
+            from huey import SqliteHuey
+            SqliteHuey("x", filename=str(data / "webhooks.db")).storage.sql("select 1")
+        hooks = webhook_app(data, clock).extensions["webhooks"]
+        hooks.sweep()                                    # opens the engine and writes (the WAL appears)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir() if p.name.startswith("webhooks.db")}
+    assert modes == {"webhooks.db": 0o600, "webhooks.db-wal": 0o600, "webhooks.db-shm": 0o600}
