@@ -16,7 +16,8 @@ from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_w
                                   with_spooled_media)
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 from app.schemas.form_values import WholeNumber
-from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, webhook_events_field, webhook_url_field
+from app.schemas.tasks import (IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, listed_events, webhook_events_field,
+                               webhook_url_field)
 from app.schemas.videos import VideoSubmitSchema
 from app.services.cancelling import cancel_task
 from app.services.history_pages import recent_videos
@@ -55,10 +56,14 @@ class OpenAIVideoCreateSchema(Schema):
 
     @pre_load
     def empty_is_not_given(self, data, **_):
-        """An empty form field means "not given", as on /v1/videos/generations."""
+        """An empty form field means "not given", and webhook_events is a list or a comma separated
+        text, as on /v1/videos/generations."""
         if not isinstance(data, dict):
             return data
-        return {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
+        data = {k: v for k, v in data.items() if not (v == "" and k != "prompt")}
+        if "webhook_events" in data:
+            data["webhook_events"] = listed_events(data["webhook_events"])
+        return data
     function_mode = fields.String(metadata={"description": "our modes pass through (first_last_frames...)"})
     ratio = fields.String(metadata={"description": "instead of size"})
     webhook_url = webhook_url_field()

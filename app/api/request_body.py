@@ -113,8 +113,9 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
         fields = {}
         for key in request.form:
             # Form fields are text: the literal "null" is how clients (and the spec's nullable
-            # fields) say "not given", as JSON null does. A prompt may say "null" and mean it.
-            values = [v for v in request.form.getlist(key) if v != "null" or key == "prompt"]
+            # fields) say "not given", as JSON null does. A prompt may say "null" and mean it;
+            # webhook_events is not nullable (null there is a 400, as in JSON).
+            values = [v for v in request.form.getlist(key) if v != "null" or key in ("prompt", "webhook_events")]
             if not values:
                 continue
             fields[key] = values if key in LIST_FIELDS and len(values) > 1 else values[-1]

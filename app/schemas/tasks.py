@@ -35,14 +35,21 @@ def webhook_url_field() -> fields.String:
 
 def webhook_events_field(kind: str) -> fields.List:
     from app.webhooks.events import ALL_EVENTS, EVENTS
-    return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), load_default=None, metadata={
+    # Left out (or an empty form field) means the default; given, it must name at least one: an empty
+    # list, null or ",,," is a 400, in JSON and multipart alike.
+    return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), allow_none=False,
+                       validate=validate.Length(min=1, error="name at least one event, or leave the field out "
+                                                             "for the default"), metadata={
         "description": f"which events to send: {', '.join(EVENTS[kind])} (default both); in multipart a comma "
                        "separated list or a JSON array"})
 
 
 def listed_events(value):
-    """`webhook_events` as multipart sends it: a JSON array or a comma separated list."""
-    if isinstance(value, str) and not value.strip().startswith("["):
+    """`webhook_events` as multipart sends it: a JSON array or a comma separated list (an empty field
+    stays empty: not given, as every empty form field; "null" is null, refused as in JSON)."""
+    if isinstance(value, str) and value.strip() == "null":
+        return None
+    if isinstance(value, str) and value.strip() and not value.strip().startswith("["):
         return [part.strip() for part in value.split(",") if part.strip()]
     return json_array(value, "webhook_events")
 

@@ -37,6 +37,9 @@ def check_target(url: object, *, https_only: bool, allow_loopback: bool, param: 
     """The URL, normalised, or a 400 saying what is wrong (never echoing the URL)."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidRequest(f"{param} must be an https URL", param=param)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        # urlsplit would drop tabs and line breaks silently: the URL kept would not be the one given.
+        raise InvalidRequest(f"{param} must not contain control characters (CR, LF, NUL, tab...)", param=param)
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise InvalidRequest(f"{param} is longer than {MAX_URL_LENGTH} characters", param=param)

@@ -554,3 +554,52 @@ def test_an_attempt_that_raises_counts_and_is_retried_on_schedule(hook_app, cloc
     run_jobs(hook_app)
     webhook = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
     assert webhook == {"host": "127.0.0.1", "status": "delivered", "attempts": 2, "last_status": 204}
+
+
+# -- a webhook given is one the service can keep as given ------------------------------------------
+
+SUBMIT_ROUTES = [("/v1/videos/generations", {}), ("/v1/videos", {}), ("/v1/images/generations", {"async": True})]
+
+
+def _route_events(path: str) -> str:
+    return "image.completed" if "images" in path else "video.completed"
+
+
+@pytest.mark.parametrize("path,extra", SUBMIT_ROUTES, ids=[p for p, _ in SUBMIT_ROUTES])
+@pytest.mark.parametrize("tail", ["/x\r\nX-Injected: 1", "/x\x00", "/x\tY", "/\x1b[0m", "/x\x7f", "\n"])
+def test_a_webhook_url_with_control_characters_is_a_400(hook_app, jimeng, path, extra, tail):
+    generate = jimeng.post(GENERATE_URL, json=generate_answer())
+    resp = hook_app.test_client().post(path, headers=auth(SESSION),
+                                       json={"prompt": "x", "webhook_url": "http://127.0.0.1:9" + tail, **extra})
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["error"]["param"] == "webhook_url" and "control characters" in resp.get_json()["error"][
+        "message"]
+    assert generate.call_count == 0
+
+
+@pytest.mark.parametrize("path,extra", SUBMIT_ROUTES, ids=[p for p, _ in SUBMIT_ROUTES])
+@pytest.mark.parametrize("form,events", [(False, []), (False, None), (True, ",,,"), (True, " , "), (True, "[]"),
+                                         (True, "null")], ids=["json-[]", "json-null", "form-,,,", "form-blank-items",
+                                                               "form-[]", "form-null"])
+def test_empty_webhook_events_are_a_400_naming_the_field_in_json_and_multipart(hook_app, jimeng, receiver, path,
+                                                                              extra, form, events):
+    generate = jimeng.post(GENERATE_URL, json=generate_answer())
+    fields = {"prompt": "x", "webhook_url": receiver.url, "webhook_events": events, **extra}
+    client = hook_app.test_client()
+    if form:
+        resp = client.post(path, headers=auth(SESSION), content_type="multipart/form-data",
+                           data={k: str(v).lower() if isinstance(v, bool) else v for k, v in fields.items()})
+    else:
+        resp = client.post(path, headers=auth(SESSION), json=fields)
+    assert resp.status_code == 400, resp.get_json()
+    assert resp.get_json()["error"]["param"] == "webhook_events" and generate.call_count == 0
+
+
+@pytest.mark.parametrize("path,extra", SUBMIT_ROUTES, ids=[p for p, _ in SUBMIT_ROUTES])
+@pytest.mark.parametrize("events", ["{event}", "{event}, ", '["{event}"]', ""], ids=["one", "list", "json", "empty"])
+def test_multipart_webhook_events_read_alike_on_every_route(hook_app, jimeng, receiver, path, extra, events):
+    jimeng.post(GENERATE_URL, json=generate_answer())
+    data = {"prompt": "x", "webhook_url": receiver.url, "webhook_events": events.format(event=_route_events(path)),
+            **{k: str(v).lower() for k, v in extra.items()}}
+    resp = hook_app.test_client().post(path, headers=auth(SESSION), content_type="multipart/form-data", data=data)
+    assert resp.status_code == 200, resp.get_json()       # an empty form field: not given, the default events
