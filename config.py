@@ -139,7 +139,7 @@ class Config:
         self.WEBHOOK_CONSUMER_WORKERS = _int("WEBHOOK_CONSUMER_WORKERS", 8)
         # Testing and the demo only: webhook targets on loopback.
         self.ALLOW_LOOPBACK_WEBHOOKS = os.environ.get("ALLOW_LOOPBACK_WEBHOOKS", "") == "1"
-        # One delivery attempt: seconds to connect and to wait for the answer.
+        # One delivery attempt in all: connecting, sending and the answer's head (app/webhooks/attempts.py).
         self.WEBHOOK_TIMEOUT = _float("WEBHOOK_TIMEOUT", 10.0)
         # Watching: an account's tasks are read at Jimeng's suggested pace, held between these bounds.
         self.WEBHOOK_POLL_MIN_SECONDS = _float("WEBHOOK_POLL_MIN_SECONDS", 2.0)
@@ -178,6 +178,9 @@ class Config:
             problems.append("WEBHOOK_POLL_MIN_SECONDS must be positive and at most WEBHOOK_POLL_MAX_SECONDS")
         if self.WEBHOOK_TIMEOUT <= 0 or self.WEBHOOK_RETRY_BASE_SECONDS <= 0 or self.WEBHOOK_LEASE_SECONDS <= 0:
             problems.append("the WEBHOOK_ timeouts and intervals must be positive")
+        elif self.WEBHOOK_LEASE_SECONDS < 2 * self.WEBHOOK_TIMEOUT:
+            problems.append("WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT (a delivery's claim "
+                            "must outlive its attempt; the engine holds it that long anyway)")
         if self.WEBHOOK_RETRY_HOURS < 24:
             problems.append("WEBHOOK_RETRY_HOURS must be at least 24 (receivers are promised a day of retries)")
         if self.JIMENG_TIMEOUT <= 0 or self.WAIT_TIMEOUT <= 0 or self.IMAGE_WAIT_TIMEOUT <= 0:

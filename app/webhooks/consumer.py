@@ -7,7 +7,8 @@ other hosts sharing the queue through REDIS_URL, start more with the same enviro
 
 It builds the app (create_app) only for its services and settings, then runs huey's consumer:
 worker threads for the jobs, huey's scheduler for delayed jobs and the minute's sweep. SIGTERM or
-SIGINT stop it after the jobs in hand; a sweep at start takes up what a crashed consumer left.
+SIGINT stop it in a second or two: attempts in flight are cut (sent again at the next start), polls
+in hand given back; a sweep at start takes up what a crashed consumer left.
 """
 from __future__ import annotations
 
@@ -41,10 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     # huey logs every job at INFO: a poll every few seconds would drown the service's own lines.
     logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLogger().level))
     hooks = app.extensions["webhooks"]
-    consumer = hooks.huey.create_consumer(
-        workers=max(args.workers or cfg.WEBHOOK_CONSUMER_WORKERS, 1), worker_type="thread", periodic=True,
-        initial_delay=0.1, backoff=1.5, max_delay=1.0, scheduler_interval=1, check_worker_health=True,
-        graceful_signal="TERM", shutdown_timeout=cfg.WEBHOOK_TIMEOUT + 5)
+    consumer = hooks.create_consumer(max(args.workers or cfg.WEBHOOK_CONSUMER_WORKERS, 1))
     if args.parent_pid:
         _exit_with_parent(args.parent_pid)
     hooks.sweep_now()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import requests
 
+from app.webhooks.attempts import Attempt
 from app.webhooks.targets import REFUSED_ADDRESS
 
 MAX_ANSWER_BYTES = 4096     # a receiver's answer is read this far, never more
@@ -37,8 +38,9 @@ class Policy:
 
 
 def send(session: requests.Session, url: str, body: str, headers: dict[str, str], timeout: float,
-         now: float) -> Answer:
-    """POST the event; read at most MAX_ANSWER_BYTES of the answer."""
+         now: float, attempt: Attempt | None = None) -> Answer:
+    """POST the event; read at most MAX_ANSWER_BYTES of the answer. `attempt`: the deadline it runs
+    under (app/webhooks/attempts.py); an answer whose head was not whole by then counts for nothing."""
     try:
         resp = session.post(url, data=body.encode(), stream=True, allow_redirects=False, timeout=(timeout, timeout),
                             headers={**headers, "Content-Type": "application/json", "Accept-Encoding": "identity"})
@@ -47,13 +49,25 @@ def send(session: requests.Session, url: str, body: str, headers: dict[str, str]
     except requests.Timeout:
         return Answer(None, "timeout")
     except requests.RequestException:
-        return Answer(None, "connection_error")
+        return _ended(attempt) or Answer(None, "connection_error")
+    if ended := _ended(attempt):
+        # http.client takes a head cut short for a whole one: "HTTP/1.1 200 OK" and half a header
+        # line would read as a 200. The deadline fell before the head was complete: no answer came.
+        resp.close()
+        return ended
     with resp:
         try:
             resp.raw.read(MAX_ANSWER_BYTES)
         except Exception:   # noqa: BLE001 - the status is what counts; a broken body changes nothing
             pass
         return Answer(resp.status_code, f"{resp.status_code // 100}xx", _retry_after(resp.headers, now))
+
+
+def _ended(attempt: Attempt | None) -> Answer | None:
+    """The answer of an attempt its deadline (or a stop) ended: a timeout, or cut."""
+    if attempt is None or not (attempt.expired or attempt.cut):
+        return None
+    return Answer(None, "cut" if attempt.cut else "timeout")
 
 
 def _retry_after(headers, now: float) -> float | None:

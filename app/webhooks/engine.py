@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from app.services.tasks import TaskSettings, TaskState
 from app.sqlite_state import prepare_data_dir
 from app.task_ids import TaskId
 from app.webhooks import delivery, sealed, signing, watching
+from app.webhooks.attempts import HostSlots, InFlight, track_connections
 from app.webhooks.keys import task_key
 from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
 
@@ -39,6 +41,17 @@ SWEEP_BATCH = 500
 SWEEP_SLACK = 5.0
 # How long a task's `webhook` state stays readable after its delivery ended.
 STATUS_KEEP_SECONDS = 7 * 86400
+# A delivery's claim lasts at least this many attempt deadlines (WEBHOOK_TIMEOUT).
+LEASE_PER_TIMEOUT = 2
+# At a stop, how long the consumer waits for its jobs once the attempts in flight are cut (a poll
+# still waiting on Jimeng is given back and abandoned after this).
+STOP_SECONDS = 2.0
+
+
+def host_share(workers: int) -> int:
+    """Attempts one receiver host may run at once: a quarter of the consumer's threads (at least one),
+    so slow or hostile receivers on a few hosts leave the other hosts' events threads to run on."""
+    return max(workers // 4, 1)
 
 
 @dataclass
@@ -64,6 +77,10 @@ class Webhooks:
         self._store: WebhookStore | None = None
         self._jobs = None
         self._session = None
+        self._in_flight = InFlight()
+        self._polls_lock = threading.Lock()
+        self._polling: dict[str, str] = {}      # account -> lease owner, for the polls this process runs
+        self._hosts = HostSlots(host_share(runtime.config.WEBHOOK_CONSUMER_WORKERS))
 
     # -- the engine -------------------------------------------------------------------------------
     @property
@@ -147,12 +164,57 @@ class Webhooks:
         ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
         return self._fire(ended)
 
+    # -- the consumer -----------------------------------------------------------------------------
+    def create_consumer(self, workers: int):
+        """huey's consumer of this engine: `workers` threads for the jobs, huey's scheduler for delayed
+        jobs and the minute's sweep. A stop cuts the attempts in flight (each is sent again, same id,
+        once a consumer runs) and gives back the polls in hand: it takes a second or two, whatever the
+        receivers' pace (the master's stop waits for it)."""
+        from huey.consumer import Consumer
+
+        hooks = self
+        self._hosts.limit = host_share(workers)
+
+        class _Consumer(Consumer):
+            def stop(self, graceful: bool = False) -> None:
+                hooks.stopping()
+                super().stop(graceful)
+
+        return _Consumer(self.huey, workers=workers, worker_type="thread", periodic=True, initial_delay=0.1,
+                         backoff=1.5, max_delay=1.0, scheduler_interval=1, check_worker_health=True,
+                         graceful_signal="TERM", shutdown_timeout=STOP_SECONDS)
+
+    def stopping(self) -> None:
+        """The consumer stops: cut the attempts in flight; the polls in hand are due again at once."""
+        cut = self._in_flight.cut_all()
+        with self._polls_lock:
+            polls = dict(self._polling)
+        now = self._now()
+        for account, owner in polls.items():
+            try:
+                if self.store.release_account(account, owner, now):
+                    self.jobs.poll(account)
+            except Exception as exc:   # noqa: BLE001 - its lease runs out instead
+                log.warning("webhooks: a poll in hand not given back at the stop (%s)", type(exc).__name__)
+        if cut or polls:
+            log.info("webhooks: stopping; %d attempts cut, %d polls given back", cut, len(polls))
+
     # -- jobs -------------------------------------------------------------------------------------
     def poll(self, account: str) -> None:
         owner = uuid.uuid4().hex
         now = self._now()
         if not self.store.claim_account(account, owner, now, self.cfg.WEBHOOK_LEASE_SECONDS):
             return       # not due (a duplicate message) or another consumer is polling it
+        with self._polls_lock:
+            self._polling[account] = owner
+        try:
+            self._poll_claimed(account, owner, now)
+        finally:
+            with self._polls_lock:
+                if self._polling.get(account) == owner:
+                    del self._polling[account]
+
+    def _poll_claimed(self, account: str, owner: str, now: float) -> None:
         interval = self.cfg.WEBHOOK_POLL_MAX_SECONDS
         try:
             watches = self.store.watches(account)
@@ -205,14 +267,26 @@ class Webhooks:
     def deliver(self, event_id: str) -> None:
         owner = uuid.uuid4().hex
         now = self._now()
-        item = self.store.claim_delivery(event_id, owner, now, self.cfg.WEBHOOK_LEASE_SECONDS)
+        item = self.store.claim_delivery(event_id, owner, now, self.delivery_lease)
         if item is None:
+            return
+        if not self._hosts.take(item.host, item.event_id):
+            # Its host has its share of threads already: not an attempt; back later, the thread is free.
+            self._put_back(item, owner, self._hosts.wait_for(item.event_id))
             return
         try:
             answer = self._attempt(item, now)
         except Exception:   # noqa: BLE001 - whatever broke, the attempt is recorded and retried on schedule
             log.exception("webhook attempt failed inside the service", extra={"webhook_host": item.host})
             answer = delivery.Answer(None, "error")
+        finally:
+            self._hosts.give(item.host)
+        if answer.result == "cut":
+            # The consumer stops: the receiver may or may not have it; sent again (same id) at the next start.
+            log.info("webhook attempt cut by a stop; sent again once a consumer runs",
+                     extra={"event": item.event_type, "webhook_host": item.host})
+            self._put_back(item, owner, 0.0)
+            return
         item.attempts += 1
         item.last_status = answer.status
         done = self._now()
@@ -228,19 +302,35 @@ class Webhooks:
                                             "attempt": item.attempts, "result": answer.result, "webhook_state": state})
 
     def _attempt(self, item: Delivery, now: float) -> delivery.Answer:
+        """One POST under one deadline (WEBHOOK_TIMEOUT for connecting, sending and the answer)."""
         secret = (self.runtime.key_secret(item.api_key) if item.api_key else None) or self.cfg.WEBHOOK_SECRET
         if not secret:
             log.error("webhook not sent: no signing secret (WEBHOOK_SECRET, or the API key's webhook_secret)")
             return delivery.Answer(None, "no_secret")
         # The receiver checks the timestamp against its own clock: the real time, whatever ours is.
         headers = signing.signed_headers(secret, item.event_id, item.body, time.time())
-        return delivery.send(self._delivery_session(), item.url, item.body, headers, self.cfg.WEBHOOK_TIMEOUT, now)
+        with self._in_flight.attempt(self.cfg.WEBHOOK_TIMEOUT) as attempt:
+            return delivery.send(self._delivery_session(), item.url, item.body, headers, self.cfg.WEBHOOK_TIMEOUT,
+                                 now, attempt)
+
+    def _put_back(self, item: Delivery, owner: str, delay: float) -> None:
+        """Give a claimed delivery back without an attempt: due again in `delay` seconds."""
+        now = self._now()
+        status = item.state("pending" if item.attempts == 0 else "retrying")
+        self.store.finish_attempt(item, owner, now + delay, status, self._keep_until(now))
+        self.jobs.deliver.schedule(args=(item.event_id,), delay=delay)
+
+    @property
+    def delivery_lease(self) -> float:
+        """A delivery's claim outlives its attempt (WEBHOOK_TIMEOUT) with room to spare, so the sweep
+        never sends an event again while an attempt of it still runs."""
+        return max(self.cfg.WEBHOOK_LEASE_SECONDS, LEASE_PER_TIMEOUT * self.cfg.WEBHOOK_TIMEOUT)
 
     def _delivery_session(self):
         if self._session is None:
             from app.webhooks.targets import delivery_session
-            self._session = delivery_session(allow_loopback=self.cfg.ALLOW_LOOPBACK_WEBHOOKS,
-                                             timeout=self.cfg.WEBHOOK_TIMEOUT)
+            self._session = track_connections(delivery_session(allow_loopback=self.cfg.ALLOW_LOOPBACK_WEBHOOKS,
+                                                               timeout=self.cfg.WEBHOOK_TIMEOUT))
         return self._session
 
     def sweep(self) -> int:

@@ -19,7 +19,8 @@ import time
 
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)   # a consumer that keeps dying is restarted ever slower
 HEALTHY_SECONDS = 60.0                         # a consumer that ran this long starts the delays over
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0     # the consumer stops in a second or two (attempts in flight are cut); then it is killed
+WATCH_SECONDS = 0.1    # how soon a stop or a consumer's death is noticed
 
 log = logging.getLogger("app.webhooks.supervisor")
 _running: subprocess.Popen | None = None
@@ -67,7 +68,7 @@ def supervise(parent_pid: int) -> None:
         started = time.monotonic()
         log.info("webhook consumer started (pid %s)", consumer.pid)
         while consumer.poll() is None and not stopping and os.getppid() == parent_pid:
-            time.sleep(0.5)
+            time.sleep(WATCH_SECONDS)
         if consumer.poll() is None:         # asked to stop, or the master is gone
             consumer.terminate()            # graceful: the jobs in hand finish
             try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 
 import pytest
 import responses
@@ -16,7 +18,9 @@ from tests.api.helpers import auth
 from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record,
                                 finished_record, generate_answer, local_item, local_items_answer, queued_record)
 from tests.webhook_jobs import hook_app, run_jobs, webhook_app  # noqa: F401  (hook_app: a fixture)
+from app.webhooks.engine import SWEEP_SLACK
 from sandbox.receiver import running_receiver
+from tests.slow_receivers import slow_receiver
 
 SESSION = "webhook-session-0123456789"
 
@@ -603,3 +607,125 @@ def test_multipart_webhook_events_read_alike_on_every_route(hook_app, jimeng, re
             **{k: str(v).lower() for k, v in extra.items()}}
     resp = hook_app.test_client().post(path, headers=auth(SESSION), content_type="multipart/form-data", data=data)
     assert resp.status_code == 200, resp.get_json()       # an empty form field: not given, the default events
+
+
+# -- slow receivers hold an attempt no longer than its deadline, and only their share of threads -----
+
+def _end_tasks(app, jimeng, clock, url: str, record_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Submit a task per record id with `url` as its webhook, let them fail, and run the poll that fires
+    their events (not the deliveries): (their task ids, the event ids it queued)."""
+    client, hooks = app.test_client(), app.extensions["webhooks"]
+    before = set(hooks.store.deliveries_due(clock.now + 1, 1000))
+    task_ids = []
+    for record_id in record_ids:
+        jimeng.upsert(responses.POST, GENERATE_URL, json=generate_answer(record_id))
+        task_ids.append(submit(client, type("Url", (), {"url": url}), record_id)["task_id"])
+    jimeng.upsert(responses.POST, HISTORY_URL, json=envelope({r: failed_record(r) for r in record_ids}))
+    clock.advance(10)
+    hooks.poll(hooks.store.accounts_due(clock.now + 1)[0])
+    return task_ids, sorted(set(hooks.store.deliveries_due(clock.now + 1, 1000)) - before)
+
+
+def webhook_of(app, task_id: str) -> dict:
+    return app.test_client().get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()["webhook"]
+
+
+def _in_thread(call) -> threading.Thread:
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_receiver_trickling_its_answer_holds_an_attempt_only_webhook_timeout(tmp_path, clock, jimeng):
+    app = webhook_app(tmp_path, clock, WEBHOOK_TIMEOUT=1.0)
+    with slow_receiver("trickling") as slow:          # one header byte every 0.2 s, for ever
+        jimeng.add_passthru(slow.url.rsplit("/", 1)[0])
+        (task_id,), (event_id,) = _end_tasks(app, jimeng, clock, slow.url, ["160"])
+        started = time.monotonic()
+
+        attempt = _in_thread(lambda: app.extensions["webhooks"].deliver(event_id))
+        attempt.join(10)
+
+        took = time.monotonic() - started
+        assert not attempt.is_alive() and took < 3, f"the attempt took {took:.1f} s (WEBHOOK_TIMEOUT 1 s)"
+    assert webhook_of(app, task_id) == {"host": "127.0.0.1", "status": "retrying", "attempts": 1,
+                                        "last_status": None}
+    metrics_text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'jimeng_api_webhook_attempts_total{event="video.failed",result="timeout"}' in metrics_text
+
+
+def test_an_attempt_in_flight_keeps_its_claim_so_the_sweep_never_sends_it_twice(tmp_path, clock, jimeng):
+    app = webhook_app(tmp_path, clock, WEBHOOK_TIMEOUT=10.0, WEBHOOK_LEASE_SECONDS=5.0)   # a lease below the deadline
+    hooks = app.extensions["webhooks"]
+    with slow_receiver("trickling") as slow:
+        jimeng.add_passthru(slow.url.rsplit("/", 1)[0])
+        _, (event_id,) = _end_tasks(app, jimeng, clock, slow.url, ["161"])
+        attempt = _in_thread(lambda: hooks.deliver(event_id))
+        slow.wait_open(1)
+
+        clock.advance(5 + SWEEP_SLACK + 1)            # past WEBHOOK_LEASE_SECONDS, within the attempt's deadline
+        resent = hooks.sweep()
+
+        assert resent == 0 and len(slow.ids) == 1
+        hooks.stopping()
+        attempt.join(5)
+
+
+def test_a_slow_host_takes_only_its_share_of_threads_and_other_hosts_go_on(tmp_path, clock, jimeng, receiver):
+    app = webhook_app(tmp_path, clock, WEBHOOK_TIMEOUT=10.0)       # 8 consumer threads: 2 per host
+    hooks = app.extensions["webhooks"]
+    with slow_receiver("holding", host="127.0.0.2") as slow:
+        jimeng.add_passthru(slow.url.rsplit("/", 1)[0])
+        held_tasks, held_events = _end_tasks(app, jimeng, clock, slow.url, ["170", "171", "172"])
+        (other_task,), (other_event,) = _end_tasks(app, jimeng, clock, receiver.url, ["173"])
+        attempts = [_in_thread(lambda e=e: hooks.deliver(e)) for e in held_events]
+        slow.wait_open(2)
+        for thread in attempts:
+            thread.join(0.5)
+
+        hooks.deliver(other_event)                    # another host's event: at once, on a thread of its own
+
+        assert [t.is_alive() for t in attempts].count(True) == 2 and len(slow.ids) == 2
+        assert webhook_of(app, other_task)["status"] == "delivered"
+        put_back = [webhook_of(app, t) for t in held_tasks]
+        assert [(w["status"], w["attempts"]) for w in put_back] == [("pending", 0)] * 3
+        slow.release.set()
+        for thread in attempts:
+            thread.join(5)
+        clock.advance(3)                              # the one put back is due again
+        run_jobs(app)
+        assert len(slow.ids) == 3
+    assert [webhook_of(app, t)["status"] for t in held_tasks] == ["delivered"] * 3
+
+
+def test_a_stop_cuts_an_attempt_in_flight_which_the_next_consumer_sends_again(tmp_path, clock, jimeng):
+    app = webhook_app(tmp_path, clock, WEBHOOK_TIMEOUT=30.0)
+    hooks = app.extensions["webhooks"]
+    with slow_receiver("trickling") as slow:
+        slow.answer_after = 1                          # the second request is answered 200 at once
+        jimeng.add_passthru(slow.url.rsplit("/", 1)[0])
+        (task_id,), (event_id,) = _end_tasks(app, jimeng, clock, slow.url, ["180"])
+        attempt = _in_thread(lambda: hooks.deliver(event_id))
+        slow.wait_open(1)
+        started = time.monotonic()
+
+        hooks.stopping()
+        attempt.join(5)
+
+        assert not attempt.is_alive() and time.monotonic() - started < 1
+        assert webhook_of(app, task_id) == {"host": "127.0.0.1", "status": "pending", "attempts": 0,
+                                            "last_status": None}     # cut: not an attempt, and not lost
+        restarted = webhook_app(tmp_path, clock)
+        run_jobs(restarted)
+        assert len(slow.ids) == 2 and len(set(slow.ids)) == 1          # sent again, with the same webhook-id
+    assert webhook_of(restarted, task_id)["status"] == "delivered"
+
+
+def test_a_lease_shorter_than_two_webhook_timeouts_is_a_configuration_problem():
+    from config import load_config
+
+    cfg = load_config("testing")
+    cfg.WEBHOOK_TIMEOUT, cfg.WEBHOOK_LEASE_SECONDS = 10.0, 15.0
+    assert any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())
+    cfg.WEBHOOK_LEASE_SECONDS = 20.0
+    assert not any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())

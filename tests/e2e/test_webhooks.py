@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 WEBHOOK_ENV = {"WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "ALLOW_LOOPBACK_WEBHOOKS": "1",
                "WEBHOOK_POLL_MIN_SECONDS": "0.5", "WEBHOOK_POLL_MAX_SECONDS": "1",
-               "WEBHOOK_RETRY_BASE_SECONDS": "1", "WEBHOOK_LEASE_SECONDS": "5"}
+               "WEBHOOK_RETRY_BASE_SECONDS": "1", "WEBHOOK_LEASE_SECONDS": "5", "WEBHOOK_TIMEOUT": "2"}
 EVENT_WAIT = 30.0
 
 
@@ -185,3 +185,26 @@ def test_the_consumer_stops_with_a_master_killed_alone():
         gone, alive = psutil.wait_procs(ours, timeout=20)
 
     assert alive == []
+
+
+def test_a_stop_with_a_delivery_in_flight_takes_under_5_s_and_the_event_comes_after_the_restart(tmp_path):
+    from tests.e2e.test_connections import master_exit_seconds
+    from tests.slow_receivers import slow_receiver
+
+    env = {**WEBHOOK_ENV, "DATA_DIR": str(tmp_path), "WEBHOOK_TIMEOUT": "30", "WEBHOOK_LEASE_SECONDS": "60"}
+    http = session_for(f"e2e-hooks-{os.urandom(6).hex()}")
+    with slow_receiver("trickling") as slow:          # one header byte every 0.2 s: the attempt never ends
+        slow.answer_after = 1                          # until the service comes back: then 200 at once
+        with running_stack(service_env=env, workers=None) as first:
+            submit(first, http, f"a lighthouse {FAST}", slow.url)
+            slow.wait_open(1, timeout=EVENT_WAIT)
+
+            took = master_exit_seconds(first, limit=60)
+
+        assert took < 5, f"the master took {took:.1f} s to stop with a delivery in flight"
+        assert slow.ids and len(slow.ids) == 1
+        with running_stack(service_env=env):         # the event's record is all it needs
+            deadline = time.monotonic() + EVENT_WAIT
+            while len(slow.ids) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+    assert len(slow.ids) == 2 and len(set(slow.ids)) == 1       # cut, then sent again: the same webhook-id
