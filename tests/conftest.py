@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"     # vendored upstream samples (SOURCES.md)
 UPSTREAM = "http://jimeng.test"

@@ -14,7 +14,8 @@ import pytest
 import requests
 import responses
 
-from app import create_app, errors
+from app import errors
+from app.factory import create_app
 from app.services.pool import CREDITS_RETRY_SECONDS, RESERVATION_SECONDS
 from tests.conftest import UPSTREAM
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, queued_record

@@ -178,7 +178,7 @@ def test_a_finished_videos_hd_link_is_asked_for_once_whatever_route_polls_it(app
 @responses.activate
 def test_every_worker_finds_the_link_another_one_looked_up(app, client, clock):
     """A second app instance on the same shared state (another worker) asks Jimeng for nothing more."""
-    from app import create_app
+    from app.factory import create_app
     from tests.conftest import UPSTREAM
 
     tid = finished(app, clock)

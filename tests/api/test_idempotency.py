@@ -198,7 +198,7 @@ def test_every_worker_sees_the_key_before_jimeng_lists_it(request, backend, cloc
     """Two app instances, each with its own connection to the shared state (two workers of one host on
     DATA_DIR; or two hosts sharing REDIS_URL): the second answers the task the first just submitted,
     without a generate of its own."""
-    from app import create_app
+    from app.factory import create_app
     from tests.conftest import UPSTREAM
 
     config = {"JIMENG_UPSTREAM_URL": UPSTREAM}
@@ -467,7 +467,7 @@ def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sen
 def test_a_keyed_submit_with_an_unusable_data_dir_is_a_503_not_a_500(tmp_path):
     """DATA_DIR that cannot be made (here: its parent is a file): the app still starts, a keyed submit
     is a 503 before anything is sent, and one without a key (no shared state needed) goes through."""
-    from app import create_app
+    from app.factory import create_app
     from tests.conftest import UPSTREAM
 
     (tmp_path / "blocked").write_text("not a directory")

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 import responses
 
-from app import create_app
+from app.factory import create_app
 from app.logs import ContextFilter
 from tests.api.helpers import auth
 from tests.api.test_company import ACCOUNTS, KEYS

@@ -429,7 +429,7 @@ def test_production_takes_https_targets_only(tmp_path, clock, jimeng, receiver):
     cfg.SECRET_KEY = "production-secret-0123456789"
     cfg.JIMENG_UPSTREAM_URL, cfg.DATA_DIR, cfg.LIVE_CATALOGUE = "http://jimeng.test", str(tmp_path), False
     cfg.WEBHOOK_SECRET, cfg.ALLOW_LOOPBACK_WEBHOOKS, cfg.BROWSER_TRANSPORT = receiver.secret, True, "off"
-    from app import create_app
+    from app.factory import create_app
     app = create_app(cfg)
     resp = app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
                                   json={"prompt": "x", "webhook_url": receiver.url})
