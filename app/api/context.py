@@ -13,7 +13,8 @@ from app import errors
 from app.api_keys import ApiKey, task_id_secret
 
 from app.jimeng.client import JimengClient
-from app.jimeng.regions import Token, parse_authorization
+from app.api.authorization import parse_authorization
+from app.jimeng.regions import Token
 from app.logs import remember_secrets
 from app.services.catalogue import LiveCatalogue
 from app.proxies import check_proxy
