@@ -38,7 +38,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     """
     from flask_smorest import Api
 
-    from app import metrics
+    from app.serving import metrics
     from app.api import accounts, docs, doctor, images, meta, openai_videos, tokens, videos
     from app.api.docs_examples import RequestExamples
     from app.api.errors import register_error_handlers
@@ -48,12 +48,12 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.task_routes import state_json
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
-    from app.logs import logging_config, request_id, request_secrets
-    from app.proxies import ProxyAllowlist
+    from app.serving.logs import logging_config, request_id, request_secrets
+    from app.net.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
     from app.services.degraded import DegradedSignal
     from app.services.workspaces import Workspaces
-    from app.shared_state import shared_state
+    from app.state.shared import shared_state
     from app.webhooks.setup import install_webhooks
     from app.schemas.tasks import ErrorSchema
 

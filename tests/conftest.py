@@ -73,8 +73,8 @@ def shared_state(request, clock, data_dir):
     """The shared state: each test using it runs against both backends (the host's SQLite store, the
     default; Redis). A test that moves the clock past a value's time to live asks for "sqlite" only
     (indirect parametrisation): Redis expires values on its own clock."""
-    from app.shared_state import RedisState
-    from app.sqlite_state import SqliteState
+    from app.state.shared import RedisState
+    from app.state.sqlite import SqliteState
 
     if request.param == "sqlite":
         return SqliteState(str(data_dir), clock)

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api_keys import ApiKeys
+from app.services.api_keys import ApiKeys
 from app.services.pool import AccountPool, PoolSettings
 
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="The server-held account pool")

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from flask import Response, current_app, request
 
-from app import errors, stopping
+from app import errors
+from app.serving import stopping
 from app.api import context
 from app.api.task_routes import state_json
 from app.services import content

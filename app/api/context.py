@@ -10,14 +10,14 @@ from typing import TypeVar
 from flask import current_app, g, request
 
 from app import errors
-from app.api_keys import ApiKey, task_id_secret
+from app.services.api_keys import ApiKey, task_id_secret
 
 from app.jimeng.client import JimengClient
 from app.api.authorization import parse_authorization
 from app.jimeng.regions import Token
-from app.logs import remember_secrets
+from app.serving.logs import remember_secrets
 from app.services.catalogue import LiveCatalogue
-from app.proxies import check_proxy
+from app.net.proxies import check_proxy
 from app.services.pool import AccountPool
 from app.services.idempotency import IdempotencyKey
 from app.services.tasks import TaskSettings, fingerprint_key

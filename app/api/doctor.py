@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.jimeng.har import read_har, session_values
-from app.logs import remember_secrets
+from app.serving.logs import remember_secrets
 from app.services.capture_diff import diff_capture
 from app.services.doctor import DoctorSettings, examine
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.api import context
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, MAX_IMAGES,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_modes_in)

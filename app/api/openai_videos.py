@@ -9,7 +9,8 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, pre_load, validate
 
-from app import errors, stopping
+from app import errors
+from app.serving import stopping
 from app.api import context, videos
 from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_object
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,

@@ -6,7 +6,8 @@ import json
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app import errors, streamed_json
+from app import errors
+from app.api import streamed_json
 from app.services.submitting import MediaInput
 from app.services.videos import VideoRequest
 

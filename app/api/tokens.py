@@ -8,7 +8,7 @@ from app.api import context
 from app.api.request_body import SMALL_BODY, body_fields
 from app.jimeng.regions import MAX_TOKEN_CHARS, parse_token
 from app import errors
-from app.logs import remember_secrets
+from app.serving.logs import remember_secrets
 from app.services.accounts import credits_of, is_alive, masked
 from app.services.daily_credits import claim_daily
 

@@ -24,13 +24,14 @@ from typing import Any
 import requests
 from urllib3.util.retry import Retry
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng import envelope, signing
 from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
 from app.jimeng.calls import (ACCOUNT_PATH, ALGO_PROXY_PATH, CANCEL_PATH, COMMON_CONFIG_PATH, CREDIT_PATH,  # noqa: F401
                               CREDIT_RECEIVE_PATH, GENERATE_PATH, HISTORY_LIST_PATH, HISTORY_PATH, LOCAL_ITEMS_PATH,
                               UPLOAD_TOKEN_PATH, WORKSPACE_LIST_PATH, call_name)
-from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
+from app.net.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
     read_body, timeouts
 from app.jimeng.regions import Region, Token
 from app.jimeng.wire_settings import SETTINGS, WireSettings

@@ -28,7 +28,7 @@ from urllib3.util.retry import Retry
 from app import errors
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
 from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, no_cookie_jar
-from app.jimeng.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
+from app.net.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
 from app.jimeng.regions import VOD_HOST, Region, Token
 from app.jimeng.signing import browser_identity
 

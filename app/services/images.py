@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng.assets import ImageDraft
 from app.jimeng.client import JimengClient
 from app.jimeng.image_payloads import build_image_generate_body

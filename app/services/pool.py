@@ -23,14 +23,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, SUCCEEDED, parse_record
 from app.jimeng.regions import Token, parse_token
-from app.proxies import ProxyAllowlist, check_proxy
+from app.net.proxies import ProxyAllowlist, check_proxy
 from app.services.accounts import credits_of, masked
-from app.shared_state import SharedState
-from app.watched_file import ConfigFileError, WatchedJson
+from app.state.shared import SharedState
+from app.state.watched_file import ConfigFileError, WatchedJson
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from app import errors, media
+from app import errors
+from app.media import intake as media
 from app.jimeng import uploads
 from app.jimeng.assets import Media, UploadedImage
 from app.jimeng.history import created_seconds
@@ -22,7 +23,7 @@ from app.services.catalogue import LiveCatalogue
 from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
-from app.shared_state import SharedState
+from app.state.shared import SharedState
 from app.task_ids import TaskId
 
 

@@ -9,7 +9,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng import payloads, uploads
 from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient

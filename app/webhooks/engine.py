@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app import metrics
+from app.serving import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
 from app.task_ids import TaskId

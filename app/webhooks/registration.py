@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app import errors
-from app.api_keys import ApiKey
+from app.services.api_keys import ApiKey
 from app.jimeng.regions import Token
 from app.services.tasks import fingerprint_key
 from app.task_ids import TaskId

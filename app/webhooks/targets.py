@@ -1,4 +1,4 @@
-"""Where an event may be sent: the rules of media URLs (app/media.py), for a URL we POST to.
+"""Where an event may be sent: the rules of media URLs (app/media/intake.py), for a URL we POST to.
 
 At submit the URL is judged by itself and by what its host resolves to now (a clear 400 before the
 task is paid for). At delivery, requests-hardened resolves again, refuses a non-public address and
@@ -17,7 +17,7 @@ from requests_hardened import HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
-from app.addresses import is_public_address, literal_ip
+from app.net.addresses import is_public_address, literal_ip
 from app.errors import InvalidRequest
 
 MAX_URL_LENGTH = 2048
@@ -80,7 +80,7 @@ def _resolved(host: str, port: int, param: str, resolve) -> list:
 
 
 class _StrictAdapter(IPFilterAdapter):
-    """requests-hardened pins the checked address; it is held to our stricter rule too (app/addresses.py)."""
+    """requests-hardened pins the checked address; it is held to our stricter rule too (app/net/addresses.py)."""
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)

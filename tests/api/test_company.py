@@ -504,8 +504,8 @@ def test_per_account_metrics_name_the_label_never_the_session(client, jimeng):
 # -- shared state out of reach -------------------------------------------------------------------
 def unusable(backend: str, tmp_path):
     """A shared state that cannot be used: Redis where nothing listens; DATA_DIR under a file."""
-    from app.shared_state import RedisState
-    from app.sqlite_state import SqliteState
+    from app.state.shared import RedisState
+    from app.state.sqlite import SqliteState
     from sandbox.stack import free_ports
 
     if backend == "redis":

@@ -187,7 +187,7 @@ def test_every_worker_finds_the_link_another_one_looked_up(app, client, clock):
     other.extensions["clock"] = clock
     other.extensions["shared_state"] = app.extensions["shared_state"]
     if type(app.extensions["shared_state"]).__name__ == "SqliteState":      # its own connection to the same file
-        from app.sqlite_state import SqliteState
+        from app.state.sqlite import SqliteState
         other.extensions["shared_state"] = SqliteState(client.application.config["DATA_DIR"], clock)
     first = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]
     second = other.test_client().get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]

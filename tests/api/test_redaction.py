@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from app.factory import create_app
-from app.logs import ContextFilter
+from app.serving.logs import ContextFilter
 from tests.api.helpers import auth
 from tests.api.test_company import ACCOUNTS, KEYS
 from tests.jimeng_fakes import GENERATE_URL, envelope

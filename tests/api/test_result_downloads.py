@@ -18,7 +18,7 @@ import pytest
 import responses
 from requests_hardened import ip_filter
 
-from app import outbound
+from app.net import outbound
 from tests.api.helpers import auth, task_id_for
 from tests.jimeng_fakes import HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record, local_items_answer
 

@@ -177,7 +177,7 @@ def test_absurd_inputs_are_4xx_not_500(client, body, param):
 
 
 def test_a_truncated_image_header_is_not_a_500(client):
-    from app.media import from_data_uri
+    from app.media.intake import from_data_uri
     media = from_data_uri("data:image/webp;base64,UklGRggAAABXRUJQVlA4TA==", field="f", max_bytes=1024)
     assert (media.kind, media.width, media.height) == ("image", 0, 0)
 

@@ -21,9 +21,9 @@ from requests_hardened import HTTPSession
 from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
-from app.addresses import is_public_address, literal_ip
+from app.net.addresses import is_public_address, literal_ip
 from app.jimeng.client import no_cookie_jar
-from app.jimeng.deadline import DeadlineAdapter
+from app.net.deadline import DeadlineAdapter
 
 MAX_REDIRECTS = 3
 MAX_URL_LENGTH = 4096
@@ -92,7 +92,7 @@ def checked_url(url: str, *, allow_loopback: bool) -> str:
 class _PublicAdapter(IPFilterAdapter, DeadlineAdapter):
     """requests-hardened pins the connection to the address it checked; we hold that address to our
     stricter rule too (the library lets odd IPv6 forms such as `::7f00:1` through). Its connections
-    can be cut by a `Watch` (app.jimeng.deadline), for callers that need a total deadline."""
+    can be cut by a `Watch` (app.net.deadline), for callers that need a total deadline."""
 
     def __init__(self, *, is_https_proto: bool, allow_loopback: bool, pool_maxsize: int) -> None:
         super().__init__(is_https_proto=is_https_proto, allow_loopback=allow_loopback)

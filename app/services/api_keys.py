@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from app.watched_file import ConfigFileError, WatchedJson
+from app.state.watched_file import ConfigFileError, WatchedJson
 
 MIN_KEY_LENGTH = 16
 
