@@ -58,7 +58,8 @@ PromptPart = tuple[str, int | str]   # ("text", str) | ("image", int) | ("ref", 
 
 def compact_json(obj: Any) -> str:
     """JSON the way the browser's `JSON.stringify` writes it: no spaces, insertion key order,
-    non-ASCII left as is (protocol doc 0)."""
+    non-ASCII left as is (protocol doc 0). The one serialisation: request bodies (the bytes a page
+    script signs) and the JSON texts inside them."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -28,7 +28,7 @@ import urllib3
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from app.jimeng.assets import Media
 from app.media import probe
-from app.net import outbound
+from app.net import outbound, sessions
 from app.net.addresses import is_public_address  # noqa: F401  (public API)
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def expect_kind(media: Media, kind: str) -> Media:
 # -- the fetch session -----------------------------------------------------------------------------
 
 def _fetch_session(allow_loopback: bool) -> requests.Session:
-    return outbound.public_session(allow_loopback, headers=_FETCH_HEADERS)
+    return sessions.public_session(allow_loopback, headers=_FETCH_HEADERS)
 
 
 def _body_chunks(resp: requests.Response, *, field: str, deadline: float, timeout: float) -> Iterator[bytes]:

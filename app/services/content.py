@@ -12,7 +12,7 @@ import threading
 import requests
 
 from app import errors
-from app.net import outbound
+from app.net import outbound, sessions
 from app.net.deadline import AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
 
 # One session per address rule, shared by every download: it keeps no cookies (outbound).
@@ -23,7 +23,7 @@ _sessions_lock = threading.Lock()
 def _session(allow_loopback: bool) -> requests.Session:
     with _sessions_lock:
         if allow_loopback not in _sessions:
-            _sessions[allow_loopback] = outbound.public_session(
+            _sessions[allow_loopback] = sessions.public_session(
                 allow_loopback, headers={"Accept-Encoding": "identity"}, pool_maxsize=32)
         return _sessions[allow_loopback]
 

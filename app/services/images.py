@@ -8,7 +8,6 @@ task made with the same key and body is answered instead, and nothing is sent ag
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from app.jimeng.client import JimengClient
 from app.jimeng.image_payloads import build_image_generate_body
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS, MAX_IMAGES, ImageModel,
                                image_models_in)
-from app.jimeng.payloads import compact_json
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.idempotency import IdempotencyKey
@@ -120,9 +118,8 @@ def _send(req: ImageRequest, checked: CheckedImageRequest, claim: idem.Claim, cl
                        resolution=checked.resolution, count=req.count, negative_prompt=req.negative_prompt,
                        sample_strength=req.sample_strength, references=references, aid=token.region.aid)
     workspace_id = settings.workspaces.for_token(client, token) if settings.workspaces else None
-    body = build_image_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id)
-    if claim.origin_submit_id is not None:
-        body = _tagged(body, claim.origin_submit_id)
+    body = build_image_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id,
+                                     origin_submit_id=claim.origin_submit_id)
     idem.before_generate(claim, settings)
     task_id, submitted_at = send_generate("image", token, body, client, settings, count=req.count)
     metrics.submitted("image", checked.model.name, "references" if references else "text")
@@ -140,10 +137,3 @@ def _digest(req: ImageRequest, checked: CheckedImageRequest) -> bytes:
     # By position, not field name: `images` (ours) and `image[]` (OpenAI's edit) name the same thing.
     return idem.body_digest(fields, [("reference", m.url, m.stream) for m in req.references])
 
-
-def _tagged(body: dict, origin_submit_id: str) -> dict:
-    """The body tag as the draft's own id: a UUID the client chooses, which Jimeng stores with the
-    record (image metrics carry no originSubmitId)."""
-    draft_content = json.loads(body["draft_content"])
-    draft_content["id"] = origin_submit_id
-    return {**body, "draft_content": compact_json(draft_content)}

@@ -231,9 +231,10 @@ class Webhooks:
 
     def _delivery_session(self):
         if self._session is None:
-            from app.webhooks.targets import delivery_session
-            self._session = delivery_session(allow_loopback=self.cfg.ALLOW_LOOPBACK_WEBHOOKS,
-                                             timeout=self.cfg.WEBHOOK_TIMEOUT)
+            from app.net.sessions import public_session
+            timeout = self.cfg.WEBHOOK_TIMEOUT
+            self._session = public_session(self.cfg.ALLOW_LOOPBACK_WEBHOOKS, timeout=(timeout, timeout),
+                                           user_agent="jimeng-api-webhooks")
         return self._session
 
     def sweep(self) -> int:
