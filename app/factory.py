@@ -15,6 +15,7 @@ from flask import Flask, g, request
 from flask.sessions import SessionInterface
 
 from app import __version__
+from app.state.shared import SharedState
 from config import Config, load_config, max_request_mb
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -31,10 +32,11 @@ class NoCookieSessions(SessionInterface):
         return None
 
 
-def create_app(config: Config | dict | None = None) -> Flask:
-    """Build the app: config, logging, the Jimeng client, blueprints, error handlers.
+def create_app(config: Config | dict | None = None, *, shared_state: SharedState | None = None) -> Flask:
+    """Build the app: config, logging, the Jimeng client, the services, blueprints, error handlers.
 
-    `config` is a Config object, or a mapping of overrides on top of the testing config.
+    `config` is a Config object, or a mapping of overrides on top of the testing config;
+    `shared_state` replaces the store the configuration names (tests: a failing one, Redis).
     """
     from flask_smorest import Api
 
@@ -45,15 +47,17 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from app.api.path_ids import IdConverter, id_parameter_schema
     from app.api.request_body import close_spooled, guarded_input
     from app.errors import StateUnavailable
-    from app.api.task_routes import state_json
+    from app.api.answers import state_json
     from app.jimeng.browser.setup import browser_transport
     from app.jimeng.client import JimengClient
     from app.serving.logs import logging_config, request_id, request_secrets
     from app.net.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
     from app.services.degraded import DegradedSignal
+    from app.services.settings import Settings
+    from app.services.submitter import Submitter
     from app.services.workspaces import Workspaces
-    from app.state.shared import shared_state
+    from app.state.shared import shared_state_for
     from app.webhooks.setup import install_webhooks
     from app.schemas.tasks import ErrorSchema
 
@@ -113,8 +117,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
         """Tests put a hand-moved clock in app.extensions["clock"]; otherwise real time."""
         return (app.extensions.get("clock") or time.time)()
 
-    app.extensions["shared_state"] = state = shared_state(cfg.REDIS_URL, cfg.DATA_DIR, clock)
-    if not cfg.REDIS_URL:
+    app.extensions["shared_state"] = state = shared_state or shared_state_for(cfg.REDIS_URL, cfg.DATA_DIR, clock)
+    if shared_state is None and not cfg.REDIS_URL:
         # DATA_DIR made (0700) and the file opened at start, so a problem shows in the log before the
         # first request; until it is fixed, what needs the state answers 503.
         with contextlib.suppress(StateUnavailable):
@@ -123,9 +127,16 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["degraded"] = DegradedSignal(state, clock, window=cfg.UPSTREAM_DEGRADED_WINDOW,
                                                 threshold=cfg.UPSTREAM_DEGRADED_AFTER)
     app.extensions["jimeng_client"].on_outdated = app.extensions["degraded"].record
-    accounts.install(app, cfg, clock)
+    pool = accounts.install(app, cfg, clock)
     # Webhooks: their events carry each task as its route family answers a query.
-    install_webhooks(app, cfg, clock, shapes={"tasks": state_json, "openai_videos": openai_videos.video_answer})
+    webhooks = install_webhooks(app, cfg, clock,
+                                shapes={"tasks": state_json, "openai_videos": openai_videos.video_answer})
+    # The services the views call: each caller's settings, and the one submit service.
+    app.extensions["settings"] = settings = Settings(
+        cfg, clock=clock, state=state, catalogue=app.extensions["catalogue"],
+        workspaces=app.extensions["workspaces"], webhooks=webhooks, pool=pool)
+    app.extensions["submitter"] = Submitter(cfg, app.extensions["jimeng_client"], settings, webhooks=webhooks,
+                                            pool=pool, state=state, waiters=app.extensions["waiters"], clock=clock)
 
     class JimengApi(Api):
         ERROR_SCHEMA = ErrorSchema  # the spec documents the error shape we really answer

@@ -44,14 +44,20 @@ def data_dir(tmp_path, monkeypatch):
     return path
 
 
-@pytest.fixture
-def app(clock):
-    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM})
+def made_app(clock, overrides: dict | None = None, *, shared_state=None):
+    """An app of the factory against the fake upstream, on the test's clock, never sleeping;
+    `shared_state` in place of the store its configuration names."""
+    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, **(overrides or {})}, shared_state=shared_state)
     app.extensions["clock"] = clock
     client = app.extensions["jimeng_client"]
     client.clock = clock
     client.sleep = lambda s: None
     return app
+
+
+@pytest.fixture
+def app(clock):
+    return made_app(clock)
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ from marshmallow import INCLUDE, Schema, fields, pre_load, validate
 
 from app import errors
 from app.serving import stopping
-from app.api import context, videos
+from app.api import context
+from app.api.answers import json_answer
+from app.api.downloads import result_answer
 from app.api.openai_shapes import resolve_alias, size_of, submit_fields, video_object
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
@@ -24,11 +26,11 @@ from app.services.history_pages import recent_videos
 from app.services.tasks import TaskState, task_state
 from app.services.video_inputs import video_request
 from app.services.videos import SubmittedTask
-from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 
 blp = Blueprint("openai_videos", __name__, url_prefix="/v1/videos",
                 description="OpenAI's video shape over the same tasks (official SDK, litellm, gateways)")
 KIND = "video"
+FAMILY = "openai_videos"     # the shape this family's webhook events carry
 MAX_LIST = 100
 
 
@@ -117,7 +119,7 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
     headers = dict(headers or {})
     if body["status"] in ("queued", "in_progress"):
         headers["openai-poll-after-ms"] = str(context.config().VIDEO_POLL_AFTER_MS)
-    return videos.json_answer(body, status, headers)
+    return json_answer(body, status, headers)
 
 
 @blp.post("")
@@ -128,7 +130,7 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
              "400 naming the allowed ones), `input_reference` -> the first frame. Every field of "
              "`/v1/videos/generations` passes through. `Prefer: wait=N` waits up to N s before answering."))
 def create():
-    tokens = context.tokens()
+    who = context.caller()      # 401 comes before any body problem
     idem_key = context.idempotency()
     # OpenAI clients send no prompt only by mistake, but an image alone makes a video here as on
     # /v1/videos/generations: the prompt's presence is not enforced, its type is.
@@ -140,7 +142,7 @@ def create():
                 raise errors.InvalidRequest("send input_reference or image_file, not both", param="input_reference")
             f.field = "image_file"
     cfg = context.config()
-    region = tokens[0].region.code
+    region = who.tokens[0].region.code
     name = resolve_alias(body.get("model") or None, cfg.OPENAI_MODEL_ALIASES, region, DEFAULT_VIDEO_MODEL)
     model = VIDEO_MODELS.get(name or DEFAULT_VIDEO_MODEL[region])
     if model is None:
@@ -149,15 +151,11 @@ def create():
     req = with_spooled_media(video_request(loaded, files))
     wait_s = cfg.WAIT_TIMEOUT if prefers_wait() else preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     if wait_s is None:
-        task = context.submit_video_task(req, tokens, idem_key)
+        task = context.submitter().submit(req, who, idempotency=idem_key, family=FAMILY)
         pending = TaskState(task_id=task.task_id, status="pending", progress=0, created=task.created, model=task.model)
         return _answer(_object(pending, task, req.prompt))
-    with waiter_slot(context.current_app.extensions["waiters"]):
-        task = context.submit_video_task(req, tokens, idem_key)
-        with naming_the_task(task.task_id):
-            state = wait_for_task(KIND, task.task_id, tokens, context.client(), context.task_settings(),
-                                  timeout=wait_s, interval=cfg.WAIT_POLL_SECONDS, give_up_quietly=True,
-                                  stop=stopping.signal_in(request.environ))
+    task, state = context.submitter().submit_and_wait(req, who, idempotency=idem_key, family=FAMILY, wait_s=wait_s,
+                                                      quiet=True, stop=stopping.signal_in(request.environ))
     return _answer(_object(state, task, req.prompt), headers={"Preference-Applied": f"wait={wait_s}"})
 
 
@@ -179,7 +177,7 @@ def download_content(video_id: str):
     if variant != "video":
         raise errors.InvalidRequest(f"variant {variant!r} does not exist here; Jimeng makes only the video",
                                     param="variant")
-    return videos.get_content(video_id)
+    return result_answer(KIND, video_id)
 
 
 class ListArgs(Schema):
@@ -229,4 +227,4 @@ _DELETE_DOC = {"description": "the cancelled video: OpenAI's `VideoDeleteRespons
 def delete(video_id: str):
     """Cancel a queued video; answered in the shape of OpenAI's VideoDeleteResponse plus the Video."""
     state = cancel_task(KIND, video_id, context.tokens(), context.client(), context.task_settings())
-    return videos.json_answer({**_object(state), "object": "video.deleted", "deleted": True})
+    return json_answer({**_object(state), "object": "video.deleted", "deleted": True})

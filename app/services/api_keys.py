@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from app.jimeng.regions import Token
 from app.state.watched_file import ConfigFileError, WatchedJson
 
 MIN_KEY_LENGTH = 16
@@ -31,6 +32,14 @@ class ApiKey:
 
     def __repr__(self) -> str:  # never show the digest nor the webhook secret
         return f"ApiKey(name={self.name!r}, admin={self.admin})"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an API key (company mode; its tokens are the pool's) or a client's own tokens."""
+
+    key: ApiKey | None
+    tokens: list[Token]
 
 
 def _digest(secret: str) -> bytes:

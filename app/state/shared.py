@@ -166,7 +166,7 @@ class RedisState:
         self._drop(keys=[self._k(key)], args=[value])
 
 
-def shared_state(redis_url: str, data_dir: str, clock=None) -> SharedState:
+def shared_state_for(redis_url: str, data_dir: str, clock=None) -> SharedState:
     """Redis when a URL is configured (several hosts), else the host's own store under DATA_DIR."""
     if redis_url:
         return RedisState(redis_url)
