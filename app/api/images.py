@@ -20,8 +20,7 @@ from app.jimeng.models import DEFAULT_IMAGE_MODEL
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest
-from app.services.submitting import MediaInput
-from app.webhooks.registration import WebhookRequest
+from app.services.submitting import MediaInput, WebhookRequest
 
 blp = Blueprint("images", __name__, url_prefix="/v1/images",
                 description="Images: OpenAI-compatible answers at once, or tasks like videos")

@@ -20,8 +20,8 @@ from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
 from app.services.openai_images import resolve_size
-from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, load_media, rewind_all,
-                                     upload_checked_image)
+from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, WebhookRequest, load_media,
+                                     rewind_all, upload_checked_image)
 
 MAX_REFERENCES = 10     # iptag: image to image takes 1..10 images (protocol 4.5)
 
@@ -38,7 +38,7 @@ class ImageRequest:
     size: str | None = None          # OpenAI's `size` (e.g. 1024x1024), mapped onto ratio + resolution
     quality: str | None = None       # OpenAI's `quality`, mapped onto a resolution
     references: list[MediaInput] = field(default_factory=list)
-    webhook: object | None = None     # app.webhooks.registration.WebhookRequest, when one was asked for
+    webhook: WebhookRequest | None = None     # when one was asked for
 
     def rewind(self) -> None:
         rewind_all(self.references)

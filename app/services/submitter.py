@@ -36,7 +36,6 @@ from app.services.tasks import TaskState, fingerprint_key
 from app.services.waiting import naming_the_task, wait_for_task, waiter_slot
 from app.state.shared import SharedState
 from app.task_ids import TaskId, short_form
-from app.webhooks import registration
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ Request = videos.VideoRequest | images.ImageRequest
 class Submitter:
     def __init__(self, cfg, client, settings: Settings, *, webhooks, pool: AccountPool | None, state: SharedState,
                  waiters: threading.BoundedSemaphore, clock: Callable[[], float]) -> None:
+        """`webhooks`: the engine (app/webhooks/engine.py), whose `plan` and `watch_submitted` this
+        service asks; the webhooks package sits above the services and is never imported here."""
         self.cfg, self.client, self.settings = cfg, client, settings
         self.webhooks, self.pool, self.state, self.waiters, self.clock = webhooks, pool, state, waiters, clock
 
@@ -55,7 +56,7 @@ class Submitter:
         """Submit `req` for `who`. `family` is the route family whose shape its webhook events carry
         ("tasks", or "openai_videos")."""
         flow = FLOWS[type(req)]
-        webhook = registration.plan(req.webhook, flow.kind, key=who.key, family=family, cfg=self.cfg)
+        webhook = self.webhooks.plan(req.webhook, flow.kind, key=who.key, family=family)
         settings = self.settings.submit(who)
         if who.key is None:
             tokens = who.tokens
@@ -189,12 +190,11 @@ class Submitter:
         refusal.extra.update(exc.extra)
         return refusal
 
-    def _watch(self, webhook: registration.Plan, task: SubmittedTask, tokens: Sequence[Token],
-               settings: SubmitSettings) -> None:
+    def _watch(self, webhook, task: SubmittedTask, tokens: Sequence[Token], settings: SubmitSettings) -> None:
         """Jimeng accepted the task: it is watched for its webhook. A failure to record the watch is
         logged, never answered: the task exists and is paid for."""
         try:
-            registration.watch_submitted(self.webhooks, webhook, task.task_id, tokens, settings.secret_key, self.cfg)
+            self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key)
         except Exception:   # noqa: BLE001 - the task is accepted; its answer must not be lost
             log.exception("webhook not registered for an accepted task")
 

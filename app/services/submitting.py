@@ -45,6 +45,21 @@ class MediaInput:
 
 
 @dataclass(frozen=True)
+class WebhookRequest:
+    """What a submit asked for (schema-loaded `webhook_url`, `webhook_events`)."""
+
+    url: str | None = None
+    events: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_fields(cls, fields: dict) -> WebhookRequest | None:
+        url, events = fields.get("webhook_url"), fields.get("webhook_events")
+        if url is None and events is None:
+            return None
+        return cls(url=url, events=tuple(dict.fromkeys(events)) if events is not None else None)
+
+
+@dataclass(frozen=True)
 class SubmitSettings:
     secret_key: str
     max_upload_bytes: int

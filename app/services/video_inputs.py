@@ -7,8 +7,8 @@ from __future__ import annotations
 from app import errors
 from app.jimeng.models import MULTI_FRAME, OMNI_REFERENCE
 from app.schemas.videos import IMAGE_FIELDS, VIDEO_FIELDS
+from app.services.submitting import WebhookRequest
 from app.services.videos import FrameInput, MediaInput, VideoRequest
-from app.webhooks.registration import WebhookRequest
 
 
 def video_request(fields: dict, files: list[MediaInput]) -> VideoRequest:

@@ -17,8 +17,8 @@ from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, 
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
-from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, load_media, rewind_all,
-                                     upload_checked_image)
+from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, WebhookRequest, load_media,
+                                     rewind_all, upload_checked_image)
 
 
 @dataclass
@@ -39,7 +39,7 @@ class VideoRequest:
     images: list[MediaInput] = field(default_factory=list)      # first_last_frames, main_reference
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
-    webhook: object | None = None     # app.webhooks.registration.WebhookRequest, when one was asked for
+    webhook: WebhookRequest | None = None     # when one was asked for
 
     def rewind(self) -> None:
         rewind_all([*self.images, *(f.media for f in self.frames), *self.materials])

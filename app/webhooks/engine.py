@@ -24,7 +24,7 @@ from app.serving import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
 from app.task_ids import TaskId
-from app.webhooks import delivery, sealed, signing, watching
+from app.webhooks import delivery, registration, sealed, signing, watching
 from app.webhooks.keys import task_key
 from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
 
@@ -107,6 +107,17 @@ class Webhooks:
         return self.runtime.clock()
 
     # -- submit side ------------------------------------------------------------------------------
+    def plan(self, request, kind: str, *, key, family: str) -> registration.Plan | None:
+        """The checked webhook of a submit (its own, or its API key's default), or None; 400/503
+        before anything is sent."""
+        return registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+
+    def watch_submitted(self, plan: registration.Plan, task_id: str, tokens: Sequence[Token],
+                        secret_key: str) -> bool:
+        """Watch the task a submit answered (`tokens`: those it was submitted with)."""
+        watch = registration.watch_for(plan, task_id, tokens, secret_key, self.cfg)
+        return watch is not None and self.watch(watch, plan.target.host)
+
     def watch(self, watch: Watch, host: str) -> bool:
         """Start watching a task (nothing happens for one already registered); its first poll soon."""
         now = self._now()

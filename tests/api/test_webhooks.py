@@ -383,13 +383,12 @@ def test_an_idempotent_replay_watches_the_task_once(hook_app, clock, jimeng, rec
     jimeng.post(GENERATE_URL, json=generate_answer("132"))
     first = submit(client, receiver, "132")
     hooks = hook_app.extensions["webhooks"]
-    from app.webhooks.registration import Plan, watch_submitted
+    from app.webhooks.registration import Plan
     from app.webhooks.targets import Target
     from app.jimeng.regions import parse_token
 
     plan = Plan(Target(receiver.url, "127.0.0.1"), ("video.completed", "video.failed"), "video", "tasks", "")
-    again = watch_submitted(hooks, plan, first["task_id"], [parse_token(SESSION)], hook_app.config["SECRET_KEY"],
-                            hook_app.extensions["app_config"])
+    again = hooks.watch_submitted(plan, first["task_id"], [parse_token(SESSION)], hook_app.config["SECRET_KEY"])
     assert again is False
 
 
