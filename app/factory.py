@@ -54,6 +54,7 @@ def create_app(config: Config | dict | None = None, *, shared_state: SharedState
     from app.net.proxies import ProxyAllowlist
     from app.services.catalogue import LiveCatalogue
     from app.services.degraded import DegradedSignal
+    from app.services.openai_shapes import video_answer
     from app.services.settings import Settings
     from app.services.submitter import Submitter
     from app.services.workspaces import Workspaces
@@ -130,7 +131,7 @@ def create_app(config: Config | dict | None = None, *, shared_state: SharedState
     pool = accounts.install(app, cfg, clock)
     # Webhooks: their events carry each task as its route family answers a query.
     webhooks = install_webhooks(app, cfg, clock,
-                                shapes={"tasks": state_json, "openai_videos": openai_videos.video_answer})
+                                shapes={"tasks": state_json, "openai_videos": video_answer})
     # The services the views call: each caller's settings, and the one submit service.
     app.extensions["settings"] = settings = Settings(
         cfg, clock=clock, state=state, catalogue=app.extensions["catalogue"],

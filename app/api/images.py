@@ -13,7 +13,7 @@ from app import errors
 from app.api import context
 from app.api.answers import submitted_json
 from app.api.blocking import blocking_answer
-from app.api.openai_shapes import resolve_alias
+from app.services.openai_shapes import resolve_alias
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
 from app.jimeng.models import DEFAULT_IMAGE_MODEL

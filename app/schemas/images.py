@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
 from app.schemas.form_values import WholeNumber, json_array
 from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
-from app.services.openai_images import QUALITIES
+from app.schemas.openai import QUALITIES
 
 # Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
 REFERENCE_FILE_FIELDS = ("images", "images[]", "image", "image[]")

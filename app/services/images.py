@@ -19,7 +19,7 @@ from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS,
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
-from app.services.openai_images import resolve_size
+from app.services.openai_shapes import resolve_size
 from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, WebhookRequest, load_media,
                                      rewind_all, upload_checked_image)
 

@@ -49,6 +49,10 @@ def test_the_jimeng_package_imports_neither_flask_nor_the_layers_above_it():
                                     "app.factory", "config")) == []
 
 
+def test_schemas_import_nothing_from_services():
+    assert offenders("app.schemas", ("app.services",)) == []
+
+
 def test_the_sandbox_imports_nothing_from_the_service():
     assert offenders("sandbox", ("app", "config", "wsgi")) == []
 
@@ -59,3 +63,7 @@ def test_the_jimeng_client_and_the_browser_process_load_no_flask_and_no_config(m
     assert module in loaded
     assert {m for m in loaded if m.split(".")[0] in ("flask", "werkzeug", "config")} == set()
 
+
+def test_importing_every_schema_loads_no_service():
+    statement = "; ".join(f"import {m}" for m in imported_modules("app.schemas"))
+    assert {m for m in loaded_after_import(statement) if m.startswith("app.services")} == set()
