@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -362,9 +363,10 @@ def _other_kind_hint(exc: ServiceHttpError, kind: str) -> ServiceHttpError:
     return exc
 
 
-def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
+def _print_task(ask: Callable[[], dict], args: argparse.Namespace) -> int:
+    """The task `ask` answers, as JSON or described; a 404 says how to ask for the other kind."""
     try:
-        task = client.task(args.task_id, args.kind)
+        task = ask()
     except ServiceHttpError as exc:
         raise _other_kind_hint(exc, args.kind) from None
     if args.json:
@@ -372,6 +374,10 @@ def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
     else:
         print(describe(task))
     return EXIT_OK
+
+
+def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
+    return _print_task(lambda: client.task(args.task_id, args.kind), args)
 
 
 def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
@@ -385,15 +391,7 @@ def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
 
 def cmd_cancel(client: ServiceClient, args: argparse.Namespace) -> int:
     """Cancel a queued task; a task that cannot be cancelled is an HTTP error (409) saying why."""
-    try:
-        task = client.cancel(args.task_id, args.kind)
-    except ServiceHttpError as exc:
-        raise _other_kind_hint(exc, args.kind) from None
-    if args.json:
-        _print_json(task)
-    else:
-        print(describe(task))
-    return EXIT_OK
+    return _print_task(lambda: client.cancel(args.task_id, args.kind), args)
 
 
 def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
