@@ -111,6 +111,10 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
             raise errors.InvalidRequest("the body contains invalid Unicode (a lone surrogate)") from None
         return data
     if mimetype in FORM_TYPES:
+        if mimetype == "application/x-www-form-urlencoded" and any(
+                key.lstrip().startswith(("{", "[")) for key in request.form):
+            # `curl -d '{...}'` labels JSON as a form: its only field would be named by the JSON text.
+            raise errors.UnsupportedMediaType(_not_json(mimetype))
         fields = {}
         for key in request.form:
             # Form fields are text: the literal "null" is how clients (and the spec's nullable
@@ -122,7 +126,14 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
         return fields
     if not mimetype and not request.get_data(cache=True):
         raise errors.InvalidRequest("the request has no body")
-    raise errors.UnsupportedMediaType(f"send application/json or multipart/form-data, not {mimetype or 'nothing'}")
+    raise errors.UnsupportedMediaType(_not_json(mimetype))
+
+
+def _not_json(mimetype: str) -> str:
+    """Why a body was not read as JSON, and the header that makes it so."""
+    label = f"its Content-Type is {mimetype}" if mimetype else "it has no Content-Type"
+    return (f"the body was not read as JSON: {label}. Send JSON with the header 'Content-Type: application/json' "
+            "(curl: -H 'Content-Type: application/json'), or a form as multipart/form-data")
 
 
 def _spooling_json():

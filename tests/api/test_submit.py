@@ -122,6 +122,35 @@ def test_wrong_content_type_is_415(client):
     assert error_of(resp)[:2] == (415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("route", ["/v1/videos/generations", "/v1/images/generations", "/v1/videos",
+                                   "/v1/videos/tasks/batch", "/token/check"])
+def test_json_sent_as_a_form_says_it_was_not_read_as_json_and_why(client, route):
+    """`curl -d '{...}'` labels its body application/x-www-form-urlencoded: not "prompt is required"."""
+    resp = client.post(route, data='{"prompt": "a cat", "task_ids": ["x"]}', headers=auth("s"),
+                       content_type="application/x-www-form-urlencoded")
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+    message = resp.get_json()["error"]["message"]
+    assert "not read as JSON" in message and "application/x-www-form-urlencoded" in message
+    assert "Content-Type: application/json" in message
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_json_with_another_or_no_content_type_says_it_was_not_read_as_json(client, content_type):
+    headers = auth("s") if content_type is None else {**auth("s"), "Content-Type": content_type}
+    resp = client.post("/v1/videos/generations", data=b'{"prompt": "a cat"}', headers=headers)
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+    message = resp.get_json()["error"]["message"]
+    assert "not read as JSON" in message and "Content-Type: application/json" in message
+
+
+def test_a_real_form_still_submits(client):
+    with responses.RequestsMock() as rsps:
+        rsps.post(GENERATE_URL, json=generate_answer("4722540945676"))
+        resp = client.post("/v1/videos/generations", data={"prompt": "a {curly} cat"}, headers=auth("s"),
+                           content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200, resp.get_json()
+
+
 def test_oversized_body_is_413(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     resp = client.post("/v1/videos/generations", data={"prompt": "x" * 4096}, headers=auth("s"))
