@@ -21,7 +21,7 @@ from typing import Any
 from app.errors import InvalidRequest
 from app.jimeng.assets import Frame, Material, UploadedImage, UploadedVideo, VideoDraft
 from app.jimeng.constants import DRAFT_VERSION, OMNI_MIN_VERSION, VIDEO_MIN_VERSION
-from app.jimeng.models import FIRST_LAST, FPS, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE
+from app.jimeng.models import FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE
 
 IdFactory = Callable[[], str]
 
@@ -372,7 +372,7 @@ def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, promp
         "min_version": min_version,
         "prompt": prompt,
         "video_mode": video_mode,
-        "fps": FPS,
+        "fps": draft.fps,
         "duration_ms": duration_ms,
     }
     if draft.model.sends_resolution:

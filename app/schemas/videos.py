@@ -53,6 +53,8 @@ class VideoSubmitSchema(Schema):
         r"^([1-9][0-9]{2,3}p|[1-9]k)$", error="resolution looks like 480p, 720p, 1080p or 4k"),
         metadata={"description": "per model: see GET /v1/models (e.g. 480p, 720p, 1080p, 4k)"})
     duration = WholeNumber(load_default=None, metadata={"description": "whole seconds"})
+    fps = WholeNumber(load_default=None, metadata={
+        "description": "frames per second, one of the model's `frame_rates` (GET /v1/models; 24 today)"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
     file_paths = fields.List(fields.String(), load_default=list,

@@ -12,7 +12,7 @@ from app import errors
 from app.jimeng import payloads, uploads
 from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient
-from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
+from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, FPS, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
@@ -36,6 +36,7 @@ class VideoRequest:
     ratio: str | None = None
     resolution: str | None = None
     duration: int | None = None
+    fps: int | None = None
     images: list[MediaInput] = field(default_factory=list)      # first_last_frames, main_reference
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
@@ -55,6 +56,7 @@ class CheckedRequest:
     ratio: str
     duration_s: int
     resolution: str
+    fps: int
     count: int = 0      # a video task is one video: its id carries no count
 
     def answer(self, task_id: str, created: int) -> SubmittedTask:
@@ -93,18 +95,18 @@ def on_account(req: VideoRequest, token: Token, account: AccountModels | None) -
     """The request on `token`'s account: its region's model (another region's default has its own
     limits), and with the live catalogue the account's own resolutions and benefits."""
     model = model_on(req, token)
-    ratio, duration_s = _check_offline(req, model)
+    ratio, duration_s, fps = _check_offline(req, model)
     if account is not None:
         model = account.merged(model)
     resolution = req.resolution or model.resolutions[0]
     if resolution not in model.resolutions:
         raise errors.InvalidRequest(f"{model.name} supports resolution {', '.join(model.resolutions)}",
                                     param="resolution")
-    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution)
+    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, fps)
 
 
-def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
-    """Ratio, duration or frames, prompt, media counts and references: (ratio, seconds)."""
+def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int, int]:
+    """Ratio, duration or frames, frame rate, prompt, media counts and references: (ratio, seconds, fps)."""
     limits = model.limits(req.mode)
     ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
     if ratio not in VIDEO_RATIOS:
@@ -116,6 +118,10 @@ def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
         if duration_s not in model.durations:
             allowed = _describe_durations(model.durations)
             raise errors.InvalidRequest(f"{model.name} takes duration {allowed} seconds", param="duration")
+    fps = model.frame_rates[0] if req.fps is None else req.fps
+    if fps not in model.frame_rates:
+        raise errors.InvalidRequest(f"{model.name} makes fps {' or '.join(map(str, model.frame_rates))}; got {fps}",
+                                    param="fps")
     if not req.prompt.strip() and req.mode != MULTI_FRAME:
         raise errors.InvalidRequest("prompt is required", param="prompt")
     if req.mode in (FIRST_LAST, MAIN_REFERENCE):
@@ -127,7 +133,7 @@ def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
-    return ratio, duration_s
+    return ratio, duration_s, fps
 
 
 def _offers(region: str, model_name: str | None, mode: str) -> bool:
@@ -165,7 +171,7 @@ def upload(req: VideoRequest, checked: CheckedRequest, client: JimengClient, set
     """Fetch every input first (so a bad URL fails before any upload), then upload."""
     token = checked.token
     common = dict(model=checked.model, mode=checked.mode, prompt=req.prompt, ratio=checked.ratio,
-                  duration_s=checked.duration_s, resolution=checked.resolution, aid=token.region.aid)
+                  duration_s=checked.duration_s, resolution=checked.resolution, fps=checked.fps, aid=token.region.aid)
     if checked.mode == MULTI_FRAME:
         loaded = [load_media(f.media, settings, "image") for f in req.frames]
         frames = tuple(Frame(image=upload_checked_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
@@ -213,6 +219,8 @@ def digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
     fields = {"prompt": req.prompt, "model": checked.model.name, "mode": checked.mode, "ratio": checked.ratio,
               "resolution": checked.resolution, "duration": checked.duration_s,
               "frames": [(f.prompt, f.duration_ms) for f in req.frames]}
+    if checked.fps != FPS:      # only then: digests of keys used before fps was a field stay the same
+        fields["fps"] = checked.fps
     media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
     return idem.body_digest(fields, media)
 

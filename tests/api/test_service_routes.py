@@ -18,6 +18,7 @@ def test_models_lists_video_and_image_models_with_limits(client):
     assert seedance["limits"]["omni_reference"]["min_materials"] == 1
     assert by_id["jimeng-video-3.0"]["modes"]["us"] == ["first_last_frames"]
     assert "cn" in by_id["jimeng-video-3.5-pro"]["default_for_regions"]
+    assert all(by_id[name]["frame_rates"] == [24] for name in VIDEO_MODELS)      # Jimeng's drafts carry 24
 
 
 def test_ping_and_healthz(client):

@@ -37,6 +37,32 @@ def test_text_to_video_answers_at_once_with_a_pending_task(client):
     assert sent["extend"]["root_model"] == "dreamina_ic_generate_video_model_vgfm_3.5_pro"
 
 
+@pytest.mark.parametrize("fps", [24, "24"])
+def test_fps_the_model_makes_is_sent_in_the_draft(client, fps):
+    with responses.RequestsMock() as rsps:
+        rsps.post(GENERATE_URL, json=generate_answer())
+        resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "fps": fps}, headers=auth("sess"))
+        sent = json.loads(rsps.calls[0].request.body)
+    assert resp.status_code == 200, resp.get_json()
+    gen = json.loads(sent["draft_content"])["component_list"][0]["abilities"]["gen_video"]["text_to_video_params"]
+    assert gen["video_gen_inputs"][0]["fps"] == 24
+
+
+@pytest.mark.parametrize("fps", [30, 0, 23.5, "fast", True])
+def test_fps_the_model_lacks_is_a_400_naming_fps_before_anything_is_sent(client, fps):
+    with responses.RequestsMock() as rsps:        # no upstream call registered: none may be made
+        resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "fps": fps}, headers=auth("sess"))
+        assert len(rsps.calls) == 0
+    assert error_of(resp) == (400, "invalid_request", "fps")
+    if fps == 30:
+        assert "24" in resp.get_json()["error"]["message"]
+
+
+def test_fps_is_read_from_a_form_too(client):
+    resp = client.post("/v1/videos/generations", data={"prompt": "a cat", "fps": "60"}, headers=auth("sess"))
+    assert error_of(resp) == (400, "invalid_request", "fps")
+
+
 @responses.activate
 def test_the_returned_task_id_can_be_queried(client):
     responses.post(GENERATE_URL, json=generate_answer("123456"))
