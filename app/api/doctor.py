@@ -90,6 +90,10 @@ def capture():
         raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB")
     request.max_content_length = CAPTURE_MAX_BYTES
     if request.mimetype == "multipart/form-data":
+        other = next((name for name in [*request.files, *request.form] if name != "file"), None)
+        if other is not None:
+            raise errors.InvalidCapture(f"{other}: unknown field; the HAR file goes in the multipart field 'file'",
+                                        param=other)
         upload = request.files.get("file")
         if upload is None:
             raise errors.InvalidCapture("send the HAR file in the multipart field 'file'", param="file")

@@ -14,7 +14,8 @@ from app.api.answers import json_answer
 from app.api.downloads import result_answer
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
-from app.schemas.openai import MAX_LIST, OpenAIVideoCreateSchema, OpenAIVideoFormSchema, VideoListArgs
+from app.schemas.openai import (MAX_LIST, OpenAIVideoCreateBody, OpenAIVideoCreateSchema, OpenAIVideoFormSchema,
+                                VideoListArgs)
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER
 from app.schemas.videos import VideoSubmitSchema
 from app.services.cancelling import cancel_task
@@ -36,7 +37,7 @@ _VIDEO_DOC = {"description": "OpenAI's `Video` object", "content": {"application
     "error": None, "remixed_from_video_id": None}}}}
 _CREATE_BODY = {"content": {
     "multipart/form-data": {"schema": OpenAIVideoFormSchema},
-    "application/json": {"schema": OpenAIVideoCreateSchema, "example": {
+    "application/json": {"schema": OpenAIVideoCreateBody, "example": {
         "prompt": "a lighthouse in a storm", "model": "jimeng-video-3.0", "seconds": "5", "size": "1280x720"}}}}
 
 

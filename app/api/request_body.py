@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.api import streamed_json
+from app.schemas.strict import unknown_field_message
 from app.services.submitting import MediaInput
 from app.services.videos import VideoRequest
 
@@ -82,6 +83,18 @@ def body_fields(max_bytes: int | None = None, *, spool_data_uris: bool = False) 
         return _fields(mimetype, spool_data_uris)
     finally:
         _refuse_if_cut()
+
+
+def no_fields() -> None:
+    """Routes that take no fields: no body, or an empty one (`{}`); a field sent is a 400 naming it,
+    never silently ignored."""
+    chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if not request.content_length and not chunked:
+        return
+    fields = body_fields(SMALL_BODY)
+    if fields:
+        name = next(iter(fields))
+        raise errors.InvalidRequest(f"{name}: {unknown_field_message(name, [])}", param=name)
 
 
 def _refuse_if_cut() -> None:

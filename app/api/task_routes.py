@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.api.answers import state_json
-from app.api.request_body import SMALL_BODY, body_fields
+from app.api.request_body import SMALL_BODY, body_fields, no_fields
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, TaskStateSchema
 from app.services.cancelling import cancel_task
 from app.services.tasks import task_state, task_states
@@ -85,6 +85,8 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
     @blp.response(200, TaskStateSchema)
     def cancel(task_id: str):
         """Cancel the task if Jimeng still has it queued; the task as it then is."""
-        state = cancel_task(kind, task_id, context.tokens(), context.client(), context.task_settings())
+        tokens = context.tokens()
+        no_fields()
+        state = cancel_task(kind, task_id, tokens, context.client(), context.task_settings())
         log.info("task cancel", extra={"task": short_form(task_id), "task_status": state.status})
         return jsonify(state_json(state))

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from app.jimeng.history import FAILURE_CODES
 from app.schemas.form_values import json_array
+from app.schemas.strict import Strict
 
 
 class QueueSchema(Schema):
@@ -69,7 +70,7 @@ class TaskStateSchema(Schema):
     webhook = fields.Nested(WebhookStateSchema, metadata={"description": "the task's webhook, when it has one"})
 
 
-class BatchRequestSchema(Schema):
+class BatchRequestSchema(Strict):
     task_ids = fields.List(fields.String(validate=validate.Length(max=128)), required=True,
                            validate=validate.Length(min=1))
 
