@@ -90,6 +90,7 @@ def create_app(config: Config | dict | None = None, *, shared_state: SharedState
     app.config.update(cfg.as_dict())
     app.config.update(
         API_TITLE="jimeng-api", API_VERSION=__version__, OPENAPI_VERSION="3.0.3",
+        API_SPEC_OPTIONS={"info": {"description": docs.INTRODUCTION}},
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/static/",
         # A whole request may carry the most files a mode takes (omni: 12 materials) plus its form;

@@ -13,6 +13,7 @@ from app import errors
 from app.api import context
 from app.api.answers import submitted_json
 from app.api.blocking import blocking_answer
+from app.api.docs_examples import FIRST_FRAME, SECOND_IMAGE
 from app.services.openai_shapes import resolve_alias
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
@@ -29,8 +30,8 @@ KIND = "image"
 _TEXT_EXAMPLE = {"model": "jimeng-5.0-pro", "prompt": "a red fox in fresh snow, golden hour", "ratio": "16:9",
                  "resolution": "2k", "n": 2, "response_format": "url"}
 _OPENAI_EXAMPLE = {"prompt": "a red fox in fresh snow", "n": 1, "size": "1024x1024", "quality": "hd"}
-_COMPOSE_EXAMPLE = {"prompt": "the cat of the first picture on the sofa of the second", "ratio": "4:3",
-                    "images": ["https://example.com/cat.png", "https://example.com/sofa.jpg"]}
+_COMPOSE_EXAMPLE = {"prompt": "the shape of the first picture in the colour of the second", "ratio": "4:3",
+                    "images": [FIRST_FRAME, SECOND_IMAGE]}
 _HEADERS = [PREFER_PARAMETER, IDEMPOTENCY_PARAMETER]
 _ANSWERS = {"200": {"description": "OpenAI's images answer (default), or with `async` a task: "
                                    "`{created, task_id, status, model}`",

@@ -51,7 +51,7 @@ def _answer(body: dict, status: int = 200, headers: dict | None = None) -> Respo
 @blp.post("")
 @blp.doc(requestBody=_CREATE_BODY, security=[{"bearer": []}],
          parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
-         responses={"200": _VIDEO_DOC}, description=(
+         responses={"200": _VIDEO_DOC}, summary="OpenAI's create: submit a video", description=(
              "OpenAI's create: `seconds` -> duration, `size` -> ratio + resolution (a size the model lacks is a "
              "400 naming the allowed ones), `input_reference` -> the first frame. Every field of "
              "`/v1/videos/generations` passes through. `Prefer: wait=N` waits up to N s before answering."))
@@ -77,7 +77,7 @@ def create():
 
 
 @blp.get("/<video_id>")
-@blp.doc(security=[{"bearer": []}], responses={"200": _VIDEO_DOC},
+@blp.doc(security=[{"bearer": []}], responses={"200": _VIDEO_DOC}, summary="OpenAI's retrieve: one video",
          description="OpenAI's retrieve; unfinished videos carry `openai-poll-after-ms`.")
 def retrieve(video_id: str):
     state = task_state(KIND, video_id, context.tokens(), context.client(), context.task_settings())
@@ -102,6 +102,7 @@ def download_content(video_id: str):
 @blp.doc(security=[{"bearer": []}], responses={"200": {"description": "a page", "content": {
     "application/json": {"example": {"object": "list", "data": [], "first_id": None, "last_id": None,
                                      "has_more": False}}}}},
+         summary="OpenAI's list: the account's recent videos",
          description="The account's recent videos from Jimeng's own history (the first token's account), newest "
                      "first. Stateless paging: `last_id` is a signed cursor to pass back as `after`.")
 @blp.arguments(VideoListArgs, location="query", as_kwargs=True)

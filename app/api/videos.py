@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from app.api import context
 from app.api.answers import submitted_json
 from app.api.blocking import blocking_answer
+from app.api.docs_examples import FIRST_FRAME
 from app.api.downloads import result_answer
 from app.api.request_body import (body_fields, preferred_wait_seconds, prefers_wait, uploaded_files,
                                   with_spooled_media)
@@ -19,13 +20,13 @@ KIND = "video"
 _BODY_DOC = {"required": True, "content": {
     "application/json": {"schema": VideoSubmitSchema, "example": {
         "prompt": "a lighthouse in a storm, slow dolly in", "model": "jimeng-video-3.0", "ratio": "16:9",
-        "duration": 5, "file_paths": ["https://example.com/first-frame.png"]}},
+        "duration": 5, "file_paths": [FIRST_FRAME]}},
     "multipart/form-data": {"schema": VideoSubmitFormSchema}}}
 
 
 @blp.post("/generations")
 @blp.doc(requestBody=_BODY_DOC, security=[{"bearer": []}], parameters=[PREFER_PARAMETER, IDEMPOTENCY_PARAMETER],
-         description=(
+         summary="Submit a video task", description=(
     "Submit a video task; answers at once with a task id. `wait: true` or `Prefer: wait` blocks until "
     "the task ends and answers in the old sync shape (`created`, `task_id`, `data[0].url`). "
     "`Prefer: wait=N` (RFC 7240) blocks at most N seconds: the sync shape if the task ended by then, "
@@ -54,7 +55,8 @@ add_task_routes(blp, KIND)
 
 
 @blp.get("/tasks/<task_id>/content")
-@blp.doc(security=[{"bearer": []}], description="The finished video's bytes (Range supported); "
+@blp.doc(security=[{"bearer": []}], summary="A finished video's bytes",
+         description="The finished video's bytes (Range supported); "
          "`?format=b64_json` answers {\"b64_json\": ...}. 409 while not finished.",
          responses={"200": {"description": "the video", "content": {
              "video/mp4": {"schema": {"type": "string", "format": "binary"}},
