@@ -22,6 +22,11 @@ class WebhookStateSchema(Schema):
         "description": "the HTTP status of the last attempt; null before one, or when none came (timeout, refused)"})
 
 
+# The webhook events of each kind of task, one table: these fields validate against it, registration
+# (app/webhooks/registration.py) and the docs read it. A submit that names none gets both.
+EVENTS = {"video": ("video.completed", "video.failed"), "image": ("image.completed", "image.failed")}
+ALL_EVENTS = (*EVENTS["video"], *EVENTS["image"])
+
 WEBHOOK_FIELDS_DOC = (
     "`webhook_url` (https; http in development) gets a signed event when the task ends (Standard Webhooks "
     "headers, README \"Webhooks\"); `webhook_events` chooses which (default: both of the task's kind).")
@@ -35,7 +40,6 @@ def webhook_url_field() -> fields.String:
 
 
 def webhook_events_field(kind: str) -> fields.List:
-    from app.webhooks.events import ALL_EVENTS, EVENTS
     return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), load_default=None, metadata={
         "description": f"which events to send: {', '.join(EVENTS[kind])} (default both); in multipart a comma "
                        "separated list or a JSON array"})

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app import errors
+from app.jimeng.regions import Token
+from app.schemas.tasks import EVENTS
 from app.services.api_keys import ApiKey
 from app.services.submitting import WebhookRequest
-from app.jimeng.regions import Token
 from app.services.tasks import fingerprint_key
 from app.task_ids import TaskId
 from app.webhooks import sealed
-from app.webhooks.events import EVENTS
 from app.webhooks.keys import task_key
 from app.webhooks.store import Watch
 from app.webhooks.targets import Target, check_target
