@@ -30,7 +30,7 @@ from app.jimeng.regions import Token, parse_token
 from app.net.proxies import ProxyAllowlist, check_proxy
 from app.services.accounts import credits_of, masked
 from app.state.shared import SharedState
-from app.state.watched_file import ConfigFileError, WatchedJson
+from app.state.watched_file import ConfigFileError, WatchedJson, entries
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ RESERVATION_SECONDS = 900      # a slot held while a submit uploads media, befor
 SWEEP_EVERY_SECONDS = 15       # a full account's running tasks are looked up at most this often
 CREDITS_RETRY_SECONDS = 30     # a balance that could not be read is not asked again sooner (at most credits_ttl)
 _KEEP_SECONDS = 7 * 24 * 3600  # how long cooldowns, balances and last errors stay stored at most
+
+
+ACCOUNT_FIELDS = frozenset({"label", "session_id", "proxy", "max_parallel"})
 
 
 @dataclass(frozen=True)
@@ -60,17 +63,8 @@ def parse_accounts(raw: object, allowlist: ProxyAllowlist,
                    check: Callable[[str, ProxyAllowlist], str] | None = None) -> tuple[Account, ...]:
     """The accounts of the file; ConfigFileError names the first bad entry (never its session id)."""
     check = check or (lambda url, allow: check_proxy(url, allow, param="proxy"))
-    what = "JIMENG_ACCOUNTS_FILE"
-    if not isinstance(raw, dict) or not isinstance(raw.get("accounts"), list):
-        raise ConfigFileError(f'{what}: expected {{"accounts": [...]}}')
     accounts, labels = [], set()
-    for i, entry in enumerate(raw["accounts"]):
-        where = f"{what}: accounts[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigFileError(f"{where} must be an object")
-        unknown = set(entry) - {"label", "session_id", "proxy", "max_parallel"}
-        if unknown:
-            raise ConfigFileError(f"{where} has unknown field(s) {sorted(unknown)}")
+    for where, entry in entries(raw, "JIMENG_ACCOUNTS_FILE", "accounts", ACCOUNT_FIELDS):
         label = entry.get("label")
         if not isinstance(label, str) or not label.strip() or len(label) > 64:
             raise ConfigFileError(f"{where}.label must be a non-empty string (at most 64 characters)")
