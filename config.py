@@ -165,7 +165,7 @@ class Config:
             if target != "default" and target not in VIDEO_MODELS and target not in IMAGE_MODELS:
                 problems.append(f"OPENAI_MODEL_ALIASES maps {name} to unknown model {target}")
         try:
-            from app.proxies import ProxyAllowlist
+            from app.net.proxies import ProxyAllowlist
             ProxyAllowlist.parse(self.TOKEN_PROXY_ALLOWLIST)
         except ValueError as exc:
             problems.append(str(exc))

@@ -3,7 +3,7 @@ import os
 import shutil
 import tempfile
 
-from app.logs import default_log_format, logging_config
+from app.serving.logs import default_log_format, logging_config
 
 # Where to listen (a --bind given on the command line replaces this).
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -17,8 +17,8 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # Nothing here is CPU-bound for long (media checks are milliseconds; Chromium runs in its own process).
 # Our subclass of gunicorn's gevent worker adds what it lacks without nginx in front: timers on idle
 # connections, request heads and bodies, and unread answers; room for new clients when idle ones
-# pile up; a stop in seconds (app/gevent_worker.py says why each one).
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.gevent_worker.GeventWorker")
+# pile up; a stop in seconds (app/serving/gevent_worker.py says why each one).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "app.serving.gevent_worker.GeventWorker")
 _gevent = "gevent" in worker_class
 
 
@@ -47,7 +47,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30" if _gevent else
 # uploading the media, then the generate, which may go through the browser (BROWSER_TIMEOUT +
 # BROWSER_READY_TIMEOUT). Seconds for most, a few minutes for a dozen large files. Nothing else
 # holds a stop: idle connections close at once and blocking-mode waits answer at once with their
-# task (app/gevent_worker.py), so this is not the blocking-mode wait.
+# task (app/serving/gevent_worker.py), so this is not the blocking-mode wait.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "300"))
 # Idle time allowed between two requests of a connection. Above the pollers' usual 5-10 s interval
 # (the OpenAI SDK's poll-after, the CLI's), and above deploy/nginx.conf's upstream keepalive_timeout,

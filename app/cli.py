@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,14 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False))
 
 
+
+def _show(answer: Any, args: argparse.Namespace, render: Callable[[Any], str]) -> None:
+    """The service's JSON with --json, else the answer as `render` words it."""
+    if args.json:
+        _print_json(answer)
+    else:
+        print(render(answer))
+
 # -- following a task --------------------------------------------------------------------------
 
 def follow(client: ServiceClient, task_id: str, *, interval: float, timeout: float | None,
@@ -221,10 +230,7 @@ def _finish(client: ServiceClient, task: dict, args: argparse.Namespace, kind: s
     if args.output:
         size = client.download(task_id, Path(args.output), progress=not args.quiet)
         print(f"saved {args.output} ({size} bytes)", file=sys.stderr)
-    if args.json:
-        _print_json(task)
-    else:
-        print((task.get("result") or {}).get("url", ""))
+    _show(task, args, lambda finished: (finished.get("result") or {}).get("url", ""))
     return EXIT_OK
 
 
@@ -363,16 +369,18 @@ def _other_kind_hint(exc: ServiceHttpError, kind: str) -> ServiceHttpError:
     return exc
 
 
-def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
+def _print_task(ask: Callable[[], dict], args: argparse.Namespace) -> int:
+    """The task `ask` answers, as JSON or described; a 404 says how to ask for the other kind."""
     try:
-        task = client.task(args.task_id, args.kind)
+        task = ask()
     except ServiceHttpError as exc:
         raise _other_kind_hint(exc, args.kind) from None
-    if args.json:
-        _print_json(task)
-    else:
-        print(describe(task))
+    _show(task, args, describe)
     return EXIT_OK
+
+
+def cmd_status(client: ServiceClient, args: argparse.Namespace) -> int:
+    return _print_task(lambda: client.task(args.task_id, args.kind), args)
 
 
 def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
@@ -386,34 +394,19 @@ def cmd_wait(client: ServiceClient, args: argparse.Namespace) -> int:
 
 def cmd_cancel(client: ServiceClient, args: argparse.Namespace) -> int:
     """Cancel a queued task; a task that cannot be cancelled is an HTTP error (409) saying why."""
-    try:
-        task = client.cancel(args.task_id, args.kind)
-    except ServiceHttpError as exc:
-        raise _other_kind_hint(exc, args.kind) from None
-    if args.json:
-        _print_json(task)
-    else:
-        print(describe(task))
-    return EXIT_OK
+    return _print_task(lambda: client.cancel(args.task_id, args.kind), args)
 
 
 def cmd_batch(client: ServiceClient, args: argparse.Namespace) -> int:
     tasks = client.batch(args.task_ids, args.kind)
-    if args.json:
-        _print_json({"data": tasks})
-    else:
-        for task in tasks:
-            print(describe(task))
+    _show({"data": tasks}, args, lambda answer: "\n".join(describe(task) for task in answer["data"]))
     return EXIT_OK
 
 
 def cmd_doctor(client: ServiceClient, args: argparse.Namespace) -> int:
     """Every check of every account as a table; exit 1 when one failed."""
     answer = client.doctor()
-    if args.json:
-        _print_json(answer)
-    else:
-        print(doctor_table(answer))
+    _show(answer, args, doctor_table)
     return EXIT_OK if answer.get("ok") else EXIT_TASK_FAILED
 
 
@@ -441,10 +434,7 @@ def cmd_capture_diff(client: ServiceClient, args: argparse.Namespace) -> int:
     """The capture diff of a HAR file; exit 1 when it names settings to apply."""
     har = _local_file("capture-diff", args.har)
     report = client.capture_diff(har)
-    if args.json:
-        _print_json(report)
-    else:
-        print(capture_report(report))
+    _show(report, args, capture_report)
     return EXIT_TASK_FAILED if report.get("settings") else EXIT_OK
 
 

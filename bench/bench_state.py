@@ -33,9 +33,9 @@ OPERATIONS = ("get", "put_new", "drop", "count", "take_slot", "drop_slot", "get_
 
 def _store(data_dir: str, redis_url: str | None):
     if redis_url:
-        from app.shared_state import RedisState
+        from app.state.shared import RedisState
         return RedisState(redis_url, prefix=f"bench-{secrets.token_hex(4)}:")
-    from app.sqlite_state import SqliteState
+    from app.state.sqlite import SqliteState
     return SqliteState(data_dir)
 
 

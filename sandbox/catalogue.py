@@ -52,6 +52,8 @@ class VideoModel:
     video_suffix: str = ""            # omni with a video material: benefit + this ([LJ] 2026-03)
     resolutions: frozenset[str] = frozenset({"720p"})
     vip: bool = False                 # needs a VIP account: others get 1006 "no relevant benefits"
+    # The server's own option schema (protocol 3.1: `fps` in {24}; Seedance fixed at 24, update 4).
+    frame_rates: frozenset[int] = frozenset({24})
 
     def benefit_for(self, resolution: str, with_video: bool) -> str:
         base = self.benefit.format(res=resolution)

@@ -91,6 +91,9 @@ class _Reader:
         duration_ms = given.get("duration_ms")
         if not isinstance(duration_ms, int) or isinstance(duration_ms, bool):
             raise bad("video_gen_inputs[0].duration_ms must be an integer")
+        fps = given.get("fps")
+        if not isinstance(fps, int) or isinstance(fps, bool) or fps not in model.frame_rates:
+            raise bad(f"video_gen_inputs[0].fps {fps!r} is not one of {sorted(model.frame_rates)} for {key}")
         resolution = given.get("resolution", "720p")
         if resolution not in model.resolutions:
             raise bad(f"resolution {resolution!r} is not one of {sorted(model.resolutions)} for {key}")

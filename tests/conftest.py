@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"     # vendored upstream samples (SOURCES.md)
 UPSTREAM = "http://jimeng.test"
@@ -44,14 +44,20 @@ def data_dir(tmp_path, monkeypatch):
     return path
 
 
-@pytest.fixture
-def app(clock):
-    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM})
+def made_app(clock, overrides: dict | None = None, *, shared_state=None):
+    """An app of the factory against the fake upstream, on the test's clock, never sleeping;
+    `shared_state` in place of the store its configuration names."""
+    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, **(overrides or {})}, shared_state=shared_state)
     app.extensions["clock"] = clock
     client = app.extensions["jimeng_client"]
     client.clock = clock
     client.sleep = lambda s: None
     return app
+
+
+@pytest.fixture
+def app(clock):
+    return made_app(clock)
 
 
 @pytest.fixture
@@ -73,8 +79,8 @@ def shared_state(request, clock, data_dir):
     """The shared state: each test using it runs against both backends (the host's SQLite store, the
     default; Redis). A test that moves the clock past a value's time to live asks for "sqlite" only
     (indirect parametrisation): Redis expires values on its own clock."""
-    from app.shared_state import RedisState
-    from app.sqlite_state import SqliteState
+    from app.state.shared import RedisState
+    from app.state.sqlite import SqliteState
 
     if request.param == "sqlite":
         return SqliteState(str(data_dir), clock)

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from tests.conftest import UPSTREAM
 from sandbox.receiver import SECRET
 

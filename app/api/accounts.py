@@ -9,17 +9,17 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api_keys import ApiKeys
+from app.services.api_keys import ApiKeys
 from app.services.pool import AccountPool, PoolSettings
 
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="The server-held account pool")
 
 
-def install(app: Flask, cfg, clock: Callable[[], float]) -> None:
-    """Company mode when API_KEYS_FILE and JIMENG_ACCOUNTS_FILE are set (a bad file stops the start).
-    `clock` is the app's (a test's hand-moved one when set)."""
+def install(app: Flask, cfg, clock: Callable[[], float]) -> AccountPool | None:
+    """Company mode when API_KEYS_FILE and JIMENG_ACCOUNTS_FILE are set (a bad file stops the start):
+    the account pool, or None. `clock` is the app's (a test's hand-moved one when set)."""
     if not (cfg.API_KEYS_FILE or cfg.JIMENG_ACCOUNTS_FILE):
-        return
+        return None
     if not (cfg.API_KEYS_FILE and cfg.JIMENG_ACCOUNTS_FILE):
         raise RuntimeError("company mode needs both API_KEYS_FILE and JIMENG_ACCOUNTS_FILE")
 
@@ -38,6 +38,8 @@ def install(app: Flask, cfg, clock: Callable[[], float]) -> None:
         if request.path == "/metrics" and time.monotonic() - refreshed[0] >= 1.0:
             refreshed[0] = time.monotonic()
             app.extensions["pool"].publish_metrics()
+
+    return app.extensions["pool"]
 
 
 @blp.get("")

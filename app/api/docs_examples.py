@@ -5,7 +5,10 @@ every operation's description ends with a runnable `curl` line built from the sa
 """
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 
 from apispec import BasePlugin
 
@@ -24,6 +27,23 @@ BODY_EXAMPLES = {
 # Bodies better sent from a file than inline.
 CURL_BODIES = {("post", "/v1/doctor/capture"): "-H 'Content-Type: application/json' --data-binary @jimeng.har"}
 SERVICE = "http://127.0.0.1:8000"
+
+
+def png_data_uri(rgb: tuple[int, int, int], side: int = 64) -> str:
+    """A square PNG of one colour as a data URI: an image an example can carry itself, so that "Try it
+    out" needs no other host (the sandbox, like Jimeng, is sent the bytes)."""
+    rows = b"".join(b"\0" + bytes(rgb) * side for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+FIRST_FRAME = png_data_uri((230, 150, 60))      # an amber square
+SECOND_IMAGE = png_data_uri((60, 110, 200))     # a blue one
 
 
 class RequestExamples(BasePlugin):

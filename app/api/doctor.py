@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from app import errors
 from app.api import context
 from app.jimeng.har import read_har, session_values
-from app.logs import remember_secrets
+from app.serving.logs import remember_secrets
 from app.services.capture_diff import diff_capture
 from app.services.doctor import DoctorSettings, examine
 
@@ -90,6 +90,10 @@ def capture():
         raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB")
     request.max_content_length = CAPTURE_MAX_BYTES
     if request.mimetype == "multipart/form-data":
+        other = next((name for name in [*request.files, *request.form] if name != "file"), None)
+        if other is not None:
+            raise errors.InvalidCapture(f"{other}: unknown field; the HAR file goes in the multipart field 'file'",
+                                        param=other)
         upload = request.files.get("file")
         if upload is None:
             raise errors.InvalidCapture("send the HAR file in the multipart field 'file'", param="file")

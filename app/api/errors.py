@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.api.path_ids import RESERVED
-from app.logs import redact
+from app.serving.logs import redact
 
 log = logging.getLogger(__name__)
 

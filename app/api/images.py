@@ -11,16 +11,17 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
+from app.api.answers import submitted_json
 from app.api.blocking import blocking_answer
-from app.api.openai_shapes import resolve_alias
+from app.api.docs_examples import FIRST_FRAME, SECOND_IMAGE
+from app.services.openai_shapes import resolve_alias
 from app.api.request_body import body_fields, preferred_wait_seconds, prefers_async, spooled_media, uploaded_files
 from app.api.task_routes import add_task_routes
 from app.jimeng.models import DEFAULT_IMAGE_MODEL
 from app.schemas.images import REFERENCE_FILE_FIELDS, ImageFormSchema, ImageRequestSchema, ImagesAnswerSchema
 from app.schemas.tasks import IDEMPOTENCY_PARAMETER, PREFER_PARAMETER, SubmittedSchema
 from app.services.images import ImageRequest
-from app.services.submitting import MediaInput
-from app.webhooks.registration import WebhookRequest
+from app.services.submitting import MediaInput, WebhookRequest
 
 blp = Blueprint("images", __name__, url_prefix="/v1/images",
                 description="Images: OpenAI-compatible answers at once, or tasks like videos")
@@ -29,8 +30,8 @@ KIND = "image"
 _TEXT_EXAMPLE = {"model": "jimeng-5.0-pro", "prompt": "a red fox in fresh snow, golden hour", "ratio": "16:9",
                  "resolution": "2k", "n": 2, "response_format": "url"}
 _OPENAI_EXAMPLE = {"prompt": "a red fox in fresh snow", "n": 1, "size": "1024x1024", "quality": "hd"}
-_COMPOSE_EXAMPLE = {"prompt": "the cat of the first picture on the sofa of the second", "ratio": "4:3",
-                    "images": ["https://example.com/cat.png", "https://example.com/sofa.jpg"]}
+_COMPOSE_EXAMPLE = {"prompt": "the shape of the first picture in the colour of the second", "ratio": "4:3",
+                    "images": [FIRST_FRAME, SECOND_IMAGE]}
 _HEADERS = [PREFER_PARAMETER, IDEMPOTENCY_PARAMETER]
 _ANSWERS = {"200": {"description": "OpenAI's images answer (default), or with `async` a task: "
                                    "`{created, task_id, status, model}`",
@@ -56,7 +57,7 @@ def _references(fields: dict) -> list[MediaInput]:
 
 
 def _submit(*, compose: bool):
-    tokens = context.tokens()
+    who = context.caller()      # 401 comes before any body problem
     idem_key = context.idempotency()
     fields = ImageRequestSchema().load(body_fields(spool_data_uris=True))
     references = _references(fields)
@@ -67,20 +68,15 @@ def _submit(*, compose: bool):
         raise errors.InvalidRequest("text to image takes no images; send them to /v1/images/compositions",
                                     param="images")
     # OPENAI_MODEL_ALIASES (off by default): e.g. dall-e-3 -> "default", the region's default image model.
-    model = resolve_alias(fields["model"], context.config().OPENAI_MODEL_ALIASES, tokens[0].region.code,
+    model = resolve_alias(fields["model"], context.config().OPENAI_MODEL_ALIASES, who.tokens[0].region.code,
                           DEFAULT_IMAGE_MODEL)
     req = ImageRequest(prompt=fields["prompt"], model=model, ratio=fields["ratio"],
                        resolution=fields["resolution"], count=fields["n"], negative_prompt=fields["negative_prompt"],
                        sample_strength=fields["sample_strength"], size=fields["size"], quality=fields["quality"],
                        references=references, webhook=WebhookRequest.from_fields(fields))
-
-    def submit():
-        return context.submit_image_task(req, tokens, idem_key)
-
     asked_async = prefers_async()
     if fields["respond_async"] or asked_async:
-        task = submit()
-        body = {"created": task.created, "task_id": task.task_id, "status": task.status, "model": task.model}
+        body = submitted_json(context.submitter().submit(req, who, idempotency=idem_key))
         # RFC 7240: name the preference honoured; a body's `"async": true` was no preference.
         return (body, {"Preference-Applied": "respond-async"}) if asked_async else body
     # OpenAI's answer waits for the images (IMAGE_WAIT_TIMEOUT, under the SDK's read timeout); `Prefer: wait=N`
@@ -88,7 +84,7 @@ def _submit(*, compose: bool):
     cfg = context.config()
     wait_s = preferred_wait_seconds(cfg.WAIT_TIMEOUT)
     default_s = min(cfg.WAIT_TIMEOUT, cfg.IMAGE_WAIT_TIMEOUT)
-    return blocking_answer(KIND, submit, tokens, prompt=req.prompt, response_format=fields["response_format"],
+    return blocking_answer(req, who, idem_key, response_format=fields["response_format"],
                            wait_s=default_s if wait_s is None else wait_s, quiet=wait_s is not None,
                            applied=None if wait_s is None else f"wait={wait_s}")
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.api import context
 from app.jimeng.models import (DEFAULT_IMAGE_MODEL, DEFAULT_VIDEO_MODEL, IMAGE_MODELS, IMAGE_RATIOS, MAX_IMAGES,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_modes_in)
@@ -124,7 +125,8 @@ def _video_entry(m: VideoModel) -> dict:
         "description": m.description, "regions": sorted(m.regions),
         "default_for_regions": sorted(r for r, n in DEFAULT_VIDEO_MODEL.items() if n == m.name and r in m.regions),
         "durations": list(m.durations), "default_duration": m.default_duration,
-        "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS), "fps": 24,
+        "resolutions": list(m.resolutions), "ratios": list(VIDEO_RATIOS),
+        "frame_rates": list(m.frame_rates), "fps": m.frame_rates[0],
         "vip": m.vip,
         "modes": {r: list(video_modes_in(m, r)) for r in sorted(m.regions)},
         "limits": {mode: m.limits(mode).as_dict() for mode in m.modes},

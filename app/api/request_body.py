@@ -6,7 +6,9 @@ import json
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from app import errors, streamed_json
+from app import errors
+from app.api import streamed_json
+from app.schemas.strict import unknown_field_message
 from app.services.submitting import MediaInput
 from app.services.videos import VideoRequest
 
@@ -83,6 +85,18 @@ def body_fields(max_bytes: int | None = None, *, spool_data_uris: bool = False) 
         _refuse_if_cut()
 
 
+def no_fields() -> None:
+    """Routes that take no fields: no body, or an empty one (`{}`); a field sent is a 400 naming it,
+    never silently ignored."""
+    chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if not request.content_length and not chunked:
+        return
+    fields = body_fields(SMALL_BODY)
+    if fields:
+        name = next(iter(fields))
+        raise errors.InvalidRequest(f"{name}: {unknown_field_message(name, [])}", param=name)
+
+
 def _refuse_if_cut() -> None:
     """Werkzeug stops a body without Content-Length at the cap without saying so: a body that
     filled the cap was cut, and is refused as too large rather than parsed half."""
@@ -110,6 +124,10 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
             raise errors.InvalidRequest("the body contains invalid Unicode (a lone surrogate)") from None
         return data
     if mimetype in FORM_TYPES:
+        if mimetype == "application/x-www-form-urlencoded" and any(
+                key.lstrip().startswith(("{", "[")) for key in request.form):
+            # `curl -d '{...}'` labels JSON as a form: its only field would be named by the JSON text.
+            raise errors.UnsupportedMediaType(_not_json(mimetype))
         fields = {}
         for key in request.form:
             # Form fields are text: the literal "null" is how clients (and the spec's nullable
@@ -122,7 +140,14 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
         return fields
     if not mimetype and not request.get_data(cache=True):
         raise errors.InvalidRequest("the request has no body")
-    raise errors.UnsupportedMediaType(f"send application/json or multipart/form-data, not {mimetype or 'nothing'}")
+    raise errors.UnsupportedMediaType(_not_json(mimetype))
+
+
+def _not_json(mimetype: str) -> str:
+    """Why a body was not read as JSON, and the header that makes it so."""
+    label = f"its Content-Type is {mimetype}" if mimetype else "it has no Content-Type"
+    return (f"the body was not read as JSON: {label}. Send JSON with the header 'Content-Type: application/json' "
+            "(curl: -H 'Content-Type: application/json'), or a form as multipart/form-data")
 
 
 def _spooling_json():

@@ -12,23 +12,16 @@ from flask_smorest import Blueprint
 
 from app import errors
 from app.api import context
-from app.api.request_body import SMALL_BODY, body_fields
+from app.api.answers import state_json
+from app.api.request_body import SMALL_BODY, body_fields, no_fields
 from app.schemas.tasks import BatchRequestSchema, BatchResponseSchema, TaskStateSchema
 from app.services.cancelling import cancel_task
-from app.services.tasks import TaskState, task_state, task_states
+from app.services.tasks import task_state, task_states
 from app.task_ids import short_form
 
 log = logging.getLogger(__name__)
 # At least one id (not just commas and blanks), at most 100 (MAX_BATCH_SIZE's default).
 IDS_PATTERN = r"^[\s,]*[^\s,][^,]{0,127}(,[^,]{0,128}){0,99}$"
-
-
-def state_json(state: TaskState) -> dict:
-    """The public task shape (TaskStateSchema's fields): optional parts only where they apply.
-
-    The task routes answer it as built, already plain JSON types: the schemas document it (a test
-    holds answers to them), and dumping it again through marshmallow cost a fifth of a batch."""
-    return {k: v for k, v in state.__dict__.items() if v is not None and k != "record"}
 
 
 def batch_states(kind: str, ids: list[str], tokens: list) -> dict:
@@ -92,6 +85,8 @@ def add_task_routes(blp: Blueprint, kind: str) -> None:
     @blp.response(200, TaskStateSchema)
     def cancel(task_id: str):
         """Cancel the task if Jimeng still has it queued; the task as it then is."""
-        state = cancel_task(kind, task_id, context.tokens(), context.client(), context.task_settings())
+        tokens = context.tokens()
+        no_fields()
+        state = cancel_task(kind, task_id, tokens, context.client(), context.task_settings())
         log.info("task cancel", extra={"task": short_form(task_id), "task_status": state.status})
         return jsonify(state_json(state))

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from app.api import context
-from app.api.request_body import SMALL_BODY, body_fields
+from app.api.request_body import SMALL_BODY, body_fields, no_fields
 from app.jimeng.regions import MAX_TOKEN_CHARS, parse_token
+from app.schemas.strict import Strict
 from app import errors
-from app.logs import remember_secrets
+from app.serving.logs import remember_secrets
 from app.services.accounts import credits_of, is_alive, masked
 from app.services.daily_credits import claim_daily
 
 blp = Blueprint("tokens", __name__, url_prefix="/token", description="Jimeng session checks")
 
 
-class TokenCheckSchema(Schema):
+class TokenCheckSchema(Strict):
     # Printable ASCII without blanks, ';' or ',' (what parse_token accepts); proxies are refused by default.
     token = fields.String(required=True, validate=[validate.Length(max=MAX_TOKEN_CHARS),
                                                    validate.Regexp(r"^(?:us-|hk-|jp-|sg-)?[!-+\--:<-~]+$")],
@@ -40,7 +41,9 @@ def check():
         "token": {"type": "string", "description": "masked"}, "points": {"type": "object"}}}}}}}})
 def points():
     """Credits of each token in the Authorization header (tokens shown masked)."""
-    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in context.account_tokens()]
+    tokens = context.account_tokens()
+    no_fields()
+    return [{"token": masked(t), "points": credits_of(context.client(), t).as_dict()} for t in tokens]
 
 
 @blp.post("/receive")
@@ -56,8 +59,10 @@ def receive():
 
     Each claim is its own write: one token's failure is reported in its item and does not hide the
     claims that worked."""
+    tokens = context.account_tokens()
+    no_fields()
     answer = []
-    for token in context.account_tokens():
+    for token in tokens:
         try:
             answer.append({"token": masked(token), **claim_daily(context.client(), token).as_dict()})
         except errors.ServiceError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from app.jimeng.models import ImageModel, VideoModel
+from app.jimeng.models import FPS, ImageModel, VideoModel
 
 
 @dataclass
@@ -69,6 +69,7 @@ class VideoDraft:
     ratio: str
     duration_s: int
     resolution: str = "720p"
+    fps: int = FPS
     images: tuple[UploadedImage, ...] = ()        # first_last_frames (0-2) and main_reference (2-4)
     frames: tuple[Frame, ...] = ()                # multi_frame
     materials: tuple[Material, ...] = ()          # omni_reference

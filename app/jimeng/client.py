@@ -12,7 +12,6 @@ Bodies are compact JSON, serialised once: the bytes sent are the bytes a page sc
 """
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import logging
 import time
@@ -24,14 +23,16 @@ from typing import Any
 import requests
 from urllib3.util.retry import Retry
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng import envelope, signing
 from app.jimeng.browser import BrowserCall, BrowserTransport, TransportPolicy
+from app.jimeng.payloads import compact_json
 from app.jimeng.calls import (ACCOUNT_PATH, ALGO_PROXY_PATH, CANCEL_PATH, COMMON_CONFIG_PATH, CREDIT_PATH,  # noqa: F401
                               CREDIT_RECEIVE_PATH, GENERATE_PATH, HISTORY_LIST_PATH, HISTORY_PATH, LOCAL_ITEMS_PATH,
                               UPLOAD_TOKEN_PATH, WORKSPACE_LIST_PATH, call_name)
-from app.jimeng.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, \
-    read_body, timeouts
+from app.net.deadline import MAX_ANSWER_BYTES, AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
+from app.net.sessions import upstream_session
 from app.jimeng.regions import Region, Token
 from app.jimeng.wire_settings import SETTINGS, WireSettings
 
@@ -47,20 +48,6 @@ OUTDATED_RETS = {"3018": "protocol", "1000": "invalid_parameter", "4002": "inval
 # The outcome label of an upstream call, by what it raised (anything else: "bad_answer").
 _OUTCOMES = {envelope.UpstreamRet: "ret_error", errors.RateLimited: "rate_limited",
              errors.UpstreamTimeout: "timeout", errors.UpstreamUnavailable: "unavailable"}
-
-
-def no_cookie_jar() -> http.cookiejar.CookieJar:
-    """A jar that stores nothing: a shared Session must not carry one account's cookies to another."""
-    jar = requests.cookies.RequestsCookieJar()
-    jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    return jar
-
-
-def compact_json(body: dict | None) -> bytes:
-    """The one serialisation of a request body: compact UTF-8 JSON as the web app sends it (None: no body)."""
-    if body is None:
-        return b""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 _QUERY_STRINGS: dict[tuple, str] = {}
@@ -85,25 +72,14 @@ _BROWSER_OWNED_HEADERS = frozenset({"cookie", "origin", "referer", "user-agent",
 
 
 def make_session(pool_size: int = 32, proxy: str = "") -> requests.Session:
-    """A pooled Session that retries only connection failures (nothing was sent yet).
-
-    `pool_size` is the connections kept per host: the requests a worker can have in flight, so
-    none is opened and thrown away under load. The environment's proxy variables are not read
-    (`trust_env` costs a look-up per call and would route every token alike); the proxy is
-    `proxy` (UPSTREAM_PROXY) or a token's own.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies = {"http": proxy, "https": proxy} if proxy else {}
-    session.cookies = no_cookie_jar()
+    """The client's Session (app/net/sessions.py), retrying only connection failures (nothing was
+    sent yet). `pool_size` is the connections kept per host; the proxy is `proxy` (UPSTREAM_PROXY)
+    or a token's own, never the environment's."""
     # read=False: a read failure surfaces as itself (a timeout stays a timeout), not as a
     # MaxRetryError that requests would report as a ConnectionError.
     retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
-    adapter = DeadlineAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return upstream_session(retry, pool_connections=8, pool_maxsize=pool_size, proxy=proxy)
 
 
 def _merged_headers(session_headers, headers: dict, length: int) -> dict[str, str]:
@@ -212,7 +188,8 @@ class JimengClient:
         query.update(params or {})
         self.wire.apply_query(path, query)
         url = self.base(self.api_base(token.region, path)) + path + (f"?{_query_string(query)}" if query else "")
-        return url, compact_json(self.wire.apply_body(path, body))
+        body = self.wire.apply_body(path, body)
+        return url, b"" if body is None else compact_json(body).encode()
 
     def request_headers(self, token: Token, path: str, referer: str | None) -> dict[str, str]:
         """The call's headers as sent now (Device-Time and Sign of this moment), wire edits included."""
@@ -339,7 +316,7 @@ class JimengClient:
 
         The request goes to the session's adapter for the URL, as `Session.send` would, without
         `Session.send`'s own work, none of which applies here: no redirects are followed, no hooks
-        are set, and its cookie jar stores nothing (`no_cookie_jar`)."""
+        are set, and its cookie jar stores nothing (app/net/sessions.py)."""
         prepared = requests.PreparedRequest()
         prepared.method = "POST"
         prepared.url = url

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from app import errors
-from app.logs import redact
+from app.serving.logs import redact
 
 # One table: ret code -> (error class, message). Messages are for people; `upstream_code` keeps the raw.
 RET_ERRORS: dict[str, tuple[type[errors.ServiceError], str]] = {

@@ -30,8 +30,11 @@ def _browser_seed() -> int:
 
 def build_image_generate_body(draft: ImageDraft, *, submit_id: str, new_id: IdFactory = _new_uuid,
                               now_ms: Callable[[], int] = _now_ms, seed: Callable[[], int] = _browser_seed,
-                              workspace_id: int | str | None = None) -> dict:
-    """The JSON body for one image task of `draft.count` images (blend when it has references)."""
+                              workspace_id: int | str | None = None, origin_submit_id: str | None = None) -> dict:
+    """The JSON body for one image task of `draft.count` images (blend when it has references).
+
+    `origin_submit_id` (an Idempotency-Key's body tag) becomes the draft's own id: a UUID the client
+    chooses, which Jimeng stores with the record (image metrics carry no originSubmitId)."""
     if not 1 <= draft.count <= 8:
         raise ValueError("gen_count must be 1..8")
     mode = BLEND if draft.references else GENERATE
@@ -82,6 +85,8 @@ def build_image_generate_body(draft: ImageDraft, *, submit_id: str, new_id: IdFa
         "main_component_id": component_id,
         "component_list": [component],
     }
+    if origin_submit_id is not None:
+        draft_content["id"] = origin_submit_id
     metrics = {
         "promptSource": "custom",
         "generateCount": draft.count,        # statistics only ([MJ]); the count is gen_count

@@ -14,6 +14,8 @@ OMNI_REFERENCE = "omni_reference"
 VIDEO_MODES = (FIRST_LAST, MULTI_FRAME, MAIN_REFERENCE, OMNI_REFERENCE)
 
 VIDEO_RATIOS = ("1:1", "4:3", "3:4", "16:9", "9:16", "21:9")
+# Frames per second: every video draft carries 24 today (protocol 3.1, the server's own option schema
+# `fps` in {24}; Seedance is fixed at 24, update 4). A model that makes others lists them itself.
 FPS = 24
 
 
@@ -59,6 +61,7 @@ class VideoModel:
     modes: tuple[str, ...] = (FIRST_LAST,)
     resolutions: tuple[str, ...] = ("720p",)
     sends_resolution: bool = False  # vgfm 3.0 / 3.0-fast and the multi-resolution Seedance keys
+    frame_rates: tuple[int, ...] = (FPS,)   # the fps its drafts may carry; the first is the default
     video_suffix: str = ""          # appended to the benefit when an omni material is a video
     vip: bool = False               # offered to accounts with a VIP benefit only
     description: str = ""

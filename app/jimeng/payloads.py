@@ -21,7 +21,7 @@ from typing import Any
 from app.errors import InvalidRequest
 from app.jimeng.assets import Frame, Material, UploadedImage, UploadedVideo, VideoDraft
 from app.jimeng.constants import DRAFT_VERSION, OMNI_MIN_VERSION, VIDEO_MIN_VERSION
-from app.jimeng.models import FIRST_LAST, FPS, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE
+from app.jimeng.models import FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE
 
 IdFactory = Callable[[], str]
 
@@ -58,7 +58,8 @@ PromptPart = tuple[str, int | str]   # ("text", str) | ("image", int) | ("ref", 
 
 def compact_json(obj: Any) -> str:
     """JSON the way the browser's `JSON.stringify` writes it: no spaces, insertion key order,
-    non-ASCII left as is (protocol doc 0)."""
+    non-ASCII left as is (protocol doc 0). The one serialisation: request bodies (the bytes a page
+    script signs) and the JSON texts inside them."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -371,7 +372,7 @@ def _input_head(draft: VideoDraft, new_id: IdFactory, *, min_version: str, promp
         "min_version": min_version,
         "prompt": prompt,
         "video_mode": video_mode,
-        "fps": FPS,
+        "fps": draft.fps,
         "duration_ms": duration_ms,
     }
     if draft.model.sends_resolution:

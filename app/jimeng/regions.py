@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from app.errors import InvalidRequest, MissingToken
+from app.errors import InvalidRequest
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,6 @@ REGIONS = {code: _with_host_overrides(region) for code, region in REGIONS.items(
 REGION_CODES = tuple(REGIONS)  # index order is part of the task id format: append only
 VOD_HOST = "https://vod.bytedanceapi.com"
 
-MAX_TOKENS = 10
 # Session ids are 32 hex characters; a proxy prefix is a URL with credentials. Far longer values are
 # refused before anything is sent: Jimeng answers them with HTTP 431, and they bloat every log line.
 MAX_SESSION_ID_CHARS = 256
@@ -164,22 +163,3 @@ def parse_token(raw: str, *, param: str = "Authorization") -> Token:
         raise InvalidRequest(f"a session id in {where} is longer than {MAX_SESSION_ID_CHARS} characters "
                              f"(Jimeng's are 32)", param=param)
     return Token(session_id=text, region=region, proxy=proxy)
-
-
-def parse_authorization(header: str | None) -> list[Token]:
-    """All tokens of an `Authorization: Bearer t1,t2` header; 401 when there is none."""
-    if not header:
-        raise MissingToken()
-    value = header.strip()
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        value = rest
-    elif rest and scheme.isalpha():
-        raise MissingToken()  # another scheme (Basic ...) carries no Jimeng token
-    parts = [p for p in (s.strip() for s in value.split(",")) if p]
-    if not parts:
-        raise MissingToken()
-    if len(parts) > MAX_TOKENS:
-        # Each token can mean one upstream call per query: bound the fan-out of one request.
-        raise InvalidRequest(f"at most {MAX_TOKENS} tokens per request", param="Authorization")
-    return [parse_token(p) for p in parts]

@@ -27,8 +27,9 @@ from urllib3.util.retry import Retry
 
 from app import errors
 from app.jimeng.assets import Media, UploadedImage, UploadedVideo
-from app.jimeng.client import ALGO_PROXY_PATH, JimengClient, no_cookie_jar
-from app.jimeng.deadline import AnswerTooLarge, DeadlineAdapter, DeadlinePassed, Watch, read_body, timeouts
+from app.jimeng.client import ALGO_PROXY_PATH, JimengClient
+from app.net.deadline import AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
+from app.net.sessions import upstream_session
 from app.jimeng.regions import VOD_HOST, Region, Token
 from app.jimeng.signing import browser_identity
 
@@ -157,16 +158,10 @@ def check_image_content(client: JimengClient, token: Token, uri: str, *, field: 
 
 @functools.cache
 def upload_session() -> requests.Session:
-    """The Session for storage hosts: pooled, no retries of its own (the flow retries whole steps),
-    and a cookie jar that stores nothing. Proxies are the token's, never the environment's."""
-    session = requests.Session()
-    session.trust_env = False
-    session.cookies = no_cookie_jar()
+    """The Session for storage hosts (app/net/sessions.py): no retries of its own (the flow retries
+    whole steps); proxies are the token's, never the environment's."""
     # read=False: a read timeout surfaces as a timeout, not as a MaxRetryError (a ConnectionError).
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=16, max_retries=Retry(total=0, read=False))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    return upstream_session(Retry(total=0, read=False), pool_connections=4, pool_maxsize=16)
 
 
 class _SigV4(AWS4Auth):

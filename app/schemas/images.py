@@ -1,21 +1,21 @@
 """Image requests: our fields and OpenAI's (`n`, `size`, `quality`, `response_format`), the same
-names in JSON and multipart. Unknown fields (OpenAI's `user`, `style`...) are ignored."""
+names in JSON and multipart. What OpenAI's SDK may send that Jimeng has no use for (`user`, `style`...)
+is accepted and dropped; any other field is a 400 naming it."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
 from app.schemas.form_values import WholeNumber, json_array
 from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
-from app.services.openai_images import QUALITIES
+from app.schemas.openai import OPENAI_IMAGE_EXTRAS, QUALITIES
+from app.schemas.strict import Strict, ignored_field
 
 # Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
 REFERENCE_FILE_FIELDS = ("images", "images[]", "image", "image[]")
 
 
-class ImageRequestSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class ImageRequestSchema(Strict):
 
     model = fields.String(load_default=None, metadata={
         "description": "see GET /v1/models (type image); default: the region's best (jimeng-5.0-pro)",
@@ -41,6 +41,9 @@ class ImageRequestSchema(Schema):
         "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
     webhook_url = webhook_url_field()
     webhook_events = webhook_events_field("image")
+    for _name in sorted(OPENAI_IMAGE_EXTRAS):
+        locals()[_name] = ignored_field("OpenAI's; accepted and ignored (Jimeng has no such setting)")
+    del _name
 
     @pre_load
     def normalise(self, data, **_):

@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from app.jimeng.history import FAILURE_CODES
 from app.schemas.form_values import json_array
+from app.schemas.strict import Strict
 
 
 class QueueSchema(Schema):
@@ -21,6 +22,11 @@ class WebhookStateSchema(Schema):
         "description": "the HTTP status of the last attempt; null before one, or when none came (timeout, refused)"})
 
 
+# The webhook events of each kind of task, one table: these fields validate against it, registration
+# (app/webhooks/registration.py) and the docs read it. A submit that names none gets both.
+EVENTS = {"video": ("video.completed", "video.failed"), "image": ("image.completed", "image.failed")}
+ALL_EVENTS = (*EVENTS["video"], *EVENTS["image"])
+
 WEBHOOK_FIELDS_DOC = (
     "`webhook_url` (https; http in development) gets a signed event when the task ends (Standard Webhooks "
     "headers, README \"Webhooks\"); `webhook_events` chooses which (default: both of the task's kind).")
@@ -34,7 +40,6 @@ def webhook_url_field() -> fields.String:
 
 
 def webhook_events_field(kind: str) -> fields.List:
-    from app.webhooks.events import ALL_EVENTS, EVENTS
     # Left out (or an empty form field) means the default; given, it must name at least one: an empty
     # list, null or ",,," is a 400, in JSON and multipart alike.
     return fields.List(fields.String(validate=validate.OneOf(ALL_EVENTS)), allow_none=False,
@@ -76,7 +81,7 @@ class TaskStateSchema(Schema):
     webhook = fields.Nested(WebhookStateSchema, metadata={"description": "the task's webhook, when it has one"})
 
 
-class BatchRequestSchema(Schema):
+class BatchRequestSchema(Strict):
     task_ids = fields.List(fields.String(validate=validate.Length(max=128)), required=True,
                            validate=validate.Length(min=1))
 

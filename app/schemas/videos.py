@@ -1,10 +1,11 @@
 """The video submit request: the same field names in JSON and multipart, old aliases included."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate, validates_schema, ValidationError
+from marshmallow import fields, pre_load, validate, validates_schema, ValidationError
 
 from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
 from app.schemas.form_values import WholeNumber, json_array
+from app.schemas.strict import Strict
 from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
 
 # camelCase names older clients send -> our names (one place).
@@ -14,9 +15,8 @@ VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
 _LIST_FIELDS = ("file_paths", "frames")
 
 
-class FrameSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class FrameSchema(Strict):
+    ALIASES = {"image_path": "image", "image_url": "image", "url": "image"}
 
     image = fields.String(metadata={"description": "URL or data URI; in multipart, omit it and upload "
                                                    "the file as frame_image_<n> (1-based)"})
@@ -30,9 +30,10 @@ class FrameSchema(Schema):
     def aliases(self, data, **_):
         if isinstance(data, dict):
             data = dict(data)
-            for old in ("image_path", "image_url", "url"):
-                if old in data and "image" not in data:
-                    data["image"] = data.pop(old)
+            for old in self.ALIASES:
+                if old in data:
+                    value = data.pop(old)
+                    data.setdefault("image", value)
         return data
 
     @validates_schema
@@ -41,9 +42,10 @@ class FrameSchema(Schema):
             raise ValidationError("each frame needs a duration (seconds) or duration_ms", "duration")
 
 
-class VideoSubmitSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE   # OpenAI-style clients send extra fields (n, user); they are ignored
+class VideoSubmitSchema(Strict):
+    """A field it does not know is a 400 naming it (app/schemas/strict.py)."""
+
+    ALIASES = ALIASES
 
     model = fields.String(load_default=None, metadata={"description": "see GET /v1/models; default per region"})
     prompt = fields.String(load_default="")
@@ -53,6 +55,8 @@ class VideoSubmitSchema(Schema):
         r"^([1-9][0-9]{2,3}p|[1-9]k)$", error="resolution looks like 480p, 720p, 1080p or 4k"),
         metadata={"description": "per model: see GET /v1/models (e.g. 480p, 720p, 1080p, 4k)"})
     duration = WholeNumber(load_default=None, metadata={"description": "whole seconds"})
+    fps = WholeNumber(load_default=None, metadata={
+        "description": "frames per second, one of the model's `frame_rates` (GET /v1/models; 24 today)"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
     file_paths = fields.List(fields.String(), load_default=list,

@@ -25,7 +25,7 @@ from app.jimeng.image_payloads import build_image_generate_body
 from app.jimeng.regions import REGIONS, Token
 from app.jimeng.wire_diff import Difference, RecordingClient, compare, settings_to_apply
 from app.jimeng.wire_settings import WireSettings
-from app.logs import redact
+from app.serving.logs import redact
 from app.services.daily_credits import time_zone_for
 from app.services.tasks import IMAGE_INFO
 

@@ -1,6 +1,6 @@
 """Streaming a finished result through the service: Jimeng's URLs expire, and clients may not reach them.
 
-A result URL comes from Jimeng's answer, so it is fetched as a caller's media URL is (`app.outbound`):
+A result URL comes from Jimeng's answer, so it is fetched as a caller's media URL is (`app.net.outbound`):
 public addresses only, every redirect re-checked. With ALLOW_LOOPBACK_MEDIA (tests, the sandbox)
 loopback passes, as for media.
 """
@@ -11,8 +11,9 @@ import threading
 
 import requests
 
-from app import errors, outbound
-from app.jimeng.deadline import AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
+from app import errors
+from app.net import outbound, sessions
+from app.net.deadline import AnswerTooLarge, DeadlinePassed, Watch, read_body, timeouts
 
 # One session per address rule, shared by every download: it keeps no cookies (outbound).
 _sessions: dict[bool, requests.Session] = {}
@@ -22,7 +23,7 @@ _sessions_lock = threading.Lock()
 def _session(allow_loopback: bool) -> requests.Session:
     with _sessions_lock:
         if allow_loopback not in _sessions:
-            _sessions[allow_loopback] = outbound.public_session(
+            _sessions[allow_loopback] = sessions.public_session(
                 allow_loopback, headers={"Accept-Encoding": "identity"}, pool_maxsize=32)
         return _sessions[allow_loopback]
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from app.errors import StateUnavailable
-from app.shared_state import SharedState
+from app.state.shared import SharedState
 
 log = logging.getLogger(__name__)
 

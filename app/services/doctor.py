@@ -21,7 +21,7 @@ from app.jimeng.live_catalogue import parse_common_config
 from app.jimeng.models import VIDEO_MODELS
 from app.jimeng.regions import Token
 from app.jimeng.wire_settings import WireSettings
-from app.logs import redact
+from app.serving.logs import redact
 from app.services.accounts import credits_of, masked
 from app.services.capture_diff import CaptureReport, diff_capture
 from app.services.parallel import Outcome, run_all

@@ -18,21 +18,23 @@
   that failed before anything reached Jimeng drops its own mark: the key may be used again at once.
   The marker is a cache, never the truth: history is.
 
-One mechanism for every submit route: the video and image services pick their account with
-`chooser`, then call `claim` (kind "video" or "image"), which answers the earlier task or names the
-new one; they put its `origin_submit_id` where their payload carries a UUID of their own choosing
-(videos: metrics `originSubmitId`; images: the draft's `id`).
+One mechanism for every submit route (app/services/submitter.py): the account is picked with
+`chooser`, then `claim` (kind "video" or "image") answers the earlier task or names the new one;
+its `origin_submit_id` goes where the payload carries a UUID of our own choosing (videos: metrics
+`originSubmitId`; images: the draft's `id`); `before_generate`, then `accepted` or `failed`, keep
+the marker true.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import random
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from app import errors
 from app.jimeng.client import JimengClient
@@ -138,12 +140,13 @@ def choose_for(key: str, secret: str):
     return choose
 
 
-def chooser(idempotency: IdempotencyKey | None, settings: SubmitSettings) -> Callable[[Sequence[Token]], Token]:
-    """The token chooser of a submit: with a key (unless the account pool chooses), the same
-    account for the same key; otherwise the settings' own."""
-    if idempotency is not None and settings.stable_choice:
-        return choose_for(idempotency.key, settings.secret_key)
-    return settings.choose
+def chooser(idempotency: IdempotencyKey | None, secret: str) -> Callable[[Sequence[Token]], Token]:
+    """The token chooser of a submit on the caller's own tokens: with a key, the same account for the
+    same key; otherwise any. (The account pool chooses by load instead: a retry is still found on
+    whichever account took the first attempt.)"""
+    if idempotency is not None:
+        return choose_for(idempotency.key, secret)
+    return random.choice
 
 
 @dataclass(frozen=True)
@@ -169,17 +172,17 @@ class Claim:
 
 
 def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: Sequence[Token],
-          client: JimengClient, settings: SubmitSettings, digest: Callable[[], bytes], *, count: int = 0) -> Claim:
+          client: JimengClient, settings: SubmitSettings, body: bytes, *, count: int = 0) -> Claim:
     """The submit id (and body tag) for a task of `kind` on `token`'s account. Without a key: a fresh
     random id. With one: the task an earlier request with this key made, if Jimeng lists it; 409 when
-    it was made from another body (`digest`), or when this is a retry whose first attempt Jimeng does
-    not list yet (it may still be charged: never risk a second). `count` travels in image task ids."""
+    it was made from another body (`body`: its digest), or when this is a retry whose first attempt
+    Jimeng does not list yet (it may still be charged: never risk a second). `count` travels in image
+    task ids."""
     if idempotency is None:
         return Claim(submit_id=str(uuid.uuid4()))
     secret = settings.secret_key
     fp_key = fingerprint_key(secret)
     sid = submit_id(secret, idempotency.key, token.fingerprint(fp_key))
-    body = digest()
     previous = find(client, tokens, secret, idempotency.key, fp_key)
     if previous is None:
         expected = tag(secret, sid, body)
@@ -270,24 +273,19 @@ def before_generate(claim: Claim, settings: SubmitSettings) -> None:
     raise _being_submitted(held)
 
 
-Submitted = TypeVar("Submitted", bound=SubmittedTask)
+def failed(claim: Claim, settings: SubmitSettings, exc: errors.ServiceError) -> None:
+    """The submit failed: its mark is dropped when nothing reached Jimeng (an error without a task
+    id), so the key may be used again at once. Any other failure keeps the mark until the window
+    ends: safe (a 409), never a second charge."""
+    if claim.marker is not None and settings.state is not None and "task_id" not in exc.extra:
+        _quietly(settings.state.drop, claim.marker.name, claim.marker.owner)
 
 
-def submitted_under(claim: Claim, settings: SubmitSettings, submit: Callable[[], Submitted]) -> Submitted:
-    """Run the submit a claim names, keeping its marker true: dropped when the submit failed before
-    anything reached Jimeng (an error without a task id), the accepted task once Jimeng took it.
-    Any other failure keeps the mark until the window ends: safe (a 409), never a second charge."""
-    if claim.marker is None or settings.state is None:
-        return submit()
-    try:
-        task = submit()
-    except errors.ServiceError as exc:
-        if "task_id" not in exc.extra:
-            _quietly(settings.state.drop, claim.marker.name, claim.marker.owner)
-        raise
-    _quietly(settings.state.put, f"{claim.marker.name}:task", f"{claim.marker.body} {task.created} {task.task_id}",
-             settings.listing_window)
-    return task
+def accepted(claim: Claim, settings: SubmitSettings, task: SubmittedTask) -> None:
+    """Jimeng took the task: the marker holds it (and what was asked), so a repeat is answered with it."""
+    if claim.marker is not None and settings.state is not None:
+        _quietly(settings.state.put, f"{claim.marker.name}:task", f"{claim.marker.body} {task.created} {task.task_id}",
+                 settings.listing_window)
 
 
 def _quietly(write: Callable, *args) -> None:

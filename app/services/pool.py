@@ -21,24 +21,26 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import FAILED, SUCCEEDED, parse_record
 from app.jimeng.regions import Token, parse_token
-from app.proxies import ProxyAllowlist, check_proxy
+from app.net.proxies import ProxyAllowlist, check_proxy
 from app.services.accounts import credits_of, masked
-from app.shared_state import SharedState
-from app.watched_file import ConfigFileError, WatchedJson
+from app.state.shared import SharedState
+from app.state.watched_file import ConfigFileError, WatchedJson, entries
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 RESERVATION_SECONDS = 900      # a slot held while a submit uploads media, before it has a task id
 SWEEP_EVERY_SECONDS = 15       # a full account's running tasks are looked up at most this often
 CREDITS_RETRY_SECONDS = 30     # a balance that could not be read is not asked again sooner (at most credits_ttl)
 _KEEP_SECONDS = 7 * 24 * 3600  # how long cooldowns, balances and last errors stay stored at most
+
+
+ACCOUNT_FIELDS = frozenset({"label", "session_id", "proxy", "max_parallel"})
 
 
 @dataclass(frozen=True)
@@ -61,17 +63,8 @@ def parse_accounts(raw: object, allowlist: ProxyAllowlist,
                    check: Callable[[str, ProxyAllowlist], str] | None = None) -> tuple[Account, ...]:
     """The accounts of the file; ConfigFileError names the first bad entry (never its session id)."""
     check = check or (lambda url, allow: check_proxy(url, allow, param="proxy"))
-    what = "JIMENG_ACCOUNTS_FILE"
-    if not isinstance(raw, dict) or not isinstance(raw.get("accounts"), list):
-        raise ConfigFileError(f'{what}: expected {{"accounts": [...]}}')
     accounts, labels = [], set()
-    for i, entry in enumerate(raw["accounts"]):
-        where = f"{what}: accounts[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigFileError(f"{where} must be an object")
-        unknown = set(entry) - {"label", "session_id", "proxy", "max_parallel"}
-        if unknown:
-            raise ConfigFileError(f"{where} has unknown field(s) {sorted(unknown)}")
+    for where, entry in entries(raw, "JIMENG_ACCOUNTS_FILE", "accounts", ACCOUNT_FIELDS):
         label = entry.get("label")
         if not isinstance(label, str) or not label.strip() or len(label) > 64:
             raise ConfigFileError(f"{where}.label must be a non-empty string (at most 64 characters)")
@@ -101,32 +94,63 @@ def parse_accounts(raw: object, allowlist: ProxyAllowlist,
     return tuple(accounts)
 
 
-@dataclass(frozen=True)
-class _LostAnswer:
-    """What `slot_name` reads of a submit whose answer was lost: the task id that finds it by submit id."""
-    task_id: str
+class Seat:
+    """One submit attempt's place on the pool: a slot on the least loaded eligible account, taken
+    when the submit chooses its account (`take`, its token chooser), then handed to the task the
+    submit made (`held_by`) or given back (`failed`).
 
-
-class _Pick:
-    """The `choose` of one submit attempt: takes a slot on the best eligible account it is offered.
-
-    The submit may call it again when the account it got lacks the model: the first slot is given
+    The submit may choose again when the account it got lacks the model: the first slot is given
     back before another is taken."""
 
     def __init__(self, pool: AccountPool, now: float) -> None:
         self.pool, self.now = pool, now
         self.account: Account | None = None
         self.member = ""
+        self.label = ""         # the account last taken, still named after its slot was given back
 
     def release(self) -> None:
         if self.account is not None:
             self.pool.state.drop_slot(_slots(self.account), self.member)
             self.account = None
 
-    def __call__(self, candidates: Sequence[Token]) -> Token:
+    def take(self, candidates: Sequence[Token]) -> Token:
         self.release()
         self.account, self.member = self.pool.take_slot(candidates, self.now)
+        self.label = self.account.label
         return self.account.token
+
+    def held_by(self, upstream_id: str | None) -> None:
+        """The submit made a task on this account (its upstream id): the slot becomes the task's.
+        None: no new task here (an earlier one answered an Idempotency-Key), the slot is given back."""
+        if self.account is None:
+            return
+        if upstream_id is None:
+            self.release()
+            return
+        metrics.pool_submit(self.account.label, "accepted")
+        self.pool.keep_slot(self.account, self.member, upstream_id, self.now)
+
+    def failed(self, exc: errors.ServiceError, upstream_id: str | None) -> bool:
+        """The submit failed on this seat; True when another account may take it (a refusal that
+        created nothing and that another account may not share). A failure that may have reached
+        Jimeng keeps the slot for the task it may have made (`upstream_id`, found by its submit id):
+        it counts until a query or a sweep sees it finished, or the task timeout."""
+        account = self.account
+        if account is None:
+            return False
+        if "task_id" in exc.extra:
+            metrics.pool_submit(account.label, "maybe_created")
+            self.pool.keep_slot(account, self.member, upstream_id, self.now)
+            try:
+                self.pool.note_error(account, exc)
+            except errors.StateUnavailable:
+                pass            # the client must get this error: it carries the task id
+            return False
+        if "upstream_code" in exc.extra or isinstance(exc, errors.TokenInvalid):
+            metrics.pool_submit(account.label, exc.code)
+        self.release()
+        self.pool.note_error(account, exc)
+        return self.pool.fails_over(exc)
 
 
 class AccountPool:
@@ -142,58 +166,15 @@ class AccountPool:
         return [a.token for a in self.accounts()]
 
     # -- submit ----------------------------------------------------------------------------------
-    def submit(self, attempt: Callable[[Sequence[Token], Callable[[Sequence[Token]], Token]], T],
-               slot_name: Callable[[T, Token], str | None]) -> T:
-        """Run `attempt(tokens, choose)` on the pool, moving to the next account on refusals that
-        created nothing; the chosen account's slot then belongs to the task `slot_name` names
-        (given the result, or for a submit that may have reached Jimeng an object whose only
-        attribute is the error's `task_id`)."""
-        excluded: set[str] = set()
-        while True:
-            accounts = [a for a in self.accounts() if a.label not in excluded]
-            if not accounts:
-                raise errors.ConcurrencyLimit("no account of this service can take the task now")
-            pick = _Pick(self, self.clock())
-            try:
-                result = attempt([a.token for a in accounts], pick)
-            except errors.ServiceError as exc:
-                account = pick.account
-                if account is None:
-                    raise
-                if "task_id" in exc.extra:
-                    # May have reached Jimeng: the slot becomes the task's (found by its submit id),
-                    # so it counts until a query or a sweep sees it finished, or the task timeout.
-                    metrics.pool_submit(account.label, "maybe_created")
-                    self._keep_slot(account, pick, slot_name(_LostAnswer(exc.extra["task_id"]), account.token))
-                    try:
-                        self.note_error(account, exc)
-                    except errors.StateUnavailable:
-                        pass            # the client must get this error: it carries the task id
-                    raise
-                if "upstream_code" in exc.extra or isinstance(exc, errors.TokenInvalid):
-                    metrics.pool_submit(account.label, exc.code)
-                pick.release()
-                self.note_error(account, exc)
-                if not self._fails_over(exc) or len(accounts) == 1:
-                    raise
-                log.info("account refused the submit; trying the next",
-                         extra={"account": account.label, "code": exc.code})
-                excluded.add(account.label)
-                continue
-            except BaseException:
-                pick.release()
-                raise
-            account = pick.account
-            if account is not None:
-                name = slot_name(result, account.token)
-                if name is None:
-                    pick.release()      # not a new task on this account (an earlier one answered)
-                else:
-                    metrics.pool_submit(account.label, "accepted")
-                    self._keep_slot(account, pick, name)
-            return result
+    def seat(self, excluded: set[str]) -> tuple[Seat, list[Token]]:
+        """A seat for one submit attempt and the tokens it may choose from: every account but the
+        `excluded` (those that refused this submit already); 429 when none is left."""
+        tokens = [a.token for a in self.accounts() if a.label not in excluded]
+        if not tokens:
+            raise errors.ConcurrencyLimit("no account of this service can take the task now")
+        return Seat(self, self.clock()), tokens
 
-    def _keep_slot(self, account: Account, pick: _Pick, name: str | None) -> None:
+    def keep_slot(self, account: Account, member: str, name: str | None, now: float) -> None:
         """The reservation becomes the task `name` (its upstream id), counted until the task timeout.
 
         Jimeng may have the task already (and charged it): a state backend failing now must not
@@ -202,12 +183,12 @@ class AccountPool:
         if name is None:
             return
         try:
-            self.state.rename_slot(_slots(account), pick.member, name, pick.now + self.settings.task_timeout)
+            self.state.rename_slot(_slots(account), member, name, now + self.settings.task_timeout)
         except errors.StateUnavailable as exc:
             log.warning("could not hand the account's slot to its task; the reservation counts until it "
                         "expires", extra={"account": account.label, "code": exc.code})
 
-    def _fails_over(self, exc: errors.ServiceError) -> bool:
+    def fails_over(self, exc: errors.ServiceError) -> bool:
         if "upstream_code" not in exc.extra and not isinstance(exc, errors.TokenInvalid):
             return False  # our own refusal (bad input, no eligible account): the next account says the same
         if isinstance(exc, errors.RiskControl):

@@ -1,28 +1,30 @@
-"""What every submit shares, videos and images alike: the media intake, the upload of an image with
-its content check, and the one generate call that turns an accepted draft into a task id.
+"""What every submit shares, videos and images alike: what a kind supplies to the one orchestration
+(`SubmitFlow`, app/services/submitter.py), the media intake, the upload of an image with its content
+check, and the one generate call that turns an accepted draft into a task id.
 
 The generate call is made once and never repeated (it costs credits). When its answer is lost,
 the error still carries a task id that finds the task by its submit id.
 """
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from app import errors, media
+from app import errors
+from app.media import intake as media
 from app.jimeng import uploads
 from app.jimeng.assets import Media, UploadedImage
 from app.jimeng.history import created_seconds
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
-from app.services.catalogue import LiveCatalogue
+from app.jimeng.models import VideoModel
+from app.services.catalogue import AccountModels, LiveCatalogue
 from app.services.daily_credits import generate_claiming_daily
 from app.services.tasks import fingerprint_key
 from app.services.workspaces import Workspaces
-from app.shared_state import SharedState
+from app.state.shared import SharedState
 from app.task_ids import TaskId
 
 
@@ -43,6 +45,21 @@ class MediaInput:
 
 
 @dataclass(frozen=True)
+class WebhookRequest:
+    """What a submit asked for (schema-loaded `webhook_url`, `webhook_events`)."""
+
+    url: str | None = None
+    events: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_fields(cls, fields: dict) -> WebhookRequest | None:
+        url, events = fields.get("webhook_url"), fields.get("webhook_events")
+        if url is None and events is None:
+            return None
+        return cls(url=url, events=tuple(dict.fromkeys(events)) if events is not None else None)
+
+
+@dataclass(frozen=True)
 class SubmitSettings:
     secret_key: str
     max_upload_bytes: int
@@ -50,10 +67,6 @@ class SubmitSettings:
     allow_loopback_media: bool = False
     max_prompt_chars: int = 2000
     clock: Callable[[], float] = time.time
-    choose: Callable[[Sequence[Token]], Token] = random.choice
-    # An Idempotency-Key picks the same account each time; the account pool picks by load instead
-    # (a retry is still found on whichever account took the first attempt).
-    stable_choice: bool = True
     catalogue: LiveCatalogue | None = None     # None: the static table only
     workspaces: Workspaces | None = None       # abroad workspace ids; None: none sent
     # Where an Idempotency-Key's submit is marked while Jimeng may not list it yet (None: unmarked),
@@ -74,6 +87,40 @@ class SubmittedTask:
     ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
     resolution: str | None = None
     duration: int | None = None
+
+
+class Checked(Protocol):
+    """A request that passed every check, on the account that will take it."""
+
+    token: Token
+    mode: str      # as metrics count submits: a video mode, or "text" / "references" for images
+    count: int     # results asked for, carried in the task id (images); 0 for videos
+
+    @property
+    def model(self) -> Any: ...
+
+    def answer(self, task_id: str, created: int) -> SubmittedTask: ...
+
+
+@dataclass(frozen=True)
+class SubmitFlow:
+    """What differs between submitting a video and an image. The rest (company policy, the account,
+    the Idempotency-Key, the one generate call, the webhook) is one orchestration that calls these in
+    order: check, live_model, on_account, digest, upload, payload."""
+
+    kind: str                                                              # "video" | "image", as in task ids
+    # Every check no account changes, before any network: the tokens whose region can take it.
+    check: Callable[[Any, Sequence[Token], SubmitSettings], list[Token]]
+    # The model the account's live catalogue must offer on `token` (None: not asked).
+    live_model: Callable[[Any, Token], VideoModel | None]
+    # The request on the chosen account (its region's model, the account's live limits).
+    on_account: Callable[[Any, Token, AccountModels | None], Checked]
+    # What the request asks for, independent of route and body type (Idempotency-Key bodies).
+    digest: Callable[[Any, Checked], bytes]
+    # Fetch every input, then upload: the draft.
+    upload: Callable[[Any, Checked, JimengClient, SubmitSettings], Any]
+    # The draft's generate body: (draft, *, submit_id, workspace_id, origin_submit_id) -> dict.
+    payload: Callable[..., dict]
 
 
 def rewind_all(items) -> None:

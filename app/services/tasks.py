@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng.client import JimengClient
 from app.jimeng.history import (FAILED, QUEUED, SUCCEEDED, HistoryRecord, UnreadableRecord, created_seconds,
                                 parse_record)
@@ -19,7 +20,7 @@ from app.jimeng.models import IMAGE_MODELS_BY_KEY, VIDEO_MODELS, VIDEO_MODELS_BY
 from app.jimeng.regions import Token
 from app.services.hd_results import upgrade_to_hd
 from app.services.progress import progress_for
-from app.shared_state import SharedState
+from app.state.shared import SharedState
 from app.task_ids import TaskId, derive_key, is_raw_history_id
 
 log = logging.getLogger(__name__)

@@ -7,15 +7,15 @@ from __future__ import annotations
 from app import errors
 from app.jimeng.models import MULTI_FRAME, OMNI_REFERENCE
 from app.schemas.videos import IMAGE_FIELDS, VIDEO_FIELDS
+from app.services.submitting import WebhookRequest
 from app.services.videos import FrameInput, MediaInput, VideoRequest
-from app.webhooks.registration import WebhookRequest
 
 
 def video_request(fields: dict, files: list[MediaInput]) -> VideoRequest:
     """A VideoRequest from schema-loaded fields and uploaded files (in upload order)."""
     mode = fields["function_mode"]
     req = VideoRequest(prompt=fields["prompt"], model=fields["model"], mode=mode, ratio=fields["ratio"],
-                       resolution=fields["resolution"], duration=fields["duration"],
+                       resolution=fields["resolution"], duration=fields["duration"], fps=fields["fps"],
                        webhook=WebhookRequest.from_fields(fields))
     if mode == MULTI_FRAME:
         req.frames = _frames(fields["frames"], files)

@@ -1,29 +1,24 @@
-"""Submitting a video task: validate against the catalogue, fetch and upload media, generate.
+"""Submitting a video task: the video's part of the one submit orchestration (app/services/submitter.py):
+its checks against the catalogue, its media fetched and uploaded, its draft.
 
-Order matters: every check that needs no network runs first, so a bad request costs nothing;
-the generate call is made once and never repeated (it costs credits).
+Order matters: every check that needs no network runs first, so a bad request costs nothing.
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app import errors, metrics
+from app import errors
 from app.jimeng import payloads, uploads
 from app.jimeng.assets import Frame, Material, Media, VideoDraft
 from app.jimeng.client import JimengClient
-from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
+from app.jimeng.models import (DEFAULT_VIDEO_MODEL, FIRST_LAST, FPS, MAIN_REFERENCE, MULTI_FRAME, OMNI_REFERENCE,
                                VIDEO_MODELS, VIDEO_RATIOS, VideoModel, video_models_in, video_modes_in)
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
-from app.services.idempotency import IdempotencyKey
-from app.services.submitting import (MediaInput, rewind_all, SubmitSettings, SubmittedTask, load_media, send_generate,
-                                     upload_checked_image)
-from app.task_ids import short_form
-
-log = logging.getLogger(__name__)
+from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, WebhookRequest, load_media,
+                                     rewind_all, upload_checked_image)
 
 
 @dataclass
@@ -41,10 +36,11 @@ class VideoRequest:
     ratio: str | None = None
     resolution: str | None = None
     duration: int | None = None
+    fps: int | None = None
     images: list[MediaInput] = field(default_factory=list)      # first_last_frames, main_reference
     frames: list[FrameInput] = field(default_factory=list)      # multi_frame
     materials: list[MediaInput] = field(default_factory=list)   # omni_reference, in material order
-    webhook: object | None = None     # app.webhooks.registration.WebhookRequest, when one was asked for
+    webhook: WebhookRequest | None = None     # when one was asked for
 
     def rewind(self) -> None:
         rewind_all([*self.images, *(f.media for f in self.frames), *self.materials])
@@ -52,7 +48,7 @@ class VideoRequest:
 
 @dataclass(frozen=True)
 class CheckedRequest:
-    """A request that passed every offline check, with the token and model it will use."""
+    """A request that passed every check, with the token and model it will use."""
 
     token: Token
     model: VideoModel
@@ -60,14 +56,18 @@ class CheckedRequest:
     ratio: str
     duration_s: int
     resolution: str
-    account: AccountModels | None = None
+    fps: int
+    count: int = 0      # a video task is one video: its id carries no count
+
+    def answer(self, task_id: str, created: int) -> SubmittedTask:
+        return SubmittedTask(task_id=task_id, created=created, model=self.model.name, ratio=self.ratio,
+                             resolution=self.resolution, duration=self.duration_s)
 
 
-def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
-                  models_for: Callable[[Token], AccountModels] | None = None) -> CheckedRequest:
-    """Every check before any upload: model, region, mode, numbers, media counts, prompt references.
-    With `models_for` (the live catalogue), also whether the chosen account can use the model now:
-    the first account that can is taken, and the model's resolutions and benefits are Jimeng's."""
+def check(req: VideoRequest, tokens: Sequence[Token], settings: SubmitSettings) -> list[Token]:
+    """Every check before any upload that no account changes: prompts, model, region, mode, numbers,
+    media counts, prompt references. The tokens whose region offers the model and mode."""
+    check_prompts(req, settings.max_prompt_chars)
     if req.model is not None and req.model not in VIDEO_MODELS:
         raise errors.UnsupportedModel(f"unknown model {req.model!r}; models: {', '.join(VIDEO_MODELS)}",
                                       param="model")
@@ -82,25 +82,31 @@ def check_request(req: VideoRequest, tokens: Sequence[Token], choose: Callable,
         modes = video_modes_in(VIDEO_MODELS[name], region)
         raise errors.InvalidRequest(f"model {name!r} has no mode {req.mode!r} in region {region}; "
                                     f"modes: {', '.join(modes)}", param="function_mode")
-    # Everything the account does not change is checked before the live catalogue is read, so a bad
-    # request costs no upstream call.
-    static = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[usable[0].region.code]]
-    ratio, duration_s = _check_offline(req, static)
-    token, account = _choose_account(usable, req.model, choose, models_for)
-    model = VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[token.region.code]]
-    if model is not static:   # another region's default: its own limits
-        ratio, duration_s = _check_offline(req, model)
+    _check_offline(req, model_on(req, usable[0]))
+    return usable
+
+
+def model_on(req: VideoRequest, token: Token) -> VideoModel:
+    """The model the request names, or the default of the token's region."""
+    return VIDEO_MODELS[req.model or DEFAULT_VIDEO_MODEL[token.region.code]]
+
+
+def on_account(req: VideoRequest, token: Token, account: AccountModels | None) -> CheckedRequest:
+    """The request on `token`'s account: its region's model (another region's default has its own
+    limits), and with the live catalogue the account's own resolutions and benefits."""
+    model = model_on(req, token)
+    ratio, duration_s, fps = _check_offline(req, model)
     if account is not None:
         model = account.merged(model)
     resolution = req.resolution or model.resolutions[0]
     if resolution not in model.resolutions:
         raise errors.InvalidRequest(f"{model.name} supports resolution {', '.join(model.resolutions)}",
                                     param="resolution")
-    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, account)
+    return CheckedRequest(token, model, req.mode, ratio, duration_s, resolution, fps)
 
 
-def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
-    """Ratio, duration or frames, prompt, media counts and references: (ratio, seconds)."""
+def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int, int]:
+    """Ratio, duration or frames, frame rate, prompt, media counts and references: (ratio, seconds, fps)."""
     limits = model.limits(req.mode)
     ratio = req.ratio or ("16:9" if req.mode == MULTI_FRAME else "1:1")
     if ratio not in VIDEO_RATIOS:
@@ -112,6 +118,10 @@ def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
         if duration_s not in model.durations:
             allowed = _describe_durations(model.durations)
             raise errors.InvalidRequest(f"{model.name} takes duration {allowed} seconds", param="duration")
+    fps = model.frame_rates[0] if req.fps is None else req.fps
+    if fps not in model.frame_rates:
+        raise errors.InvalidRequest(f"{model.name} makes fps {' or '.join(map(str, model.frame_rates))}; got {fps}",
+                                    param="fps")
     if not req.prompt.strip() and req.mode != MULTI_FRAME:
         raise errors.InvalidRequest("prompt is required", param="prompt")
     if req.mode in (FIRST_LAST, MAIN_REFERENCE):
@@ -123,26 +133,7 @@ def _check_offline(req: VideoRequest, model: VideoModel) -> tuple[str, int]:
         _check_count("materials", len(req.materials), limits.min_materials, limits.max_materials)
         _check_count("images", len(req.materials) - len(videos), 0, limits.max_images)
         _check_count("videos", len(videos), 0, limits.max_videos)
-    return ratio, duration_s
-
-
-def _choose_account(usable: list[Token], model_name: str | None, choose: Callable,
-                    models_for: Callable[[Token], AccountModels] | None) -> tuple[Token, AccountModels | None]:
-    """A token whose account offers the model now (live catalogue), in `choose` order."""
-    candidates = list(usable)
-    first_refusal: errors.ModelUnavailable | None = None
-    while True:
-        token = choose(candidates)
-        if models_for is None:
-            return token, None
-        account = models_for(token)
-        model = VIDEO_MODELS[model_name or DEFAULT_VIDEO_MODEL[token.region.code]]
-        if account.offers(model):
-            return token, account
-        first_refusal = first_refusal or account.unavailable(model)
-        candidates.remove(token)
-        if not candidates:
-            raise first_refusal
+    return ratio, duration_s, fps
 
 
 def _offers(region: str, model_name: str | None, mode: str) -> bool:
@@ -176,12 +167,11 @@ def _check_frames(frames: list[FrameInput], limits) -> int:
     return max(1, round(total / 1000))
 
 
-def build_draft(req: VideoRequest, checked: CheckedRequest, client: JimengClient,
-                settings: SubmitSettings) -> VideoDraft:
+def upload(req: VideoRequest, checked: CheckedRequest, client: JimengClient, settings: SubmitSettings) -> VideoDraft:
     """Fetch every input first (so a bad URL fails before any upload), then upload."""
     token = checked.token
     common = dict(model=checked.model, mode=checked.mode, prompt=req.prompt, ratio=checked.ratio,
-                  duration_s=checked.duration_s, resolution=checked.resolution, aid=token.region.aid)
+                  duration_s=checked.duration_s, resolution=checked.resolution, fps=checked.fps, aid=token.region.aid)
     if checked.mode == MULTI_FRAME:
         loaded = [load_media(f.media, settings, "image") for f in req.frames]
         frames = tuple(Frame(image=upload_checked_image(client, token, m), prompt=f.prompt, duration_ms=f.duration_ms)
@@ -223,55 +213,17 @@ def check_prompts(req: VideoRequest, limit: int) -> None:
             raise errors.InvalidRequest(f"{param} has {len(text)} characters; at most {limit}", param=param)
 
 
-def submit_video(req: VideoRequest, tokens: Sequence[Token], client: JimengClient,
-                 settings: SubmitSettings, *, idempotency: IdempotencyKey | None = None) -> SubmittedTask:
-    """Check, upload, generate once. With an `Idempotency-Key`, an earlier task made with the same
-    key (and body) is answered instead, and nothing is sent again (app/services/idempotency.py)."""
-    check_prompts(req, settings.max_prompt_chars)
-    catalogue = settings.catalogue
-    models_for = (lambda token: catalogue.for_token(client, token)) if catalogue is not None else None
-    checked = check_request(req, tokens, idem.chooser(idempotency, settings), models_for)
-    claim = idem.claim("video", idempotency, checked.token, tokens, client, settings, lambda: _digest(req, checked))
-    if claim.earlier_task_id is not None:
-        return SubmittedTask(task_id=claim.earlier_task_id, created=claim.earlier_created, model=checked.model.name,
-                             ratio=checked.ratio, resolution=checked.resolution, duration=checked.duration_s)
-    return idem.submitted_under(claim, settings, lambda: _send(req, checked, claim, client, settings))
-
-
-def _send(req: VideoRequest, checked: CheckedRequest, claim: idem.Claim, client: JimengClient,
-          settings: SubmitSettings) -> SubmittedTask:
-    """Upload, build the draft, generate once."""
-    catalogue = settings.catalogue
-    draft = build_draft(req, checked, client, settings)
-    workspace_id = settings.workspaces.for_token(client, checked.token) if settings.workspaces else None
-    body = payloads.build_video_generate_body(draft, submit_id=claim.submit_id, workspace_id=workspace_id,
-                                              origin_submit_id=claim.origin_submit_id)
-    idem.before_generate(claim, settings)
-    try:
-        task_id, created = send_generate("video", checked.token, body, client, settings)
-    except errors.ModelUnavailable as exc:
-        # ret 2061: Jimeng no longer offers it to this account. Nothing was created; say what is offered.
-        if catalogue is not None:
-            catalogue.refused(checked.token, checked.model)
-            account = catalogue.for_token(client, checked.token)
-        else:
-            account = AccountModels(checked.token.region.code, None, frozenset({checked.model.req_key}))
-        refusal = account.unavailable(checked.model)
-        refusal.extra.update(exc.extra)
-        raise refusal from None
-    metrics.submitted("video", checked.model.name, checked.mode)
-    log.info("video submitted", extra={"task": short_form(task_id), "model": checked.model.name,
-                                       "mode": checked.mode, "region": checked.token.region.code})
-    return SubmittedTask(task_id=task_id, created=created, model=checked.model.name, ratio=checked.ratio,
-                         resolution=checked.resolution, duration=checked.duration_s)
-
-
-def _digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
+def digest(req: VideoRequest, checked: CheckedRequest) -> bytes:
     """What the request asks for once defaults are filled in, independent of JSON or multipart and
     of which route shaped it."""
     fields = {"prompt": req.prompt, "model": checked.model.name, "mode": checked.mode, "ratio": checked.ratio,
               "resolution": checked.resolution, "duration": checked.duration_s,
               "frames": [(f.prompt, f.duration_ms) for f in req.frames]}
+    if checked.fps != FPS:      # only then: digests of keys used before fps was a field stay the same
+        fields["fps"] = checked.fps
     media = [(m.field, m.url, m.stream) for m in [*req.images, *(f.media for f in req.frames), *req.materials]]
     return idem.body_digest(fields, media)
 
+
+FLOW = SubmitFlow(kind="video", check=check, live_model=model_on, on_account=on_account, digest=digest,
+                  upload=upload, payload=payloads.build_video_generate_body)

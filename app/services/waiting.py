@@ -10,7 +10,7 @@ from app import errors
 from app.jimeng.client import JimengClient
 from app.jimeng.regions import Token
 from app.services.tasks import TaskSettings, TaskState, task_state
-from app.stopping import StopSignal
+from app.serving.stopping import StopSignal
 
 
 @contextlib.contextmanager
@@ -41,7 +41,7 @@ def wait_for_task(kind: str, task_id: str, tokens: Sequence[Token], client: Jime
     """The finished task state, or UpstreamTimeout when it takes longer than `timeout`
     (with `give_up_quietly`, the last state seen instead: `Prefer: wait=N` answers what there is).
 
-    Once `stop` is set (the server is stopping, app/stopping.py), the state as it is then, finished
+    Once `stop` is set (the server is stopping, app/serving/stopping.py), the state as it is then, finished
     or not, without waiting for the next poll: the caller answers it rather than hold the stop."""
     deadline = time.monotonic() + timeout
     while True:

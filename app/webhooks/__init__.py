@@ -10,7 +10,7 @@ delivery.py      one attempt: POST, read a little, decide the next step (the ret
 targets.py       where an event may go (the media URL rules), checked at submit and at delivery
 signing.py       Standard Webhooks signatures and the secret's format
 sealed.py        session ids at rest, sealed under a key derived from SECRET_KEY
-keys.py          a task's identity in these records; events.py the event names
+keys.py          a task's identity in these records (the event names: app/schemas/tasks.py)
 setup.py         wiring into create_app; consumer.py `jimeng-api-consumer`; supervisor.py the
                  gunicorn master's consumer
 

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    from app import create_app
+    from app.factory import create_app
 
     app = create_app()
     cfg = app.extensions["app_config"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import requests
 
+from app.net.sessions import REFUSED_ADDRESS
 from app.webhooks.attempts import Attempt
-from app.webhooks.targets import REFUSED_ADDRESS
 
 MAX_ANSWER_BYTES = 4096     # a receiver's answer is read this far, never more
 MAX_DELAY = 3600.0          # the longest wait between two attempts, a receiver's Retry-After included

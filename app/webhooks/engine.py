@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app import metrics
+from app.serving import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
-from app.sqlite_state import prepare_data_dir
+from app.state.sqlite import prepare_data_dir
 from app.task_ids import TaskId
-from app.webhooks import delivery, sealed, signing, watching
+from app.webhooks import delivery, registration, sealed, signing, watching
 from app.webhooks.attempts import HostSlots, InFlight, track_connections
 from app.webhooks.keys import task_key
 from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
@@ -126,6 +126,17 @@ class Webhooks:
         return self.runtime.clock()
 
     # -- submit side ------------------------------------------------------------------------------
+    def plan(self, request, kind: str, *, key, family: str) -> registration.Plan | None:
+        """The checked webhook of a submit (its own, or its API key's default), or None; 400/503
+        before anything is sent."""
+        return registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+
+    def watch_submitted(self, plan: registration.Plan, task_id: str, tokens: Sequence[Token],
+                        secret_key: str) -> bool:
+        """Watch the task a submit answered (`tokens`: those it was submitted with)."""
+        watch = registration.watch_for(plan, task_id, tokens, secret_key, self.cfg)
+        return watch is not None and self.watch(watch, plan.target.host)
+
     def watch(self, watch: Watch, host: str) -> bool:
         """Start watching a task (nothing happens for one already registered); its first poll soon."""
         now = self._now()
@@ -328,9 +339,10 @@ class Webhooks:
 
     def _delivery_session(self):
         if self._session is None:
-            from app.webhooks.targets import delivery_session
-            self._session = track_connections(delivery_session(allow_loopback=self.cfg.ALLOW_LOOPBACK_WEBHOOKS,
-                                                               timeout=self.cfg.WEBHOOK_TIMEOUT))
+            from app.net.sessions import public_session
+            timeout = self.cfg.WEBHOOK_TIMEOUT
+            self._session = track_connections(public_session(self.cfg.ALLOW_LOOPBACK_WEBHOOKS, timeout=(timeout, timeout),
+                                                             user_agent="jimeng-api-webhooks"))
         return self._session
 
     def sweep(self) -> int:

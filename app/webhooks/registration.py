@@ -1,6 +1,6 @@
 """At submit: the request's webhook is checked before anything is sent (a refused webhook costs
-nothing), and once Jimeng accepted the task it is watched. No Flask here: the submit path calls
-`plan` and `watch_submitted` through one hook (app/api/context.py)."""
+nothing), and once Jimeng accepted the task it is watched. The submit service (app/services/submitter.py)
+asks through the engine's `plan` and `watch_submitted`; nothing of this package is imported there."""
 from __future__ import annotations
 
 import json
@@ -9,33 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app import errors
-from app.api_keys import ApiKey
 from app.jimeng.regions import Token
+from app.schemas.tasks import EVENTS
+from app.services.api_keys import ApiKey
+from app.services.submitting import WebhookRequest
 from app.services.tasks import fingerprint_key
 from app.task_ids import TaskId
 from app.webhooks import sealed
-from app.webhooks.engine import Webhooks
-from app.webhooks.events import EVENTS
 from app.webhooks.keys import task_key
 from app.webhooks.store import Watch
 from app.webhooks.targets import Target, check_target
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class WebhookRequest:
-    """What a submit asked for (schema-loaded `webhook_url`, `webhook_events`)."""
-
-    url: str | None = None
-    events: tuple[str, ...] | None = None
-
-    @classmethod
-    def from_fields(cls, fields: dict) -> WebhookRequest | None:
-        url, events = fields.get("webhook_url"), fields.get("webhook_events")
-        if url is None and events is None:
-            return None
-        return cls(url=url, events=tuple(dict.fromkeys(events)) if events is not None else None)
 
 
 @dataclass(frozen=True)
@@ -67,16 +52,16 @@ def plan(request: WebhookRequest | None, kind: str, *, key: ApiKey | None, famil
     return Plan(target=target, events=tuple(events), kind=kind, family=family, api_key=key.name if key else "")
 
 
-def watch_submitted(webhooks: Webhooks, plan: Plan, task_id: str, tokens: Sequence[Token], secret_key: str,
-                    cfg) -> bool:
-    """Watch the task the submit answered (`tokens`: those it was submitted with)."""
+def watch_for(plan: Plan, task_id: str, tokens: Sequence[Token], secret_key: str, cfg) -> Watch | None:
+    """The watch of the task the submit answered (`tokens`: those it was submitted with); None when
+    the task id names none of them."""
     tid = TaskId.decode(task_id, secret_key)
     if tid is None:
-        return False
+        return None
     fp_key = fingerprint_key(secret_key)
     token = next((t for t in tokens if t.fingerprint(fp_key) == tid.token_fp and t.region.code == tid.region), None)
     if token is None:
-        return False
+        return None
     key = task_key(tid)
     timeout = cfg.VIDEO_TASK_TIMEOUT if tid.kind == "video" else cfg.IMAGE_TASK_TIMEOUT
     if token.account:
@@ -85,8 +70,7 @@ def watch_submitted(webhooks: Webhooks, plan: Plan, task_id: str, tokens: Sequen
         account, pool_account = token.account_key.hex()[:32], ""
         secret = json.dumps({"session": token.session_id, "proxy": token.proxy})
         sealed_token = sealed.seal(cfg.SECRET_KEY, secret, key)
-    watch = Watch(key=key, account=account, kind=tid.kind, task_id=task_id, family=plan.family,
-                  url=plan.target.url, events=plan.events, region=tid.region, submitted_at=float(tid.submitted_at),
-                  deadline=float(tid.submitted_at + timeout), api_key=plan.api_key, pool_account=pool_account,
-                  sealed_token=sealed_token)
-    return webhooks.watch(watch, plan.target.host)
+    return Watch(key=key, account=account, kind=tid.kind, task_id=task_id, family=plan.family,
+                 url=plan.target.url, events=plan.events, region=tid.region, submitted_at=float(tid.submitted_at),
+                 deadline=float(tid.submitted_at + timeout), api_key=plan.api_key, pool_account=pool_account,
+                 sealed_token=sealed_token)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask, request
 
-from app.api_keys import task_id_secret
+from app.services.api_keys import task_id_secret
 from app.services.tasks import TaskSettings, TaskState
 from app.webhooks.engine import Runtime, Webhooks
 from app.webhooks.signing import secret_problem

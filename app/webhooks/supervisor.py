@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import logging.config
 
-    from app.logs import default_log_format, logging_config
+    from app.serving.logs import default_log_format, logging_config
 
     logging.config.dictConfig(logging_config(os.environ.get("LOG_LEVEL", "INFO").upper(), os.environ.get(
         "LOG_FORMAT", default_log_format(os.environ.get("APP_ENV"))).lower()))

@@ -1,4 +1,4 @@
-"""Where an event may be sent: the rules of media URLs (app/media.py), for a URL we POST to.
+"""Where an event may be sent: the rules of media URLs (app/media/intake.py), for a URL we POST to.
 
 At submit the URL is judged by itself and by what its host resolves to now (a clear 400 before the
 task is paid for). At delivery, requests-hardened resolves again, refuses a non-public address and
@@ -11,13 +11,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-from requests_hardened import Config as HardenedConfig
-from requests_hardened import HTTPSession
-from requests_hardened.ip_filter import InvalidIPAddress
-from requests_hardened.ip_filter_adapter import IPFilterAdapter
-
-from app.addresses import is_public_address, literal_ip
+from app.net.addresses import is_public_address, literal_ip
 from app.errors import InvalidRequest
 
 MAX_URL_LENGTH = 2048
@@ -80,28 +74,3 @@ def _resolved(host: str, port: int, param: str, resolve) -> list:
     if not found or any(a is None for a in found):
         raise InvalidRequest(f"{param}: the host name does not resolve", param=param)
     return found
-
-
-class _StrictAdapter(IPFilterAdapter):
-    """requests-hardened pins the checked address; it is held to our stricter rule too (app/addresses.py)."""
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        ip = literal_ip(host_params["host"])
-        if ip is None or not is_public_address(ip, allow_loopback=self._allow_loopback):
-            raise InvalidIPAddress(ip)
-        return host_params, pool_kwargs
-
-
-def delivery_session(*, allow_loopback: bool, timeout: float) -> requests.Session:
-    """A session that resolves, checks and pins each target's address and follows no redirect."""
-    session = HTTPSession(HardenedConfig(ip_filter_enable=True, ip_filter_allow_loopback_ips=allow_loopback,
-                                         never_redirect=True, default_timeout=(timeout, timeout),
-                                         user_agent_override="jimeng-api-webhooks"))
-    session.mount("http://", _StrictAdapter(is_https_proto=False, allow_loopback=allow_loopback))
-    session.mount("https://", _StrictAdapter(is_https_proto=True, allow_loopback=allow_loopback))
-    session.trust_env = False       # no proxy from the environment: it would defeat the address check
-    return session
-
-
-REFUSED_ADDRESS = InvalidIPAddress

@@ -14,9 +14,10 @@ import pytest
 import requests
 import responses
 
-from app import create_app, errors
+from app import errors
+from app.factory import create_app
 from app.services.pool import CREDITS_RETRY_SECONDS, RESERVATION_SECONDS
-from tests.conftest import UPSTREAM
+from tests.conftest import UPSTREAM, made_app
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer, queued_record
 
 CREDIT_URL = f"{UPSTREAM}/commerce/v1/benefits/user_credit"
@@ -110,14 +111,8 @@ def files(tmp_path):
 
 def build_app(files, clock, shared_state, **overrides):
     keys, accounts = files
-    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "API_KEYS_FILE": str(keys),
-                      "JIMENG_ACCOUNTS_FILE": str(accounts), **overrides})
-    app.extensions["clock"] = clock
-    app.extensions["jimeng_client"].clock = clock
-    app.extensions["jimeng_client"].sleep = lambda s: None
-    app.extensions["shared_state"] = shared_state
-    app.extensions["pool"].state = shared_state
-    return app
+    return made_app(clock, {"API_KEYS_FILE": str(keys), "JIMENG_ACCOUNTS_FILE": str(accounts), **overrides},
+                    shared_state=shared_state)
 
 
 @pytest.fixture
@@ -503,8 +498,8 @@ def test_per_account_metrics_name_the_label_never_the_session(client, jimeng):
 # -- shared state out of reach -------------------------------------------------------------------
 def unusable(backend: str, tmp_path):
     """A shared state that cannot be used: Redis where nothing listens; DATA_DIR under a file."""
-    from app.shared_state import RedisState
-    from app.sqlite_state import SqliteState
+    from app.state.shared import RedisState
+    from app.state.sqlite import SqliteState
     from sandbox.stack import free_ports
 
     if backend == "redis":

@@ -1,4 +1,7 @@
-"""/docs: every route has a request example; multipart media fields are file pickers; Prefer is documented."""
+"""/docs: every route has a summary and a request example that needs nothing outside the service and its
+sandbox; the spec opens with an introduction; multipart media fields are file pickers; Prefer is documented."""
+import json
+import re
 
 
 def spec(client) -> dict:
@@ -43,3 +46,23 @@ def test_prefer_and_idempotency_headers_and_the_blocking_answer_are_documented(c
     assert {"created", "task_id", "data"} <= set(blocking)
     responses = doc["paths"]["/v1/videos/generations"]["post"]["responses"]
     assert "202" in responses
+
+
+def test_every_operation_has_a_summary(client):
+    missing = [(method, path) for path, method, op, _ in operations(spec(client)) if not op.get("summary")]
+    assert missing == []
+
+
+def test_the_spec_opens_with_an_introduction_to_tokens_and_the_sandbox(client):
+    intro = spec(client)["info"]["description"]
+    assert "Authorize" in intro and "session id" in intro and "API key" in intro
+    assert "make try" in intro and "sandbox" in intro
+
+
+def test_no_example_points_at_a_host_the_sandbox_cannot_reach(client):
+    """"Try it out" sends the examples: a URL of example.com (or any host but the service's) would fail there."""
+    doc = spec(client)
+    examples = [op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
+                for _, _, op, _ in operations(doc)]
+    urls = re.findall(r"https?://[^\"\s]+", json.dumps([e for e in examples if e is not None]))
+    assert [u for u in urls if not u.startswith("https://jimeng.jianying.com/")] == []   # a HAR's own calls

@@ -8,7 +8,7 @@ import threading
 import pytest
 import responses
 
-from app import create_app
+from app.factory import create_app
 from tests.api.helpers import auth
 from tests.conftest import UPSTREAM
 from tests.jimeng_fakes import envelope

@@ -12,6 +12,7 @@ from app import errors
 from app.services import hd_results
 
 from tests.api.helpers import auth, task_id_for
+from tests.conftest import made_app
 from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record,
                                 generate_answer, hd_url_in, local_item, local_items_answer, queued_record)
 
@@ -21,9 +22,8 @@ HD_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"H" * 4000
 
 
 @pytest.fixture
-def app(app, shared_state):
-    app.extensions["shared_state"] = shared_state
-    return app
+def app(clock, shared_state):
+    return made_app(clock, shared_state=shared_state)
 
 
 CLOCK_MOVES_PAST_THE_TTL = pytest.mark.parametrize("shared_state", ["sqlite"], indirect=True)
@@ -178,17 +178,13 @@ def test_a_finished_videos_hd_link_is_asked_for_once_whatever_route_polls_it(app
 @responses.activate
 def test_every_worker_finds_the_link_another_one_looked_up(app, client, clock):
     """A second app instance on the same shared state (another worker) asks Jimeng for nothing more."""
-    from app import create_app
-    from tests.conftest import UPSTREAM
-
     tid = finished(app, clock)
     responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v5-dreamnia.jimeng.com/w")))
-    other = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM})
-    other.extensions["clock"] = clock
-    other.extensions["shared_state"] = app.extensions["shared_state"]
-    if type(app.extensions["shared_state"]).__name__ == "SqliteState":      # its own connection to the same file
-        from app.sqlite_state import SqliteState
-        other.extensions["shared_state"] = SqliteState(client.application.config["DATA_DIR"], clock)
+    state = app.extensions["shared_state"]
+    if type(state).__name__ == "SqliteState":      # its own connection to the same file
+        from app.state.sqlite import SqliteState
+        state = SqliteState(client.application.config["DATA_DIR"], clock)
+    other = made_app(clock, shared_state=state)
     first = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]
     second = other.test_client().get(f"/v1/videos/tasks/{tid}", headers=auth("sess")).get_json()["result"]
     assert first == second and second["url"] == "https://v5-dreamnia.jimeng.com/w" and len(local_calls()) == 1
@@ -283,10 +279,11 @@ def test_a_failed_lookup_is_remembered_for_a_short_while_then_asked_again(app, c
 
 
 @responses.activate
-def test_without_its_shared_state_a_poll_still_gets_the_hd_link(app, client, clock):
+def test_without_its_shared_state_a_poll_still_gets_the_hd_link(clock, shared_state):
     from tests.api.test_idempotency import StateDown
 
-    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"get_many", "put_many"})
+    app = made_app(clock, shared_state=StateDown(shared_state, {"get_many", "put_many"}))
+    client = app.test_client()
     tid = finished(app, clock)
     responses.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item(ITEM, hd_url="https://v1-a.jimeng.com/d")))
     resp = client.get(f"/v1/videos/tasks/{tid}", headers=auth("sess"))

@@ -12,6 +12,7 @@ import responses
 from app import errors
 
 from tests.api.helpers import auth
+from tests.conftest import made_app
 from tests.api.test_images import PNG, PNG_URI, image_record
 from tests.jimeng_fakes import ALGO_URL, GENERATE_URL, HISTORY_URL, envelope, generate_answer, register_image_flow
 
@@ -19,10 +20,9 @@ RID = "4722540945676"
 
 
 @pytest.fixture
-def app(app, shared_state):
+def app(clock, shared_state):
     """The app of conftest.py, its markers in each backend in turn."""
-    app.extensions["shared_state"] = shared_state
-    return app
+    return made_app(clock, shared_state=shared_state)
 
 
 CLOCK_MOVES_PAST_THE_TTL = pytest.mark.parametrize("shared_state", ["sqlite"], indirect=True)
@@ -198,7 +198,7 @@ def test_every_worker_sees_the_key_before_jimeng_lists_it(request, backend, cloc
     """Two app instances, each with its own connection to the shared state (two workers of one host on
     DATA_DIR; or two hosts sharing REDIS_URL): the second answers the task the first just submitted,
     without a generate of its own."""
-    from app import create_app
+    from app.factory import create_app
     from tests.conftest import UPSTREAM
 
     config = {"JIMENG_UPSTREAM_URL": UPSTREAM}
@@ -348,7 +348,7 @@ def test_a_blocking_image_answer_gives_up_before_the_openai_sdks_read_timeout_an
         app, client, monkeypatch):
     """The SDK reads for 600 s, then retries twice: the image answer must end first, with the task id
     and `x-should-retry: false`, so that a slow task is polled rather than submitted three times."""
-    from app.api import blocking
+    from app.services import submitter
     from config import Config
 
     for name in ("WAIT_TIMEOUT", "IMAGE_WAIT_TIMEOUT"):
@@ -357,13 +357,13 @@ def test_a_blocking_image_answer_gives_up_before_the_openai_sdks_read_timeout_an
     cfg = app.extensions["app_config"]
     monkeypatch.setattr(cfg, "WAIT_TIMEOUT", production.WAIT_TIMEOUT)
     monkeypatch.setattr(cfg, "IMAGE_WAIT_TIMEOUT", production.IMAGE_WAIT_TIMEOUT, raising=False)
-    waited, real_wait = [], blocking.wait_for_task
+    waited, real_wait = [], submitter.wait_for_task
 
     def wait_for_task(*args, timeout, **kwargs):
         waited.append(timeout)
         return real_wait(*args, timeout=0, **kwargs)     # the deadline, reached at once
 
-    monkeypatch.setattr(blocking, "wait_for_task", wait_for_task)
+    monkeypatch.setattr(submitter, "wait_for_task", wait_for_task)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.post(HISTORY_URL, json=envelope({}))          # not listed yet: pending
         rsps.post(GENERATE_URL, json=generate_answer(RID))
@@ -454,8 +454,8 @@ class StateDown:
 
 
 @responses.activate
-def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sent(app, client):
-    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"get", "put_new"})
+def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sent(clock, shared_state):
+    client = made_app(clock, shared_state=StateDown(shared_state, {"get", "put_new"})).test_client()
     responses.post(HISTORY_URL, json=envelope({}))
     responses.post(GENERATE_URL, json=generate_answer(RID))
     resp = submit(client, {"prompt": "a cat"})
@@ -467,7 +467,7 @@ def test_a_keyed_submit_without_its_shared_state_is_a_503_before_anything_is_sen
 def test_a_keyed_submit_with_an_unusable_data_dir_is_a_503_not_a_500(tmp_path):
     """DATA_DIR that cannot be made (here: its parent is a file): the app still starts, a keyed submit
     is a 503 before anything is sent, and one without a key (no shared state needed) goes through."""
-    from app import create_app
+    from app.factory import create_app
     from tests.conftest import UPSTREAM
 
     (tmp_path / "blocked").write_text("not a directory")
@@ -482,8 +482,8 @@ def test_a_keyed_submit_with_an_unusable_data_dir_is_a_503_not_a_500(tmp_path):
 
 
 @responses.activate
-def test_a_marker_write_that_fails_after_jimeng_took_the_task_still_answers_the_task(app, client, caplog):
-    app.extensions["shared_state"] = StateDown(app.extensions["shared_state"], {"put"})
+def test_a_marker_write_that_fails_after_jimeng_took_the_task_still_answers_the_task(clock, shared_state, caplog):
+    client = made_app(clock, shared_state=StateDown(shared_state, {"put"})).test_client()
     responses.post(HISTORY_URL, json=envelope({}))
     responses.post(GENERATE_URL, json=generate_answer(RID))
     resp = submit(client, {"prompt": "a cat"})

@@ -5,7 +5,7 @@ import json
 import pytest
 import responses
 
-from app import create_app
+from app.factory import create_app
 from tests.api.helpers import auth
 from tests.conftest import UPSTREAM
 from tests.jimeng_fakes import GENERATE_URL, envelope, generate_answer

@@ -7,7 +7,7 @@ import re
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from app import create_app
+from app.factory import create_app
 from app.api.path_ids import RESERVED
 from tests.api.helpers import auth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import responses
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
+from app.factory import create_app
 from tests.api.helpers import auth, task_id_for
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, generate_answer, queued_record
 

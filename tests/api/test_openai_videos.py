@@ -34,6 +34,16 @@ def test_create_answers_a_queued_video_object_and_maps_size_and_seconds(client):
 
 
 @responses.activate
+def test_create_passes_fps_through_and_an_fps_the_model_lacks_costs_nothing(client):
+    resp = client.post("/v1/videos", json={"prompt": "a", "fps": 30}, headers=auth("s"))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 400 and err["param"] == "fps" and len(responses.calls) == 0
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    assert client.post("/v1/videos", json={"prompt": "a", "fps": 24}, headers=auth("s")).status_code == 200
+    assert '"fps": 24' in json.dumps(generated_draft())
+
+
+@responses.activate
 def test_create_with_a_size_the_model_lacks_costs_nothing(client):
     resp = client.post("/v1/videos", json={"prompt": "a", "size": "1920x1080"}, headers=auth("s"))
     err = resp.get_json()["error"]

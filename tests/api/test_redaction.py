@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 import responses
 
-from app import create_app
-from app.logs import ContextFilter
+from app.factory import create_app
+from app.serving.logs import ContextFilter
 from tests.api.helpers import auth
 from tests.api.test_company import ACCOUNTS, KEYS
 from tests.jimeng_fakes import GENERATE_URL, envelope

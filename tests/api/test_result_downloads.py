@@ -18,7 +18,7 @@ import pytest
 import responses
 from requests_hardened import ip_filter
 
-from app import outbound
+from app.net import outbound, sessions
 from tests.api.helpers import auth, task_id_for
 from tests.jimeng_fakes import HISTORY_URL, LOCAL_ITEMS_URL, envelope, finished_record, local_items_answer
 
@@ -83,7 +83,7 @@ def public_cdn(monkeypatch, result_host):
     """`cdn.example` and `internal.example` resolve to 127.0.0.1; the first connection of the test
     (to the CDN) counts as public, every later one meets the real address rule."""
     real_getaddrinfo, real_filter, real_rule, seen = socket.getaddrinfo, ip_filter.get_ip_address, \
-        outbound.is_public_address, []
+        sessions.is_public_address, []
     names = ("cdn.example", "internal.example")
 
     def getaddrinfo(host, port, *args, **kwargs):
@@ -99,7 +99,7 @@ def public_cdn(monkeypatch, result_host):
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(ip_filter, "get_ip_address", resolve)
-    monkeypatch.setattr(outbound, "is_public_address", rule)
+    monkeypatch.setattr(sessions, "is_public_address", rule)
     monkeypatch.setattr(outbound, "ALLOWED_PORTS", frozenset({80, 443, result_host.server_address[1]}))
     return result_host
 
@@ -154,7 +154,8 @@ def test_a_result_on_a_loopback_address_is_refused(app, client, clock, result_ho
 @pytest.mark.parametrize("route", DOWNLOADS)
 def test_a_public_result_that_redirects_to_a_public_host_is_still_served(app, client, clock, public_cdn, route,
                                                                          monkeypatch):
-    monkeypatch.setattr(outbound, "is_public_address", lambda ip, allow_loopback=False: True)
+    for module in (outbound, sessions):     # every address counts as public: our URL check and the session's
+        monkeypatch.setattr(module, "is_public_address", lambda ip, allow_loopback=False: True)
     task_id = completed_task(app, clock, public_cdn.url("/to-video", host="cdn.example"))
 
     resp = download(client, route, task_id)

@@ -1,6 +1,6 @@
 """What a request hears when the server stops under it, and a body the server cut for slowness.
 
-The gevent worker (app/gevent_worker.py) puts a stop signal in each request's environ and sets it
+The gevent worker (app/serving/gevent_worker.py) puts a stop signal in each request's environ and sets it
 when a stop begins (tests/e2e/test_connections.py runs that under gunicorn). Here the signal is
 already set: a blocking-mode wait answers after one look at the task, never waiting out its time.
 """
@@ -8,8 +8,8 @@ import threading
 
 import responses
 
-from app import stopping
-from app.gevent_worker import BodyTooSlow
+from app.serving import stopping
+from app.serving.gevent_worker import BodyTooSlow
 from tests.api.helpers import auth
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, generate_answer, queued_record
 

@@ -18,6 +18,7 @@ def test_models_lists_video_and_image_models_with_limits(client):
     assert seedance["limits"]["omni_reference"]["min_materials"] == 1
     assert by_id["jimeng-video-3.0"]["modes"]["us"] == ["first_last_frames"]
     assert "cn" in by_id["jimeng-video-3.5-pro"]["default_for_regions"]
+    assert all(by_id[name]["frame_rates"] == [24] for name in VIDEO_MODELS)      # Jimeng's drafts carry 24
 
 
 def test_ping_and_healthz(client):
@@ -71,7 +72,7 @@ def test_session_ids_never_reach_the_logs(client, caplog):
         resp = client.post("/v1/videos/generations", json={"prompt": "x"}, headers=auth("topsecret"))
         logging.getLogger("probe").info("header was Bearer topsecret and cookie sessionid=topsecret")
     assert resp.status_code == 401 and "topsecret" not in resp.get_data(as_text=True)
-    from app.logs import ContextFilter
+    from app.serving.logs import ContextFilter
     for record in caplog.records:
         ContextFilter().filter(record)
         assert "topsecret" not in record.getMessage()
@@ -88,7 +89,7 @@ def test_an_unexpected_error_is_a_json_500_without_trace(app, client):
 
 
 def test_the_request_id_does_not_outlive_its_request(client):
-    from app.logs import request_id
+    from app.serving.logs import request_id
     client.get("/ping", headers={"X-Request-Id": "first"})
     assert request_id.get() == "-"
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 import responses
 
-from app.logs import ContextFilter
+from app.serving.logs import ContextFilter
 from tests.api.helpers import auth
 from tests.jimeng_fakes import GENERATE_URL, envelope
 

@@ -7,7 +7,7 @@ import io
 import pytest
 import responses
 
-from app import create_app
+from app.factory import create_app
 from tests.api.helpers import auth
 from tests.conftest import UPSTREAM, load_fixture
 from tests.jimeng_fakes import (ALGO_URL, GENERATE_URL, HISTORY_URL, envelope, finished_record, generate_answer,

@@ -37,6 +37,32 @@ def test_text_to_video_answers_at_once_with_a_pending_task(client):
     assert sent["extend"]["root_model"] == "dreamina_ic_generate_video_model_vgfm_3.5_pro"
 
 
+@pytest.mark.parametrize("fps", [24, "24"])
+def test_fps_the_model_makes_is_sent_in_the_draft(client, fps):
+    with responses.RequestsMock() as rsps:
+        rsps.post(GENERATE_URL, json=generate_answer())
+        resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "fps": fps}, headers=auth("sess"))
+        sent = json.loads(rsps.calls[0].request.body)
+    assert resp.status_code == 200, resp.get_json()
+    gen = json.loads(sent["draft_content"])["component_list"][0]["abilities"]["gen_video"]["text_to_video_params"]
+    assert gen["video_gen_inputs"][0]["fps"] == 24
+
+
+@pytest.mark.parametrize("fps", [30, 0, 23.5, "fast", True])
+def test_fps_the_model_lacks_is_a_400_naming_fps_before_anything_is_sent(client, fps):
+    with responses.RequestsMock() as rsps:        # no upstream call registered: none may be made
+        resp = client.post("/v1/videos/generations", json={"prompt": "a cat", "fps": fps}, headers=auth("sess"))
+        assert len(rsps.calls) == 0
+    assert error_of(resp) == (400, "invalid_request", "fps")
+    if fps == 30:
+        assert "24" in resp.get_json()["error"]["message"]
+
+
+def test_fps_is_read_from_a_form_too(client):
+    resp = client.post("/v1/videos/generations", data={"prompt": "a cat", "fps": "60"}, headers=auth("sess"))
+    assert error_of(resp) == (400, "invalid_request", "fps")
+
+
 @responses.activate
 def test_the_returned_task_id_can_be_queried(client):
     responses.post(GENERATE_URL, json=generate_answer("123456"))
@@ -122,6 +148,35 @@ def test_wrong_content_type_is_415(client):
     assert error_of(resp)[:2] == (415, "unsupported_media_type")
 
 
+@pytest.mark.parametrize("route", ["/v1/videos/generations", "/v1/images/generations", "/v1/videos",
+                                   "/v1/videos/tasks/batch", "/token/check"])
+def test_json_sent_as_a_form_says_it_was_not_read_as_json_and_why(client, route):
+    """`curl -d '{...}'` labels its body application/x-www-form-urlencoded: not "prompt is required"."""
+    resp = client.post(route, data='{"prompt": "a cat", "task_ids": ["x"]}', headers=auth("s"),
+                       content_type="application/x-www-form-urlencoded")
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+    message = resp.get_json()["error"]["message"]
+    assert "not read as JSON" in message and "application/x-www-form-urlencoded" in message
+    assert "Content-Type: application/json" in message
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_json_with_another_or_no_content_type_says_it_was_not_read_as_json(client, content_type):
+    headers = auth("s") if content_type is None else {**auth("s"), "Content-Type": content_type}
+    resp = client.post("/v1/videos/generations", data=b'{"prompt": "a cat"}', headers=headers)
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+    message = resp.get_json()["error"]["message"]
+    assert "not read as JSON" in message and "Content-Type: application/json" in message
+
+
+def test_a_real_form_still_submits(client):
+    with responses.RequestsMock() as rsps:
+        rsps.post(GENERATE_URL, json=generate_answer("4722540945676"))
+        resp = client.post("/v1/videos/generations", data={"prompt": "a {curly} cat"}, headers=auth("s"),
+                           content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 200, resp.get_json()
+
+
 def test_oversized_body_is_413(app, client):
     app.config["MAX_CONTENT_LENGTH"] = 1024
     resp = client.post("/v1/videos/generations", data={"prompt": "x" * 4096}, headers=auth("s"))
@@ -177,7 +232,7 @@ def test_absurd_inputs_are_4xx_not_500(client, body, param):
 
 
 def test_a_truncated_image_header_is_not_a_500(client):
-    from app.media import from_data_uri
+    from app.media.intake import from_data_uri
     media = from_data_uri("data:image/webp;base64,UklGRggAAABXRUJQVlA4TA==", field="f", max_bytes=1024)
     assert (media.kind, media.width, media.height) == ("image", 0, 0)
 

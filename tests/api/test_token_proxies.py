@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from tests.api.helpers import auth
 
 # Jimeng is HTTPS, so an HTTP proxy is asked to CONNECT, as in production.

@@ -387,13 +387,12 @@ def test_an_idempotent_replay_watches_the_task_once(hook_app, clock, jimeng, rec
     jimeng.post(GENERATE_URL, json=generate_answer("132"))
     first = submit(client, receiver, "132")
     hooks = hook_app.extensions["webhooks"]
-    from app.webhooks.registration import Plan, watch_submitted
+    from app.webhooks.registration import Plan
     from app.webhooks.targets import Target
     from app.jimeng.regions import parse_token
 
     plan = Plan(Target(receiver.url, "127.0.0.1"), ("video.completed", "video.failed"), "video", "tasks", "")
-    again = watch_submitted(hooks, plan, first["task_id"], [parse_token(SESSION)], hook_app.config["SECRET_KEY"],
-                            hook_app.extensions["app_config"])
+    again = hooks.watch_submitted(plan, first["task_id"], [parse_token(SESSION)], hook_app.config["SECRET_KEY"])
     assert again is False
 
 
@@ -433,7 +432,7 @@ def test_production_takes_https_targets_only(tmp_path, clock, jimeng, receiver):
     cfg.SECRET_KEY = "production-secret-0123456789"
     cfg.JIMENG_UPSTREAM_URL, cfg.DATA_DIR, cfg.LIVE_CATALOGUE = "http://jimeng.test", str(tmp_path), False
     cfg.WEBHOOK_SECRET, cfg.ALLOW_LOOPBACK_WEBHOOKS, cfg.BROWSER_TRANSPORT = receiver.secret, True, "off"
-    from app import create_app
+    from app.factory import create_app
     app = create_app(cfg)
     resp = app.test_client().post("/v1/videos/generations", headers=auth(SESSION),
                                   json={"prompt": "x", "webhook_url": receiver.url})

@@ -5,7 +5,7 @@ import secrets
 
 import pytest
 
-from app import create_app
+from app.factory import create_app
 from tests.fault_upstream import running_faulty_upstream
 
 DEADLINE = 1.0          # JIMENG_TIMEOUT for these tests, seconds

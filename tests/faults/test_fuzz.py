@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
-from app import create_app
+from app.factory import create_app
 from sandbox.stack import ROOT
 from tests.faults.conftest import FUZZ_SEEN as SEEN
 

@@ -81,6 +81,12 @@ def test_duration_must_be_one_the_model_allows(jimeng):
     assert "duration_ms" in refused(jimeng, video_body(duration_ms=8000))
 
 
+@pytest.mark.parametrize("fps", [30, 0, "24", None])
+def test_fps_must_be_one_the_model_makes(jimeng, fps):
+    """Every model's drafts carry 24 today (protocol 3.1, the server's own option schema: fps in {24})."""
+    assert "fps" in refused(jimeng, video_body(inputs={"fps": fps}))
+
+
 def test_seedance_takes_any_whole_second_from_4_to_15(jimeng):
     accepted(jimeng, video_body(model=SEEDANCE, benefit="dreamina_video_seedance_20_pro", duration_ms=13000))
 

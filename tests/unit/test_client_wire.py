@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from app.jimeng import signing
-from app.jimeng.client import HISTORY_PATH, JimengClient, compact_json, make_session
+from app.jimeng.client import HISTORY_PATH, JimengClient, make_session
+from app.jimeng.payloads import compact_json
 from app.jimeng.regions import parse_token
 
 CLOCK = 1770000000.0
@@ -83,7 +84,7 @@ def ordinary_post(server: RecordingServer, token, path: str, body: dict, params:
     session = make_session()
     session.headers.update(session_headers or {})
     before = len(server.requests)
-    session.post(server.url + path, params=query, data=compact_json(body), headers=headers,
+    session.post(server.url + path, params=query, data=compact_json(body).encode(), headers=headers,
                  timeout=(5, 10)).raise_for_status()
     session.close()
     return server.requests[before]

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from app.api_keys import ApiKeys, parse_keys
-from app.proxies import ProxyAllowlist
+from app.services.api_keys import ApiKeys, parse_keys
+from app.net.proxies import ProxyAllowlist
 from app.services.pool import parse_accounts
-from app.watched_file import ConfigFileError
+from app.state.watched_file import ConfigFileError
 
 NONE = ProxyAllowlist.parse("")
 PUBLIC = ProxyAllowlist.parse("203.0.113.0/24")

@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from app.jimeng.deadline import Watch
+from app.net.deadline import Watch
 
 
 class FakeSocket:

@@ -1,4 +1,4 @@
-"""The worker's client socket and connection room (app/gevent_worker.py), over real socket pairs.
+"""The worker's client socket and connection room (app/serving/gevent_worker.py), over real socket pairs.
 
 The timers are kernel socket timeouts, so these tests run them for real, at a few tenths of a
 second; the deadline arithmetic they rely on is checked with a hand-moved clock where it can be.
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from app.gevent_worker import BodyTooSlow, ClientSocket, Connections, Timers
+from app.serving.gevent_worker import BodyTooSlow, ClientSocket, Connections, Timers
 
 SHORT = Timers(keepalive=0.3, header=0.3, body=0.3, body_min_rate=100, send=0.3)
 

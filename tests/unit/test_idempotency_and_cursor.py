@@ -79,15 +79,15 @@ def _settings():
 
 def test_one_claim_serves_both_kinds_and_image_ids_carry_the_count():
     token = parse_token("s")
-    assert uuid.UUID(idem.claim("video", None, token, [token], _History(), _settings(), lambda: b"").submit_id)
+    assert uuid.UUID(idem.claim("video", None, token, [token], _History(), _settings(), b"").submit_id)
     key = idem.IdempotencyKey("k", retried=True)
     sid = idem.submit_id(SECRET, "k", token.fingerprint(fingerprint_key(SECRET)))
     with pytest.raises(errors.IdempotencyConflict) as caught:   # a retry, not listed yet: the window
-        idem.claim("image", key, token, [token], _History(), _settings(), lambda: b"body", count=4)
+        idem.claim("image", key, token, [token], _History(), _settings(), b"body", count=4)
     window = TaskId.decode(caught.value.extra["task_id"], SECRET)
     assert (window.kind, window.count, window.id_type, window.upstream_id) == ("image", 4, "submit", sid)
     record = {"history_record_id": "123", "created_time": 1769999990.5,
               "draft_content": '{"id":"%s"}' % idem.tag(SECRET, sid, b"body")}
-    found = idem.claim("image", key, token, [token], _History({sid: record}), _settings(), lambda: b"body", count=4)
+    found = idem.claim("image", key, token, [token], _History({sid: record}), _settings(), b"body", count=4)
     earlier = TaskId.decode(found.earlier_task_id, SECRET)
     assert (earlier.kind, earlier.count, earlier.upstream_id, found.earlier_created) == ("image", 4, "123", 1769999990)

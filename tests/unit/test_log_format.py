@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from app.logs import logging_config
+from app.serving.logs import logging_config
 from sandbox.stack import ROOT
 
 

@@ -1,4 +1,4 @@
-"""app.media: fetching, decoding and sniffing user media.
+"""app.media.intake: fetching, decoding and sniffing user media.
 
 Fetch tests use a real HTTP server on 127.0.0.1: `responses` would bypass requests-hardened's
 address filter, which is exactly what these tests must exercise. A guard fails any test whose
@@ -20,11 +20,12 @@ import pytest
 import requests
 from requests_hardened import ip_filter
 
-from app import media as media_mod
-from app import media_probe, outbound
+from app.media import intake as media_mod
+from app.media import probe as media_probe
+from app.net import outbound, sessions
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from tests.media_samples import _box, make_mp4, make_png
-from app.media import expect_kind, fetch_url, from_data_uri, from_stream, is_public_address
+from app.media.intake import expect_kind, fetch_url, from_data_uri, from_stream, is_public_address
 
 MB = 1024 * 1024
 
@@ -173,14 +174,15 @@ def test_loopback_is_refused_without_the_flag(server, host):
 
 
 def _first_connection_counts_as_public(monkeypatch):
-    """Our own address rule re-checks the pinned address: the stand-in host passes it once."""
-    real, calls = outbound.is_public_address, []
+    """Our own address rule re-checks the pinned address (the public session's adapter): the
+    stand-in host passes it once."""
+    real, calls = sessions.is_public_address, []
 
     def once(ip, *, allow_loopback=False):
         calls.append(ip)
         return True if len(calls) == 1 else real(ip, allow_loopback=allow_loopback)
 
-    monkeypatch.setattr(outbound, "is_public_address", once)
+    monkeypatch.setattr(sessions, "is_public_address", once)
 
 
 def test_redirect_to_loopback_is_refused_without_the_flag(server, monkeypatch):

@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from app import media_probe
+from app.media import probe as media_probe
 from app.errors import InvalidRequest
-from app.media import from_stream
+from app.media.intake import from_stream
 from tests.media_samples import _box, make_mp4
 
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import errors, metrics
+from app import errors
+from app.serving import metrics
 from app.jimeng.browser import BrowserCall, TransportPolicy
 from app.jimeng.client import GENERATE_PATH, JimengClient
 from app.jimeng.regions import parse_token

@@ -3,7 +3,7 @@ import pytest
 
 from app.errors import InvalidRequest
 from app.jimeng.models import IMAGE_MODELS
-from app.services.openai_images import resolve_size
+from app.services.openai_shapes import resolve_size
 
 PRO, V45, V30 = IMAGE_MODELS["jimeng-5.0-pro"], IMAGE_MODELS["jimeng-4.5"], IMAGE_MODELS["jimeng-3.0"]
 

@@ -2,8 +2,10 @@
 import pytest
 
 from app import errors
-from app.api.openai_shapes import (STATUS, ratio_and_resolution, resolve_alias, size_of, size_table, submit_fields,
-                                   video_object)
+from app.services.openai_shapes import (STATUS, ratio_and_resolution, reference_files, resolve_alias, size_of,
+                                        size_table, submit_fields, video_from_state, video_model, video_object)
+from app.services.submitting import MediaInput, SubmittedTask
+from app.services.tasks import TaskState
 from app.jimeng.models import DEFAULT_VIDEO_MODEL, VIDEO_MODELS
 
 V30 = VIDEO_MODELS["jimeng-video-3.0"]          # 720p and 1080p
@@ -100,3 +102,41 @@ def test_the_video_object_parses_as_the_official_sdk_type():
     video = Video.model_validate(video_object("t", "pending", progress=0, created=10, model="jimeng-video-3.0",
                                               seconds=5, size="1280x720"))
     assert (video.status, video.seconds, video.size, video.progress) == ("queued", "5", "1280x720", 0)
+
+
+def test_a_task_the_record_does_not_describe_yet_takes_its_size_and_seconds_from_the_submit():
+    submitted = SubmittedTask(task_id="t", created=10, model="jimeng-video-3.0", ratio="9:16", resolution="1080p",
+                              duration=10)
+    video = video_from_state(TaskState(task_id="t", status="pending", progress=0, created=10,
+                                       model="jimeng-video-3.0"), submitted, "a lighthouse")
+    assert (video["size"], video["seconds"], video["prompt"], video["status"]) == ("1080x1920", "10", "a lighthouse",
+                                                                                    "queued")
+
+
+def test_a_task_state_without_record_or_submit_has_empty_facts_never_invented_ones():
+    video = video_from_state(TaskState(task_id="t", status="failed", progress=30, created=10, model=None,
+                                       error="cancelled while queued", error_code="cancelled"))
+    assert (video["size"], video["seconds"], video["model"], "prompt" in video) == ("", "", "", False)
+    assert video["error"] == {"code": "cancelled", "message": "cancelled while queued"}
+
+
+def test_a_task_with_a_webhook_shows_its_state():
+    state = TaskState(task_id="t", status="processing", progress=40, created=10, model="jimeng-video-3.0",
+                      webhook={"host": "hooks.example", "status": "pending", "attempts": 0, "last_status": None})
+    assert video_from_state(state)["webhook"]["status"] == "pending"
+
+
+def test_an_uploaded_input_reference_is_the_first_frame_and_not_beside_an_image_file():
+    files = [MediaInput(field="input_reference", filename="a.png")]
+    assert [f.field for f in reference_files(files, {})] == ["image_file"]
+    with pytest.raises(errors.InvalidRequest) as caught:
+        reference_files([MediaInput(field="input_reference", filename="a.png")], {"image_file": "https://x/b.png"})
+    assert caught.value.param == "input_reference"
+
+
+def test_a_create_names_a_model_an_alias_or_none_and_an_unknown_one_is_a_400():
+    assert video_model(None, {}, "us") == (VIDEO_MODELS[DEFAULT_VIDEO_MODEL["us"]], None)
+    assert video_model("sora-2", {"sora-2": "jimeng-video-3.0"}, "cn") == (V30, "jimeng-video-3.0")
+    with pytest.raises(errors.UnsupportedModel) as caught:
+        video_model("sora-2", {}, "cn")
+    assert caught.value.param == "model" and "jimeng-video-3.0" in caught.value.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import ProxyNotAllowed
-from app.proxies import ProxyAllowlist, check_proxy
+from app.net.proxies import ProxyAllowlist, check_proxy
 
 
 def resolver(*addresses):

@@ -94,7 +94,7 @@ def test_redis_out_of_reach_is_a_503_not_a_500():
     import pytest
 
     from app.errors import StateUnavailable
-    from app.shared_state import RedisState
+    from app.state.shared import RedisState
     from sandbox.stack import free_ports
 
     state = RedisState(f"redis://127.0.0.1:{free_ports(1)[0]}/0")   # nothing listens there

@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-from app import sqlite_state
+from app.state import sqlite as sqlite_state
 from app.errors import StateUnavailable
-from app.sqlite_state import SqliteState
+from app.state.sqlite import SqliteState
 
 PROCESSES = 3
 
@@ -150,7 +150,7 @@ def test_the_checkpoint_runs_on_a_native_thread_under_gevent(data_dir):
         from gevent import monkey
         monkey.patch_all()
         import sys, threading, time
-        from app import sqlite_state
+        from app.state import sqlite as sqlite_state
         sqlite_state.CHECKPOINT_EVERY_SECONDS = 0
         state = sqlite_state.SqliteState(sys.argv[1])
         ran_on = []

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from app.streamed_json import SkeletonTooLarge, parse
+from app.api.streamed_json import SkeletonTooLarge, parse
 
 BLOB = random.Random(8).randbytes(3000)
 URI = "data:image/png;base64," + base64.b64encode(BLOB).decode()

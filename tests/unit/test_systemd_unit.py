@@ -83,7 +83,7 @@ def test_the_unit_environment_is_what_gunicorn_conf_reads(tmp_path):
     assert settings["bind"] == env["BIND"]
     assert env["BIND"].startswith("127.0.0.1:")                        # loopback: nginx is the front
     assert f"--upstream {env['BIND']}" in UNIT.read_text()             # the nginx line renders for this address
-    assert settings["worker_class"] == "app.gevent_worker.GeventWorker"     # gunicorn's gevent worker, with our timers
+    assert settings["worker_class"] == "app.serving.gevent_worker.GeventWorker"     # gunicorn's gevent worker, with our timers
     assert "gevent" in parse_unit(UNIT.read_text())["Unit"]["Description"][0]
     # The metrics directory lies in the unit's RuntimeDirectory, which the sandboxing lets it write.
     runtime = Path("/run") / one("RuntimeDirectory")

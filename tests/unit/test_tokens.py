@@ -1,7 +1,8 @@
 import pytest
 
 from app import errors
-from app.jimeng.regions import parse_authorization, parse_token
+from app.api.authorization import parse_authorization
+from app.jimeng.regions import parse_token
 
 
 @pytest.mark.parametrize("raw,region,sid", [

@@ -153,6 +153,8 @@ def test_a_public_https_target_passes_and_loses_its_fragment():
 
 def test_delivery_refuses_an_address_that_turned_private_after_submit():
     """requests-hardened checks again at connect time; `responses` would bypass it, so a real socket."""
-    session = __import__("app.webhooks.targets", fromlist=["x"]).delivery_session(allow_loopback=False, timeout=2)
+    from app.net.sessions import public_session
+
+    session = public_session(False, timeout=(2, 2), user_agent="jimeng-api-webhooks")
     answer = delivery.send(session, "http://127.0.0.1:9/x", "{}", {}, 2, 0.0)
     assert answer == Answer(None, "refused_address")

@@ -95,7 +95,7 @@ def test_every_problem_is_told_at_once():
 
 def run_app_factory(**environ) -> subprocess.CompletedProcess:
     env = {**os.environ, "APP_ENV": "testing", **environ}
-    return subprocess.run([sys.executable, "-c", "from app import create_app; create_app()"], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-c", "from app.factory import create_app; create_app()"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import errors
-from app.logs import redact
+from app.serving.logs import redact
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from app.addresses import IPAddress, is_public_address, literal_ip
+from app.net.addresses import IPAddress, is_public_address, literal_ip
 from app.errors import ProxyNotAllowed
 
 Resolver = Callable[[str], list[str]]

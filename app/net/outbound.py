@@ -16,14 +16,9 @@ from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
-from requests_hardened import Config as HardenedConfig
-from requests_hardened import HTTPSession
-from requests_hardened.ip_filter import InvalidIPAddress
-from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
-from app.addresses import is_public_address, literal_ip
-from app.jimeng.client import no_cookie_jar
-from app.jimeng.deadline import DeadlineAdapter
+from app.net.addresses import is_public_address, literal_ip
+from app.net.sessions import REFUSED_ADDRESS
 
 MAX_REDIRECTS = 3
 MAX_URL_LENGTH = 4096
@@ -89,41 +84,6 @@ def checked_url(url: str, *, allow_loopback: bool) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path or "/", parts.query, ""))
 
 
-class _PublicAdapter(IPFilterAdapter, DeadlineAdapter):
-    """requests-hardened pins the connection to the address it checked; we hold that address to our
-    stricter rule too (the library lets odd IPv6 forms such as `::7f00:1` through). Its connections
-    can be cut by a `Watch` (app.jimeng.deadline), for callers that need a total deadline."""
-
-    def __init__(self, *, is_https_proto: bool, allow_loopback: bool, pool_maxsize: int) -> None:
-        super().__init__(is_https_proto=is_https_proto, allow_loopback=allow_loopback)
-        self._pool_maxsize = pool_maxsize
-        self.init_poolmanager(self._pool_connections, pool_maxsize, block=self._pool_block)
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        ip = literal_ip(host_params["host"])
-        if ip is None or not is_public_address(ip, allow_loopback=self._allow_loopback):
-            raise InvalidIPAddress(ip)
-        return host_params, pool_kwargs
-
-
-def public_session(allow_loopback: bool, *, headers: dict | None = None, pool_maxsize: int = 10) -> requests.Session:
-    """A Session that connects to public addresses only (loopback too when `allow_loopback`: tests
-    and the sandbox), never follows a redirect on its own, keeps no cookies (it may be shared by
-    every caller) and reads no proxy or .netrc from the environment (a proxy would make the address
-    check meaningless)."""
-    session = HTTPSession(HardenedConfig(ip_filter_enable=True, ip_filter_allow_loopback_ips=allow_loopback,
-                                         never_redirect=True, default_timeout=(5.0, 10.0)))
-    for scheme in ("http://", "https://"):
-        session.mount(scheme, _PublicAdapter(is_https_proto=scheme == "https://", allow_loopback=allow_loopback,
-                                             pool_maxsize=pool_maxsize))
-    session.trust_env = False
-    session.cookies = no_cookie_jar()
-    session.max_redirects = MAX_REDIRECTS
-    session.headers.update(headers or {})
-    return session
-
-
 def open_public(session: requests.Session, url: str, *, allow_loopback: bool,
                 timeouts: Callable[[], tuple[float, float]], headers: dict | None = None) -> requests.Response:
     """GET `url` streamed, following at most MAX_REDIRECTS redirects, each hop checked; the first
@@ -151,7 +111,7 @@ def _get(session: requests.Session, url: str, timeout: tuple[float, float], head
          redirected: bool) -> requests.Response:
     try:
         return session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
-    except InvalidIPAddress:
+    except REFUSED_ADDRESS:
         raise Refused(_REDIRECT_NOT_PUBLIC if redirected else "its address is not public") from None
     except requests.Timeout:
         raise TimedOut("timed out") from None

@@ -14,9 +14,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from app.watched_file import ConfigFileError, WatchedJson
+from app.jimeng.regions import Token
+from app.state.watched_file import ConfigFileError, WatchedJson, entries
 
 MIN_KEY_LENGTH = 16
+KEY_FIELDS = frozenset({"name", "key", "admin", "models", "submits_per_minute", "webhook_url", "webhook_secret"})
 
 
 @dataclass(frozen=True)
@@ -33,23 +35,21 @@ class ApiKey:
         return f"ApiKey(name={self.name!r}, admin={self.admin})"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an API key (company mode; its tokens are the pool's) or a client's own tokens."""
+
+    key: ApiKey | None
+    tokens: list[Token]
+
+
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def parse_keys(raw: object) -> tuple[ApiKey, ...]:
-    what = "API_KEYS_FILE"
-    if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
-        raise ConfigFileError(f'{what}: expected {{"keys": [...]}}')
     keys, digests = [], set()
-    for i, entry in enumerate(raw["keys"]):
-        where = f"{what}: keys[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigFileError(f"{where} must be an object")
-        unknown = set(entry) - {"name", "key", "admin", "models", "submits_per_minute", "webhook_url",
-                                "webhook_secret"}
-        if unknown:
-            raise ConfigFileError(f"{where} has unknown field(s) {sorted(unknown)}")
+    for where, entry in entries(raw, "API_KEYS_FILE", "keys", KEY_FIELDS):
         name, secret = entry.get("name"), entry.get("key")
         if not isinstance(name, str) or not name.strip():
             raise ConfigFileError(f"{where}.name must be a non-empty string")

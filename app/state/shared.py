@@ -1,6 +1,6 @@
 """Shared state: Idempotency-Key markers, the account pool's counts, rate counters, HD links.
 
-One small interface, two backends. By default an SQLite file under DATA_DIR (app/sqlite_state.py)
+One small interface, two backends. By default an SQLite file under DATA_DIR (app/state/sqlite.py)
 shared by every worker of the host; with `REDIS_URL`, Redis, shared by every worker of every host.
 Each operation that must not race (set-if-absent, delete-if-mine, a slot under a limit, a count
 in a window) is atomic in both: one transaction there, one Lua script here.
@@ -166,9 +166,9 @@ class RedisState:
         self._drop(keys=[self._k(key)], args=[value])
 
 
-def shared_state(redis_url: str, data_dir: str, clock=None) -> SharedState:
+def shared_state_for(redis_url: str, data_dir: str, clock=None) -> SharedState:
     """Redis when a URL is configured (several hosts), else the host's own store under DATA_DIR."""
     if redis_url:
         return RedisState(redis_url)
-    from app.sqlite_state import SqliteState
+    from app.state.sqlite import SqliteState
     return SqliteState(data_dir, clock)

@@ -2,7 +2,7 @@
 
 A stop (SIGTERM, a HUP reload, a worker recycled after max_requests) lets requests in flight
 finish; a blocking-mode wait would hold it for up to WAIT_TIMEOUT. So the gevent worker
-(app/gevent_worker.py) puts an event in every request's WSGI environ under KEY and sets it when
+(app/serving/gevent_worker.py) puts an event in every request's WSGI environ under KEY and sets it when
 its stop begins: a wait then answers at once with the task as it is. Under another server (or the
 test client) there is no event and a wait runs its course.
 """

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,21 @@ T = TypeVar("T")
 
 class ConfigFileError(RuntimeError):
     """The file is missing or its content is not what the parser accepts (the message says why)."""
+
+
+def entries(raw: object, what: str, key: str, fields: frozenset[str]) -> Iterator[tuple[str, dict]]:
+    """The objects of a file `{key: [...]}` (`what` names the file), each with where it stands
+    ("API_KEYS_FILE: keys[2]"); ConfigFileError for another shape or a field not in `fields`."""
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list):
+        raise ConfigFileError(f'{what}: expected {{"{key}": [...]}}')
+    for i, entry in enumerate(raw[key]):
+        where = f"{what}: {key}[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigFileError(f"{where} must be an object")
+        unknown = set(entry) - fields
+        if unknown:
+            raise ConfigFileError(f"{where} has unknown field(s) {sorted(unknown)}")
+        yield where, entry
 
 
 class WatchedJson(Generic[T]):

@@ -19,7 +19,7 @@ here):
 - near `worker_connections`, the connections idle the longest are closed to make room: closing an
   idle keep-alive connection is ordinary HTTP, and the client reconnects for its next request;
 - a stop (SIGTERM, a HUP reload, max_requests) is told to the app through the WSGI environ
-  (app/stopping.py: blocking-mode waits answer at once), idle connections close after
+  (app/serving/stopping.py: blocking-mode waits answer at once), idle connections close after
   STOP_IDLE_GRACE, and requests in flight finish within gunicorn's graceful_timeout.
 
 The timers can be changed from the environment (README "Serving configuration").
@@ -40,7 +40,7 @@ from gunicorn import util
 from gunicorn.workers import ggevent
 from werkzeug.exceptions import RequestTimeout
 
-from app import stopping
+from app.serving import stopping
 
 # A request's whole head (line and headers, at most ~8 KB + 100 fields) from its first byte.
 HEADER_TIMEOUT = 10.0

@@ -5,7 +5,7 @@ No Flask here: views hand over plain values. Every source is copied in chunks in
 CRC32, so a 100 MB video never sits in one bytes object. The type comes from the bytes, not from
 what the client claims; a claim that contradicts the bytes is refused (415).
 
-URL fetching is the SSRF-sensitive part: it goes through `app.outbound` (public addresses only,
+URL fetching is the SSRF-sensitive part: it goes through `app.net.outbound` (public addresses only,
 every redirect hop re-checked), as result downloads do; its refusals are 400s naming the field.
 """
 from __future__ import annotations
@@ -25,10 +25,11 @@ from urllib.parse import unquote, urlsplit
 import requests
 import urllib3
 
-from app import media_probe, outbound
-from app.addresses import is_public_address  # noqa: F401  (public API)
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from app.jimeng.assets import Media
+from app.media import probe
+from app.net import outbound, sessions
+from app.net.addresses import is_public_address  # noqa: F401  (public API)
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def expect_kind(media: Media, kind: str) -> Media:
 # -- the fetch session -----------------------------------------------------------------------------
 
 def _fetch_session(allow_loopback: bool) -> requests.Session:
-    return outbound.public_session(allow_loopback, headers=_FETCH_HEADERS)
+    return sessions.public_session(allow_loopback, headers=_FETCH_HEADERS)
 
 
 def _body_chunks(resp: requests.Response, *, field: str, deadline: float, timeout: float) -> Iterator[bytes]:
@@ -203,20 +204,20 @@ def _to_media(file: BinaryIO, size: int, crc: str, *, declared_type: str, field:
     try:
         if size == 0:
             raise InvalidRequest(f"{field} is empty", param=field)
-        sniffed = media_probe.sniff(file.read(media_probe.SNIFF_BYTES))
+        sniffed = probe.sniff(file.read(probe.SNIFF_BYTES))
         if sniffed is None:
             raise UnsupportedMediaType(f"{field} is not a supported image or video "
-                                       f"(send {media_probe.SUPPORTED_LABELS})", param=field)
+                                       f"(send {probe.SUPPORTED_LABELS})", param=field)
         if not sniffed.supported:
             raise UnsupportedMediaType(f"{field} is {sniffed.label}, which Jimeng does not accept "
-                                       f"(send {media_probe.SUPPORTED_LABELS})", param=field)
+                                       f"(send {probe.SUPPORTED_LABELS})", param=field)
         _check_declared(declared_type, sniffed, field)
         media = Media(kind=sniffed.kind, content_type=sniffed.content_type, filename=filename, size=size,
                       crc32=crc, file=file, field=field)
         if sniffed.kind == "image":
-            media.width, media.height = media_probe.image_size(file, sniffed.content_type)
+            media.width, media.height = probe.image_size(file, sniffed.content_type)
         else:
-            duration = media_probe.video_duration(file, size)
+            duration = probe.video_duration(file, size)
             if duration is None:
                 # Unknown would pass any length limit (a fragmented 20 s MP4 used to read as 0 s).
                 raise InvalidRequest(f"{field}: the video's length cannot be read from its header; send an "
@@ -229,7 +230,7 @@ def _to_media(file: BinaryIO, size: int, crc: str, *, declared_type: str, field:
         raise
 
 
-def _check_declared(declared_type: str, sniffed: media_probe.Sniffed, field: str) -> None:
+def _check_declared(declared_type: str, sniffed: probe.Sniffed, field: str) -> None:
     """A declared type of another kind (image vs video, or text/html) contradicts the bytes.
 
     Within one kind the sniffed type wins: servers and browsers often label a WebP or PNG as

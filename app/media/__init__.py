@@ -1,0 +1,1 @@
+"""User media in: URLs, data URIs and uploads, and what the bytes are."""

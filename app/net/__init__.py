@@ -1,0 +1,1 @@
+"""Outbound HTTP: address rules, token proxies, deadlines and the Sessions every caller uses."""

@@ -1,0 +1,83 @@
+"""Request schemas that know their fields: a field they do not know ("promt") is a 400 naming it and the
+fields they do know, as OpenAI's API answers, never silently dropped (the task would be made without it).
+The spec says so too (`additionalProperties: false`).
+
+What a client library sends that means nothing here is declared with `ignored_field`: documented,
+accepted, then dropped. Older spellings a schema renames itself are named in `ALIASES`. A schema
+whose other fields a second schema checks names that one in `PASSES_TO`: its fields are known too.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+
+_IGNORED = "x-ignored"
+
+
+def ignored_field(description: str) -> fields.Raw:
+    """A field some client sends that means nothing here: documented, accepted, dropped."""
+    return fields.Raw(load_only=True, metadata={"description": description, _IGNORED: True})
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE     # refused first by `refuse_unknown_fields`, naming the known ones
+
+    ALIASES: ClassVar[Mapping[str, str]] = {}
+    PASSES_TO: ClassVar[type[Strict] | None] = None
+
+    @classmethod
+    def _names(cls, *, ignored: bool) -> list[str]:
+        return [f.data_key or name for name, f in cls._declared_fields.items()
+                if not f.dump_only and bool(f.metadata.get(_IGNORED)) == ignored]
+
+    @classmethod
+    def known_fields(cls) -> list[str]:
+        """The fields a client may send, in declaration order (aliases and ignored ones aside)."""
+        passed = cls.PASSES_TO.known_fields() if cls.PASSES_TO is not None else []
+        return list(dict.fromkeys(cls._names(ignored=False) + passed))
+
+    @classmethod
+    def _accepted(cls) -> frozenset[str]:
+        aliases = set(cls.ALIASES) | (set(cls.PASSES_TO.ALIASES) if cls.PASSES_TO is not None else set())
+        return frozenset(cls.known_fields()) | frozenset(cls._names(ignored=True)) | aliases
+
+    @pre_load
+    def refuse_unknown_fields(self, data, **_):
+        if not isinstance(data, dict):
+            return data
+        unknown = [name for name in data if name not in self._accepted()]
+        if unknown:
+            raise ValidationError({unknown[0]: [unknown_field_message(unknown[0], self.known_fields())]})
+        ignored = self._names(ignored=True)
+        return {name: value for name, value in data.items() if name not in ignored}
+
+
+def unknown_field_message(name: object, known: list[str]) -> str:
+    """What an unknown field is told (the error's param names the field itself)."""
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    listed = ", ".join(_runs(known)) if known else "none, this route takes no fields"
+    return f"unknown field{hint}; known fields: {listed}"
+
+
+_NUMBERED = re.compile(r"^(.*_)(\d+)$")
+
+
+def _runs(names: Iterable[str]) -> list[str]:
+    """Numbered names in a row read as one: image_file_1 .. image_file_9 -> "image_file_1..9"."""
+    runs: list[str | list] = []     # a name, or [prefix, first, last]
+    for name in names:
+        match = _NUMBERED.match(name)
+        last = runs[-1] if runs else None
+        if match and isinstance(last, list) and last[0] == match.group(1) and last[2] + 1 == int(match.group(2)):
+            last[2] += 1
+        elif match:
+            runs.append([match.group(1), int(match.group(2)), int(match.group(2))])
+        else:
+            runs.append(name)
+    return [r if isinstance(r, str) else f"{r[0]}{r[1]}" + (f"..{r[2]}" if r[2] > r[1] else "") for r in runs]

@@ -1,0 +1,1 @@
+"""Serving: the gevent worker, the stop signal, logs and metrics."""
