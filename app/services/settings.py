@@ -29,8 +29,7 @@ class Settings:
         cfg, key = self.cfg, who.key
         company = {} if key is None else dict(raw_ids=False, owner_removed_is_gone=True, on_seen=self.pool.task_seen)
         secret = self.secret(key)
-        return TaskSettings(secret_key=secret, grace_seconds=cfg.HISTORY_GRACE_SECONDS,
-                            timeouts={"video": cfg.VIDEO_TASK_TIMEOUT, "image": cfg.IMAGE_TASK_TIMEOUT},
+        return TaskSettings(secret_key=secret, grace_seconds=cfg.HISTORY_GRACE_SECONDS, **cfg.task_timing(),
                             clock=self.clock, state=self.state, webhook_states=self.webhooks.states,
                             on_ended=lambda state: self.webhooks.task_ended(state, secret), **company)
 
