@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import sqlite3
 import stat
+import time
 
 import pytest
 
@@ -51,7 +52,13 @@ def test_every_operation_is_atomic_across_worker_processes(data_dir):
 
 def test_a_forked_worker_opens_its_own_connection(data_dir):
     """gunicorn forks workers; a connection made before the fork must not be shared after it."""
-    SqliteState(str(data_dir)).put("before-fork", "x", 60)
+    state = SqliteState(str(data_dir))
+    state.put("before-fork", "x", 60)
+    # gunicorn's master forks with no thread of SQLite running; a write here started the WAL checkpoint on
+    # a thread of its own, and a fork while it holds SQLite's locks would leave them held in the child.
+    deadline = time.monotonic() + 10
+    while state._checkpointing and time.monotonic() < deadline:
+        time.sleep(0.01)
     results = _in_processes(data_dir, 20, start_method="fork")
     assert sum(len(won) for _, won, _, _ in results) == 20
 
