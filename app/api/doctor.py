@@ -95,8 +95,9 @@ def capture():
     compared by presence only; so is every value holding one of the capture's cookies (from its Cookie
     and Set-Cookie headers or its `cookies` lists, in any encoding) or shaped like a session id: they
     never appear in the answer, the settings or the logs, and nothing of the capture is kept. A
-    capture nested deeper than 100 levels is refused (400 `invalid_capture`); a body over the
-    comparison's bounds (1 MB, 64 levels, 20,000 values, 4 MB in all) is listed in `not_compared`."""
+    capture nested deeper than 100 levels, or carrying more than 1,000 cookie values, is refused (400
+    `invalid_capture`); a body over the comparison's bounds (1 MB, 64 levels, 20,000 values, 4 MB in
+    all) is listed in `not_compared`."""
     context.account_tokens()     # who may: as GET /v1/doctor
     if (request.content_length or 0) > CAPTURE_MAX_BYTES:
         raise errors.PayloadTooLarge(f"a capture takes at most {CAPTURE_MAX_BYTES // (1024 * 1024)} MB")

@@ -20,6 +20,7 @@ from app.errors import InvalidCapture
 from app.jimeng.calls import API_PREFIXES
 from app.jimeng.capture_secrets import cookie_values, listed_cookie_values, set_cookie_values
 from app.jimeng.regions import REGIONS
+from app.logs import MIN_SECRET_LENGTH
 
 MAX_BODY_CHARS = 4 * 1024 * 1024      # a request body larger than this is kept as "present" only
 # Nesting a HAR may have: DevTools' deepest part, an async stack trace (`_initiator.stack.parent...`,
@@ -28,6 +29,10 @@ MAX_DEPTH = 100
 # Headers, or query parameters, kept of one request: a browser sends a few dozen; past this, the diff
 # says the call has too many to compare (and reading them costs nothing more).
 MAX_FIELDS = 1000
+# Distinct cookie values a capture may carry (each spelling counted): a browser's capture of one action
+# carries a few dozen to a few hundred. Every one is masked in each log line and each text of the
+# report, at a cost growing with their number; past this bound the capture is refused.
+MAX_SECRETS = 1000
 # Hosts of Jimeng's and Dreamina's API (every cluster: jimeng.jianying.com, mweb-api-sg.capcut.com,
 # dreamina-api-us-ttp2.us.capcut.com, commerce-...): a capture comes from the real site, whatever
 # JIMENG_UPSTREAM_URL says.
@@ -110,7 +115,7 @@ def read_har(stream: BinaryIO, field: str | None = None, *, pause: Callable[[], 
             if builder is not None:
                 builder.event(event, value)
                 if len(names) == built_at and (event == "end_map" or event == "end_array"):
-                    _take(names, builder.value, calls, secrets)
+                    _take(names, builder.value, calls, secrets, field)
                     builder = None
             if event == "end_map" or event == "end_array":
                 names.pop()
@@ -128,24 +133,37 @@ def read_har(stream: BinaryIO, field: str | None = None, *, pause: Callable[[], 
         raise InvalidCapture("the capture is JSON but not a HAR: it has no log.entries list "
                              "(DevTools > Network > \"Save all as HAR\")", param=field or "log.entries")
     for call in calls:
-        secrets.update(session_values([call]))
+        for cookie in call.headers_named("cookie"):
+            _keep(secrets, cookie_values(cookie), field)
     return Capture(tuple(calls), frozenset(secrets))
 
 
-def _take(names: list[str], built: Any, calls: list[CapturedCall], secrets: set[str]) -> None:
+def _keep(secrets: set[str], values: Iterable[str], field: str | None) -> None:
+    """Add the cookie values long enough to mask; InvalidCapture as soon as they pass MAX_SECRETS."""
+    for value in values:
+        if len(value) < MIN_SECRET_LENGTH:
+            continue
+        secrets.add(value)
+        if len(secrets) > MAX_SECRETS:
+            raise InvalidCapture(f"the capture carries more than {MAX_SECRETS:,} distinct cookie values, which "
+                                 f"a browser's capture of one action does not: record only the action that fails",
+                                 param=field)
+
+
+def _take(names: list[str], built: Any, calls: list[CapturedCall], secrets: set[str], field: str | None) -> None:
     """A built part of an entry: its request as a call, a response's headers and cookies as secrets."""
     if names == _REQUEST:
         call = _call(built)
         if call is not None:
             calls.append(call)
         if isinstance(built, dict):
-            secrets.update(listed_cookie_values(built.get("cookies")))
+            _keep(secrets, listed_cookie_values(built.get("cookies")), field)
     elif names == _RESPONSE_HEADERS and isinstance(built, list):
         for header in built:
             if isinstance(header, dict) and str(header.get("name", "")).lower() == "set-cookie":
-                secrets.update(set_cookie_values(str(header.get("value", ""))))
+                _keep(secrets, set_cookie_values(str(header.get("value", ""))), field)
     elif names == _RESPONSE_COOKIES:
-        secrets.update(listed_cookie_values(built))
+        _keep(secrets, listed_cookie_values(built), field)
 
 
 class _Reads:

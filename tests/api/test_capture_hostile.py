@@ -249,6 +249,30 @@ def test_a_cookie_of_the_capture_shows_nowhere_and_is_never_proposed(client, cap
     assert all(d["theirs"] == "(present)" and d["setting"] is None for d in planted.values()), planted
 
 
+@pytest.mark.parametrize("carrier", ["cookies", "headers", "response_cookies"])
+def test_a_capture_carrying_more_cookie_values_than_a_browser_does_is_refused_naming_the_bound(client, carrier):
+    """Each cookie value is masked in every log line and text of the report: their number is bounded."""
+    values = [f"cookie-value-{i:06d}" for i in range(1001)]
+    how = {"cookies": dict(cookies=[{"name": f"c{i}", "value": v} for i, v in enumerate(values)]),
+           "headers": dict(headers=[("cookie", "; ".join(f"c{i}={v}" for i, v in enumerate(values)))]),
+           "response_cookies": dict(response_cookies=[{"name": f"c{i}", "value": v} for i, v in enumerate(values)])}
+
+    resp = post_capture(client, har_bytes(carrying(how[carrier]), leaking(values[0])))
+
+    assert resp.status_code == 400
+    error = resp.get_json()["error"]
+    assert error["code"] == "invalid_capture" and "more than 1,000 distinct cookie values" in error["message"]
+    assert values[0] not in resp.get_data(as_text=True)
+
+
+def test_short_cookie_values_are_not_counted_against_the_bound(client):
+    short = [{"name": f"c{i}", "value": f"v{i}"} for i in range(2000)]
+
+    resp = post_capture(client, har_bytes(carrying(dict(cookies=short)), leaking(SESSION)))
+
+    assert resp.status_code == 200
+
+
 def test_a_value_shaped_like_a_session_id_is_never_shown_nor_proposed(client):
     shaped = secrets.token_hex(16)
     history = browser_entry(lambda c: c.history_list(TOKEN, count=20), extra_headers={"x-passport": shaped,
