@@ -446,6 +446,8 @@ def capture_report(report: dict) -> str:
         for diff in call.get("differences") or []:
             lines.append(f"  {diff['where']:6} {diff['name']}: ours {_shown(diff['ours'])}, "
                          f"theirs {_shown(diff['theirs'])}" + (f"  -> {diff['setting']}" if diff.get("setting") else ""))
+        for part in call.get("not_compared") or []:
+            lines.append(f"  {part['where']:6} {part['name']}: not compared: {part['reason']}")
     never = report.get("calls_we_never_make") or []
     if never:
         lines.append("\ncalls the browser made that we never make: "

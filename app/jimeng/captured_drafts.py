@@ -139,6 +139,8 @@ def _image_object(obj: dict) -> UploadedImage:
 def _json(value: Any, name: str) -> dict:
     try:
         parsed = json.loads(value) if isinstance(value, str) else value
+    except RecursionError:
+        raise Unreadable(f"{name} is nested too deep to read") from None
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):

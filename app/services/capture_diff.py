@@ -5,32 +5,45 @@ For each Jimeng call of the capture that our client also makes (matched by host 
 request is built by the client's own named call with the arguments our services give it (the
 capture's ids, counts and media where the call takes them), recorded instead of sent
 (app/jimeng/wire_diff.py), and compared field by field. Nothing is sent, nothing of the capture is
-kept, and the report carries no cookie or session id.
+kept, and the report carries no cookie or session id: the capture's cookies (from wherever the
+capture carries them) and any value shaped like a session id are compared by presence only, never
+shown nor proposed, and every text of the report is masked.
+
+The comparison is bounded (app/jimeng/wire_diff.py per call, MAX_CAPTURE_COMPARED_CHARS for the whole
+capture) and calls the caller's pause every few steps (under gevent, the worker's other requests run
+then): what a bound leaves out is listed as not compared, with why.
 """
 from __future__ import annotations
 
-import json
+import contextvars
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.errors import ServiceError
 from app.jimeng import payloads, uploads
 from app.jimeng.calls import CALL_NAMES
 from app.jimeng.captured_drafts import Unreadable, read_generate
 from app.jimeng.client import JimengClient
-from app.jimeng.har import CapturedCall, is_jimeng_api, region_of
+from app.jimeng.capture_secrets import CaptureSecrets
+from app.jimeng.har import CapturedCall, is_jimeng_api, region_of, session_values
 from app.jimeng.image_payloads import build_image_generate_body
 from app.jimeng.regions import REGIONS, Token
-from app.jimeng.wire_diff import Difference, RecordingClient, compare, settings_to_apply
+from app.jimeng.wire_diff import (MAX_COMPARED_BODY_CHARS, Difference, NotCompared, RecordingClient, compare,
+                                  parsed_body, settings_to_apply)
 from app.jimeng.wire_settings import WireSettings
-from app.serving.logs import redact
+from app.serving.logs import redact, request_secrets
 from app.services.daily_credits import time_zone_for
 from app.services.tasks import IMAGE_INFO
 
 # Our requests are built for a stand-in account: never the operator's session.
 PLACEHOLDER_SESSION = "doctor-placeholder-session"
+# The captured bodies compared in one capture, in all (each one is bounded by wire_diff's bounds too).
+MAX_CAPTURE_COMPARED_CHARS = 4 * 1024 * 1024
+# What a capture's values may break in our own builders: the call is then not built, with the reason.
+_UNBUILDABLE = (ArithmeticError, LookupError, TypeError, ValueError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -42,16 +55,22 @@ class CallReport:
     seen: int
     differences: tuple[Difference, ...] = ()
     reason: str = ""            # why it was not built (then nothing was compared)
+    not_compared: tuple[NotCompared, ...] = ()     # parts a bound of the comparison left out
 
     @property
     def status(self) -> str:
-        return "not_built" if self.reason else ("different" if self.differences else "same")
+        if self.reason:
+            return "not_built"
+        if self.differences:
+            return "different"
+        return "partly_compared" if self.not_compared else "same"
 
     def as_dict(self) -> dict:
         answer: dict[str, Any] = {"call": self.call, "path": self.path, "seen": self.seen, "status": self.status}
         if self.reason:
             answer["reason"] = self.reason
         answer["differences"] = [d.as_dict() for d in self.differences]
+        answer["not_compared"] = [n.as_dict() for n in self.not_compared]
         return answer
 
 
@@ -63,21 +82,35 @@ class CaptureReport:
     other_calls: tuple[tuple[str, int], ...] = ()    # Jimeng API paths we never call, with counts
     settings: tuple[str, ...] = ()
     summary: str = ""
+    secrets: CaptureSecrets = field(default_factory=CaptureSecrets, repr=False)    # to mask
 
     def as_dict(self) -> dict:
-        """The report as answered: every text masked as log lines are (a capture holds session ids)."""
+        """The report as answered: the capture's secrets (and the request's) masked in every form, and
+        anything shaped like a session id, and what log lines mask (bearer values, `sessionid=`...)."""
+        secrets = self.secrets | request_secrets.get()
+        patterns = contextvars.Context()      # app.serving.logs.redact's patterns alone: the secrets are done
         return _masked({"summary": self.summary, "requests": self.requests, "jimeng_calls": self.jimeng_calls,
                         "comparison": [c.as_dict() for c in self.compared],
                         "calls_we_never_make": [{"path": p, "seen": n} for p, n in self.other_calls],
-                        "settings": list(self.settings)})
+                        "settings": list(self.settings)},
+                       lambda text: patterns.run(redact, secrets.masked(text)))
 
 
-def diff_capture(calls: Sequence[CapturedCall], *, upstream_url: str, wire: WireSettings) -> CaptureReport:
-    """Compare every Jimeng call of a capture that our client also makes; the settings that make ours like theirs."""
+def diff_capture(calls: Sequence[CapturedCall], *, upstream_url: str, wire: WireSettings,
+                 secrets: Iterable[str] = (), pause: Callable[[], None] | None = None) -> CaptureReport:
+    """Compare every Jimeng call of a capture that our client also makes; the settings that make ours like
+    theirs. `secrets`: the capture's cookie values beyond its calls' Cookie headers (read_har's);
+    `pause`: called every few steps of the work (the caller's chance to let others run)."""
+    known = CaptureSecrets({*secrets, *session_values(calls), *request_secrets.get()})
+    patterns = contextvars.Context()      # app.serving.logs.redact's patterns alone (bearer values, `sessionid=`...)
+
+    def secret(text: str) -> bool:
+        return known.held_in(text) or patterns.run(redact, text) != text
+
     extra = {urlsplit(upstream_url).netloc.lower()} if upstream_url else set()
     api = [c for c in calls if is_jimeng_api(c, extra)]
     if not api:
-        return CaptureReport(len(calls), 0, summary=(
+        return CaptureReport(len(calls), 0, secrets=known, summary=(
             "the capture holds no call to Jimeng's API (jimeng.jianying.com, the Dreamina hosts): record it on "
             "Jimeng's own page while doing the action that fails, then export the network log as HAR"))
     last: dict[str, CapturedCall] = {}
@@ -87,11 +120,22 @@ def diff_capture(calls: Sequence[CapturedCall], *, upstream_url: str, wire: Wire
         if call.path in CALL_NAMES:
             last[call.path] = call
     recorder = RecordingClient(upstream_url=upstream_url, wire=wire)
-    reports = tuple(_compared(recorder, CALL_NAMES[path], captured, seen[path]) for path, captured in last.items())
+    reports, compared_chars = [], 0
+    for path, captured in last.items():
+        size = len(captured.body or "")
+        size = size if size <= MAX_COMPARED_BODY_CHARS else 0       # refused as it is, by its own bound
+        left_out = "" if compared_chars + size <= MAX_CAPTURE_COMPARED_CHARS else (
+            f"the capture's bodies compared before it reach {compared_chars:,} characters, and "
+            f"{MAX_CAPTURE_COMPARED_CHARS:,} are compared in all")
+        compared_chars += 0 if left_out else size
+        reports.append(_compared(recorder, CALL_NAMES[path], captured, seen[path], secret, pause, left_out))
+        if pause is not None:
+            pause()
     pairs = [(r.call, d) for r in reports for d in r.differences]
     settings = tuple(settings_to_apply(pairs, wire))
     others = tuple(sorted((p, n) for p, n in seen.items() if p not in CALL_NAMES))
-    return CaptureReport(len(calls), len(api), reports, others, settings, _summary(reports, others, settings))
+    return CaptureReport(len(calls), len(api), tuple(reports), others, settings,
+                         _summary(reports, others, settings), known)
 
 
 def _summary(reports: Sequence[CallReport], others: Sequence, settings: Sequence[str]) -> str:
@@ -101,27 +145,37 @@ def _summary(reports: Sequence[CallReport], others: Sequence, settings: Sequence
     different = [r.call for r in reports if r.status == "different"]
     text = f"{len(reports)} of our calls compared; " + (
         f"{len(different)} differ ({', '.join(different)})" if different else "all match what the browser sent")
+    partly = [r.call for r in reports if r.not_compared]
+    if partly:
+        text += f"; parts of {len(partly)} not compared ({', '.join(partly)}: see not_compared)"
     if settings:
         text += f"; apply {len(settings)} setting(s) and restart: " + " ".join(settings)
     return text
 
 
-def _compared(recorder: RecordingClient, name: str, captured: CapturedCall, seen: int) -> CallReport:
+def _compared(recorder: RecordingClient, name: str, captured: CapturedCall, seen: int,
+              secret: Callable[[str], bool], pause: Callable[[], None] | None, left_out: str) -> CallReport:
     path = captured.path
     token = Token(session_id=PLACEHOLDER_SESSION, region=REGIONS[region_of(captured)])
-    try:
-        body = json.loads(captured.body) if captured.body else {}
-    except ValueError:
-        body = {}
+    body, over = parsed_body(captured.body or "") if not left_out else (None, left_out)
+    if over and name == "generate":
+        return CallReport(name, path, seen, reason=f"the generate cannot be read back: {over}")
     try:
         make_call, model = BUILDERS[name](token, body if isinstance(body, dict) else {})
+        ours = recorder.record(make_call)
     except Unreadable as exc:
         return CallReport(name, path, seen, reason=str(exc))
-    ours = recorder.record(make_call)
+    except ServiceError as exc:
+        return CallReport(name, path, seen, reason=f"our client cannot build this call from the captured values: "
+                                                   f"{exc.message}")
+    except _UNBUILDABLE as exc:
+        return CallReport(name, path, seen, reason=f"our client cannot build this call from the captured values "
+                                                   f"({type(exc).__name__})")
     if ours is None:
         return CallReport(name, path, seen, reason=f"our client does not make this call for a {token.region.code} "
                                                    f"account")
-    return CallReport(name, path, seen, tuple(compare(name, captured, ours, model=model)))
+    comparison = compare(name, captured, ours, model=model, secret=secret, pause=pause, body_left_out=over)
+    return CallReport(name, path, seen, comparison.differences, not_compared=comparison.not_compared)
 
 
 Builder = Callable[[Token, dict], tuple[Callable[[JimengClient], object], str]]
@@ -182,12 +236,12 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def _masked(value: Any) -> Any:
+def _masked(value: Any, mask: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return mask(value)
     if isinstance(value, list):
-        return [_masked(v) for v in value]
+        return [_masked(v, mask) for v in value]
     if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
+        return {k: _masked(v, mask) for k, v in value.items()}
     return value
 

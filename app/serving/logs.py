@@ -31,16 +31,20 @@ def redact(text: str) -> str:
     return text
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form in which a session id may come back (from Jimeng, or in a browser's capture): as
+    sent, URL-encoded, hex-encoded, and base64-encoded (standard or URL-safe alphabet) inside a longer
+    value. Masked in any letter case."""
+    forms = {secret, quote(secret, safe=""), secret.encode().hex()}
+    forms.update(_base64_cores(secret.encode()))
+    return forms
+
+
 @functools.lru_cache(maxsize=256)
 def _secret_forms(secrets: tuple[str, ...]) -> re.Pattern:
-    """One pattern for every form in which a session id may come back from Jimeng: as sent, in any
-    letter case, URL-encoded, and base64-encoded (standard or URL-safe alphabet) inside a longer
-    value. Longest first, so a form is masked whole."""
-    forms = set()
-    for secret in secrets:
-        forms.add(re.escape(secret))
-        forms.add(re.escape(quote(secret, safe="")))
-        forms.update(re.escape(core) for core in _base64_cores(secret.encode()))
+    """One pattern for every form of these secrets (secret_forms), in any letter case. Longest
+    first, so a form is masked whole."""
+    forms = {re.escape(form) for secret in secrets for form in secret_forms(secret)}
     cased = "|".join(sorted(forms, key=len, reverse=True))
     return re.compile(f"(?i:{cased})" if cased else "(?!)")
 

@@ -3,6 +3,7 @@ the drift drills (`make drill`) hold: Jimeng moves, the doctor and a HAR recorde
 the setting, a restart with it makes submits pass again. No session id shows in any answer or log."""
 from __future__ import annotations
 
+import json
 import secrets
 
 import pytest
@@ -48,6 +49,35 @@ def test_a_har_recorded_by_chromium_on_todays_page_names_no_setting(stack, tmp_p
 
     assert report["settings"] == [] and report["jimeng_calls"] == 3
     assert {c["status"] for c in report["comparison"]} == {"same"}
+
+
+def test_a_sanitized_chromium_har_with_the_session_elsewhere_shows_it_nowhere(stack, tmp_path):
+    """Chrome's sanitized export drops the Cookie headers and keeps each request's cookies list; the
+    session id, planted where the page could echo it (a header, a query parameter, a body field, under
+    names that say nothing of a session), is never answered, proposed as a setting, or logged."""
+    session = f"e2e-operator-{secrets.token_hex(6)}"
+    recorded = tmp_path / "today.har"
+    record_har(f"{stack.sandbox_url}{PAGE}", session, recorded)
+    capture = json.loads(recorded.read_text())
+    for item in capture["log"]["entries"]:
+        request = item["request"]
+        request["headers"] = [h for h in request["headers"] if h["name"].lower() != "cookie"]
+        if "/mweb/v1/get_history" in request["url"]:
+            request["headers"].append({"name": "X-Ref", "value": session})
+            request["url"] += f"&ref={session}"
+            request["postData"]["text"] = json.dumps({**json.loads(request["postData"]["text"]), "extra": session})
+    assert session in json.dumps(capture) and '"name": "Cookie"' not in json.dumps(capture)
+
+    resp = session_for("e2e-operator-token").post(f"{stack.service_url}/v1/doctor/capture", json=capture,
+                                                  timeout=TIMEOUT)
+
+    assert resp.status_code == 200 and session.lower() not in resp.text.lower()
+    report = resp.json()
+    assert report["settings"] == [] and report["jimeng_calls"] == 3
+    history = next(c for c in report["comparison"] if c["call"] == "history_list")
+    planted = [d for d in history["differences"] if d["name"] in ("X-Ref", "ref", "extra")]
+    assert [(d["theirs"], d["setting"]) for d in planted] == [("(present)", None)] * 3
+    assert session not in (stack.log_dir / "service.log").read_text()
 
 
 @pytest.mark.parametrize("drift, settings", [

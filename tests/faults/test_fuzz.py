@@ -10,6 +10,10 @@ Three passes, every answer counted (pytest's summary prints the counts):
 - a sweep of wrong types, from the spec: every property of every request body (JSON and multipart)
   gets values of every other type (list, object, null where not nullable, boolean, a fraction...).
   Each must be a 400 naming that field: a wrong type is never a 500 and never replaced by a default.
+- hostile captures: HAR files whose requests (to the paths our client calls) carry any JSON where a
+  browser puts its method, headers, cookies and body, and real generate drafts with one field made
+  hostile (huge numbers, deep nesting, wrong types). No answer >= 500, and no capture's session id
+  in any answer.
 
 The sandbox behind the service works, so Jimeng's 502-504 have no cause here: any answer >= 500 is
 ours, with no exception.
@@ -22,10 +26,12 @@ import json
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
 from app.factory import create_app
+from app.jimeng.calls import CALL_PATHS
 from sandbox.stack import ROOT
 from tests.faults.conftest import FUZZ_SEEN as SEEN
 
@@ -204,3 +210,82 @@ def test_a_wrong_type_in_any_body_field_is_a_400_naming_it(service, path, media,
             problems.append(f"{json.dumps(value)[:40]}: {resp.status_code} param={error.get('param')!r} "
                             f"{resp.get_data(as_text=True)[:160]}")
     assert not problems, "\n".join(problems)
+
+
+# -- hostile captures -----------------------------------------------------------------------------
+
+CAPTURE_EXAMPLES = 60
+CAPTURE_SESSION = "fuzz-capture-session-7e2d"
+HOSTILE_LEAVES = (st.none() | st.booleans() | st.integers(min_value=-10 ** 400, max_value=10 ** 400)
+                  | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+                  | st.sampled_from(["[" * 5_000, '{"a":' * 3_000, "{", "[1,", CAPTURE_SESSION, "\ud800"]))
+HOSTILE = st.recursive(HOSTILE_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=24)
+
+
+def _draft_paths(value, path=()):
+    """Every path into a real generate body, draft_content's inside included."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _draft_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _draft_paths(child, (*path, i))
+    yield path
+
+
+def _generate_body() -> dict:
+    from app.jimeng import payloads
+    from app.jimeng.assets import UploadedImage, VideoDraft
+    from app.jimeng.models import VIDEO_MODELS
+    draft = VideoDraft(model=VIDEO_MODELS["jimeng-video-seedance-2.0"], mode="first_last_frames", prompt="a cat",
+                       ratio="16:9", duration_s=5, images=(UploadedImage("tos-cn-i-x/abc", 640, 480, "png"),))
+    body = payloads.build_video_generate_body(draft, submit_id="fuzz-submit")
+    return {**body, "draft_content": json.loads(body["draft_content"])}
+
+
+GENERATE = _generate_body()
+GENERATE_PATHS = [p for p in _draft_paths(GENERATE) if p]
+
+
+def _with(value, path, new):
+    if not path:
+        return new
+    if isinstance(value, dict):
+        return {**value, path[0]: _with(value[path[0]], path[1:], new)}
+    return [_with(v, path[1:], new) if i == path[0] else v for i, v in enumerate(value)]
+
+
+@st.composite
+def hostile_requests(draw) -> dict:
+    path = draw(st.sampled_from(sorted(CALL_PATHS.values())))
+    if path == CALL_PATHS["generate"] and draw(st.booleans()):
+        body = _with(GENERATE, draw(st.sampled_from(GENERATE_PATHS)), draw(HOSTILE))
+        body = {**body, "draft_content": json.dumps(body["draft_content"])} if isinstance(body, dict) and \
+            isinstance(body.get("draft_content"), (dict, list)) else body
+        text = json.dumps(body)
+    else:
+        text = draw(st.one_of(HOSTILE.map(json.dumps), st.text(max_size=40)))
+    request = {"method": draw(st.one_of(st.just("POST"), HOSTILE)),
+               "url": f"https://jimeng.jianying.com{path}?aid=513695&" + draw(st.sampled_from(["", "ref=x", "a=1&a=2"])),
+               "headers": draw(st.one_of(st.lists(st.fixed_dictionaries({"name": st.text(max_size=10),
+                                                                        "value": HOSTILE}), max_size=4), HOSTILE)),
+               "cookies": draw(st.one_of(st.just([{"name": "sessionid", "value": CAPTURE_SESSION}]), HOSTILE)),
+               "postData": draw(st.one_of(st.just({"mimeType": "application/json", "text": text}), HOSTILE))}
+    return {"request": request, "response": draw(st.one_of(st.just({"status": 200}), HOSTILE))}
+
+
+def test_hostile_captures_get_no_server_error_and_show_no_session(service):
+    client = service.test_client()
+
+    @given(entries=st.lists(hostile_requests(), min_size=1, max_size=3))
+    @settings(max_examples=CAPTURE_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(entries):
+        capture = {"log": {"version": "1.2", "entries": entries}}
+        resp = client.post("/v1/doctor/capture", data=json.dumps(capture), content_type="application/json",
+                           headers=HEADERS)
+        assert not counted("captures", resp.status_code), f"{resp.status_code}: {resp.get_data(as_text=True)[:300]}"
+        assert CAPTURE_SESSION not in resp.get_data(as_text=True)
+
+    run()

@@ -171,3 +171,28 @@ def test_the_settings_in_force_are_kept_when_new_ones_are_named():
     theirs = browser_call(lambda c: c.history_list(OPERATOR, count=20), headers={"X-Jm-Client": "web2"}, wire=wire)
 
     assert report(theirs, wire=wire).settings == ("JIMENG_EXTRA_HEADERS=generate:X-Old=1|history_list:X-Jm-Client=web2",)
+
+
+def test_a_large_comparison_pauses_every_few_steps_for_the_caller():
+    pauses = []
+    theirs = browser_call(lambda c: c.history_list(OPERATOR, count=20),
+                          body=lambda sent: {**sent, **{f"z{i}": [i] for i in range(6000)}})
+
+    result = diff_capture([theirs], upstream_url="", wire=parse({}), pause=lambda: pauses.append(1))
+
+    assert len(pauses) >= 12_000 // 64
+    assert result.compared[0].status == "different"
+
+
+def test_renames_are_looked_for_without_listing_anything_while_looking():
+    """A rename is a field of ours gone and one of theirs with the same value: telling whether two
+    values are the same stops at their first difference and lists nothing."""
+    theirs = browser_call(lambda c: c.history_list(OPERATOR, count=20),
+                          body=lambda sent: {("page_size" if k == "count" else k): v for k, v in sent.items()}
+                          | {f"z{i}": {"a": [i, i + 1]} for i in range(3000)})
+
+    compared = report(theirs).compared[0]
+
+    renamed = [d for d in compared.differences if d.name == "count"]
+    assert renamed and renamed[0].theirs == "named page_size"
+    assert len(compared.differences) == 200 and compared.not_compared[0].name == "(differences)"

@@ -86,6 +86,20 @@ def test_capture_diff_uploads_the_file_and_ends_with_the_settings_to_paste(mocke
     assert out.rstrip().endswith("settings to apply (then restart the service):\nJIMENG_DA_VERSION=3.3.31")
 
 
+def test_capture_diff_prints_what_was_not_compared_and_why(mocked, capsys, tmp_path):
+    har = tmp_path / "jimeng.har"
+    har.write_text('{"log": {"entries": []}}')
+    call = {"call": "history", "path": "/mweb/v1/get_history_by_ids", "seen": 1, "status": "partly_compared",
+            "differences": [], "not_compared": [{"where": "body", "name": "(body)",
+                                                 "reason": "the browser's body holds more than 20,000 values"}]}
+    mocked.post(f"{BASE}/v1/doctor/capture", json={**REPORT, "settings": [], "comparison": [call]})
+
+    assert run("capture-diff", str(har)) == 0
+    out = capsys.readouterr().out
+    assert "history (/mweb/v1/get_history_by_ids, seen 1): partly_compared" in out
+    assert "  body   (body): not compared: the browser's body holds more than 20,000 values" in out
+
+
 def test_capture_diff_exits_0_when_nothing_is_to_be_set(mocked, tmp_path):
     har = tmp_path / "jimeng.har"
     har.write_text("{}")
