@@ -66,6 +66,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "INFO").upper(),
                                 os.environ.get("LOG_FORMAT", default_log_format(os.environ.get("APP_ENV"))).lower())
 accesslog = None
+# gunicorn would build its access line for every request and drop it (its logger is at WARNING above).
+logger_class = "app.serving.access_log.AccessAwareLogger"
 # gunicorn 27 opens a control socket at one path per user; several instances on a host would share it.
 control_socket_disable = True
 

@@ -105,3 +105,31 @@ def test_counters_survive_a_hup_reload():
             time.sleep(0.2)
         assert ping_count(stack.service_url) >= before + 6    # the old worker's pings, and the new one's
         assert children_of(stack.service_pid, consumer=True) == consumer   # the webhook consumer outlives a reload
+
+
+ACCESS_LINES = """
+    import copy, runpy
+    from gunicorn.config import Config
+    conf = runpy.run_path("gunicorn.conf.py")
+    cfg = Config()
+    logging_config = copy.deepcopy(conf["logconfig_dict"])
+    logging_config["loggers"]["gunicorn.access"]["level"] = {level!r}
+    for name, value in (("logger_class", conf["logger_class"]), ("accesslog", conf["accesslog"]),
+                        ("logconfig_dict", logging_config)):
+        cfg.set(name, value)
+    log = cfg.logger_class(cfg)
+    built = []
+    log.atoms = lambda *args: built.append(args) or {{}}
+    log.access(None, None, {{}}, None)
+    print(len(built))
+"""
+
+
+def test_gunicorn_builds_no_access_line_that_its_logger_would_drop():
+    # The app writes its own line per request; gunicorn.access is at WARNING, so gunicorn's line was
+    # built for every request and thrown away.
+    assert run(ACCESS_LINES.format(level="WARNING"), {}).strip() == "0"
+
+
+def test_an_operator_who_enables_gunicorns_access_log_still_gets_its_lines():
+    assert run(ACCESS_LINES.format(level="INFO"), {}).strip() == "1"
