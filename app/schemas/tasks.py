@@ -122,7 +122,8 @@ IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
                    "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
-                   "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}
+                   "different body (its webhook_url and webhook_events included) is 409 `idempotency_conflict`. "
+                   "Keys are per account; no state is stored."}
 
 
 class ErrorBodySchema(Schema):

@@ -115,6 +115,15 @@ def body_digest(fields: dict, media: Iterable[tuple[str, str | None, BinaryIO | 
     return h.digest()
 
 
+def with_webhook(digest: bytes, webhook: str | None) -> bytes:
+    """The request digest with the webhook it asks for (its URL and events): the same key with
+    another webhook is another request. Without one the digest is unchanged, so the tags Jimeng
+    stores for earlier keys still match."""
+    if not webhook:
+        return digest
+    return hashlib.sha256(digest + b"\0webhook " + webhook.encode()).digest()
+
+
 def find(client: JimengClient, tokens: Sequence[Token], secret: str, key: str, fp_key: bytes) -> Previous | None:
     """The task an earlier request with this key created, in any of the request's accounts."""
     for token in tokens:

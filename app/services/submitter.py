@@ -61,10 +61,10 @@ class Submitter:
         if who.key is None:
             tokens = who.tokens
             task = self._attempt(flow, req, tokens, idem.chooser(idempotency, settings.secret_key), settings,
-                                 idempotency)
+                                 idempotency, webhook)
         else:
             self._admit(who.key, req.model)
-            task, tokens = self._on_pool(flow, req, settings, idempotency)
+            task, tokens = self._on_pool(flow, req, settings, idempotency, webhook)
         if webhook is not None:
             self._watch(webhook, task, tokens, settings)
         return task
@@ -96,14 +96,14 @@ class Submitter:
                                          headers={"Retry-After": str(int(60 - now % 60) + 1)})
 
     def _on_pool(self, flow: SubmitFlow, req: Request, settings: SubmitSettings,
-                 idempotency: IdempotencyKey | None) -> tuple[SubmittedTask, list[Token]]:
+                 idempotency: IdempotencyKey | None, webhook) -> tuple[SubmittedTask, list[Token]]:
         """Company mode: attempts on pool seats, the next account after a refusal that created nothing."""
         excluded: set[str] = set()
         while True:
             seat, tokens = self.pool.seat(excluded)
             req.rewind()        # uploaded files are read again by the next account's attempt
             try:
-                task = self._attempt(flow, req, tokens, seat.take, settings, idempotency)
+                task = self._attempt(flow, req, tokens, seat.take, settings, idempotency, webhook)
             except errors.ServiceError as exc:
                 lost = exc.extra.get("task_id")
                 if not seat.failed(exc, _upstream_id(lost, seat.account, settings)) or len(tokens) == 1:
@@ -120,12 +120,15 @@ class Submitter:
 
     def _attempt(self, flow: SubmitFlow, req: Request, tokens: Sequence[Token],
                  choose: Callable[[Sequence[Token]], Token], settings: SubmitSettings,
-                 idempotency: IdempotencyKey | None) -> SubmittedTask:
-        """Check, choose the account, claim the Idempotency-Key, send: one account's attempt."""
+                 idempotency: IdempotencyKey | None, webhook) -> SubmittedTask:
+        """Check, choose the account, claim the Idempotency-Key, send: one account's attempt. The
+        key's request is the body and the webhook it asks for (`webhook`: the engine's plan)."""
         usable = flow.check(req, tokens, settings)
         token, account = self._account(flow, req, usable, choose, settings)
         checked = flow.on_account(req, token, account)
-        body = flow.digest(req, checked) if idempotency is not None else b""
+        body = b""
+        if idempotency is not None:
+            body = idem.with_webhook(flow.digest(req, checked), webhook.identity if webhook is not None else None)
         claim = idem.claim(flow.kind, idempotency, token, tokens, self.client, settings, body, count=checked.count)
         if claim.earlier_task_id is not None:
             return checked.answer(claim.earlier_task_id, claim.earlier_created)

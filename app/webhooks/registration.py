@@ -31,6 +31,12 @@ class Plan:
     family: str
     api_key: str
 
+    @property
+    def identity(self) -> str:
+        """What the webhook asks for (where, which events), for an Idempotency-Key's request digest:
+        a repeat with another webhook is another request."""
+        return f"{self.target.url}\n{','.join(sorted(self.events))}"
+
 
 def plan(request: WebhookRequest | None, kind: str, *, key: ApiKey | None, family: str, cfg) -> Plan | None:
     """The checked webhook of a submit (its own, or its API key's default), or None; 400/503 otherwise."""

@@ -728,3 +728,47 @@ def test_a_lease_shorter_than_two_webhook_timeouts_is_a_configuration_problem():
     assert any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())
     cfg.WEBHOOK_LEASE_SECONDS = 20.0
     assert not any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())
+
+
+# -- the webhook is part of what an Idempotency-Key's repeat must match --------------------------------
+
+def keyed_submit(client, **fields):
+    return client.post("/v1/videos/generations", json={"prompt": "a lighthouse", **fields},
+                       headers={**auth(SESSION), "Idempotency-Key": "hooked-1"})
+
+
+@pytest.mark.parametrize("changed", [
+    {"webhook_url": "http://127.0.0.1:9/elsewhere"},
+    {"webhook_events": ["video.failed"]},
+    {"webhook_url": None},
+], ids=["another-url", "other-events", "no-webhook"])
+def test_the_same_key_with_another_webhook_is_409_naming_the_first_task(hook_app, jimeng, receiver, changed):
+    """Before Jimeng lists the task (the marker answers) and after (its stored tag answers)."""
+    client = hook_app.test_client()
+    listed: dict = {}
+
+    def history(request):
+        asked = json.loads(request.body).get("submit_ids", [])
+        return 200, {}, json.dumps(envelope({s: listed[s] for s in asked if s in listed}))
+
+    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
+    generate = jimeng.post(GENERATE_URL, json=generate_answer("150"))
+    first = keyed_submit(client, webhook_url=receiver.url)
+    assert first.status_code == 200, first.get_json()
+    fields = {"webhook_url": receiver.url, **changed}
+    fields = {k: v for k, v in fields.items() if v is not None}
+
+    unlisted = keyed_submit(client, **fields)
+    sent = json.loads(generate.calls[0].request.body)
+    record = queued_record("150")
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
+    listed[sent["submit_id"]] = record
+    same = keyed_submit(client, webhook_url=receiver.url)
+    once_listed = keyed_submit(client, **fields)
+
+    for resp in (unlisted, once_listed):
+        err = resp.get_json()["error"]
+        assert resp.status_code == 409 and err["code"] == "idempotency_conflict", err
+        assert err["task_id"] == first.get_json()["task_id"]
+    assert same.status_code == 200 and same.get_json()["task_id"] == first.get_json()["task_id"]
+    assert generate.call_count == 1
