@@ -133,6 +133,9 @@ class ErrorBodySchema(Schema):
     upstream_code = fields.String(metadata={"description": "Jimeng's raw ret or fail_code"})
     upstream_fail_code = fields.String(metadata={"description": "the fail_code Jimeng gave with a refused call"})
     task_id = fields.String(metadata={"description": "a task that exists despite the error (it may be paid for)"})
+    webhook = fields.Nested(WebhookStateSchema, metadata={
+        "description": "a submit with a webhook whose task may exist (task_id): that task is watched, and its "
+                       "webhook fires when it ends, as after a 200"})
 
 
 class ErrorSchema(Schema):

@@ -9,7 +9,8 @@ submit from top to bottom. Made once in create_app.
    account offers the model now.
 5. The Idempotency-Key's claim: an earlier task made with the key answers instead, nothing is sent.
 6. The media fetched and uploaded, the draft built, generate called once (it costs credits).
-7. The task watched for its webhook.
+7. The task watched for its webhook; also when the generate's answer was lost (the error names a
+   task that may exist: its webhook fires if it does, and the error says so).
 
 In company mode a refusal that created nothing moves the submit to the next pool account; anything
 that may have reached Jimeng is never resent.
@@ -58,13 +59,18 @@ class Submitter:
         flow = FLOWS[type(req)]
         webhook = self.webhooks.plan(req.webhook, flow.kind, key=who.key, family=family)
         settings = self.settings.submit(who)
-        if who.key is None:
-            tokens = who.tokens
-            task = self._attempt(flow, req, tokens, idem.chooser(idempotency, settings.secret_key), settings,
-                                 idempotency, webhook)
-        else:
-            self._admit(who.key, req.model)
-            task, tokens = self._on_pool(flow, req, settings, idempotency, webhook)
+        try:
+            if who.key is None:
+                tokens = who.tokens
+                task = self._attempt(flow, req, tokens, idem.chooser(idempotency, settings.secret_key), settings,
+                                     idempotency, webhook)
+            else:
+                self._admit(who.key, req.model)
+                task, tokens = self._on_pool(flow, req, settings, idempotency, webhook)
+        except errors.ServiceError as exc:
+            if webhook is not None and _may_exist(exc):
+                self._watch_lost(webhook, exc, who.tokens, settings)
+            raise
         if webhook is not None:
             self._watch(webhook, task, tokens, settings)
         return task
@@ -193,6 +199,19 @@ class Submitter:
         refusal.extra.update(exc.extra)
         return refusal
 
+    def _watch_lost(self, webhook, exc: errors.ServiceError, tokens: Sequence[Token],
+                    settings: SubmitSettings) -> None:
+        """The submit failed after it may have reached Jimeng: the task its error names is watched as
+        an accepted one is (its webhook fires when it ends, if it exists), and the error says so."""
+        try:
+            watched = self.webhooks.watch_submitted(webhook, exc.extra["task_id"], tokens, settings.secret_key)
+        except Exception:   # noqa: BLE001 - the error the client gets matters more than its webhook
+            log.exception("webhook not registered for a task whose submit answer was lost")
+            return
+        if watched:
+            exc.extra["webhook"] = webhook.pending_state
+            exc.message += "; if it was, its webhook fires when it ends"
+
     def _watch(self, webhook, task: SubmittedTask, tokens: Sequence[Token], settings: SubmitSettings) -> None:
         """Jimeng accepted the task: it is watched for its webhook. A failure to record the watch is
         logged, never answered: the task exists and is paid for."""
@@ -200,6 +219,12 @@ class Submitter:
             self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key)
         except Exception:   # noqa: BLE001 - the task is accepted; its answer must not be lost
             log.exception("webhook not registered for an accepted task")
+
+
+def _may_exist(exc: errors.ServiceError) -> bool:
+    """Whether a failed submit may have created its task: a 5xx naming a task id (the generate's
+    answer was lost, or unreadable after Jimeng accepted). A 409 names a task another request made."""
+    return exc.http_status >= 500 and bool(exc.extra.get("task_id"))
 
 
 def _upstream_id(task_id: str | None, account, settings: SubmitSettings) -> str | None:

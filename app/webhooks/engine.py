@@ -135,13 +135,13 @@ class Webhooks:
                         secret_key: str) -> bool:
         """Watch the task a submit answered (`tokens`: those it was submitted with)."""
         watch = registration.watch_for(plan, task_id, tokens, secret_key, self.cfg)
-        return watch is not None and self.watch(watch, plan.target.host)
+        return watch is not None and self.watch(watch, plan.pending_state)
 
-    def watch(self, watch: Watch, host: str) -> bool:
-        """Start watching a task (nothing happens for one already registered); its first poll soon."""
+    def watch(self, watch: Watch, status: dict) -> bool:
+        """Start watching a task (nothing happens for one already registered); its first poll soon.
+        `status`: the `webhook` state its queries show meanwhile."""
         now = self._now()
         first = now + self.cfg.WEBHOOK_POLL_MAX_SECONDS
-        status = {"host": host, "status": "pending", "attempts": 0, "last_status": None}
         added = self.store.add_watch(watch, status, first, self._keep_until(watch.deadline))
         if added:
             self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0))

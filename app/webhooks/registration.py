@@ -32,6 +32,11 @@ class Plan:
     api_key: str
 
     @property
+    def pending_state(self) -> dict:
+        """The `webhook` object of a task just watched, as its query shows it."""
+        return {"host": self.target.host, "status": "pending", "attempts": 0, "last_status": None}
+
+    @property
     def identity(self) -> str:
         """What the webhook asks for (where, which events), for an Idempotency-Key's request digest:
         a repeat with another webhook is another request."""

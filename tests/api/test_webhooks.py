@@ -772,3 +772,41 @@ def test_the_same_key_with_another_webhook_is_409_naming_the_first_task(hook_app
         assert err["task_id"] == first.get_json()["task_id"]
     assert same.status_code == 200 and same.get_json()["task_id"] == first.get_json()["task_id"]
     assert generate.call_count == 1
+
+
+# -- a generate whose answer was lost: the task may exist, and its webhook is kept ---------------------
+
+PENDING = {"host": "127.0.0.1", "status": "pending", "attempts": 0, "last_status": None}
+
+
+@pytest.mark.parametrize("path", ["/v1/videos/generations", "/v1/videos"])
+def test_a_lost_generate_answer_still_watches_the_task_and_says_so(hook_app, clock, jimeng, receiver, path):
+    """Jimeng made the task but its answer was lost: the error names the task, and its webhook fires
+    when that task ends, as after a 200."""
+    client = hook_app.test_client()
+    generate = jimeng.post(GENERATE_URL, status=502)
+    resp = client.post(path, json={"prompt": "a lighthouse", "webhook_url": receiver.url}, headers=auth(SESSION))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 503 and err["task_id"] and resp.headers["x-should-retry"] == "false", err
+    assert err["webhook"] == PENDING and "webhook" in err["message"]
+
+    submit_id = json.loads(generate.calls[0].request.body)["submit_id"]
+    record = finished_record("160")
+    record["submit_id"] = submit_id
+    jimeng.post(HISTORY_URL, json=envelope({submit_id: record}))
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    clock.advance(10)
+    run_jobs(hook_app)
+
+    (event,) = receiver.events()
+    assert event["type"] == "video.completed"
+    assert event["data"].get("task_id", event["data"].get("id")) == err["task_id"]
+
+
+def test_a_refusal_that_created_nothing_watches_nothing(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+                       headers=auth(SESSION))
+    assert resp.status_code == 429 and "webhook" not in resp.get_json()["error"]
+    assert hook_app.extensions["webhooks"].store.backlog()[0] == 0

@@ -102,6 +102,21 @@ def test_a_cancel_fires_one_video_failed_event_at_once(hook_stack, http, receive
     assert len(events_for(receiver, task_id)) == 1
 
 
+def test_a_submit_whose_answer_was_lost_still_gets_its_event(hook_stack, http, receiver):
+    """The sandbox makes the task, then loses the generate's answer (HTTP 502): the error names the
+    task and its webhook, and the event comes when the task ends."""
+    fault = {"path": "/mweb/v1/aigc_draft/generate", "after": True, "status": 502}
+    assert requests.post(f"{hook_stack.sandbox_url}/_sandbox/faults", json=fault, timeout=TIMEOUT).ok
+    resp = http.post(f"{hook_stack.service_url}/v1/videos/generations", timeout=TIMEOUT,
+                     json={"prompt": f"a lighthouse {FAST}", "webhook_url": receiver.url})
+    err = resp.json()["error"]
+    assert resp.status_code == 503 and err["task_id"] and err["webhook"]["status"] == "pending", resp.text
+
+    event = wait_for_event(receiver, err["task_id"])
+
+    assert event["type"] == "video.completed" and event["data"]["status"] == "completed"
+
+
 def test_the_openai_route_gets_openai_video_objects(hook_stack, http, receiver):
     video_id = submit(hook_stack, http, f"a lighthouse {FAST}", receiver.url, path="/v1/videos")
 
