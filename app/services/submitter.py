@@ -207,18 +207,25 @@ class Submitter:
             watched = self.webhooks.watch_submitted(webhook, exc.extra["task_id"], tokens, settings.secret_key)
         except Exception:   # noqa: BLE001 - the error the client gets matters more than its webhook
             log.exception("webhook not registered for a task whose submit answer was lost")
+            exc.message += "; its webhook could not be recorded: no event will be sent for it"
             return
         if watched:
             exc.extra["webhook"] = webhook.pending_state
             exc.message += "; if it was, its webhook fires when it ends"
 
     def _watch(self, webhook, task: SubmittedTask, tokens: Sequence[Token], settings: SubmitSettings) -> None:
-        """Jimeng accepted the task: it is watched for its webhook. A failure to record the watch is
-        logged, never answered: the task exists and is paid for."""
+        """Jimeng accepted the task: it is watched for its webhook. The store was usable a moment ago
+        (the plan checked it); should recording fail all the same, the answer is an error naming the
+        task, never a 200 whose webhook silently does not exist."""
         try:
             self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key)
-        except Exception:   # noqa: BLE001 - the task is accepted; its answer must not be lost
+        except Exception:   # noqa: BLE001 - whatever broke, the client must learn the webhook is missing
             log.exception("webhook not registered for an accepted task")
+            raise errors.WebhookUnavailable(
+                "Jimeng accepted the task (task_id), but this service could not record its webhook: no event "
+                "will be sent for it. Poll task_id rather than submitting again (a request sent with an "
+                "Idempotency-Key may be sent again with it: that records the webhook)",
+                extra={"task_id": task.task_id}, headers={"Retry-After": "5"}) from None
 
 
 def _may_exist(exc: errors.ServiceError) -> bool:

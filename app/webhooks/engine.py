@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -22,12 +23,13 @@ from urllib.parse import urlsplit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from app import errors
 from app.serving import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
 from app.state.sqlite import prepare_data_dir
 from app.task_ids import TaskId
-from app.webhooks import delivery, registration, sealed, signing, watching
+from app.webhooks import availability, delivery, registration, sealed, signing, watching
 from app.webhooks.attempts import HostSlots, InFlight, track_connections
 from app.webhooks.keys import task_key
 from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
@@ -81,6 +83,7 @@ class Webhooks:
         self._polls_lock = threading.Lock()
         self._polling: dict[str, str] = {}      # account -> lease owner, for the polls this process runs
         self._hosts = HostSlots(host_share(runtime.config.WEBHOOK_CONSUMER_WORKERS))
+        self._unusable = False                  # the last check found the store unusable (logged once)
 
     # -- the engine -------------------------------------------------------------------------------
     @property
@@ -107,7 +110,8 @@ class Webhooks:
             store = RedisStore(self.cfg.REDIS_URL, self.runtime.clock)
         else:
             _private_file(self.db_path)
-            huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False)
+            # In a gevent worker no wait for the file lock happens inside SQLite (availability.py).
+            huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False, timeout=availability.busy_timeout())
             store = SqliteStore(huey.storage)
         self._jobs = _register_jobs(huey, self)
         self._huey, self._store = huey, store
@@ -128,8 +132,37 @@ class Webhooks:
     # -- submit side ------------------------------------------------------------------------------
     def plan(self, request, kind: str, *, key, family: str) -> registration.Plan | None:
         """The checked webhook of a submit (its own, or its API key's default), or None; 400/503
-        before anything is sent."""
-        return registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+        before anything is sent, a 503 too when the store cannot record a webhook now: a task
+        whose webhook would be lost is never submitted."""
+        plan = registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+        if plan is not None:
+            problem = self.problem()
+            if problem is not None:
+                raise errors.WebhookUnavailable(
+                    f"this service cannot record webhooks right now ({problem}); nothing was submitted: retry "
+                    "in a moment, or submit without webhook_url", headers={"Retry-After": "5"})
+        return plan
+
+    def problem(self) -> str | None:
+        """Why the store cannot record a webhook now (None: it can). Waits at most
+        CHECK_WAIT_SECONDS for another process's write, outside SQLite; /healthz asks it too."""
+        where = "Redis, REDIS_URL" if self.cfg.REDIS_URL else f"DATA_DIR/{DB_FILE}"
+        try:
+            availability.patiently(lambda: self.store.check(), availability.CHECK_WAIT_SECONDS)
+        except Exception as exc:   # noqa: BLE001 - sqlite3's, redis's or the file system's: all mean unusable
+            reason = "locked by another process" if _locked(exc) else type(exc).__name__
+            if not self._unusable:
+                log.warning("webhook store unusable: %s (%s)", reason, where)
+            self._unusable = True
+            return f"the webhook store ({where}) cannot be written: {reason}"
+        if self._unusable:
+            log.info("webhook store usable again")
+            self._unusable = False
+        return None
+
+    def wanted(self) -> bool:
+        """Whether webhooks can be asked for here (a signing secret), or have been (a store exists)."""
+        return bool(self.cfg.WEBHOOK_SECRET) or self.opened()
 
     def watch_submitted(self, plan: registration.Plan, task_id: str, tokens: Sequence[Token],
                         secret_key: str) -> bool:
@@ -142,9 +175,15 @@ class Webhooks:
         `status`: the `webhook` state its queries show meanwhile."""
         now = self._now()
         first = now + self.cfg.WEBHOOK_POLL_MAX_SECONDS
-        added = self.store.add_watch(watch, status, first, self._keep_until(watch.deadline))
+        wait = availability.RECORD_WAIT_SECONDS
+        added = availability.patiently(
+            lambda: self.store.add_watch(watch, status, first, self._keep_until(watch.deadline)), wait)
         if added:
-            self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0))
+            try:
+                availability.patiently(
+                    lambda: self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0)), wait)
+            except Exception as exc:   # noqa: BLE001 - the watch is recorded: the sweep sends its poll
+                log.warning("webhooks: first poll not queued (%s); the sweep sends it", type(exc).__name__)
         return added
 
     def states(self, tids: Sequence[TaskId]) -> list[dict | None]:
@@ -376,6 +415,10 @@ class Webhooks:
 
     def _keep_until(self, after: float) -> float:
         return after + self.cfg.WEBHOOK_RETRY_HOURS * 3600 + STATUS_KEEP_SECONDS
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and availability.is_busy(exc)
 
 
 def _private_file(path: str) -> None:
