@@ -37,7 +37,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from app import errors
@@ -183,6 +183,7 @@ class Claim:
     origin_submit_id: str | None = None   # the body tag; None without a key
     earlier_task_id: str | None = None    # set: answer this task, send nothing
     earlier_created: int = 0
+    earlier_alias: str | None = None      # the earlier task by its submit id, when answered by its history id
     marker: Marker | None = None          # covers this key in shared state until Jimeng lists the task
 
 
@@ -232,7 +233,8 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
                                          "task is task_id", extra={"task_id": task_id})
     log.info("idempotent submit answered with the earlier task",
              extra={"kind": kind, "region": previous.token.region.code})
-    return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created)
+    alias = replace(task, upstream_id=previous.submit_id, id_type="submit").encode(secret) if history_id else None
+    return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created, earlier_alias=alias)
 
 
 def _marker(settings: SubmitSettings, key: str, kind: str, body: bytes, maybe: str) -> Marker:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from app import errors
 from app.jimeng.regions import Token
@@ -137,7 +138,8 @@ class Submitter:
             body = idem.with_webhook(flow.digest(req, checked), webhook.identity if webhook is not None else None)
         claim = idem.claim(flow.kind, idempotency, token, tokens, self.client, settings, body, count=checked.count)
         if claim.earlier_task_id is not None:
-            return checked.answer(claim.earlier_task_id, claim.earlier_created)
+            earlier = checked.answer(claim.earlier_task_id, claim.earlier_created)
+            return replace(earlier, aliases=(claim.earlier_alias,)) if claim.earlier_alias else earlier
         try:
             task = self._send(flow, req, checked, claim, settings)
         except errors.ServiceError as exc:
@@ -218,7 +220,7 @@ class Submitter:
         (the plan checked it); should recording fail all the same, the answer is an error naming the
         task, never a 200 whose webhook silently does not exist."""
         try:
-            self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key)
+            self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key, aliases=task.aliases)
         except Exception:   # noqa: BLE001 - whatever broke, the client must learn the webhook is missing
             log.exception("webhook not registered for an accepted task")
             raise errors.WebhookUnavailable(

@@ -89,6 +89,9 @@ class SubmittedTask:
     ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
     resolution: str | None = None
     duration: int | None = None
+    # The same Jimeng task under another id (an idempotent replay's id by submit id, which a lost
+    # generate answer handed out): its webhook is watched once, under whichever came first.
+    aliases: tuple[str, ...] = ()
 
 
 class Checked(Protocol):

@@ -165,10 +165,16 @@ class Webhooks:
         return bool(self.cfg.WEBHOOK_SECRET) or self.opened()
 
     def watch_submitted(self, plan: registration.Plan, task_id: str, tokens: Sequence[Token],
-                        secret_key: str) -> bool:
-        """Watch the task a submit answered (`tokens`: those it was submitted with)."""
+                        secret_key: str, aliases: Sequence[str] = ()) -> bool:
+        """Watch the task a submit answered (`tokens`: those it was submitted with), unless it is
+        watched already under one of its `aliases` (the same Jimeng task by its submit id)."""
         watch = registration.watch_for(plan, task_id, tokens, secret_key, self.cfg)
-        return watch is not None and self.watch(watch, plan.pending_state)
+        if watch is None:
+            return False
+        known = [task_key(tid) for tid in (TaskId.decode(a, secret_key) for a in aliases) if tid is not None]
+        if known and availability.patiently(lambda: self.store.statuses(known), availability.RECORD_WAIT_SECONDS):
+            return False
+        return self.watch(watch, plan.pending_state)
 
     def watch(self, watch: Watch, status: dict) -> bool:
         """Start watching a task (nothing happens for one already registered); its first poll soon.

@@ -810,3 +810,35 @@ def test_a_refusal_that_created_nothing_watches_nothing(hook_app, clock, jimeng,
                        headers=auth(SESSION))
     assert resp.status_code == 429 and "webhook" not in resp.get_json()["error"]
     assert hook_app.extensions["webhooks"].store.backlog()[0] == 0
+
+
+def test_a_lost_answer_sent_again_with_its_key_once_listed_fires_one_event(hook_app, clock, jimeng, receiver):
+    """The repeat is answered with the task's history id, the lost answer named it by its submit id:
+    one Jimeng task, watched once, one event."""
+    client = hook_app.test_client()
+    listed: dict = {}
+
+    def history(request):
+        asked = json.loads(request.body)
+        ids = asked.get("submit_ids") or asked.get("history_ids") or []
+        return 200, {}, json.dumps(envelope({i: listed[i] for i in ids if i in listed}))
+
+    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    generate = jimeng.post(GENERATE_URL, status=502)
+    ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+               headers={**auth(SESSION), "Idempotency-Key": "lost-then-listed"})
+    lost = client.post("/v1/videos/generations", **ask)
+    assert lost.status_code == 503 and lost.get_json()["error"]["webhook"] == PENDING
+    sent = json.loads(generate.calls[0].request.body)
+    record = finished_record("181")
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
+    listed[sent["submit_id"]] = listed["181"] = record
+
+    again = client.post("/v1/videos/generations", **ask)
+    clock.advance(10)
+    run_jobs(hook_app, rounds=3)
+
+    assert again.status_code == 200 and generate.call_count == 1, again.get_json()
+    events = receiver.events()
+    assert [e["type"] for e in events] == ["video.completed"], events
