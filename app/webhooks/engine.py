@@ -198,7 +198,8 @@ class Webhooks:
             return [None] * len(tids)
         keys = [task_key(t) for t in tids]
         try:
-            found = self.store.statuses(list(dict.fromkeys(keys)))
+            found = availability.patiently(lambda: self.store.statuses(list(dict.fromkeys(keys))),
+                                           availability.CHECK_WAIT_SECONDS)
         except Exception as exc:   # noqa: BLE001 - a query answers the task even if its webhook state is out of reach
             log.warning("webhook states unavailable (%s); answering without them", type(exc).__name__)
             return [None] * len(tids)
@@ -213,12 +214,17 @@ class Webhooks:
         tid = TaskId.decode(state.task_id, secret_key)
         if tid is None or not state.finished or not self.opened():
             return False
-        watch = self.store.watch(task_key(tid))
-        if watch is None:
+        try:
+            watch = availability.patiently(lambda: self.store.watch(task_key(tid)), availability.RECORD_WAIT_SECONDS)
+            if watch is None:
+                return False
+            kind = watch.kind
+            ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
+            return self._fire(ended)
+        except Exception as exc:   # noqa: BLE001 - the cancel is done; the watcher's next poll sees it ended
+            log.warning("webhooks: an ended task's event not queued now (%s); the next poll fires it",
+                        type(exc).__name__)
             return False
-        kind = watch.kind
-        ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
-        return self._fire(ended)
 
     # -- the consumer -----------------------------------------------------------------------------
     def create_consumer(self, workers: int):
@@ -306,7 +312,8 @@ class Webhooks:
         w = ended.watch
         now = self._now()
         if ended.event_type not in w.events:
-            return self.store.end_watch(w, None, None, self._keep_until(now), now)
+            return availability.patiently(lambda: self.store.end_watch(w, None, None, self._keep_until(now), now),
+                                          availability.RECORD_WAIT_SECONDS)
         data = self.runtime.shapes[w.family](ended.state)
         data.pop("webhook", None)
         event_id = f"evt_{w.key}"
@@ -314,10 +321,15 @@ class Webhooks:
                            "data": data}, separators=(",", ":"), ensure_ascii=False)
         item = Delivery(event_id=event_id, task_key=w.key, event_type=ended.event_type, url=w.url,
                         host=urlsplit(w.url).hostname or "", body=body, created_at=now, api_key=w.api_key)
-        if not self.store.end_watch(w, item, item.state("pending"), self._keep_until(now), now):
+        wait = availability.RECORD_WAIT_SECONDS
+        if not availability.patiently(
+                lambda: self.store.end_watch(w, item, item.state("pending"), self._keep_until(now), now), wait):
             return False
         log.info("webhook event queued", extra={"event": ended.event_type, "webhook_host": item.host})
-        self.jobs.deliver(event_id)
+        try:
+            availability.patiently(lambda: self.jobs.deliver(event_id), wait)
+        except Exception as exc:   # noqa: BLE001 - the delivery is recorded: the sweep sends it
+            log.warning("webhooks: a delivery not queued (%s); the sweep sends it", type(exc).__name__)
         return True
 
     def deliver(self, event_id: str) -> None:

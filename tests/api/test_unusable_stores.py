@@ -148,3 +148,29 @@ def test_a_webhook_that_cannot_be_recorded_after_jimeng_took_the_task_is_an_erro
     err = resp.get_json()["error"]
     assert resp.status_code == 503 and err["code"] == "webhook_unavailable" and err["task_id"], err
     assert resp.headers["x-should-retry"] == "false" and generates(jimeng) == 1
+
+
+def test_a_cancel_while_the_webhook_store_is_unusable_leaves_the_event_to_the_next_poll(
+        tmp_path, clock, jimeng, receiver, monkeypatch):
+    """The cancel is done at Jimeng: its answer must not fail on the store. The watch stays, so the
+    watcher's next poll (which sees the cancelled record) fires the one event."""
+    from app.services.tasks import TaskState
+    from tests.jimeng_fakes import failed_record
+    from tests.webhook_jobs import run_jobs
+
+    app = webhook_app(tmp_path, clock)
+    jimeng.post(GENERATE_URL, json=generate_answer("174"))
+    task_id = submit(app.test_client(), receiver).get_json()["task_id"]
+    hooks = app.extensions["webhooks"]
+    cancelled = TaskState(task_id=task_id, status="failed", progress=0, error="cancelled", error_code="cancelled")
+
+    def broken(*args):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hooks.store, "watch", broken)
+        assert hooks.task_ended(cancelled, app.config["SECRET_KEY"]) is False
+    jimeng.replace(responses.POST, HISTORY_URL, json=envelope({"174": failed_record("174")}))
+    clock.advance(10)
+    run_jobs(app, rounds=2)
+    assert [e["type"] for e in receiver.events()] == ["video.failed"]
