@@ -23,4 +23,6 @@ def parse_authorization(header: str | None) -> list[Token]:
     if len(parts) > MAX_TOKENS:
         # Each token can mean one upstream call per query: bound the fan-out of one request.
         raise InvalidRequest(f"at most {MAX_TOKENS} tokens per request", param="Authorization")
-    return [parse_token(p) for p in parts]
+    # A token listed twice is one account: it counts once (for the Idempotency-Key's marks, for the
+    # history calls made per token).
+    return list(dict.fromkeys(parse_token(p) for p in parts))

@@ -26,9 +26,12 @@ def ping():
     return current_app.response_class("pong", mimetype="text/plain")
 
 
-_HEALTH = {"description": "status ok or misconfigured, with the problems", "content": {"application/json": {
+_HEALTH = {"description": "status ok, misconfigured or unavailable, with the problems", "content": {"application/json": {
     "schema": {"type": "object", "properties": {
-        "status": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string", "enum": ["ok", "misconfigured", "unavailable"],
+                   "description": "misconfigured: the configuration is unfit; unavailable: a store the requests "
+                                  "need (the shared state, the webhook store) cannot be written now"},
+        "problems": {"type": "array", "items": {"type": "string"}},
         "browser": {"type": "object"},
         "upstream": {"type": "string", "enum": ["ok", "degraded", "unknown"],
                      "description": "degraded: Jimeng refused our requests as outdated (ret 3018, invalid "
@@ -41,14 +44,34 @@ _HEALTH = {"description": "status ok or misconfigured, with the problems", "cont
 @blp.get("/healthz")
 @blp.doc(responses={"200": _HEALTH, "503": _HEALTH})
 def healthz():
-    """Readiness: the configuration is fit to serve; the browser transport's state (never started here);
-    and whether Jimeng lately refused our requests as outdated (`upstream`; no upstream call is made).
+    """Readiness: the configuration is fit to serve, and the stores requests need can be written (the
+    shared state; the webhook store where webhooks are on); the browser transport's state (never
+    started here); and whether Jimeng lately refused our requests as outdated (`upstream`; no
+    upstream call is made).
 
     A missing browser or a degraded upstream does not make the service unready: it still answers 200."""
     problems = context.config().validate()
-    body = {"status": "ok" if not problems else "misconfigured", "problems": problems,
+    unusable = _unusable_stores()
+    status = "misconfigured" if problems else "unavailable" if unusable else "ok"
+    body = {"status": status, "problems": problems + unusable,
             "browser": context.client().browser_status(), **current_app.extensions["degraded"].status()}
-    return body, (200 if not problems else 503)
+    return body, (200 if status == "ok" else 503)
+
+
+def _unusable_stores() -> list[str]:
+    """What the stores say when they cannot be written now (each waits at most about a second for
+    another process's write, outside SQLite: the worker's other requests go on meanwhile)."""
+    found = []
+    try:
+        current_app.extensions["shared_state"].check()
+    except errors.StateUnavailable as exc:
+        found.append(exc.message)
+    hooks = current_app.extensions["webhooks"]
+    if hooks.wanted():
+        problem = hooks.problem()
+        if problem is not None:
+            found.append(problem)
+    return found
 
 
 @blp.get("/metrics")

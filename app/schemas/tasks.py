@@ -122,7 +122,8 @@ IDEMPOTENCY_PARAMETER = {
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
     "description": "Send the same key when you retry a submit: if Jimeng already has the task made with this "
                    "key, its task is answered and nothing is submitted (or charged) again. The same key with a "
-                   "different body is 409 `idempotency_conflict`. Keys are per account; no state is stored."}
+                   "different body (its webhook_url and webhook_events included) is 409 `idempotency_conflict`. "
+                   "Keys are per account; no state is stored."}
 
 
 class ErrorBodySchema(Schema):
@@ -132,6 +133,9 @@ class ErrorBodySchema(Schema):
     upstream_code = fields.String(metadata={"description": "Jimeng's raw ret or fail_code"})
     upstream_fail_code = fields.String(metadata={"description": "the fail_code Jimeng gave with a refused call"})
     task_id = fields.String(metadata={"description": "a task that exists despite the error (it may be paid for)"})
+    webhook = fields.Nested(WebhookStateSchema, metadata={
+        "description": "a submit with a webhook whose task may exist (task_id): that task is watched, and its "
+                       "webhook fires when it ends, as after a 200"})
 
 
 class ErrorSchema(Schema):

@@ -17,6 +17,10 @@
   (and what was asked), so a repeat is answered with that task as a listed one would be. A submit
   that failed before anything reached Jimeng drops its own mark: the key may be used again at once.
   The marker is a cache, never the truth: history is.
+- Whose key: in personal mode each account the bearer lists has its own mark of the key, and a
+  request takes the marks of all its accounts (in one order, giving back what it took when one is
+  held): "A", "A,A" and "A,B" all meet on A's mark, so one key on one account is one task however
+  the Authorization header lists it. In company mode the mark is the API key's.
 
 One mechanism for every submit route (app/services/submitter.py): the account is picked with
 `chooser`, then `claim` (kind "video" or "image") answers the earlier task or names the new one;
@@ -33,7 +37,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from app import errors
@@ -111,6 +115,15 @@ def body_digest(fields: dict, media: Iterable[tuple[str, str | None, BinaryIO | 
     return h.digest()
 
 
+def with_webhook(digest: bytes, webhook: str | None) -> bytes:
+    """The request digest with the webhook it asks for (its URL and events): the same key with
+    another webhook is another request. Without one the digest is unchanged, so the tags Jimeng
+    stores for earlier keys still match."""
+    if not webhook:
+        return digest
+    return hashlib.sha256(digest + b"\0webhook " + webhook.encode()).digest()
+
+
 def find(client: JimengClient, tokens: Sequence[Token], secret: str, key: str, fp_key: bytes) -> Previous | None:
     """The task an earlier request with this key created, in any of the request's accounts."""
     for token in tokens:
@@ -152,12 +165,14 @@ def chooser(idempotency: IdempotencyKey | None, secret: str) -> Callable[[Sequen
 @dataclass(frozen=True)
 class Marker:
     """The shared-state keys that cover one Idempotency-Key until Jimeng lists its task. Named by the
-    key and whose it is (SubmitSettings.idempotency_scope), not by account or kind: the account pool
-    may put a repeat on another account, and a key reused for the other kind must meet the first."""
+    key and whose it is (SubmitSettings.idempotency_scopes: each account of the bearer, or the API
+    key), not by the account chosen nor by kind: the account pool may put a repeat on another account,
+    and a key reused for the other kind must meet the first."""
 
-    name: str    # held while a submit is under way: "<owner nonce> <task id by submit id>"; + ":task" once accepted
-    owner: str   # this request's value in `name`
-    body: str    # what the request asks for, its kind included: a repeat or another request
+    names: tuple[str, ...]   # each held while a submit is under way: "<owner nonce> <task id by submit id>";
+                             # + ":task" once accepted. Sorted: every request takes them in one order.
+    owner: str               # this request's value in each of `names`
+    body: str                # what the request asks for, its kind included: a repeat or another request
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ class Claim:
     origin_submit_id: str | None = None   # the body tag; None without a key
     earlier_task_id: str | None = None    # set: answer this task, send nothing
     earlier_created: int = 0
+    earlier_alias: str | None = None      # the earlier task by its submit id, when answered by its history id
     marker: Marker | None = None          # covers this key in shared state until Jimeng lists the task
 
 
@@ -191,9 +207,10 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
         marker = None
         if settings.state is not None:
             marker = _marker(settings, idempotency.key, kind, body, maybe)
-            done = _accepted(settings, marker)
-            if done is not None:
-                return done
+            for name in marker.names:
+                done = _accepted(settings, name, marker.body)
+                if done is not None:
+                    return done
         if idempotency.retried:
             raise errors.IdempotencyConflict(
                 "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt "
@@ -201,9 +218,7 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
                 "found after a few minutes, submit again with a new key",
                 extra={"task_id": (marker and _in_flight(settings, marker)) or maybe})
         if marker is not None:
-            held = settings.state.put_new(marker.name, marker.owner, settings.listing_window)
-            if held is not None:
-                raise _being_submitted(held)
+            _take(settings, marker)
         return Claim(submit_id=sid, origin_submit_id=expected, marker=marker)
     record = previous.record
     created = created_seconds(record, int(settings.clock()))
@@ -218,25 +233,44 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
                                          "task is task_id", extra={"task_id": task_id})
     log.info("idempotent submit answered with the earlier task",
              extra={"kind": kind, "region": previous.token.region.code})
-    return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created)
+    alias = replace(task, upstream_id=previous.submit_id, id_type="submit").encode(secret) if history_id else None
+    return Claim(submit_id=previous.submit_id, earlier_task_id=task_id, earlier_created=created, earlier_alias=alias)
 
 
 def _marker(settings: SubmitSettings, key: str, kind: str, body: bytes, maybe: str) -> Marker:
     secret = settings.secret_key
-    name = hmac.new(derive_key(secret, "idempotency-marker"), f"{settings.idempotency_scope}\0{key}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
+    mark_key = derive_key(secret, "idempotency-marker")
+    names = sorted({"idem:" + hmac.new(mark_key, f"{scope}\0{key}".encode(), hashlib.sha256).hexdigest()[:32]
+                    for scope in settings.idempotency_scopes})
     asked = hmac.new(derive_key(secret, "idempotency-marker-body"), kind.encode() + b"\0" + body,
                      hashlib.sha256).hexdigest()[:32]
-    return Marker(name=f"idem:{name}", owner=f"{secrets.token_hex(8)} {maybe}", body=asked)
+    return Marker(names=tuple(names), owner=f"{secrets.token_hex(8)} {maybe}", body=asked)
 
 
-def _accepted(settings: SubmitSettings, marker: Marker) -> Claim | None:
-    """The task this key's submit got from Jimeng, as its marker holds it (None: no accepted submit)."""
-    held = (settings.state.get(marker.name + ":task") or "").split(" ", 2)
+def _take(settings: SubmitSettings, marker: Marker) -> None:
+    """Mark the key on every scope of the request, in the marker's order (two requests sharing some
+    accounts never each hold a part). One held by another request: what this one took is given
+    back, and the answer is that request's 409."""
+    taken = []
+    try:
+        for name in marker.names:
+            held = settings.state.put_new(name, marker.owner, settings.listing_window)
+            if held is not None:
+                raise _being_submitted(held)
+            taken.append(name)
+    except errors.ServiceError:     # held elsewhere, or the state failed midway: nothing was sent
+        for mine in taken:
+            _quietly(settings.state.drop, mine, marker.owner)
+        raise
+
+
+def _accepted(settings: SubmitSettings, name: str, body: str) -> Claim | None:
+    """The task this key's submit got from Jimeng, as the mark `name` holds it (None: no accepted submit)."""
+    held = (settings.state.get(name + ":task") or "").split(" ", 2)
     if len(held) != 3 or not held[1].isdigit():
         return None
     asked, created, task_id = held
-    if asked != marker.body:
+    if asked != body:
         raise errors.IdempotencyConflict("this Idempotency-Key was already used for a different request; its "
                                          "task is task_id", extra={"task_id": task_id})
     log.info("idempotent submit answered with the task just accepted")
@@ -250,8 +284,11 @@ def _task_in(held: str) -> str:
 
 def _in_flight(settings: SubmitSettings, marker: Marker) -> str | None:
     """The task id of the submit under way with this key (its account's submit id), if one is."""
-    held = settings.state.get(marker.name)
-    return _task_in(held) if held else None
+    for name in marker.names:
+        held = settings.state.get(name)
+        if held:
+            return _task_in(held)
+    return None
 
 
 def _being_submitted(held: str) -> errors.IdempotencyConflict:
@@ -266,11 +303,15 @@ def before_generate(claim: Claim, settings: SubmitSettings) -> None:
     time starts again, so the listing window runs from the submit however long the uploads took."""
     if claim.marker is None or settings.state is None:
         return
-    held = settings.state.put_new(claim.marker.name, claim.marker.owner, settings.listing_window)
-    if held is None or held == claim.marker.owner:
-        _quietly(settings.state.put, claim.marker.name, claim.marker.owner, settings.listing_window)
-        return
-    raise _being_submitted(held)
+    marker = claim.marker
+    for name in marker.names:
+        held = settings.state.put_new(name, marker.owner, settings.listing_window)
+        if held is None or held == marker.owner:
+            _quietly(settings.state.put, name, marker.owner, settings.listing_window)
+            continue
+        for mine in marker.names:      # nothing was sent: the marks still this request's are given back
+            _quietly(settings.state.drop, mine, marker.owner)
+        raise _being_submitted(held)
 
 
 def failed(claim: Claim, settings: SubmitSettings, exc: errors.ServiceError) -> None:
@@ -278,14 +319,16 @@ def failed(claim: Claim, settings: SubmitSettings, exc: errors.ServiceError) -> 
     id), so the key may be used again at once. Any other failure keeps the mark until the window
     ends: safe (a 409), never a second charge."""
     if claim.marker is not None and settings.state is not None and "task_id" not in exc.extra:
-        _quietly(settings.state.drop, claim.marker.name, claim.marker.owner)
+        for name in claim.marker.names:
+            _quietly(settings.state.drop, name, claim.marker.owner)
 
 
 def accepted(claim: Claim, settings: SubmitSettings, task: SubmittedTask) -> None:
     """Jimeng took the task: the marker holds it (and what was asked), so a repeat is answered with it."""
     if claim.marker is not None and settings.state is not None:
-        _quietly(settings.state.put, f"{claim.marker.name}:task", f"{claim.marker.body} {task.created} {task.task_id}",
-                 settings.listing_window)
+        held = f"{claim.marker.body} {task.created} {task.task_id}"
+        _quietly(settings.state.put_many, [(f"{name}:task", held, settings.listing_window)
+                                           for name in claim.marker.names])
 
 
 def _quietly(write: Callable, *args) -> None:

@@ -35,13 +35,14 @@ class Settings:
 
     def submit(self, who: Caller) -> SubmitSettings:
         """How a submit of the caller's is made. Its Idempotency-Keys are the API key's (its secret),
-        or in personal mode the bearer's accounts', so two clients' equal keys never meet."""
+        or in personal mode each of the bearer's accounts' (one scope per distinct account, however
+        often or in whatever order the header lists it), so two clients' equal keys never meet."""
         cfg = self.cfg
         secret = self.secret(who.key)
-        scope = "" if who.key is not None else ",".join(
-            sorted(t.fingerprint(fingerprint_key(secret)).hex() for t in who.tokens))
+        scopes = ("",) if who.key is not None else tuple(
+            sorted({t.fingerprint(fingerprint_key(secret)).hex() for t in who.tokens}))
         return SubmitSettings(secret_key=secret, max_upload_bytes=cfg.MAX_UPLOAD_MB * 1024 * 1024,
                               max_prompt_chars=cfg.MAX_PROMPT_CHARS, fetch_timeout=cfg.FETCH_TIMEOUT,
                               allow_loopback_media=cfg.ALLOW_LOOPBACK_MEDIA, clock=self.clock,
                               catalogue=self.catalogue, workspaces=self.workspaces, state=self.state,
-                              listing_window=cfg.HISTORY_GRACE_SECONDS, idempotency_scope=scope)
+                              listing_window=cfg.HISTORY_GRACE_SECONDS, idempotency_scopes=scopes)

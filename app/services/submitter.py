@@ -9,7 +9,8 @@ submit from top to bottom. Made once in create_app.
    account offers the model now.
 5. The Idempotency-Key's claim: an earlier task made with the key answers instead, nothing is sent.
 6. The media fetched and uploaded, the draft built, generate called once (it costs credits).
-7. The task watched for its webhook.
+7. The task watched for its webhook; also when the generate's answer was lost (the error names a
+   task that may exist: its webhook fires if it does, and the error says so).
 
 In company mode a refusal that created nothing moves the submit to the next pool account; anything
 that may have reached Jimeng is never resent.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from app import errors
 from app.jimeng.regions import Token
@@ -58,13 +60,18 @@ class Submitter:
         flow = FLOWS[type(req)]
         webhook = self.webhooks.plan(req.webhook, flow.kind, key=who.key, family=family)
         settings = self.settings.submit(who)
-        if who.key is None:
-            tokens = who.tokens
-            task = self._attempt(flow, req, tokens, idem.chooser(idempotency, settings.secret_key), settings,
-                                 idempotency)
-        else:
-            self._admit(who.key, req.model)
-            task, tokens = self._on_pool(flow, req, settings, idempotency)
+        try:
+            if who.key is None:
+                tokens = who.tokens
+                task = self._attempt(flow, req, tokens, idem.chooser(idempotency, settings.secret_key), settings,
+                                     idempotency, webhook)
+            else:
+                self._admit(who.key, req.model)
+                task, tokens = self._on_pool(flow, req, settings, idempotency, webhook)
+        except errors.ServiceError as exc:
+            if webhook is not None and _may_exist(exc):
+                self._watch_lost(webhook, exc, who.tokens, settings)
+            raise
         if webhook is not None:
             self._watch(webhook, task, tokens, settings)
         return task
@@ -96,14 +103,14 @@ class Submitter:
                                          headers={"Retry-After": str(int(60 - now % 60) + 1)})
 
     def _on_pool(self, flow: SubmitFlow, req: Request, settings: SubmitSettings,
-                 idempotency: IdempotencyKey | None) -> tuple[SubmittedTask, list[Token]]:
+                 idempotency: IdempotencyKey | None, webhook) -> tuple[SubmittedTask, list[Token]]:
         """Company mode: attempts on pool seats, the next account after a refusal that created nothing."""
         excluded: set[str] = set()
         while True:
             seat, tokens = self.pool.seat(excluded)
             req.rewind()        # uploaded files are read again by the next account's attempt
             try:
-                task = self._attempt(flow, req, tokens, seat.take, settings, idempotency)
+                task = self._attempt(flow, req, tokens, seat.take, settings, idempotency, webhook)
             except errors.ServiceError as exc:
                 lost = exc.extra.get("task_id")
                 if not seat.failed(exc, _upstream_id(lost, seat.account, settings)) or len(tokens) == 1:
@@ -120,15 +127,19 @@ class Submitter:
 
     def _attempt(self, flow: SubmitFlow, req: Request, tokens: Sequence[Token],
                  choose: Callable[[Sequence[Token]], Token], settings: SubmitSettings,
-                 idempotency: IdempotencyKey | None) -> SubmittedTask:
-        """Check, choose the account, claim the Idempotency-Key, send: one account's attempt."""
+                 idempotency: IdempotencyKey | None, webhook) -> SubmittedTask:
+        """Check, choose the account, claim the Idempotency-Key, send: one account's attempt. The
+        key's request is the body and the webhook it asks for (`webhook`: the engine's plan)."""
         usable = flow.check(req, tokens, settings)
         token, account = self._account(flow, req, usable, choose, settings)
         checked = flow.on_account(req, token, account)
-        body = flow.digest(req, checked) if idempotency is not None else b""
+        body = b""
+        if idempotency is not None:
+            body = idem.with_webhook(flow.digest(req, checked), webhook.identity if webhook is not None else None)
         claim = idem.claim(flow.kind, idempotency, token, tokens, self.client, settings, body, count=checked.count)
         if claim.earlier_task_id is not None:
-            return checked.answer(claim.earlier_task_id, claim.earlier_created)
+            earlier = checked.answer(claim.earlier_task_id, claim.earlier_created)
+            return replace(earlier, aliases=(claim.earlier_alias,)) if claim.earlier_alias else earlier
         try:
             task = self._send(flow, req, checked, claim, settings)
         except errors.ServiceError as exc:
@@ -190,13 +201,39 @@ class Submitter:
         refusal.extra.update(exc.extra)
         return refusal
 
-    def _watch(self, webhook, task: SubmittedTask, tokens: Sequence[Token], settings: SubmitSettings) -> None:
-        """Jimeng accepted the task: it is watched for its webhook. A failure to record the watch is
-        logged, never answered: the task exists and is paid for."""
+    def _watch_lost(self, webhook, exc: errors.ServiceError, tokens: Sequence[Token],
+                    settings: SubmitSettings) -> None:
+        """The submit failed after it may have reached Jimeng: the task its error names is watched as
+        an accepted one is (its webhook fires when it ends, if it exists), and the error says so."""
         try:
-            self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key)
-        except Exception:   # noqa: BLE001 - the task is accepted; its answer must not be lost
+            watched = self.webhooks.watch_submitted(webhook, exc.extra["task_id"], tokens, settings.secret_key)
+        except Exception:   # noqa: BLE001 - the error the client gets matters more than its webhook
+            log.exception("webhook not registered for a task whose submit answer was lost")
+            exc.message += "; its webhook could not be recorded: no event will be sent for it"
+            return
+        if watched:
+            exc.extra["webhook"] = webhook.pending_state
+            exc.message += "; if it was, its webhook fires when it ends"
+
+    def _watch(self, webhook, task: SubmittedTask, tokens: Sequence[Token], settings: SubmitSettings) -> None:
+        """Jimeng accepted the task: it is watched for its webhook. The store was usable a moment ago
+        (the plan checked it); should recording fail all the same, the answer is an error naming the
+        task, never a 200 whose webhook silently does not exist."""
+        try:
+            self.webhooks.watch_submitted(webhook, task.task_id, tokens, settings.secret_key, aliases=task.aliases)
+        except Exception:   # noqa: BLE001 - whatever broke, the client must learn the webhook is missing
             log.exception("webhook not registered for an accepted task")
+            raise errors.WebhookUnavailable(
+                "Jimeng accepted the task (task_id), but this service could not record its webhook: no event "
+                "will be sent for it. Poll task_id rather than submitting again (a request sent with an "
+                "Idempotency-Key may be sent again with it: that records the webhook)",
+                extra={"task_id": task.task_id}, headers={"Retry-After": "5"}) from None
+
+
+def _may_exist(exc: errors.ServiceError) -> bool:
+    """Whether a failed submit may have created its task: a 5xx naming a task id (the generate's
+    answer was lost, or unreadable after Jimeng accepted). A 409 names a task another request made."""
+    return exc.http_status >= 500 and bool(exc.extra.get("task_id"))
 
 
 def _upstream_id(task_id: str | None, account, settings: SubmitSettings) -> str | None:

@@ -74,8 +74,10 @@ class SubmitSettings:
     state: SharedState | None = None
     listing_window: float = 600.0
     # Whose Idempotency-Keys these are, beyond secret_key (which is per API key in company mode):
-    # the bearer's accounts in personal mode, so two clients' equal keys never meet.
-    idempotency_scope: str = ""
+    # each distinct account of the bearer in personal mode (a key is marked on every one of them, so
+    # the same account meets its key whatever else the bearer lists; two clients' equal keys never
+    # meet); one scope, the API key's, in company mode.
+    idempotency_scopes: tuple[str, ...] = ("",)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class SubmittedTask:
     ratio: str | None = None          # what was asked for: OpenAI's answer shows it as `size`
     resolution: str | None = None
     duration: int | None = None
+    # The same Jimeng task under another id (an idempotent replay's id by submit id, which a lost
+    # generate answer handed out): its webhook is watched once, under whichever came first.
+    aliases: tuple[str, ...] = ()
 
 
 class Checked(Protocol):

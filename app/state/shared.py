@@ -51,6 +51,9 @@ class SharedState(Protocol):
     def drop(self, key: str, value: str) -> None:
         """Delete `key` only if it still holds `value` (atomic): a later owner's value stays."""
 
+    def check(self) -> None:
+        """Raise StateUnavailable unless the store can be written now (/healthz asks)."""
+
 
 # KEYS[1] the group (a sorted set scored by expiry); ARGV now, limit, member, expires_at.
 _TAKE_SLOT = """
@@ -164,6 +167,10 @@ class RedisState:
     @_answer_503_when_down
     def drop(self, key: str, value: str) -> None:
         self._drop(keys=[self._k(key)], args=[value])
+
+    @_answer_503_when_down
+    def check(self) -> None:
+        self._redis.ping()
 
 
 def shared_state_for(redis_url: str, data_dir: str, clock=None) -> SharedState:

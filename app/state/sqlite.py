@@ -166,8 +166,9 @@ class SqliteState:
         return [member for (member,) in rows]
 
     def check(self) -> None:
-        """Open the store now (at start, so a problem shows in the log before the first request)."""
-        self._run(lambda db: None)
+        """Open the store and take its write lock for a moment (an empty transaction): at start, so a
+        problem shows in the log before the first request, and for /healthz."""
+        self._run(lambda db: None, write=True, transaction=True)
 
     # -- one connection per process, short transactions, waits outside them -----------------------
     def _run(self, operation: Callable[[sqlite3.Connection], T], *, write: bool = False,
@@ -179,7 +180,7 @@ class SqliteState:
                 try:
                     result = self._attempt(operation, write, transaction)
                 except sqlite3.OperationalError as exc:
-                    if not _busy(exc) or time.monotonic() + pause >= deadline:
+                    if not is_busy(exc) or time.monotonic() + pause >= deadline:
                         raise self._unusable(exc) from None
                 except (sqlite3.Error, OSError) as exc:
                     raise self._unusable(exc) from None
@@ -285,7 +286,7 @@ def _native_thread(target: Callable[[], None]) -> None:
     start(target, ())
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
+def is_busy(exc: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock; nothing was changed."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:

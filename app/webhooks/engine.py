@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -22,12 +23,13 @@ from urllib.parse import urlsplit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from app import errors
 from app.serving import metrics
 from app.jimeng.regions import REGIONS, Token
 from app.services.tasks import TaskSettings, TaskState
 from app.state.sqlite import prepare_data_dir
 from app.task_ids import TaskId
-from app.webhooks import delivery, registration, sealed, signing, watching
+from app.webhooks import availability, delivery, registration, sealed, signing, watching
 from app.webhooks.attempts import HostSlots, InFlight, track_connections
 from app.webhooks.keys import task_key
 from app.webhooks.store import Delivery, RedisStore, SqliteStore, Watch, WebhookStore
@@ -81,6 +83,7 @@ class Webhooks:
         self._polls_lock = threading.Lock()
         self._polling: dict[str, str] = {}      # account -> lease owner, for the polls this process runs
         self._hosts = HostSlots(host_share(runtime.config.WEBHOOK_CONSUMER_WORKERS))
+        self._unusable = False                  # the last check found the store unusable (logged once)
 
     # -- the engine -------------------------------------------------------------------------------
     @property
@@ -107,7 +110,8 @@ class Webhooks:
             store = RedisStore(self.cfg.REDIS_URL, self.runtime.clock)
         else:
             _private_file(self.db_path)
-            huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False)
+            # In a gevent worker no wait for the file lock happens inside SQLite (availability.py).
+            huey = SqliteHuey(QUEUE_NAME, filename=self.db_path, results=False, timeout=availability.busy_timeout())
             store = SqliteStore(huey.storage)
         self._jobs = _register_jobs(huey, self)
         self._huey, self._store = huey, store
@@ -128,23 +132,64 @@ class Webhooks:
     # -- submit side ------------------------------------------------------------------------------
     def plan(self, request, kind: str, *, key, family: str) -> registration.Plan | None:
         """The checked webhook of a submit (its own, or its API key's default), or None; 400/503
-        before anything is sent."""
-        return registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+        before anything is sent, a 503 too when the store cannot record a webhook now: a task
+        whose webhook would be lost is never submitted."""
+        plan = registration.plan(request, kind, key=key, family=family, cfg=self.cfg)
+        if plan is not None:
+            problem = self.problem()
+            if problem is not None:
+                raise errors.WebhookUnavailable(
+                    f"this service cannot record webhooks right now ({problem}); nothing was submitted: retry "
+                    "in a moment, or submit without webhook_url", headers={"Retry-After": "5"})
+        return plan
+
+    def problem(self) -> str | None:
+        """Why the store cannot record a webhook now (None: it can). Waits at most
+        CHECK_WAIT_SECONDS for another process's write, outside SQLite; /healthz asks it too."""
+        where = "Redis, REDIS_URL" if self.cfg.REDIS_URL else f"DATA_DIR/{DB_FILE}"
+        try:
+            availability.patiently(lambda: self.store.check(), availability.CHECK_WAIT_SECONDS)
+        except Exception as exc:   # noqa: BLE001 - sqlite3's, redis's or the file system's: all mean unusable
+            reason = "locked by another process" if _locked(exc) else type(exc).__name__
+            if not self._unusable:
+                log.warning("webhook store unusable: %s (%s)", reason, where)
+            self._unusable = True
+            return f"the webhook store ({where}) cannot be written: {reason}"
+        if self._unusable:
+            log.info("webhook store usable again")
+            self._unusable = False
+        return None
+
+    def wanted(self) -> bool:
+        """Whether webhooks can be asked for here (a signing secret), or have been (a store exists)."""
+        return bool(self.cfg.WEBHOOK_SECRET) or self.opened()
 
     def watch_submitted(self, plan: registration.Plan, task_id: str, tokens: Sequence[Token],
-                        secret_key: str) -> bool:
-        """Watch the task a submit answered (`tokens`: those it was submitted with)."""
+                        secret_key: str, aliases: Sequence[str] = ()) -> bool:
+        """Watch the task a submit answered (`tokens`: those it was submitted with), unless it is
+        watched already under one of its `aliases` (the same Jimeng task by its submit id)."""
         watch = registration.watch_for(plan, task_id, tokens, secret_key, self.cfg)
-        return watch is not None and self.watch(watch, plan.target.host)
+        if watch is None:
+            return False
+        known = [task_key(tid) for tid in (TaskId.decode(a, secret_key) for a in aliases) if tid is not None]
+        if known and availability.patiently(lambda: self.store.statuses(known), availability.RECORD_WAIT_SECONDS):
+            return False
+        return self.watch(watch, plan.pending_state)
 
-    def watch(self, watch: Watch, host: str) -> bool:
-        """Start watching a task (nothing happens for one already registered); its first poll soon."""
+    def watch(self, watch: Watch, status: dict) -> bool:
+        """Start watching a task (nothing happens for one already registered); its first poll soon.
+        `status`: the `webhook` state its queries show meanwhile."""
         now = self._now()
         first = now + self.cfg.WEBHOOK_POLL_MAX_SECONDS
-        status = {"host": host, "status": "pending", "attempts": 0, "last_status": None}
-        added = self.store.add_watch(watch, status, first, self._keep_until(watch.deadline))
+        wait = availability.RECORD_WAIT_SECONDS
+        added = availability.patiently(
+            lambda: self.store.add_watch(watch, status, first, self._keep_until(watch.deadline)), wait)
         if added:
-            self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0))
+            try:
+                availability.patiently(
+                    lambda: self.jobs.poll.schedule(args=(watch.account,), delay=max(first - now, 0)), wait)
+            except Exception as exc:   # noqa: BLE001 - the watch is recorded: the sweep sends its poll
+                log.warning("webhooks: first poll not queued (%s); the sweep sends it", type(exc).__name__)
         return added
 
     def states(self, tids: Sequence[TaskId]) -> list[dict | None]:
@@ -153,7 +198,8 @@ class Webhooks:
             return [None] * len(tids)
         keys = [task_key(t) for t in tids]
         try:
-            found = self.store.statuses(list(dict.fromkeys(keys)))
+            found = availability.patiently(lambda: self.store.statuses(list(dict.fromkeys(keys))),
+                                           availability.CHECK_WAIT_SECONDS)
         except Exception as exc:   # noqa: BLE001 - a query answers the task even if its webhook state is out of reach
             log.warning("webhook states unavailable (%s); answering without them", type(exc).__name__)
             return [None] * len(tids)
@@ -168,12 +214,17 @@ class Webhooks:
         tid = TaskId.decode(state.task_id, secret_key)
         if tid is None or not state.finished or not self.opened():
             return False
-        watch = self.store.watch(task_key(tid))
-        if watch is None:
+        try:
+            watch = availability.patiently(lambda: self.store.watch(task_key(tid)), availability.RECORD_WAIT_SECONDS)
+            if watch is None:
+                return False
+            kind = watch.kind
+            ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
+            return self._fire(ended)
+        except Exception as exc:   # noqa: BLE001 - the cancel is done; the watcher's next poll sees it ended
+            log.warning("webhooks: an ended task's event not queued now (%s); the next poll fires it",
+                        type(exc).__name__)
             return False
-        kind = watch.kind
-        ended = watching.Ended(watch, f"{kind}.{'completed' if state.status == 'completed' else 'failed'}", state)
-        return self._fire(ended)
 
     # -- the consumer -----------------------------------------------------------------------------
     def create_consumer(self, workers: int):
@@ -261,7 +312,8 @@ class Webhooks:
         w = ended.watch
         now = self._now()
         if ended.event_type not in w.events:
-            return self.store.end_watch(w, None, None, self._keep_until(now), now)
+            return availability.patiently(lambda: self.store.end_watch(w, None, None, self._keep_until(now), now),
+                                          availability.RECORD_WAIT_SECONDS)
         data = self.runtime.shapes[w.family](ended.state)
         data.pop("webhook", None)
         event_id = f"evt_{w.key}"
@@ -269,10 +321,15 @@ class Webhooks:
                            "data": data}, separators=(",", ":"), ensure_ascii=False)
         item = Delivery(event_id=event_id, task_key=w.key, event_type=ended.event_type, url=w.url,
                         host=urlsplit(w.url).hostname or "", body=body, created_at=now, api_key=w.api_key)
-        if not self.store.end_watch(w, item, item.state("pending"), self._keep_until(now), now):
+        wait = availability.RECORD_WAIT_SECONDS
+        if not availability.patiently(
+                lambda: self.store.end_watch(w, item, item.state("pending"), self._keep_until(now), now), wait):
             return False
         log.info("webhook event queued", extra={"event": ended.event_type, "webhook_host": item.host})
-        self.jobs.deliver(event_id)
+        try:
+            availability.patiently(lambda: self.jobs.deliver(event_id), wait)
+        except Exception as exc:   # noqa: BLE001 - the delivery is recorded: the sweep sends it
+            log.warning("webhooks: a delivery not queued (%s); the sweep sends it", type(exc).__name__)
         return True
 
     def deliver(self, event_id: str) -> None:
@@ -376,6 +433,10 @@ class Webhooks:
 
     def _keep_until(self, after: float) -> float:
         return after + self.cfg.WEBHOOK_RETRY_HOURS * 3600 + STATUS_KEEP_SECONDS
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and availability.is_busy(exc)
 
 
 def _private_file(path: str) -> None:

@@ -31,6 +31,17 @@ class Plan:
     family: str
     api_key: str
 
+    @property
+    def pending_state(self) -> dict:
+        """The `webhook` object of a task just watched, as its query shows it."""
+        return {"host": self.target.host, "status": "pending", "attempts": 0, "last_status": None}
+
+    @property
+    def identity(self) -> str:
+        """What the webhook asks for (where, which events), for an Idempotency-Key's request digest:
+        a repeat with another webhook is another request."""
+        return f"{self.target.url}\n{','.join(sorted(self.events))}"
+
 
 def plan(request: WebhookRequest | None, kind: str, *, key: ApiKey | None, family: str, cfg) -> Plan | None:
     """The checked webhook of a submit (its own, or its API key's default), or None; 400/503 otherwise."""

@@ -18,6 +18,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from app.webhooks.availability import check_writable
+
 # A claim's due time may be this much in the future: the engine's scheduler runs a job at its time
 # or a little after, and hosts' clocks differ a little.
 DUE_TOLERANCE = 1.0
@@ -112,6 +114,9 @@ class WebhookStore(Protocol):
 
     def purge(self, now: float) -> None:
         """Forget statuses past their keep time."""
+
+    def check(self) -> None:
+        """Raise unless records can be written now (its own error: sqlite3's or redis's)."""
 
 
 class SqliteStore:
@@ -247,6 +252,9 @@ class SqliteStore:
     def purge(self, now: float) -> None:
         with self._write() as cur:
             cur.execute("delete from webhook_status where keep_until < ?", (now,))
+
+    def check(self) -> None:
+        check_writable(self._storage.filename)
 
 
 # Redis: each atomic step is one Lua script. Keys (under the prefix): w:<key> a watch, acct:<account>
@@ -420,3 +428,6 @@ class RedisStore:
 
     def purge(self, now: float) -> None:
         return None      # statuses carry a Redis expiry
+
+    def check(self) -> None:
+        self._redis.ping()

@@ -489,3 +489,57 @@ def test_a_marker_write_that_fails_after_jimeng_took_the_task_still_answers_the_
     resp = submit(client, {"prompt": "a cat"})
     assert resp.status_code == 200 and resp.get_json()["task_id"] and len(generate_calls()) == 1
     assert "idempotency marker not written" in caplog.text
+
+
+# -- one key, one account, however the bearer lists its tokens ---------------------------------------
+
+@pytest.mark.parametrize("first,second", [("alice", "alice,alice"), ("alice", "alice,bob"),
+                                          ("alice,bob", "bob,alice"), ("bob,alice", "alice")])
+@responses.activate
+def test_one_key_on_one_account_is_one_task_however_the_bearer_lists_its_tokens(client, first, second):
+    """Jimeng does not list the task yet: the marker alone stands between the key and a second charge,
+    whatever other tokens (or the same one twice) the repeat's Authorization lists."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    a = submit(client, {"prompt": "a cat"}, key="listed-1", token=first)
+    b = submit(client, {"prompt": "a cat"}, key="listed-1", token=second)
+    assert a.status_code == b.status_code == 200, (a.get_json(), b.get_json())
+    assert b.get_json()["task_id"] == a.get_json()["task_id"] and len(generate_calls()) == 1
+
+
+@pytest.mark.parametrize("second", ["alice,alice", "alice,bob", "bob,alice"])
+@responses.activate
+def test_a_repeat_listing_the_account_among_others_while_the_first_is_at_jimeng_is_409(client, second):
+    seen = []
+
+    def generate(request):
+        with ThreadPoolExecutor(1) as other:
+            seen.append(other.submit(submit, client, {"prompt": "a cat"}, "listed-2", second).result())
+        return 200, {}, json.dumps(generate_answer(RID))
+
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.add_callback(responses.POST, GENERATE_URL, callback=generate)
+    first = submit(client, {"prompt": "a cat"}, key="listed-2", token="alice")
+    assert first.status_code == 200 and len(generate_calls()) == 1
+    err = seen[0].get_json()["error"]
+    assert seen[0].status_code == 409 and err["code"] == "idempotency_conflict" and "being submitted" in err["message"]
+
+
+@responses.activate
+def test_a_refused_repeat_leaves_no_mark_on_the_other_accounts_it_listed(client):
+    """A repeat that finds the key held on one of its accounts takes no mark on the others: that other
+    account's own use of the key right after goes through."""
+    seen = []
+
+    def generate(request):
+        if not seen:
+            with ThreadPoolExecutor(1) as other:
+                seen.append(other.submit(submit, client, {"prompt": "a cat"}, "listed-3", "alice,bob").result())
+        return 200, {}, json.dumps(generate_answer(RID))
+
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.add_callback(responses.POST, GENERATE_URL, callback=generate)
+    assert submit(client, {"prompt": "a cat"}, key="listed-3", token="alice").status_code == 200
+    assert seen[0].status_code == 409
+    bob = submit(client, {"prompt": "a cat"}, key="listed-3", token="bob")
+    assert bob.status_code == 200 and len(generate_calls()) == 2

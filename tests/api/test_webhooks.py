@@ -728,3 +728,117 @@ def test_a_lease_shorter_than_two_webhook_timeouts_is_a_configuration_problem():
     assert any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())
     cfg.WEBHOOK_LEASE_SECONDS = 20.0
     assert not any("WEBHOOK_LEASE_SECONDS" in p for p in cfg.validate())
+
+
+# -- the webhook is part of what an Idempotency-Key's repeat must match --------------------------------
+
+def keyed_submit(client, **fields):
+    return client.post("/v1/videos/generations", json={"prompt": "a lighthouse", **fields},
+                       headers={**auth(SESSION), "Idempotency-Key": "hooked-1"})
+
+
+@pytest.mark.parametrize("changed", [
+    {"webhook_url": "http://127.0.0.1:9/elsewhere"},
+    {"webhook_events": ["video.failed"]},
+    {"webhook_url": None},
+], ids=["another-url", "other-events", "no-webhook"])
+def test_the_same_key_with_another_webhook_is_409_naming_the_first_task(hook_app, jimeng, receiver, changed):
+    """Before Jimeng lists the task (the marker answers) and after (its stored tag answers)."""
+    client = hook_app.test_client()
+    listed: dict = {}
+
+    def history(request):
+        asked = json.loads(request.body).get("submit_ids", [])
+        return 200, {}, json.dumps(envelope({s: listed[s] for s in asked if s in listed}))
+
+    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
+    generate = jimeng.post(GENERATE_URL, json=generate_answer("150"))
+    first = keyed_submit(client, webhook_url=receiver.url)
+    assert first.status_code == 200, first.get_json()
+    fields = {"webhook_url": receiver.url, **changed}
+    fields = {k: v for k, v in fields.items() if v is not None}
+
+    unlisted = keyed_submit(client, **fields)
+    sent = json.loads(generate.calls[0].request.body)
+    record = queued_record("150")
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
+    listed[sent["submit_id"]] = record
+    same = keyed_submit(client, webhook_url=receiver.url)
+    once_listed = keyed_submit(client, **fields)
+
+    for resp in (unlisted, once_listed):
+        err = resp.get_json()["error"]
+        assert resp.status_code == 409 and err["code"] == "idempotency_conflict", err
+        assert err["task_id"] == first.get_json()["task_id"]
+    assert same.status_code == 200 and same.get_json()["task_id"] == first.get_json()["task_id"]
+    assert generate.call_count == 1
+
+
+# -- a generate whose answer was lost: the task may exist, and its webhook is kept ---------------------
+
+PENDING = {"host": "127.0.0.1", "status": "pending", "attempts": 0, "last_status": None}
+
+
+@pytest.mark.parametrize("path", ["/v1/videos/generations", "/v1/videos"])
+def test_a_lost_generate_answer_still_watches_the_task_and_says_so(hook_app, clock, jimeng, receiver, path):
+    """Jimeng made the task but its answer was lost: the error names the task, and its webhook fires
+    when that task ends, as after a 200."""
+    client = hook_app.test_client()
+    generate = jimeng.post(GENERATE_URL, status=502)
+    resp = client.post(path, json={"prompt": "a lighthouse", "webhook_url": receiver.url}, headers=auth(SESSION))
+    err = resp.get_json()["error"]
+    assert resp.status_code == 503 and err["task_id"] and resp.headers["x-should-retry"] == "false", err
+    assert err["webhook"] == PENDING and "webhook" in err["message"]
+
+    submit_id = json.loads(generate.calls[0].request.body)["submit_id"]
+    record = finished_record("160")
+    record["submit_id"] = submit_id
+    jimeng.post(HISTORY_URL, json=envelope({submit_id: record}))
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    clock.advance(10)
+    run_jobs(hook_app)
+
+    (event,) = receiver.events()
+    assert event["type"] == "video.completed"
+    assert event["data"].get("task_id", event["data"].get("id")) == err["task_id"]
+
+
+def test_a_refusal_that_created_nothing_watches_nothing(hook_app, clock, jimeng, receiver):
+    client = hook_app.test_client()
+    jimeng.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    resp = client.post("/v1/videos/generations", json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+                       headers=auth(SESSION))
+    assert resp.status_code == 429 and "webhook" not in resp.get_json()["error"]
+    assert hook_app.extensions["webhooks"].store.backlog()[0] == 0
+
+
+def test_a_lost_answer_sent_again_with_its_key_once_listed_fires_one_event(hook_app, clock, jimeng, receiver):
+    """The repeat is answered with the task's history id, the lost answer named it by its submit id:
+    one Jimeng task, watched once, one event."""
+    client = hook_app.test_client()
+    listed: dict = {}
+
+    def history(request):
+        asked = json.loads(request.body)
+        ids = asked.get("submit_ids") or asked.get("history_ids") or []
+        return 200, {}, json.dumps(envelope({i: listed[i] for i in ids if i in listed}))
+
+    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    generate = jimeng.post(GENERATE_URL, status=502)
+    ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+               headers={**auth(SESSION), "Idempotency-Key": "lost-then-listed"})
+    lost = client.post("/v1/videos/generations", **ask)
+    assert lost.status_code == 503 and lost.get_json()["error"]["webhook"] == PENDING
+    sent = json.loads(generate.calls[0].request.body)
+    record = finished_record("181")
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
+    listed[sent["submit_id"]] = listed["181"] = record
+
+    again = client.post("/v1/videos/generations", **ask)
+    clock.advance(10)
+    run_jobs(hook_app, rounds=3)
+
+    assert again.status_code == 200 and generate.call_count == 1, again.get_json()
+    events = receiver.events()
+    assert [e["type"] for e in events] == ["video.completed"], events

@@ -6,6 +6,8 @@ DATA_DIR), so the sandbox gets exactly one task per key: identical repeats answe
 and a key reused for another body, the other kind or the other route family answers 409, never a
 second task. Each case is tried TRIALS times with fresh keys and accounts (on per-worker state a
 pair landed on two workers in most trials). Once on the default configuration, once with Redis.
+One account is one account however the Authorization header lists it: "A" and "A,A", "A,B" or
+"B,A" with one key, while Jimeng does not list the task yet, is still one task.
 """
 from __future__ import annotations
 
@@ -40,15 +42,17 @@ def stack(request):
         yield running
 
 
-def at_once(stack, token: str, key: str, requests_: list[tuple[str, dict]]) -> list[requests.Response]:
-    """Send every request at the same moment, each on its own connection, all with `key`."""
+def at_once(stack, token: str | list[str], key: str, requests_: list[tuple[str, dict]]) -> list[requests.Response]:
+    """Send every request at the same moment, each on its own connection, all with `key` (`token`:
+    the bearer of all, or each request's own)."""
     barrier = threading.Barrier(len(requests_))
     answers: list = [None] * len(requests_)
+    bearers = token if isinstance(token, list) else [token] * len(requests_)
 
     def send(i: int) -> None:
         path, body = requests_[i]
         with requests.Session() as http:
-            http.headers.update({"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+            http.headers.update({"Authorization": f"Bearer {bearers[i]}", "Idempotency-Key": key})
             barrier.wait()
             answers[i] = http.post(f"{stack.service_url}{path}", json=body, timeout=TIMEOUT)
 
@@ -97,3 +101,32 @@ def test_a_key_on_both_route_families_at_once_is_one_task(stack):
     results = [trial(stack, [VIDEO, OPENAI]) for _ in range(TRIALS)]
     assert [tasks for tasks, _ in results] == [1] * TRIALS, results
     assert all(200 in statuses for _, statuses in results), results
+
+
+HIDDEN = ("/v1/videos/generations", {"prompt": f"{QUEUED} [sandbox:hide=30] a lighthouse"})
+LISTINGS = {"A,A": lambda a, b: [a, f"{a},{a}"], "A,B": lambda a, b: [a, f"{a},{b}"],
+            "B,A": lambda a, b: [f"{a},{b}", f"{b},{a}"]}
+
+
+def listed_trial(stack, listing: str, concurrent: bool) -> tuple[int, list[int]]:
+    """(tasks the sandbox made on either account, the answers' statuses): one key, two requests
+    whose bearers list account A differently; Jimeng hides the task for 30 s."""
+    a, b = (f"e2e-idem-{secrets.token_hex(8)}" for _ in range(2))
+    bearers, key = LISTINGS[listing](a, b), f"order-{secrets.token_hex(6)}"
+    if concurrent:
+        answers = at_once(stack, bearers, key, [HIDDEN, HIDDEN])
+    else:
+        answers = [at_once(stack, bearer, key, [HIDDEN])[0] for bearer in bearers]
+    for resp in answers:
+        assert resp.status_code in (200, 409), resp.text
+    return tasks_at_the_sandbox(stack, a) + tasks_at_the_sandbox(stack, b), [r.status_code for r in answers]
+
+
+@pytest.mark.parametrize("concurrent", [True, False], ids=["at-once", "one-after-the-other"])
+@pytest.mark.parametrize("listing", list(LISTINGS))
+def test_one_account_listed_differently_by_the_bearer_is_one_task(stack, listing, concurrent):
+    results = [listed_trial(stack, listing, concurrent) for _ in range(TRIALS)]
+    assert [tasks for tasks, _ in results] == [1] * TRIALS, results
+    assert all(200 in statuses for _, statuses in results), results
+    if not concurrent:          # the repeat comes once the first was accepted: it answers that task
+        assert all(statuses == [200, 200] for _, statuses in results), results

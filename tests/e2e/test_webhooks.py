@@ -102,6 +102,21 @@ def test_a_cancel_fires_one_video_failed_event_at_once(hook_stack, http, receive
     assert len(events_for(receiver, task_id)) == 1
 
 
+def test_a_submit_whose_answer_was_lost_still_gets_its_event(hook_stack, http, receiver):
+    """The sandbox makes the task, then loses the generate's answer (HTTP 502): the error names the
+    task and its webhook, and the event comes when the task ends."""
+    fault = {"path": "/mweb/v1/aigc_draft/generate", "after": True, "status": 502}
+    assert requests.post(f"{hook_stack.sandbox_url}/_sandbox/faults", json=fault, timeout=TIMEOUT).ok
+    resp = http.post(f"{hook_stack.service_url}/v1/videos/generations", timeout=TIMEOUT,
+                     json={"prompt": f"a lighthouse {FAST}", "webhook_url": receiver.url})
+    err = resp.json()["error"]
+    assert resp.status_code == 503 and err["task_id"] and err["webhook"]["status"] == "pending", resp.text
+
+    event = wait_for_event(receiver, err["task_id"])
+
+    assert event["type"] == "video.completed" and event["data"]["status"] == "completed"
+
+
 def test_the_openai_route_gets_openai_video_objects(hook_stack, http, receiver):
     video_id = submit(hook_stack, http, f"a lighthouse {FAST}", receiver.url, path="/v1/videos")
 
@@ -208,3 +223,80 @@ def test_a_stop_with_a_delivery_in_flight_takes_under_5_s_and_the_event_comes_af
             while len(slow.ids) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
     assert len(slow.ids) == 2 and len(set(slow.ids)) == 1       # cut, then sent again: the same webhook-id
+
+
+# -- a webhook store that cannot be written -----------------------------------------------------------
+
+def test_a_locked_webhook_store_refuses_webhook_submits_at_once_and_stalls_no_other_request(tmp_path, receiver):
+    """Another process holds webhooks.db's write lock (a backup, the sqlite3 shell): a submit asking
+    for a webhook is a 503 before anything reaches Jimeng, within the check's second, and the worker's
+    other requests (pings on their own connections) go on meanwhile: no wait happens inside SQLite."""
+    import sqlite3
+    import threading
+
+    token = f"e2e-lock-{os.urandom(6).hex()}"
+    http = session_for(token)
+    with running_stack(service_env={**WEBHOOK_ENV, "DATA_DIR": str(tmp_path)}) as stack:
+        submit(stack, http, "a lighthouse [sandbox:queue=600]", receiver.url)      # the store opened
+        locker = sqlite3.connect(tmp_path / "webhooks.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        stalls, stop = [], threading.Event()
+
+        def ping() -> None:
+            with requests.Session() as own:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    own.get(f"{stack.service_url}/ping", timeout=TIMEOUT)
+                    stalls.append(time.monotonic() - started)
+                    time.sleep(0.02)
+
+        pingers = [threading.Thread(target=ping) for _ in range(4)]
+        for t in pingers:
+            t.start()
+        answers = []
+        for _ in range(3):
+            started = time.monotonic()
+            resp = http.post(f"{stack.service_url}/v1/videos/generations", timeout=TIMEOUT,
+                             json={"prompt": "a lighthouse [sandbox:queue=600]", "webhook_url": receiver.url})
+            answers.append((resp.status_code, resp.json()["error"]["code"], time.monotonic() - started))
+        stop.set()
+        for t in pingers:
+            t.join()
+        locker.execute("ROLLBACK")
+        after = http.post(f"{stack.service_url}/v1/videos/generations", timeout=TIMEOUT,
+                          json={"prompt": "a lighthouse [sandbox:queue=600]", "webhook_url": receiver.url})
+        from tests.e2e.test_idempotency_workers import tasks_at_the_sandbox
+        tasks = tasks_at_the_sandbox(stack, token)
+
+    assert [(status, code) for status, code, _ in answers] == [(503, "webhook_unavailable")] * 3, answers
+    assert max(took for _, _, took in answers) < 3, answers
+    assert stalls and max(stalls) < 0.5, f"a ping waited {max(stalls):.2f} s while the store was locked"
+    assert after.status_code == 200 and tasks == 2            # the first and the one after: none refused was sent
+
+
+def test_junk_store_files_at_start_are_named_by_healthz_and_refuse_only_what_needs_them(tmp_path, receiver):
+    """A webhooks.db and a state.sqlite3 that are not databases: /healthz is 503 naming both; a
+    webhook submit and a keyed submit are 503 before anything is sent; a plain submit goes through."""
+    tmp_path.chmod(0o700)
+    for name in ("webhooks.db", "state.sqlite3"):
+        (tmp_path / name).write_bytes(b"not a database " * 1000)
+        (tmp_path / name).chmod(0o600)
+    token = f"e2e-junk-{os.urandom(6).hex()}"
+    http = session_for(token)
+    body = {"prompt": "a lighthouse [sandbox:queue=600]"}
+    with running_stack(service_env={**WEBHOOK_ENV, "DATA_DIR": str(tmp_path)}) as stack:
+        health = requests.get(f"{stack.service_url}/healthz", timeout=TIMEOUT)
+        hooked = http.post(f"{stack.service_url}/v1/videos/generations", json={**body, "webhook_url": receiver.url},
+                           timeout=TIMEOUT)
+        keyed = http.post(f"{stack.service_url}/v1/videos/generations", json=body, timeout=TIMEOUT,
+                          headers={"Idempotency-Key": "junk-1"})
+        plain = http.post(f"{stack.service_url}/v1/videos/generations", json=body, timeout=TIMEOUT)
+        from tests.e2e.test_idempotency_workers import tasks_at_the_sandbox
+        tasks = tasks_at_the_sandbox(stack, token)
+
+    report = health.json()
+    assert health.status_code == 503 and report["status"] == "unavailable", report
+    assert any("webhooks.db" in p for p in report["problems"]) and any("shared state" in p for p in report["problems"])
+    assert (hooked.status_code, hooked.json()["error"]["code"]) == (503, "webhook_unavailable")
+    assert (keyed.status_code, keyed.json()["error"]["code"]) == (503, "state_unavailable")
+    assert plain.status_code == 200 and tasks == 1
