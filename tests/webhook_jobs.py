@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+import responses
 
 from app.factory import create_app
 from tests.conftest import UPSTREAM
-from sandbox.receiver import SECRET
+from sandbox.receiver import SECRET, running_receiver
 
 FAR = datetime.datetime(2100, 1, 1)
 
@@ -49,3 +50,18 @@ def webhook_app(tmp_path, clock, **overrides):
 @pytest.fixture
 def hook_app(tmp_path, clock):
     return webhook_app(tmp_path, clock)
+
+
+@pytest.fixture
+def receiver():
+    """A real Standard Webhooks receiver on loopback."""
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def jimeng(receiver):
+    """Jimeng mocked at the HTTP boundary; the receiver's calls go through."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru(receiver.url.rsplit("/", 1)[0])
+        yield rsps

@@ -13,27 +13,19 @@ import pytest
 import responses
 
 from app.state import sqlite as sqlite_state
-from sandbox.receiver import running_receiver
 from tests.api.helpers import auth
 from tests.jimeng_fakes import GENERATE_URL, HISTORY_URL, envelope, generate_answer
-from tests.webhook_jobs import webhook_app
+from tests.webhook_jobs import jimeng, receiver, webhook_app  # noqa: F401  (fixtures)
 
 SESSION = "store-session-0123456789"
 JUNK = b"not a database " * 1000
 
 
-@pytest.fixture
-def receiver():
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def jimeng(receiver):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.add_passthru(receiver.url.rsplit("/", 1)[0])
-        rsps.post(HISTORY_URL, json=envelope({}))
-        yield rsps
+@pytest.fixture(autouse=True)
+def nothing_listed_yet(request):
+    """Jimeng's history lists no task yet, for the tests that mock Jimeng."""
+    if "jimeng" in request.fixturenames:
+        request.getfixturevalue("jimeng").post(HISTORY_URL, json=envelope({}))
 
 
 def submit(client, receiver=None, **headers):

@@ -17,7 +17,7 @@ import responses
 from tests.api.helpers import auth
 from tests.jimeng_fakes import (GENERATE_URL, HISTORY_URL, LOCAL_ITEMS_URL, envelope, failed_record,
                                 finished_record, generate_answer, local_item, local_items_answer, queued_record)
-from tests.webhook_jobs import hook_app, run_jobs, webhook_app  # noqa: F401  (hook_app: a fixture)
+from tests.webhook_jobs import hook_app, jimeng, receiver, run_jobs, webhook_app  # noqa: F401  (fixtures)
 from app.webhooks.engine import SWEEP_SLACK
 from sandbox.receiver import running_receiver
 from tests.slow_receivers import slow_receiver
@@ -25,17 +25,6 @@ from tests.slow_receivers import slow_receiver
 SESSION = "webhook-session-0123456789"
 
 
-@pytest.fixture
-def receiver():
-    with running_receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def jimeng(receiver):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.add_passthru(receiver.url.rsplit("/", 1)[0])
-        yield rsps
 
 
 def submit(client, receiver, record_id="4722540945676", path="/v1/videos/generations", **fields):
