@@ -9,7 +9,9 @@
   HMAC(submit id + body digest). A listed task whose tag differs was made from another body: 409.
 - The window: right after a submit, Jimeng may not list it yet. A request that says it is a retry
   (the OpenAI SDKs send `x-stainless-retry-count`), whose key is not listed, cannot prove the first
-  attempt failed: it is answered 409 with the task id rather than risking a second charge.
+  attempt failed: it is answered 409 with the task id rather than risking a second charge, unless
+  the shared state records that the key's last submit ended before anything reached Jimeng (a
+  refusal such as a 429 leaves an "ended, nothing created" record): then the retry is a fresh submit.
 - Clients that do not say so are covered by a short-lived marker in the shared state (process
   memory, or Redis with REDIS_URL, so every worker sees it), kept for the listing window: the first
   request to mark the key owns it (set-if-absent), a second one meanwhile gets the same 409; the
@@ -162,6 +164,10 @@ def chooser(idempotency: IdempotencyKey | None, secret: str) -> Callable[[Sequen
     return random.choice
 
 
+ENDED = ":ended"                # + a mark's name: its last submit ended before anything reached Jimeng
+ENDED_EMPTY = "nothing-created"
+
+
 @dataclass(frozen=True)
 class Marker:
     """The shared-state keys that cover one Idempotency-Key until Jimeng lists its task. Named by the
@@ -192,26 +198,30 @@ def claim(kind: str, idempotency: IdempotencyKey | None, token: Token, tokens: S
     """The submit id (and body tag) for a task of `kind` on `token`'s account. Without a key: a fresh
     random id. With one: the task an earlier request with this key made, if Jimeng lists it; 409 when
     it was made from another body (`body`: its digest), or when this is a retry whose first attempt
-    Jimeng does not list yet (it may still be charged: never risk a second). `count` travels in image
-    task ids."""
+    Jimeng does not list yet (it may still be charged: never risk a second) unless the shared state
+    records that the key's last submit ended creating nothing. `count` travels in image task ids."""
     if idempotency is None:
         return Claim(submit_id=str(uuid.uuid4()))
     secret = settings.secret_key
     fp_key = fingerprint_key(secret)
     sid = submit_id(secret, idempotency.key, token.fingerprint(fp_key))
-    previous = find(client, tokens, secret, idempotency.key, fp_key)
+    maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
+                   token_fp=token.fingerprint(fp_key), id_type="submit", count=count).encode(secret)
+    marker = _marker(settings, idempotency.key, kind, body, maybe) if settings.state is not None else None
+    try:
+        previous = find(client, tokens, secret, idempotency.key, fp_key)
+    except errors.ServiceError:
+        if marker is not None:
+            _ended_before_sending(settings, marker)
+        raise
     if previous is None:
         expected = tag(secret, sid, body)
-        maybe = TaskId(kind=kind, region=token.region.code, upstream_id=sid, submitted_at=int(settings.clock()),
-                       token_fp=token.fingerprint(fp_key), id_type="submit", count=count).encode(secret)
-        marker = None
-        if settings.state is not None:
-            marker = _marker(settings, idempotency.key, kind, body, maybe)
+        if marker is not None:
             for name in marker.names:
                 done = _accepted(settings, name, marker.body)
                 if done is not None:
                     return done
-        if idempotency.retried:
+        if idempotency.retried and not (marker is not None and _ended_empty(settings, marker)):
             raise errors.IdempotencyConflict(
                 "this is a retry, and Jimeng does not list a task for this Idempotency-Key yet: the first attempt "
                 "may still have been accepted (Jimeng lists new tasks with a delay). Poll task_id; if it is not "
@@ -277,6 +287,38 @@ def _accepted(settings: SubmitSettings, name: str, body: str) -> Claim | None:
     return Claim(submit_id="", earlier_task_id=task_id, earlier_created=int(created))
 
 
+def _ended_before_sending(settings: SubmitSettings, marker: Marker) -> None:
+    """The key's history lookup failed: nothing was sent. Recorded as an ended submit (the SDKs retry
+    such an error), but only by taking the mark first: one held by another request stays its 409."""
+    try:
+        _take(settings, marker)
+    except errors.ServiceError:
+        return
+    _record_ended(settings, marker)
+
+
+def _record_ended(settings: SubmitSettings, marker: Marker) -> None:
+    """Leave "ended, nothing created" on each scope, then give the mark back (in that order: while
+    the record is written the mark still keeps other requests out). When the record cannot be
+    written the mark stays until the window ends: a retry is then a 409, never a second charge."""
+    try:
+        settings.state.put_many([(name + ENDED, ENDED_EMPTY, settings.listing_window) for name in marker.names])
+    except errors.StateUnavailable:
+        log.warning("idempotency marker not written: shared state unavailable")
+        return
+    for name in marker.names:
+        _quietly(settings.state.drop, name, marker.owner)
+
+
+def _ended_empty(settings: SubmitSettings, marker: Marker) -> bool:
+    """Whether the shared state knows this key's last submit ended creating nothing: no mark held
+    and every scope's mark left an "ended, nothing created" record. No record at all proves nothing
+    (never seen, expired, another process's memory), so a retry then stays a 409."""
+    names = list(marker.names)
+    found = settings.state.get_many(names + [name + ENDED for name in names])
+    return all(name not in found and found.get(name + ENDED) == ENDED_EMPTY for name in names)
+
+
 def _task_in(held: str) -> str:
     """The task id in an owner's mark ("<nonce> <task id>")."""
     return held.split(" ", 1)[-1]
@@ -308,6 +350,8 @@ def before_generate(claim: Claim, settings: SubmitSettings) -> None:
         held = settings.state.put_new(name, marker.owner, settings.listing_window)
         if held is None or held == marker.owner:
             _quietly(settings.state.put, name, marker.owner, settings.listing_window)
+            # From here the generate may reach Jimeng: no record may say this key's submit created nothing.
+            settings.state.drop(name + ENDED, ENDED_EMPTY)
             continue
         for mine in marker.names:      # nothing was sent: the marks still this request's are given back
             _quietly(settings.state.drop, mine, marker.owner)
@@ -315,12 +359,13 @@ def before_generate(claim: Claim, settings: SubmitSettings) -> None:
 
 
 def failed(claim: Claim, settings: SubmitSettings, exc: errors.ServiceError) -> None:
-    """The submit failed: its mark is dropped when nothing reached Jimeng (an error without a task
-    id), so the key may be used again at once. Any other failure keeps the mark until the window
-    ends: safe (a 409), never a second charge."""
+    """The submit failed: when nothing reached Jimeng (an error without a task id) its mark is
+    dropped, so the key may be used again at once, and an "ended, nothing created" record is left
+    first (written while the mark still keeps others out), so a request that says it is a retry
+    (the SDKs' retry of a 429) is a fresh submit rather than a 409 naming a task that does not
+    exist. Any other failure keeps the mark until the window ends: safe (a 409), never a second charge."""
     if claim.marker is not None and settings.state is not None and "task_id" not in exc.extra:
-        for name in claim.marker.names:
-            _quietly(settings.state.drop, name, claim.marker.owner)
+        _record_ended(settings, claim.marker)
 
 
 def accepted(claim: Claim, settings: SubmitSettings, task: SubmittedTask) -> None:

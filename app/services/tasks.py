@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app import errors
 from app.serving import metrics
@@ -196,10 +196,11 @@ def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], cl
     if failures and len(failures) == len({k for k, _ in groups}):
         raise next(iter(failures.values()))
     now = settings.clock()
-    states, owners = [], []
+    states, owners, raws = [], [], []
     for lk in lookups:
         owner = next((t for t in lk.tokens if (id(t), lk.upstream_id) in found), None)
         raw = found[(id(owner), lk.upstream_id)] if owner is not None else None
+        raws.append(raw)
         failed_call = next((failures[id(t)] for t in lk.tokens if id(t) in failures), None)
         states.append(_state(lk, raw, failed_call, now, settings))
         if settings.on_seen is not None and lk.task_id is not None and states[-1].status != "unknown":
@@ -208,7 +209,7 @@ def _located_states(kind: str, texts: Sequence[str], tokens: Sequence[Token], cl
         owners.append(owner)
     if finish and KINDS[kind].finish is not None:
         KINDS[kind].finish(client, zip(states, owners), settings)
-    _with_webhooks(states, [lk.task_id for lk in lookups], settings)
+    _with_webhooks(states, [lk.task_id for lk in lookups], settings, raws)
     for state in states:
         metrics.task_state_seen(kind, state.status)
     named = [owner or (lk.tokens[0] if lk.task_id is not None else None) for owner, lk in zip(owners, lookups)]
@@ -344,7 +345,7 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
     answered: the id is spelled from the record alone (its history id and created_time)."""
     fp = token.fingerprint(fingerprint_key(settings.secret_key))
     now = settings.clock()
-    states, tids = [], []
+    states, tids, raws = [], [], []
     for raw in records:
         history_id = str(raw.get("history_record_id") or "")
         try:
@@ -356,16 +357,35 @@ def listed_states(kind: str, records: Sequence[dict], token: Token, settings: Ta
         lookup = _Lookup(text=text, kind=kind, task_id=tid, tokens=[token], upstream_id=history_id)
         states.append(_state(lookup, raw, None, now, settings))
         tids.append(tid)
-    _with_webhooks(states, tids, settings)
+        raws.append(raw)
+    _with_webhooks(states, tids, settings, raws)
     return states
 
 
-def _with_webhooks(states: Sequence[TaskState], tids: Sequence[TaskId | None], settings: TaskSettings) -> None:
-    """Each state's `webhook`, for the tasks that asked for one (one lookup for the whole answer)."""
+def _with_webhooks(states: Sequence[TaskState], tids: Sequence[TaskId | None], settings: TaskSettings,
+                   raws: Sequence[dict | None]) -> None:
+    """Each state's `webhook`, for the tasks that asked for one (one lookup for the whole answer),
+    under the id queried or the task's other id form (`raws`: each task's record, if listed)."""
     if settings.webhook_states is None:
         return
-    asked = [(state, tid) for state, tid in zip(states, tids) if tid is not None and state.status != "not_found"]
+    asked = [(state, tid, _other_form(tid, raw)) for state, tid, raw in zip(states, tids, raws)
+             if tid is not None and state.status != "not_found"]
     if not asked:
         return
-    for (state, _), webhook in zip(asked, settings.webhook_states([tid for _, tid in asked])):
-        state.webhook = webhook
+    found = settings.webhook_states([t for _, tid, other in asked for t in (tid, other or tid)])
+    for i, (state, _, _) in enumerate(asked):
+        state.webhook = found[2 * i] or found[2 * i + 1]
+
+
+def _other_form(tid: TaskId, raw: dict | None) -> TaskId | None:
+    """The same Jimeng task by its other id, as its record names it (its submit id for a history id,
+    and back). A webhook is registered under the id of the answer that asked for it: after a lost
+    generate answer that is the submit id, while a repeat with the key answers the history id."""
+    if not isinstance(raw, dict):
+        return None
+    other, id_type = ((raw.get("history_record_id"), "history") if tid.id_type == "submit"
+                      else (raw.get("submit_id"), "submit"))
+    other = str(other or "")
+    if not other or other == tid.upstream_id or not other.isascii():
+        return None
+    return replace(tid, upstream_id=other, id_type=id_type)

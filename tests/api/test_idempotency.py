@@ -131,6 +131,76 @@ def test_a_lookup_that_fails_submits_nothing_and_may_be_retried(client):
     assert "x-should-retry" not in resp.headers and generate_calls() == []
 
 
+RETRY = {"X-Stainless-Retry-Count": "1"}
+
+
+@responses.activate
+def test_an_sdk_retry_after_a_refusal_that_created_nothing_is_a_fresh_submit(client):
+    """Jimeng refused the first attempt (its parallel limit: 429, nothing created); the SDK retries
+    with its retry header. The shared state knows the attempt ended empty: the retry is submitted."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    refused = submit(client, {"prompt": "a cat"}, route="/v1/videos")
+    assert refused.status_code == 429 and "task_id" not in refused.get_json()["error"]
+    retried = submit(client, {"prompt": "a cat"}, route="/v1/videos", **RETRY)
+    assert retried.status_code == 200, retried.get_json()
+    first, second = generate_calls()
+    assert first["submit_id"] == second["submit_id"]
+    # and the task it made answers every later repeat, retry header or not
+    again = submit(client, {"prompt": "a cat"}, route="/v1/videos", **RETRY)
+    assert again.status_code == 200 and again.get_json()["id"] == retried.get_json()["id"]
+    assert len(generate_calls()) == 2
+
+
+@responses.activate
+def test_an_sdk_retry_after_a_failed_lookup_is_a_fresh_submit(client):
+    responses.post(HISTORY_URL, status=503)
+    responses.post(GENERATE_URL, json=generate_answer(RID))
+    assert submit(client, {"prompt": "a cat"}).status_code == 503 and generate_calls() == []
+    responses.replace(responses.POST, HISTORY_URL, json=envelope({}))
+    retried = submit(client, {"prompt": "a cat"}, **RETRY)
+    assert retried.status_code == 200, retried.get_json()
+    assert len(generate_calls()) == 1
+
+
+@responses.activate
+def test_an_sdk_retry_after_a_lost_generate_answer_stays_409(client):
+    """The generate may have reached Jimeng: the mark is held, the retry never sends a second one."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, status=502)
+    lost = submit(client, {"prompt": "a cat"})
+    retried = submit(client, {"prompt": "a cat"}, **RETRY)
+    err = retried.get_json()["error"]
+    assert retried.status_code == 409 and err["task_id"] == lost.get_json()["error"]["task_id"]
+    assert len(generate_calls()) == 1
+
+
+@responses.activate
+def test_a_refusal_then_a_lost_answer_leaves_no_record_that_nothing_was_created(client):
+    """The record of an empty end is cleared before the next generate: a later lost answer wins."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    responses.post(GENERATE_URL, status=502)
+    assert submit(client, {"prompt": "a cat"}).status_code == 429
+    assert submit(client, {"prompt": "a cat"}).status_code == 503
+    retried = submit(client, {"prompt": "a cat"}, **RETRY)
+    assert retried.status_code == 409 and len(generate_calls()) == 2
+
+
+@CLOCK_MOVES_PAST_THE_TTL
+@responses.activate
+def test_a_retry_once_the_window_ended_is_409_again(client, clock):
+    """The record of an empty end lasts the listing window; after it, nothing proves the first attempt
+    created nothing (the key may have been used again meanwhile): a retry is a 409 as before."""
+    responses.post(HISTORY_URL, json=envelope({}))
+    responses.post(GENERATE_URL, json=envelope(ret="1310", errmsg="too many tasks"))
+    assert submit(client, {"prompt": "a cat"}).status_code == 429
+    clock.advance(client.application.config["HISTORY_GRACE_SECONDS"] + 1)
+    retried = submit(client, {"prompt": "a cat"}, **RETRY)
+    assert retried.status_code == 409 and len(generate_calls()) == 1
+
+
 # -- inside the listing window, for clients that do not say they retry -----------------------------
 
 @responses.activate

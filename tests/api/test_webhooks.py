@@ -831,3 +831,44 @@ def test_a_lost_answer_sent_again_with_its_key_once_listed_fires_one_event(hook_
     assert again.status_code == 200 and generate.call_count == 1, again.get_json()
     events = receiver.events()
     assert [e["type"] for e in events] == ["video.completed"], events
+
+
+def test_after_a_lost_answer_both_ids_of_the_task_show_its_webhook_and_the_event_names_the_first(
+        hook_app, clock, jimeng, receiver):
+    """The 503 named the task by its submit id; the repeat with its key answers the history id. The
+    webhook registered once shows on a query of either id, and its event carries the id of the answer
+    that registered it (the 503's)."""
+    client = hook_app.test_client()
+    listed: dict = {}
+
+    def history(request):
+        asked = json.loads(request.body)
+        ids = asked.get("submit_ids") or asked.get("history_ids") or []
+        return 200, {}, json.dumps(envelope({i: listed[i] for i in ids if i in listed}))
+
+    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
+    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+    generate = jimeng.post(GENERATE_URL, status=502)
+    ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+               headers={**auth(SESSION), "Idempotency-Key": "lost-both-ids"})
+    lost = client.post("/v1/videos/generations", **ask)
+    by_submit_id = lost.get_json()["error"]["task_id"]
+    sent = json.loads(generate.calls[0].request.body)
+    record = queued_record("182")
+    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
+    listed[sent["submit_id"]] = listed["182"] = record
+    again = client.post("/v1/videos/generations", **ask)
+    by_history_id = again.get_json()["task_id"]
+    assert again.status_code == 200 and by_history_id != by_submit_id
+
+    for task_id in (by_submit_id, by_history_id):
+        state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
+        assert state["status"] == "pending" and state["webhook"] == PENDING, (task_id, state)
+
+    finished = finished_record("182")
+    finished.update(submit_id=sent["submit_id"])
+    listed[sent["submit_id"]] = listed["182"] = finished
+    clock.advance(10)
+    run_jobs(hook_app, rounds=3)
+    (event,) = receiver.events()
+    assert event["type"] == "video.completed" and event["data"]["task_id"] == by_submit_id
