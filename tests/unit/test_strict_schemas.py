@@ -1,0 +1,30 @@
+"""Strict schemas work out the names they accept once per class, not once per field of a body."""
+import pytest
+from marshmallow import ValidationError, fields
+
+from app.schemas.strict import Strict, ignored_field
+
+
+def counting_schema():
+    class Counted(Strict):
+        calls = 0
+        prompt = fields.String()
+        user = ignored_field("dropped")
+
+        @classmethod
+        def _names(cls, *, ignored):
+            cls.calls += 1
+            return super()._names(ignored=ignored)
+
+    return Counted
+
+
+def test_the_known_names_are_computed_once_however_many_fields_a_body_has():
+    schema = counting_schema()
+    schema().load({"prompt": "a", "user": "u"})
+    first = schema.calls
+    with pytest.raises(ValidationError) as err:
+        schema().load({"prompt": "a", **{f"k{i}": 1 for i in range(5000)}})
+    assert list(err.value.messages) == ["k0"]
+    assert schema.calls == first <= 3
+
