@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_load, validate
 
-from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES
-from app.schemas.form_values import WholeNumber, json_array
+from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES, MAX_REFERENCE_IMAGES
+from app.schemas.form_values import BoundedList, WholeNumber, json_array
 from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
 from app.schemas.openai import OPENAI_IMAGE_EXTRAS, QUALITIES
 from app.schemas.strict import Strict, ignored_field
@@ -37,7 +37,8 @@ class ImageRequestSchema(Strict):
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
     respond_async = fields.Boolean(data_key="async", load_default=False, metadata={
         "description": "answer at once with a task (as `Prefer: respond-async`)"})
-    images = fields.List(fields.String(), load_default=list, metadata={
+    images = BoundedList(fields.String(), max_items=MAX_REFERENCE_IMAGES,
+                         load_default=list, metadata={
         "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
     webhook_url = webhook_url_field()
     webhook_events = webhook_events_field("image")
