@@ -33,7 +33,8 @@ class ImageRequestSchema(Strict):
                        "or one of the model's own sizes such as 2048x2048 (shape and resolution); auto",
         "example": "1024x1024"})
     quality = fields.String(load_default=None, validate=validate.OneOf(QUALITIES), metadata={
-        "description": "low: the model's smallest resolution; standard/medium/auto: its default; high/hd: its largest"})
+        "description": "low: the model's smallest resolution; standard/medium/auto: its default; high/hd/xhigh/max: its "
+                       "largest"})
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
     respond_async = fields.Boolean(data_key="async", load_default=False, metadata={
         "description": "answer at once with a task (as `Prefer: respond-async`)"})

@@ -5,6 +5,7 @@ The spec says so too (`additionalProperties: false`).
 What a client library sends that means nothing here is declared with `ignored_field`: documented,
 accepted, then dropped. Older spellings a schema renames itself are named in `ALIASES`. A schema
 whose other fields a second schema checks names that one in `PASSES_TO`: its fields are known too.
+A bracketed sub-key of an ignored field (`svg[model]`, how multipart flattens an object) is ignored too.
 
 The names a schema accepts are worked out once per class and cached: a body of 80,000 unknown keys
 costs one set lookup each, not a rebuild of the sets per key.
@@ -57,16 +58,22 @@ class Strict(Schema):
         aliases = set(cls.ALIASES) | (set(cls.PASSES_TO.ALIASES) if cls.PASSES_TO is not None else set())
         return frozenset(cls.known_fields()) | cls._ignored() | aliases
 
+    def _ignored_sub_key(self, name: str) -> bool:
+        """`svg[model]`, `svg[reasoning][effort]`: multipart's spelling of an ignored object field."""
+        return name.endswith("]") and name.partition("[")[0] in self._ignored()
+
     @pre_load
     def refuse_unknown_fields(self, data, **_):
         if not isinstance(data, dict):
             return data
         accepted, ignored = self._accepted(), self._ignored()
         unknown = [name for name in data if name not in accepted]
+        if unknown and "[" in "".join(unknown):
+            unknown = [name for name in unknown if "[" not in name or not self._ignored_sub_key(name)]
         if unknown:
             raise ValidationError({unknown[0]: [unknown_field_message(unknown[0], self.known_fields(),
                                                                       also=unknown[1:])]})
-        return {name: value for name, value in data.items() if name not in ignored}
+        return {name: value for name, value in data.items() if name not in ignored and name in accepted}
 
 
 MORE_NAMED = 3      # other unknown fields a message names before it only counts them

@@ -364,3 +364,19 @@ def test_async_in_the_body_alone_applies_no_preference(client, jimeng):
 
     assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
     assert "Preference-Applied" not in resp.headers
+
+
+@pytest.mark.parametrize("quality", ["xhigh", "max"])
+def test_the_sdks_edit_with_svg_sub_keys_and_its_newest_qualities_makes_the_largest_images(client, jimeng, quality):
+    """images.edit(svg={...}, quality=...) over multipart: `svg` arrives flattened as svg[model] and
+    svg[reasoning][effort] (accepted and ignored); `xhigh` and `max` (SDK 3.57) mean the largest size."""
+    jimeng.post(HISTORY_URL, json=envelope({RID: image_record(delivered=1, total=1)}))
+
+    resp = client.post("/v1/images/edits", headers=auth("sess"), content_type="multipart/form-data",
+                       data={"prompt": "mix", "quality": quality, "svg[model]": "m", "svg[reasoning][effort]": "low",
+                             "image": (io.BytesIO(PNG), "a.png")})
+
+    assert resp.status_code == 200, resp.get_json()
+    body, component = generate_body(jimeng)
+    assert core_param(component)["large_image_info"]["resolution_type"] == "4k"
+    assert b"svg" not in json.dumps(body).encode() and b"reasoning" not in json.dumps(body).encode()

@@ -28,3 +28,10 @@ def test_the_known_names_are_computed_once_however_many_fields_a_body_has():
     assert list(err.value.messages) == ["k0"]
     assert schema.calls == first <= 3
 
+
+def test_bracketed_sub_keys_of_an_ignored_field_are_dropped_and_others_refused():
+    schema = counting_schema()
+    assert schema().load({"prompt": "a", "user[id]": "1", "user[a][b]": "2"}) == {"prompt": "a"}
+    with pytest.raises(ValidationError) as err:
+        schema().load({"prompt": "a", "prompt[x]": "1"})
+    assert list(err.value.messages) == ["prompt[x]"]
