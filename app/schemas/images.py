@@ -3,7 +3,7 @@ names in JSON and multipart. What OpenAI's SDK may send that Jimeng has no use f
 is accepted and dropped; any other field is a 400 naming it."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from app.jimeng.models import IMAGE_RATIOS, IMAGE_RESOLUTIONS, MAX_IMAGES, MAX_REFERENCE_IMAGES
 from app.schemas.form_values import BoundedList, WholeNumber, json_array
@@ -13,6 +13,9 @@ from app.schemas.strict import Strict, ignored_field
 
 # Multipart file fields that carry reference images (ours, iptag's, OpenAI's edits).
 REFERENCE_FILE_FIELDS = ("images", "images[]", "image", "image[]")
+_IMAGE_ITEM = 'each image is a URL or a data URI (a string), or {"url": ...}'
+_IMAGE_ITEM_ERRORS = {"invalid": _IMAGE_ITEM.replace("{", "{{").replace("}", "}}"),
+                      "null": _IMAGE_ITEM.replace("{", "{{").replace("}", "}}")}   # marshmallow formats these
 
 
 class ImageRequestSchema(Strict):
@@ -38,9 +41,12 @@ class ImageRequestSchema(Strict):
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
     respond_async = fields.Boolean(data_key="async", load_default=False, metadata={
         "description": "answer at once with a task (as `Prefer: respond-async`)"})
-    images = BoundedList(fields.String(), max_items=MAX_REFERENCE_IMAGES,
+    images = BoundedList(fields.String(error_messages=_IMAGE_ITEM_ERRORS), max_items=MAX_REFERENCE_IMAGES,
                          load_default=list, metadata={
         "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
+    image = fields.Raw(metadata={
+        "description": "OpenAI's edit field: a reference image (or an array of them) as URL or data URI, "
+                       "taken before `images`", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
     webhook_url = webhook_url_field()
     webhook_events = webhook_events_field("image")
     for _name in sorted(OPENAI_IMAGE_EXTRAS):
@@ -59,6 +65,15 @@ class ImageRequestSchema(Strict):
         images = json_array(data.get("images"), "images")
         if isinstance(images, str):
             images = [images.strip()]
+        image = json_array(data.pop("image", None), "image")    # OpenAI's edit field: before `images`
+        if image is not None:
+            image = [image.strip()] if isinstance(image, str) else image
+            if not isinstance(image, list):
+                raise ValidationError(_IMAGE_ITEM, "image")
+            if images is None:
+                images = image
+            elif isinstance(images, list):
+                images = [*image, *images]
         if isinstance(images, list):
             images = [i.get("url", i.get("image_url")) if isinstance(i, dict) else i for i in images]
             data["images"] = images
@@ -70,6 +85,8 @@ class ImageFormSchema(ImageRequestSchema):
 
     images = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), metadata={
         "description": "reference image files (1-10); `image` and `image[]` work too (OpenAI edits)"})
+    image = fields.Raw(metadata={"type": "string", "format": "binary",
+                                 "description": "OpenAI's edit field: a reference image file, taken first"})
 
 
 class ImageDataSchema(Schema):
