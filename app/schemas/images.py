@@ -36,8 +36,8 @@ class ImageRequestSchema(Strict):
                        "or one of the model's own sizes such as 2048x2048 (shape and resolution); auto",
         "example": "1024x1024"})
     quality = fields.String(load_default=None, validate=validate.OneOf(QUALITIES), metadata={
-        "description": "low: the model's smallest resolution; standard/medium/auto: its default; high/hd/xhigh/max: its "
-                       "largest"})
+        "description": "low: the model's smallest resolution; standard/medium/auto: its default; "
+                       "high/hd/xhigh/max: its largest"})
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
     respond_async = fields.Boolean(data_key="async", load_default=False, metadata={
         "description": "answer at once with a task (as `Prefer: respond-async`)"})
@@ -46,7 +46,8 @@ class ImageRequestSchema(Strict):
         "description": "reference images (compositions, edits): URLs or data URIs; or upload files as `images`"})
     image = fields.Raw(metadata={
         "description": "OpenAI's edit field: a reference image (or an array of them) as URL or data URI, "
-                       "taken before `images`", "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+                       "taken before `images`",
+        "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]})
     webhook_url = webhook_url_field()
     webhook_events = webhook_events_field("image")
     for _name in sorted(OPENAI_IMAGE_EXTRAS):
@@ -65,11 +66,11 @@ class ImageRequestSchema(Strict):
         images = json_array(data.get("images"), "images")
         if isinstance(images, str):
             images = [images.strip()]
-        image = json_array(data.pop("image", None), "image")    # OpenAI's edit field: before `images`
-        if image is not None:
+        if "image" in data:     # OpenAI's edit field: before `images`
+            image = json_array(data.pop("image"), "image")
             image = [image.strip()] if isinstance(image, str) else image
-            if not isinstance(image, list):
-                raise ValidationError(_IMAGE_ITEM, "image")
+            if not (isinstance(image, list) and image and all(isinstance(i, str) for i in image)):
+                raise ValidationError("a URL or data URI, or a non-empty array of them", "image")
             if images is None:
                 images = image
             elif isinstance(images, list):

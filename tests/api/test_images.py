@@ -400,3 +400,9 @@ def test_an_images_item_that_is_no_image_says_what_an_item_must_be(client, image
     err = resp.get_json()["error"]
     assert (resp.status_code, err["param"]) == (400, "images[0]"), err
     assert 'a URL or a data URI (a string), or {"url": ...}' in err["message"]
+
+
+@pytest.mark.parametrize("image", [None, [], 5, {"url": "https://x.test/a.png"}, [5]])
+def test_a_json_image_that_is_no_image_is_a_400_naming_it(client, image):
+    resp = client.post("/v1/images/edits", headers=auth("sess"), json={"prompt": "mix", "image": image})
+    assert (resp.status_code, resp.get_json()["error"]["param"]) == (400, "image")
