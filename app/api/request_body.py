@@ -124,6 +124,13 @@ def _fields(mimetype: str, spool_data_uris: bool) -> dict:
             raise errors.InvalidRequest("the body contains invalid Unicode (a lone surrogate)") from None
         return data
     if mimetype in FORM_TYPES:
+        if mimetype == "multipart/form-data" and not request.mimetype_params.get("boundary"):
+            # `curl -H 'Content-Type: multipart/form-data' -d '{...}'`: without a boundary Werkzeug reads
+            # no field at all, and the request would be refused for a field it did send.
+            raise errors.UnsupportedMediaType(
+                "the multipart/form-data body has no boundary in its Content-Type, so none of its fields can "
+                "be read. Let the client build the form (curl -F, requests' files=), or send JSON with "
+                "'Content-Type: application/json'")
         if mimetype == "application/x-www-form-urlencoded" and any(
                 key.lstrip().startswith(("{", "[")) for key in request.form):
             # `curl -d '{...}'` labels JSON as a form: its only field would be named by the JSON text.

@@ -82,6 +82,10 @@ class _Decoder:
         self.entry.file.write(data)
 
 
+def _found(index: int, buf: bytes) -> int:
+    return index if index >= 0 else len(buf)
+
+
 def parse(chunks: Iterator[bytes], *, max_skeleton: int, max_media_bytes: int) -> tuple[object, dict[str, SpooledDataUri]]:
     """(the parsed JSON with placeholders, placeholder -> SpooledDataUri).
 
@@ -94,6 +98,8 @@ def parse(chunks: Iterator[bytes], *, max_skeleton: int, max_media_bytes: int) -
     prefix = bytearray()
     decoder: _Decoder | None = None
     carry = b""
+    walked = lowered = None     # the fast path's buffer, in lower case, and where its next \ and data: are
+    escape_at = data_at = -1
 
     def emit(data: bytes) -> None:
         skeleton.extend(data)
@@ -106,6 +112,22 @@ def parse(chunks: Iterator[bytes], *, max_skeleton: int, max_media_bytes: int) -
         pos = 0
         while pos < len(buf):
             if state == "outside":
+                # Fast path: up to the next escape or `data:`, every quote opens or closes a string and
+                # none of those strings is a data URI, so the text goes to the skeleton as it is. A body of
+                # 80,000 short strings is one pass instead of 80,000 turns of this loop.
+                if walked is not buf:
+                    walked, lowered, escape_at, data_at = buf, buf.lower(), -1, -1
+                if escape_at < pos:     # each search starts past the last: one pass over the buffer
+                    escape_at = _found(buf.find(b"\\", pos), buf)
+                if data_at < pos:
+                    data_at = _found(lowered.find(b"data:", pos), buf)
+                cut = min(escape_at, data_at)
+                last = buf.rfind(b'"', pos, cut)
+                if last > pos:
+                    emit(buf[pos:last + 1])
+                    opened = buf.count(b'"', pos, last + 1) % 2 == 1
+                    pos, state, prefix = last + 1, ("prefix" if opened else "outside"), bytearray()
+                    continue
                 quote = buf.find(b'"', pos)
                 if quote < 0:
                     emit(buf[pos:])

@@ -160,6 +160,7 @@ IMAGE_RATIOS = ("1:1", "3:4", "16:9", "4:3", "9:16", "2:3", "3:2", "21:9")
 IMAGE_RESOLUTIONS = ("1k", "1.5k", "2k", "4k")
 # `image_ratio` codes of the captured table (iptag, [MJ], [DR]'s 2026-10 capture); 4k adds 100 (6.2).
 IMAGE_RATIO_CODES = {"1:1": 1, "3:4": 2, "16:9": 3, "4:3": 4, "9:16": 5, "2:3": 6, "3:2": 7, "21:9": 8}
+MAX_REFERENCE_IMAGES = 10       # iptag: image to image takes 1..10 images (protocol 4.5)
 MAX_IMAGES = 8                  # abilities.gen_option.gen_count: 1-8 ([MJ] 2026-09-03, [ZN] v1.2.6)
 
 

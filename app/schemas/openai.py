@@ -6,11 +6,12 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, fields, pre_load, validate
 
 from app.schemas.form_values import WholeNumber
-from app.schemas.strict import Strict
+from app.schemas.strict import Strict, ignored_field
 from app.schemas.videos import VideoSubmitSchema
 
-# OpenAI's image `quality` words (dall-e-3, gpt-image-1); what each means is the mapping's.
-QUALITIES = ("low", "standard", "medium", "auto", "high", "hd")
+# OpenAI's image `quality` words (dall-e-3, gpt-image-1, and the SDK's `xhigh`, `max`); what each means
+# is the mapping's.
+QUALITIES = ("low", "standard", "medium", "auto", "high", "hd", "xhigh", "max")
 # What the official SDK's images.generate and images.edit may send that Jimeng has no use for
 # (openai/types/image_generate_params.py, image_edit_params.py; litellm sends the same names).
 OPENAI_IMAGE_EXTRAS = frozenset({
@@ -35,6 +36,8 @@ class _OpenAIVideoFields(Schema):
     input_reference = fields.Raw(allow_none=True, metadata={
         "description": "the first frame: a URL, a data URI or {\"image_url\": ...}",
         "oneOf": [{"type": "string"}, {"type": "object", "properties": {"image_url": {"type": "string"}}}]})
+    # litellm.video_generation(user=...) sends it; Jimeng has no end-user field.
+    user = ignored_field("an end-user id (litellm sends it); accepted and ignored")
 
 
 class OpenAIVideoCreateSchema(_OpenAIVideoFields, Strict):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from marshmallow import fields, pre_load, validate, validates_schema, ValidationError
 
-from app.jimeng.models import VIDEO_MODES, VIDEO_RATIOS
-from app.schemas.form_values import WholeNumber, json_array
+from app.jimeng.models import MODE_LIMITS, MULTI_FRAME, VIDEO_MODES, VIDEO_RATIOS
+from app.schemas.form_values import BoundedList, WholeNumber, json_array
 from app.schemas.strict import Strict
 from app.schemas.tasks import listed_events, webhook_events_field, webhook_url_field
 
@@ -13,6 +13,9 @@ ALIASES = {"functionMode": "function_mode", "filePaths": "file_paths", "response
 IMAGE_FIELDS = ("image_file", *(f"image_file_{i}" for i in range(1, 10)))
 VIDEO_FIELDS = ("video_file", *(f"video_file_{i}" for i in range(1, 4)))
 _LIST_FIELDS = ("file_paths", "frames")
+# The most any mode takes; each mode's own counts are checked later (app/services/videos.py).
+MAX_FRAMES = MODE_LIMITS[MULTI_FRAME].max_images
+MAX_FILE_PATHS = max(max(limits.max_images, limits.max_materials) for limits in MODE_LIMITS.values())
 
 
 class FrameSchema(Strict):
@@ -59,10 +62,10 @@ class VideoSubmitSchema(Strict):
         "description": "frames per second, one of the model's `frame_rates` (GET /v1/models; 24 today)"})
     function_mode = fields.String(load_default="first_last_frames", validate=validate.OneOf(VIDEO_MODES),
                                   metadata={"description": "alias functionMode"})
-    file_paths = fields.List(fields.String(), load_default=list,
+    file_paths = BoundedList(fields.String(), max_items=MAX_FILE_PATHS, load_default=list,
                              metadata={"description": "image URLs or data URIs (alias filePaths)"})
-    frames = fields.List(fields.Nested(FrameSchema), load_default=list,
-                         metadata={"description": "multi_frame: 2-10 keyframes"})
+    frames = BoundedList(fields.Nested(FrameSchema), max_items=MAX_FRAMES, load_default=list,
+                         metadata={"description": f"multi_frame: 2-{MAX_FRAMES} keyframes"})
     wait = fields.Boolean(load_default=False, metadata={"description": "block until done (old sync API)"})
     response_format = fields.String(load_default="url", validate=validate.OneOf(("url", "b64_json")))
     webhook_url = webhook_url_field()

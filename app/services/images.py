@@ -14,8 +14,8 @@ from app import errors
 from app.jimeng.assets import ImageDraft
 from app.jimeng.client import JimengClient
 from app.jimeng.image_payloads import build_image_generate_body
-from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS, MAX_IMAGES, ImageModel,
-                               image_models_in)
+from app.jimeng.models import (DEFAULT_IMAGE_MODEL, IMAGE_ALIASES, IMAGE_MODELS, MAX_IMAGES, MAX_REFERENCE_IMAGES,
+                               ImageModel, image_models_in)
 from app.jimeng.regions import Token
 from app.services import idempotency as idem
 from app.services.catalogue import AccountModels
@@ -23,7 +23,7 @@ from app.services.openai_shapes import resolve_size
 from app.services.submitting import (MediaInput, SubmitFlow, SubmitSettings, SubmittedTask, WebhookRequest, load_media,
                                      rewind_all, upload_checked_image)
 
-MAX_REFERENCES = 10     # iptag: image to image takes 1..10 images (protocol 4.5)
+MAX_REFERENCES = MAX_REFERENCE_IMAGES
 
 
 @dataclass

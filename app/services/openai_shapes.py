@@ -186,7 +186,7 @@ def video_answer(state: TaskState) -> dict:
 # which fixes ratio and resolution, or one of OpenAI's names below, which fixes the ratio only (the
 # resolution then comes from `resolution`, `quality`, or the model's default). `auto` leaves both open.
 # `quality`: `low` = the model's smallest resolution; `standard`, `medium`, `auto` = its default;
-# `high`, `hd` = its largest. An explicit `resolution` wins over `quality`.
+# `high`, `hd`, `xhigh`, `max` = its largest. An explicit `resolution` wins over `quality`.
 
 # OpenAI's sizes (dall-e-3, gpt-image-1) -> the Jimeng ratio of the same shape.
 OPENAI_SIZES = {"1024x1024": "1:1", "1536x1024": "3:2", "1024x1536": "2:3", "1792x1024": "16:9",
@@ -211,7 +211,7 @@ def allowed_sizes(model: ImageModel) -> list[str]:
 def _by_quality(model: ImageModel, quality: str) -> str:
     if quality == "low":
         return model.resolutions[0]
-    if quality in ("high", "hd"):
+    if quality in ("high", "hd", "xhigh", "max"):
         return model.resolutions[-1]
     return model.default_resolution
 

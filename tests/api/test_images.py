@@ -364,3 +364,45 @@ def test_async_in_the_body_alone_applies_no_preference(client, jimeng):
 
     assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
     assert "Preference-Applied" not in resp.headers
+
+
+@pytest.mark.parametrize("quality", ["xhigh", "max"])
+def test_the_sdks_edit_with_svg_sub_keys_and_its_newest_qualities_makes_the_largest_images(client, jimeng, quality):
+    """images.edit(svg={...}, quality=...) over multipart: `svg` arrives flattened as svg[model] and
+    svg[reasoning][effort] (accepted and ignored); `xhigh` and `max` (SDK 3.57) mean the largest size."""
+    jimeng.post(HISTORY_URL, json=envelope({RID: image_record(delivered=1, total=1)}))
+
+    resp = client.post("/v1/images/edits", headers=auth("sess"), content_type="multipart/form-data",
+                       data={"prompt": "mix", "quality": quality, "svg[model]": "m", "svg[reasoning][effort]": "low",
+                             "image": (io.BytesIO(PNG), "a.png")})
+
+    assert resp.status_code == 200, resp.get_json()
+    body, component = generate_body(jimeng)
+    assert core_param(component)["large_image_info"]["resolution_type"] == "4k"
+    assert b"svg" not in json.dumps(body).encode() and b"reasoning" not in json.dumps(body).encode()
+
+
+def test_openai_edit_takes_a_json_image_url_before_the_images(client, jimeng):
+    """OpenAI's `image` as JSON (a URL or a data URI), as multipart's `image` file is taken."""
+    jimeng.post(HISTORY_URL, json=envelope({RID: image_record(delivered=1, total=1)}))
+    jimeng.get("https://x.test/a.png", body=PNG, content_type="image/png")
+
+    resp = client.post("/v1/images/edits", headers=auth("sess"),
+                       json={"prompt": "mix", "image": "https://x.test/a.png", "images": [PNG_URI]})
+
+    assert resp.status_code == 200, resp.get_json()
+    assert len(generate_body(jimeng)[1]["abilities"]["blend"]["ability_list"]) == 2
+
+
+@pytest.mark.parametrize("images", [[{}], [None], [5], [{"file_id": "f"}]])
+def test_an_images_item_that_is_no_image_says_what_an_item_must_be(client, images):
+    resp = client.post("/v1/images/edits", headers=auth("sess"), json={"prompt": "mix", "images": images})
+    err = resp.get_json()["error"]
+    assert (resp.status_code, err["param"]) == (400, "images[0]"), err
+    assert 'a URL or a data URI (a string), or {"url": ...}' in err["message"]
+
+
+@pytest.mark.parametrize("image", [None, [], 5, {"url": "https://x.test/a.png"}, [5]])
+def test_a_json_image_that_is_no_image_is_a_400_naming_it(client, image):
+    resp = client.post("/v1/images/edits", headers=auth("sess"), json={"prompt": "mix", "image": image})
+    assert (resp.status_code, resp.get_json()["error"]["param"]) == (400, "image")

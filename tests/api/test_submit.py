@@ -160,6 +160,15 @@ def test_json_sent_as_a_form_says_it_was_not_read_as_json_and_why(client, route)
     assert "Content-Type: application/json" in message
 
 
+@pytest.mark.parametrize("route", ["/v1/videos/generations", "/v1/images/generations", "/v1/videos"])
+def test_a_multipart_body_without_a_boundary_says_so_instead_of_prompt_is_required(client, route):
+    """`curl -H 'Content-Type: multipart/form-data' -d '{...}'`: the form cannot be read at all."""
+    resp = client.post(route, data=b'{"prompt":"x","duration":5}', headers={**auth("s"),
+                       "Content-Type": "multipart/form-data"})
+    assert error_of(resp)[:2] == (415, "unsupported_media_type")
+    assert "no boundary" in resp.get_json()["error"]["message"]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", None])
 def test_json_with_another_or_no_content_type_says_it_was_not_read_as_json(client, content_type):
     headers = auth("s") if content_type is None else {**auth("s"), "Content-Type": content_type}

@@ -115,3 +115,29 @@ def test_a_multipart_edit_names_an_unknown_text_field_beside_its_file(client):
         resp = client.post("/v1/images/edits", headers=auth("s"), data={
             "prompt": "ink", "promt": "x", "image": (io.BytesIO(make_png(8, 8)), "a.png")})
     assert refused_field(resp)[0] == "promt"
+
+
+@pytest.mark.parametrize("route", ["/v1/videos", "/v1/videos/generations", "/v1/images/generations"])
+def test_a_body_of_thousands_of_unknown_fields_names_the_first_and_counts_the_rest(client, route):
+    """80,000 unknown keys (a 1 MB body) used to cost seconds of CPU; the answer names the first few."""
+    body = {"prompt": "x", **{f"k{i}": 1 for i in range(80_000)}}
+    with responses.RequestsMock():
+        param, message = refused_field(client.post(route, json=body, headers=auth("s")))
+    assert param == "k0"
+    assert "also unknown: k1, k2, k3 and 79996 more" in message and "known fields:" in message
+
+
+@responses.activate
+@pytest.mark.parametrize("as_form", [False, True])
+def test_litellms_user_on_the_video_create_is_accepted_and_not_sent(client, as_form):
+    """litellm.video_generation(user=...) sends `user` to POST /v1/videos."""
+    responses.post(GENERATE_URL, json=generate_answer())
+    body = {"prompt": "a cat", "model": "jimeng-video-3.0", "seconds": "5", "user": "u1"}
+    resp = client.post("/v1/videos", **({"data": body} if as_form else {"json": body}), headers=auth("s"))
+    assert resp.status_code == 200, resp.get_json()
+    assert b"u1" not in responses.calls[-1].request.body
+
+
+def test_a_bracketed_key_of_a_field_that_is_not_ignored_is_still_unknown(client):
+    resp = client.post("/v1/images/generations", data={"prompt": "x", "size[w]": "1"}, headers=auth("s"))
+    assert refused_field(resp)[0] == "size[w]"

@@ -29,7 +29,8 @@ def test_a_models_own_size_fixes_ratio_and_resolution(model, size, expected):
 
 
 @pytest.mark.parametrize("quality, resolution", [("low", "1.5k"), ("standard", "2k"), ("medium", "2k"),
-                                                  ("auto", "2k"), ("high", "4k"), ("hd", "4k")])
+                                                  ("auto", "2k"), ("high", "4k"), ("hd", "4k"),
+                                                  ("xhigh", "4k"), ("max", "4k")])
 def test_quality_picks_the_resolution(quality, resolution):
     assert resolve(PRO, "1024x1024", quality) == ("1:1", resolution)
 

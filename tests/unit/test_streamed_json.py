@@ -76,3 +76,16 @@ def test_escapes_cut_by_the_header_window_are_understood(media_type, size):
     data, spooled = spool(raw, size)
     entry = spooled[data["u"]]
     assert not entry.invalid and entry.file.read() == blob
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 333, 100_000])
+def test_long_runs_of_plain_strings_around_escapes_and_data_uris_parse_as_json_does(size):
+    """Plain strings pass in one go; an escaped quote, a `data:` that is no data URI's start and a real
+    data URI after thousands of plain strings are each still read string by string."""
+    plain = {f"k{i}": f"v{i}" for i in range(2000)}
+    doc = {**plain, "q": 'say \\"data:image/png;base64,AAAA\\" "x"', "t": "the data: text", "DATA:": "Data:x",
+           **{f"m{i}": i for i in range(500)}, "img": URI, "after": ["a", "b\\"]}
+    data, spooled = spool(json.dumps(doc).encode(), size)
+
+    assert {k: v for k, v in data.items() if k != "img"} == {k: v for k, v in doc.items() if k != "img"}
+    assert list(spooled) == [data["img"]] and spooled[data["img"]].file.read() == BLOB
