@@ -801,34 +801,47 @@ def test_a_refusal_that_created_nothing_watches_nothing(hook_app, clock, jimeng,
     assert hook_app.extensions["webhooks"].store.backlog()[0] == 0
 
 
+class LostThenListed:
+    """A submit with a webhook whose generate answer is lost (503, the task named by its submit id);
+    Jimeng then lists the task under both its ids with `record`, and the same request is sent again
+    with its key."""
+
+    def __init__(self, client, jimeng, receiver, key: str) -> None:
+        self.client, self.listed = client, {}
+        jimeng.add_callback(responses.POST, HISTORY_URL, callback=self._history)
+        jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
+        self.generate = jimeng.post(GENERATE_URL, status=502)
+        self.ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
+                        headers={**auth(SESSION), "Idempotency-Key": key})
+
+    def _history(self, request):
+        asked = json.loads(request.body)
+        ids = asked.get("submit_ids") or asked.get("history_ids") or []
+        return 200, {}, json.dumps(envelope({i: self.listed[i] for i in ids if i in self.listed}))
+
+    def submit(self):
+        return self.client.post("/v1/videos/generations", **self.ask)
+
+    def list(self, record: dict) -> None:
+        sent = json.loads(self.generate.calls[0].request.body)
+        record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"],
+                      draft_content=sent["draft_content"])
+        self.listed[sent["submit_id"]] = self.listed[record["history_record_id"]] = record
+
+
 def test_a_lost_answer_sent_again_with_its_key_once_listed_fires_one_event(hook_app, clock, jimeng, receiver):
     """The repeat is answered with the task's history id, the lost answer named it by its submit id:
     one Jimeng task, watched once, one event."""
-    client = hook_app.test_client()
-    listed: dict = {}
-
-    def history(request):
-        asked = json.loads(request.body)
-        ids = asked.get("submit_ids") or asked.get("history_ids") or []
-        return 200, {}, json.dumps(envelope({i: listed[i] for i in ids if i in listed}))
-
-    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
-    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
-    generate = jimeng.post(GENERATE_URL, status=502)
-    ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
-               headers={**auth(SESSION), "Idempotency-Key": "lost-then-listed"})
-    lost = client.post("/v1/videos/generations", **ask)
+    story = LostThenListed(hook_app.test_client(), jimeng, receiver, "lost-then-listed")
+    lost = story.submit()
     assert lost.status_code == 503 and lost.get_json()["error"]["webhook"] == PENDING
-    sent = json.loads(generate.calls[0].request.body)
-    record = finished_record("181")
-    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
-    listed[sent["submit_id"]] = listed["181"] = record
+    story.list(finished_record("181"))
 
-    again = client.post("/v1/videos/generations", **ask)
+    again = story.submit()
     clock.advance(10)
     run_jobs(hook_app, rounds=3)
 
-    assert again.status_code == 200 and generate.call_count == 1, again.get_json()
+    assert again.status_code == 200 and story.generate.call_count == 1, again.get_json()
     events = receiver.events()
     assert [e["type"] for e in events] == ["video.completed"], events
 
@@ -839,25 +852,10 @@ def test_after_a_lost_answer_both_ids_of_the_task_show_its_webhook_and_the_event
     webhook registered once shows on a query of either id, and its event carries the id of the answer
     that registered it (the 503's)."""
     client = hook_app.test_client()
-    listed: dict = {}
-
-    def history(request):
-        asked = json.loads(request.body)
-        ids = asked.get("submit_ids") or asked.get("history_ids") or []
-        return 200, {}, json.dumps(envelope({i: listed[i] for i in ids if i in listed}))
-
-    jimeng.add_callback(responses.POST, HISTORY_URL, callback=history)
-    jimeng.post(LOCAL_ITEMS_URL, json=local_items_answer(local_item()))
-    generate = jimeng.post(GENERATE_URL, status=502)
-    ask = dict(json={"prompt": "a lighthouse", "webhook_url": receiver.url},
-               headers={**auth(SESSION), "Idempotency-Key": "lost-both-ids"})
-    lost = client.post("/v1/videos/generations", **ask)
-    by_submit_id = lost.get_json()["error"]["task_id"]
-    sent = json.loads(generate.calls[0].request.body)
-    record = queued_record("182")
-    record.update(submit_id=sent["submit_id"], metrics_extra=sent["metrics_extra"], draft_content=sent["draft_content"])
-    listed[sent["submit_id"]] = listed["182"] = record
-    again = client.post("/v1/videos/generations", **ask)
+    story = LostThenListed(client, jimeng, receiver, "lost-both-ids")
+    by_submit_id = story.submit().get_json()["error"]["task_id"]
+    story.list(queued_record("182"))
+    again = story.submit()
     by_history_id = again.get_json()["task_id"]
     assert again.status_code == 200 and by_history_id != by_submit_id
 
@@ -865,9 +863,7 @@ def test_after_a_lost_answer_both_ids_of_the_task_show_its_webhook_and_the_event
         state = client.get(f"/v1/videos/tasks/{task_id}", headers=auth(SESSION)).get_json()
         assert state["status"] == "pending" and state["webhook"] == PENDING, (task_id, state)
 
-    finished = finished_record("182")
-    finished.update(submit_id=sent["submit_id"])
-    listed[sent["submit_id"]] = listed["182"] = finished
+    story.list(finished_record("182"))
     clock.advance(10)
     run_jobs(hook_app, rounds=3)
     (event,) = receiver.events()
