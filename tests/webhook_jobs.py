@@ -7,8 +7,7 @@ import datetime
 import pytest
 import responses
 
-from app.factory import create_app
-from tests.conftest import UPSTREAM
+from tests.conftest import made_app
 from sandbox.receiver import SECRET, running_receiver
 
 FAR = datetime.datetime(2100, 1, 1)
@@ -38,13 +37,8 @@ def run_jobs(app, rounds: int = 1) -> int:
 
 
 def webhook_app(tmp_path, clock, **overrides):
-    app = create_app({"JIMENG_UPSTREAM_URL": UPSTREAM, "DATA_DIR": str(tmp_path), "WEBHOOK_SECRET": SECRET,
-                      "ALLOW_LOOPBACK_WEBHOOKS": True, **overrides})
-    app.extensions["clock"] = clock
-    client = app.extensions["jimeng_client"]
-    client.clock = clock
-    client.sleep = lambda s: None
-    return app
+    return made_app(clock, {"DATA_DIR": str(tmp_path), "WEBHOOK_SECRET": SECRET, "ALLOW_LOOPBACK_WEBHOOKS": True,
+                            **overrides})
 
 
 @pytest.fixture

@@ -67,9 +67,7 @@ class Strict(Schema):
         if not isinstance(data, dict):
             return data
         accepted, ignored = self._accepted(), self._ignored()
-        unknown = [name for name in data if name not in accepted]
-        if unknown and "[" in "".join(unknown):
-            unknown = [name for name in unknown if "[" not in name or not self._ignored_sub_key(name)]
+        unknown = [name for name in data if name not in accepted and not self._ignored_sub_key(name)]
         if unknown:
             raise ValidationError({unknown[0]: [unknown_field_message(unknown[0], self.known_fields(),
                                                                       also=unknown[1:])]})

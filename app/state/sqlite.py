@@ -173,24 +173,19 @@ class SqliteState:
     # -- one connection per process, short transactions, waits outside them -----------------------
     def _run(self, operation: Callable[[sqlite3.Connection], T], *, write: bool = False,
              transaction: bool = False) -> T:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.0005
-        while True:
+        def attempt() -> T:
             with self._lock:
-                try:
-                    result = self._attempt(operation, write, transaction)
-                except sqlite3.OperationalError as exc:
-                    if not is_busy(exc) or time.monotonic() + pause >= deadline:
-                        raise self._unusable(exc) from None
-                except (sqlite3.Error, OSError) as exc:
-                    raise self._unusable(exc) from None
-                else:
-                    if self._failing:
-                        self._failing = False
-                        log.info("shared state usable again", extra={"path": str(self.path)})
-                    return result
-            time.sleep(pause)          # outside any transaction: under gevent, other requests run meanwhile
-            pause = min(pause * 2, 0.02)
+                return self._attempt(operation, write, transaction)
+        try:
+            # Waits happen between attempts, outside any transaction and the lock: under gevent, other
+            # requests run meanwhile.
+            result = patiently(attempt, LOCK_WAIT_SECONDS, first_pause=0.0005, longest_pause=0.02)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._unusable(exc) from None
+        if self._failing:
+            self._failing = False
+            log.info("shared state usable again", extra={"path": str(self.path)})
+        return result
 
     def _attempt(self, operation: Callable[[sqlite3.Connection], T], write: bool, transaction: bool) -> T:
         db = self._connection()
@@ -292,3 +287,20 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
     if code is not None:
         return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "locked" in str(exc) or "busy" in str(exc)
+
+
+def patiently(operation: Callable[[], T], wait: float, *, first_pause: float = 0.001,
+              longest_pause: float = 0.05) -> T:
+    """`operation`, tried again while SQLite says the file is locked (busy), for up to `wait` seconds;
+    the sleeps between tries (doubling from `first_pause`) are outside SQLite. Any other error, or busy
+    past the wait, is raised."""
+    deadline = time.monotonic() + wait
+    pause = first_pause
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() + pause >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, longest_pause)

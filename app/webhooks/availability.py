@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
-from app.state.sqlite import is_busy
-
-T = TypeVar("T")
+from app.state.sqlite import is_busy, patiently  # noqa: F401  (patiently: the engine waits through here)
 
 # A submit asking for a webhook checks the store can record it before anything is sent; /healthz asks
 # the same. This long, the check waits for another process's write.
@@ -38,21 +33,6 @@ def cooperative() -> bool:
 def busy_timeout() -> float:
     """The SQLite busy timeout of the engine's connection in this process."""
     return 0.0 if cooperative() else HUEY_BUSY_TIMEOUT
-
-
-def patiently(operation: Callable[[], T], wait: float) -> T:
-    """`operation`, tried again while SQLite says the file is locked (busy), for up to `wait` seconds;
-    the sleeps between tries are outside SQLite. Any other error, or busy past the wait, is raised."""
-    deadline = time.monotonic() + wait
-    pause = 0.001
-    while True:
-        try:
-            return operation()
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or time.monotonic() + pause >= deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
 
 
 def check_writable(path: str) -> None:
